@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/fleetbook/fleetbook/coordinator"
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// submitTimeout bounds how long run waits for a coordinator to accept a submission.
+const submitTimeout = 30 * time.Second
+
+func runCommand() *cobra.Command {
+	var (
+		conn    connFlags
+		in      inputFlags
+		asJSON  bool
+		detach  bool
+		idemKey string
+	)
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run a playbook and follow it to the end",
+		Long: `Submit a playbook run and follow its progress (on stderr) until it ends.
+
+Exit codes: 0 the run succeeded, 1 it ran and failed, 2 it was refused before anything
+ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, timeout).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			doc, err := readPlaybook(args[0])
+			if err != nil {
+				return err
+			}
+			inputs, err := in.values()
+			if err != nil {
+				return err
+			}
+			// Refuse a bad playbook before starting or reaching any server.
+			if _, _, apiErr := coordinator.Validate(doc, inputs); apiErr != nil {
+				return refused(apiErr, args[0], asJSON)
+			}
+			if idemKey == "" {
+				idemKey = uuid.NewString()
+			}
+			ctx := cmd.Context()
+			s, err := conn.connect(ctx, "fleetbook run")
+			if err != nil {
+				return err
+			}
+			defer s.stop()
+			submitCtx, cancel := context.WithTimeout(ctx, submitTimeout)
+			resp, err := s.client.Submit(submitCtx, protocol.SubmitRequest{
+				Playbook: string(doc), Source: args[0], Inputs: inputs, IdempotencyKey: idemKey,
+			})
+			cancel()
+			if err != nil {
+				return apiFailure(err, args[0], asJSON)
+			}
+			if detach {
+				return printDetached(resp.RunID, asJSON)
+			}
+			p := newProgress(os.Stderr)
+			report, err := s.client.Follow(ctx, resp.RunID, 2*time.Second, p.event)
+			if err != nil {
+				return exitf(exitInfra, "following run %s: %v (it goes on; see: fleetbook runs show %s)", resp.RunID, err, resp.RunID)
+			}
+			if err := printReport(os.Stdout, report, asJSON); err != nil {
+				return exitf(exitInfra, "%v", err)
+			}
+			if report.Status != protocol.StatusSuccess {
+				return silentExit(exitFailed)
+			}
+			return nil
+		},
+	}
+	conn.register(cmd)
+	cmd.Flags().StringArrayVarP(&in.pairs, "input", "i", nil, "input value NAME=VALUE (repeatable)")
+	cmd.Flags().StringVar(&in.file, "inputs", "", "file of input values (.json or .yaml)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")
+	cmd.Flags().BoolVar(&detach, "detach", false, "return once the run is accepted, printing its id")
+	cmd.Flags().StringVar(&idemKey, "idempotency-key", "", "submit under this key: repeating a command with the same key gives the same run (default: a new key)")
+	return cmd
+}
+
+func printDetached(id string, asJSON bool) error {
+	if asJSON {
+		return json.NewEncoder(os.Stdout).Encode(map[string]string{"id": id})
+	}
+	fmt.Println(id)
+	return nil
+}
+
+// refused prints a refusal, every problem on its own line, and exits 2.
+func refused(apiErr *protocol.ErrorResponse, source string, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(apiErr)
+	}
+	fmt.Fprintf(os.Stderr, "%s: %s\n", source, apiErr.Message)
+	for _, p := range apiErr.Problems {
+		fmt.Fprintf(os.Stderr, "  %s\n", p)
+	}
+	return silentExit(exitRefused)
+}
+
+// apiFailure maps an API error to the exit code contract.
+func apiFailure(err error, source string, asJSON bool) error {
+	var apiErr *protocol.ErrorResponse
+	if errors.As(err, &apiErr) && apiErr.Refused() {
+		return refused(apiErr, source, asJSON)
+	}
+	if errors.Is(err, coordinator.ErrNoCoordinator) {
+		return exitf(exitInfra, "%v (start one with `fleetbook up` or `fleetbook coordinator`)", err)
+	}
+	return exitf(exitInfra, "%v", err)
+}

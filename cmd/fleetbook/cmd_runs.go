@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+func runsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "runs", Short: "View past and current runs"}
+	cmd.AddCommand(runsListCommand(), runsShowCommand())
+	return cmd
+}
+
+func runsListCommand() *cobra.Command {
+	var (
+		conn   connFlags
+		asJSON bool
+		limit  int
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List runs, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := conn.connect(cmd.Context(), "fleetbook runs list")
+			if err != nil {
+				return err
+			}
+			defer s.stop()
+			runs, err := s.client.List(cmd.Context(), limit)
+			if err != nil {
+				return apiFailure(err, "runs list", asJSON)
+			}
+			if asJSON {
+				return json.NewEncoder(os.Stdout).Encode(map[string]any{"runs": runs})
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tPLAYBOOK\tVERSION\tSTATUS\tCREATED\tDURATION")
+			for _, r := range runs {
+				dur := ""
+				if !r.EndedAt.IsZero() {
+					dur = round(r.EndedAt.Sub(r.StartedAt)).String()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Playbook.Name, r.Playbook.Version, r.Status,
+					r.CreatedAt.Local().Format(time.DateTime), dur)
+			}
+			return tw.Flush()
+		},
+	}
+	conn.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"runs\": [...]} as JSON")
+	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "show at most this many runs")
+	return cmd
+}
+
+func runsShowCommand() *cobra.Command {
+	var (
+		conn   connFlags
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a run's report",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := conn.connect(cmd.Context(), "fleetbook runs show")
+			if err != nil {
+				return err
+			}
+			defer s.stop()
+			r, err := s.client.Get(cmd.Context(), args[0])
+			var apiErr *protocol.ErrorResponse
+			if errors.As(err, &apiErr) && apiErr.Code == protocol.CodeNotFound {
+				return exitf(exitRefused, "%s", apiErr.Message)
+			}
+			if err != nil {
+				return apiFailure(err, "runs show", asJSON)
+			}
+			return printReport(os.Stdout, r, asJSON)
+		},
+	}
+	conn.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}

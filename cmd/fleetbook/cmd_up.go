@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+
+	"github.com/fleetbook/fleetbook/coordinator"
+	"github.com/fleetbook/fleetbook/worker"
+)
+
+func upCommand() *cobra.Command {
+	var (
+		dataDir, listen, syncMode string
+		workers                   int
+		verbose                   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run an embedded NATS server, a coordinator and a worker in the foreground",
+		Long: `Run everything fleetbook needs on one machine: an embedded JetStream server keeping its
+state in --data-dir and listening on --listen, a coordinator and a worker. Other fleetbook
+commands reach it with --server nats://HOST:PORT. Stop it with Ctrl-C; runs in flight continue
+when it starts again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			srv, err := startServer(serverConfig{dataDir: dataDir, listen: listen, syncAlways: syncMode == "always", verbose: verbose})
+			if err != nil {
+				return err
+			}
+			defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+			log := logger(true)
+			var wg sync.WaitGroup
+			var conns []*nats.Conn
+			defer func() {
+				for _, nc := range conns {
+					nc.Close()
+				}
+			}()
+			dial := func(name string) (*nats.Conn, error) {
+				nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name(name))
+				if err == nil {
+					conns = append(conns, nc)
+				}
+				return nc, err
+			}
+			if err := startServices(cmd.Context(), &wg, dial, log, workers); err != nil {
+				return exitf(exitInfra, "%v", err)
+			}
+			fmt.Fprintf(os.Stderr, "fleetbook up: NATS on %s, state in %s; Ctrl-C to stop\n", srv.ClientURL(), dataDir)
+			<-cmd.Context().Done()
+			wg.Wait()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", ".fleetbook", "state directory")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "NATS client address to listen on")
+	cmd.Flags().StringVar(&syncMode, "sync", "default", "disk sync: default or always")
+	cmd.Flags().IntVar(&workers, "workers", 4, "jobs the worker runs at once")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also log the NATS server")
+	return cmd
+}
+
+// remoteFlags connect a long-running service to an existing server.
+type remoteFlags struct {
+	conn connFlags
+}
+
+func coordinatorCommand() *cobra.Command {
+	var (
+		r    remoteFlags
+		name string
+		opts serviceFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "coordinator",
+		Short: "Run a coordinator against an existing NATS server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			nc, err := r.conn.dial("fleetbook coordinator")
+			if err != nil {
+				return exitf(exitInfra, "connect to NATS: %v", err)
+			}
+			defer nc.Close()
+			o := []coordinator.Option{coordinator.WithLogger(logger(true)), coordinator.WithLease(opts.lease),
+				coordinator.WithStore(opts.store())}
+			if name != "" {
+				o = append(o, coordinator.WithName(name))
+			}
+			c, err := coordinator.New(nc, o...)
+			if err != nil {
+				return exitf(exitRefused, "%v", err)
+			}
+			if err := c.Run(cmd.Context()); err != nil {
+				return exitf(exitInfra, "%v", err)
+			}
+			return nil
+		},
+	}
+	r.register(cmd)
+	opts.register(cmd)
+	cmd.Flags().StringVar(&name, "name", "", "coordinator identity (default host-pid-random)")
+	return cmd
+}
+
+func workerCommand() *cobra.Command {
+	var (
+		r           remoteFlags
+		name, pool  string
+		concurrency int
+		opts        serviceFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a worker against an existing NATS server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			nc, err := r.conn.dial("fleetbook worker")
+			if err != nil {
+				return exitf(exitInfra, "connect to NATS: %v", err)
+			}
+			defer nc.Close()
+			o := []worker.Option{worker.WithLogger(logger(true)), worker.WithPool(pool), worker.WithConcurrency(concurrency),
+				worker.WithAckWait(opts.lease), worker.WithStore(opts.store())}
+			if name != "" {
+				o = append(o, worker.WithName(name))
+			}
+			w, err := worker.New(nc, o...)
+			if err != nil {
+				return exitf(exitRefused, "%v", err)
+			}
+			if err := w.Run(cmd.Context()); err != nil {
+				return exitf(exitInfra, "%v", err)
+			}
+			return nil
+		},
+	}
+	r.register(cmd)
+	opts.register(cmd)
+	cmd.Flags().StringVar(&name, "name", "", "worker identity (default host-pid-random)")
+	cmd.Flags().StringVar(&pool, "pool", "default", "worker pool to take jobs from")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "jobs run at once")
+	return cmd
+}
+
+func (r *remoteFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&r.conn.server, "server", "s", "", "NATS server URL(s) (default $NATS_URL)")
+	cmd.Flags().StringVar(&r.conn.context, "context", "", "nats CLI context to connect with")
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/jsm.go/natscontext"
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+
+	"github.com/fleetbook/fleetbook/coordinator"
+	"github.com/fleetbook/fleetbook/worker"
+)
+
+// connFlags says where a command finds NATS: a server URL, a nats CLI context, or an embedded
+// server with its state in a data directory.
+type connFlags struct {
+	server   string
+	context  string
+	embedded bool
+	dataDir  string
+	sync     string
+	verbose  bool
+}
+
+func (f *connFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.server, "server", "s", "", "NATS server URL(s) (default $NATS_URL; without one, an embedded server)")
+	cmd.Flags().StringVar(&f.context, "context", "", "nats CLI context to connect with")
+	cmd.Flags().BoolVar(&f.embedded, "embedded", false, "start an in-process NATS server, coordinator and worker")
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", ".fleetbook", "state directory of the embedded server")
+	cmd.Flags().StringVar(&f.sync, "sync", "default", "embedded server disk sync: default (every 2 minutes; survives process crashes) or always (survives power loss, slower)")
+	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log what the embedded coordinator and worker do")
+}
+
+// session is a connection ready for API calls, and whatever was started to provide it.
+type session struct {
+	nc     *nats.Conn
+	client *coordinator.Client
+	stop   func()
+}
+
+// connect opens a session. Embedded sessions start a server, a coordinator and a worker in this
+// process; stop shuts them down in order.
+func (f *connFlags) connect(ctx context.Context, name string) (*session, error) {
+	remote := f.server != "" || f.context != "" || (!f.embedded && os.Getenv("NATS_URL") != "")
+	if remote && f.embedded {
+		return nil, exitf(exitRefused, "--embedded cannot be combined with --server or --context")
+	}
+	if !remote {
+		return f.embeddedSession(ctx, name)
+	}
+	nc, err := f.dial(name)
+	if err != nil {
+		return nil, exitf(exitInfra, "connect to NATS: %v", err)
+	}
+	client, err := coordinator.NewClient(nc)
+	if err != nil {
+		nc.Close()
+		return nil, exitf(exitInfra, "%v", err)
+	}
+	return &session{nc: nc, client: client, stop: nc.Close}, nil
+}
+
+// dial connects to the configured remote server. It reconnects forever once connected, so a
+// restarting server does not end a long run's follow.
+func (f *connFlags) dial(name string) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	if f.context != "" {
+		return natscontext.Connect(f.context, opts...)
+	}
+	url := f.server
+	if url == "" {
+		url = os.Getenv("NATS_URL")
+	}
+	return nats.Connect(url, opts...)
+}
+
+func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session, error) {
+	srv, err := startServer(serverConfig{dataDir: f.dataDir, syncAlways: f.sync == "always", verbose: f.verbose})
+	if err != nil {
+		return nil, err
+	}
+	log := logger(f.verbose)
+	svcCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	var conns []*nats.Conn
+	stop := func() {
+		cancel()
+		wg.Wait()
+		for _, nc := range conns {
+			nc.Close()
+		}
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}
+	inproc := func(n string) (*nats.Conn, error) {
+		nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name(n))
+		if err == nil {
+			conns = append(conns, nc)
+		}
+		return nc, err
+	}
+	if err := startServices(svcCtx, &wg, inproc, log, 4); err != nil {
+		stop()
+		return nil, exitf(exitInfra, "%v", err)
+	}
+	nc, err := inproc(name)
+	if err != nil {
+		stop()
+		return nil, exitf(exitInfra, "%v", err)
+	}
+	client, err := coordinator.NewClient(nc)
+	if err != nil {
+		stop()
+		return nil, exitf(exitInfra, "%v", err)
+	}
+	return &session{nc: nc, client: client, stop: stop}, nil
+}
+
+// startServices starts one coordinator and one worker, each on its own connection, until ctx ends.
+func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*nats.Conn, error), log *slog.Logger, concurrency int) error {
+	cnc, err := dial("fleetbook coordinator")
+	if err != nil {
+		return err
+	}
+	coord, err := coordinator.New(cnc, coordinator.WithLogger(log.With("component", "coordinator")))
+	if err != nil {
+		return err
+	}
+	wnc, err := dial("fleetbook worker")
+	if err != nil {
+		return err
+	}
+	wrk, err := worker.New(wnc, worker.WithConcurrency(concurrency), worker.WithLogger(log.With("component", "worker")))
+	if err != nil {
+		return err
+	}
+	wg.Go(func() {
+		if err := coord.Run(ctx); err != nil {
+			log.Error("coordinator stopped", "error", err)
+		}
+	})
+	wg.Go(func() {
+		if err := wrk.Run(ctx); err != nil {
+			log.Error("worker stopped", "error", err)
+		}
+	})
+	return nil
+}
+
+// logger logs to stderr at info when verbose, and only errors otherwise.
+func logger(verbose bool) *slog.Logger {
+	level := slog.LevelError
+	if verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// serverConfig shapes an embedded server.
+type serverConfig struct {
+	dataDir    string
+	listen     string // host:port; empty means in-process connections only
+	syncAlways bool
+	verbose    bool
+}
+

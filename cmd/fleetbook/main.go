@@ -1,0 +1,69 @@
+// Command fleetbook runs playbooks across fleets over NATS JetStream: one binary that is the
+// command line, the coordinator, the worker and, by default, an embedded NATS server.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, as DESIGN.md fixes them.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the run ran and failed
+	exitRefused = 2 // refused before anything ran: bad YAML, invalid playbook or input, usage
+	exitInfra   = 3 // infrastructure: no server, timeout
+)
+
+// exitError carries an exit code out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitf(code int, format string, args ...any) error {
+	return &exitError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+// silentExit ends the command with code after the command printed what it had to say.
+func silentExit(code int) error { return &exitError{code: code} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := rootCommand()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return
+	}
+	var ee *exitError
+	if !errors.As(err, &ee) {
+		// cobra's own errors: unknown flags, wrong argument counts.
+		fmt.Fprintln(os.Stderr, "fleetbook:", err)
+		os.Exit(exitRefused)
+	}
+	if ee.err != nil {
+		fmt.Fprintln(os.Stderr, "fleetbook:", ee.err)
+	}
+	os.Exit(ee.code)
+}
+
+func rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "fleetbook",
+		Short:         "Run infrastructure playbooks across fleets over NATS JetStream",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(runCommand(), validateCommand(), runsCommand(), upCommand(), coordinatorCommand(), workerCommand())
+	return root
+}

@@ -1,0 +1,142 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// Client talks to the coordinators' API: it submits runs, follows their events and reads reports.
+type Client struct {
+	nc *nats.Conn
+	js jetstream.JetStream
+}
+
+// NewClient returns a client using nc.
+func NewClient(nc *nats.Conn) (*Client, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{nc: nc, js: js}, nil
+}
+
+// Submit asks a coordinator to start a run. Submitting the same request (same idempotency key)
+// again is safe and gives the same run, so Submit retries while no coordinator answers, until ctx
+// ends. A refused submission returns a *protocol.ErrorResponse naming every problem.
+func (c *Client) Submit(ctx context.Context, req protocol.SubmitRequest) (*protocol.SubmitResponse, error) {
+	req.Version = protocol.SubmitVersion
+	var resp protocol.SubmitResponse
+	for {
+		err := c.call(ctx, protocol.SubmitSubject, req, &resp)
+		var apiErr *protocol.ErrorResponse
+		retry := errors.Is(err, ErrNoCoordinator) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil ||
+			errors.As(err, &apiErr) && apiErr.Code == protocol.CodeInternal
+		if !retry {
+			return &resp, err
+		}
+		if sleep(ctx, 250*time.Millisecond) != nil {
+			return nil, err
+		}
+	}
+}
+
+// Get returns the report of run id.
+func (c *Client) Get(ctx context.Context, id string) (*protocol.Report, error) {
+	var r protocol.Report
+	if err := c.call(ctx, protocol.GetRunSubject, protocol.GetRunRequest{Version: protocol.RunVersion, RunID: id}, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// List returns up to limit runs, newest first (0: the server's default).
+func (c *Client) List(ctx context.Context, limit int) ([]protocol.RunSummary, error) {
+	var r protocol.ListRunsResponse
+	if err := c.call(ctx, protocol.ListRunsSubject, protocol.ListRunsRequest{Version: protocol.SubmitVersion, Limit: limit}, &r); err != nil {
+		return nil, err
+	}
+	return r.Runs, nil
+}
+
+// Follow calls onEvent with every event of run id, from its first, until the run finishes, and
+// returns the final report. Events are the progress display; the report is read from the run
+// record, which is also polled every poll interval in case the last event never comes.
+func (c *Client) Follow(ctx context.Context, id string, poll time.Duration, onEvent func(protocol.Event)) (*protocol.Report, error) {
+	cons, err := c.js.OrderedConsumer(ctx, protocol.EventsStreamName, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{protocol.EventSubject(id)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("follow events of run %s: %w", id, err)
+	}
+	events := make(chan protocol.Event, 64)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		var ev protocol.Event
+		if json.Unmarshal(m.Data(), &ev) == nil {
+			events <- ev
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("follow events of run %s: %w", id, err)
+	}
+	defer cc.Stop()
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case ev := <-events:
+			onEvent(ev)
+			if ev.Type != protocol.EventRunFinished {
+				continue
+			}
+		case <-tick.C:
+		}
+		r, err := c.Get(ctx, id)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			continue // the coordinator may be restarting; keep following
+		}
+		if r.Status.Final() {
+			return r, nil
+		}
+	}
+}
+
+// call sends one API request and decodes the reply into out.
+func (c *Client) call(ctx context.Context, subject string, req, out any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, apiTimeout+5*time.Second)
+		defer cancel()
+	}
+	msg, err := c.nc.RequestWithContext(ctx, subject, body)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return ErrNoCoordinator
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", subject, err)
+	}
+	if code := msg.Header.Get(protocol.ErrorCodeHeader); code != "" {
+		apiErr := &protocol.ErrorResponse{}
+		if json.Unmarshal(msg.Data, apiErr) != nil || apiErr.Code == "" {
+			apiErr = &protocol.ErrorResponse{Code: code, Message: msg.Header.Get(protocol.ErrorHeader)}
+		}
+		return apiErr
+	}
+	return json.Unmarshal(msg.Data, out)
+}

@@ -1,0 +1,218 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/playbooks"
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// retryDelay is the pause before a storage operation that failed for an infrastructure reason
+// (server restarting, leader moving) is tried again.
+const retryDelay = 250 * time.Millisecond
+
+// driver drives one run for as long as this coordinator holds its run message.
+type driver struct {
+	c     *Coordinator
+	msg   jetstream.Msg
+	log   *slog.Logger
+	rec   *protocol.RunRecord
+	rev   uint64
+	epoch int
+	pb    *playbooks.Playbook
+	// results receives the results of this run's jobs as workers publish them.
+	results chan *nats.Msg
+	// dispatched holds the jobs this driver published itself; any other attempt in flight was
+	// left by an earlier owner and is looked up in the streams before anything is published.
+	dispatched map[protocol.JobID]bool
+}
+
+// drive runs one run message to its end, or until the run is lost or ctx is cancelled.
+func (c *Coordinator) drive(ctx context.Context, msg jetstream.Msg) {
+	runID := runIDOf(msg.Subject())
+	d := &driver{c: c, msg: msg, log: c.opts.log.With("run_id", runID), dispatched: map[protocol.JobID]bool{}}
+	err := d.run(ctx, runID)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrLostOwnership):
+		// The message now belongs to the new owner: acking or naking it would act on their lease.
+		d.log.Warn("run taken over by another coordinator; stopping", "epoch", d.epoch)
+	case ctx.Err() != nil:
+		// Shutting down: hand the run to another coordinator now rather than after the lease.
+		if d.epoch > 0 {
+			_ = msg.Nak()
+		}
+	default:
+		d.log.Error("driving run failed; it will be retried", "error", err)
+		_ = msg.NakWithDelay(time.Second)
+	}
+}
+
+func (d *driver) run(ctx context.Context, runID string) error {
+	md, err := d.msg.Metadata()
+	if err != nil {
+		return fmt.Errorf("run message metadata: %w", err)
+	}
+	claimed, err := d.claim(ctx, runID, md.Sequence.Stream)
+	if err != nil || !claimed {
+		return err
+	}
+
+	stop := d.heartbeat()
+	defer stop()
+	sub, err := d.c.nc.ChanSubscribe(fmt.Sprintf(protocol.ResultsRunWildcardPattern, runID), d.results)
+	if err != nil {
+		return fmt.Errorf("subscribe to results: %w", err)
+	}
+	// Results missed while the channel was full are found again by reconciliation.
+	_ = sub.SetPendingLimits(-1, -1)
+	defer sub.Unsubscribe()
+
+	d.event(ctx, protocol.Event{Type: protocol.EventRunStarted}, fmt.Sprintf("started/%d", d.epoch))
+
+	status, failure := protocol.StatusFailed, ""
+	if d.pb, err = playbooks.Parse([]byte(d.rec.Document)); err != nil {
+		failure = "stored playbook no longer parses: " + err.Error()
+	} else {
+		var ok bool
+		if ok, failure, err = d.walk(ctx); err != nil {
+			return err
+		}
+		if ok {
+			status = protocol.StatusSuccess
+		}
+	}
+	if err := d.update(ctx, func(rec *protocol.RunRecord) {
+		rec.Status, rec.Error, rec.EndedAt = status, failure, time.Now().UTC()
+	}); err != nil {
+		return err
+	}
+	return d.finish(ctx)
+}
+
+// claim makes this coordinator the run's owner. It returns false, having disposed of the
+// message, when there is nothing to drive.
+func (d *driver) claim(ctx context.Context, runID string, seq uint64) (bool, error) {
+	for {
+		rec, rev, err := d.c.runs.Get(ctx, runID)
+		switch {
+		case errors.Is(err, kvstore.ErrNotFound):
+			d.log.Error("run message without a run record; dropping it")
+			return false, d.msg.TermWithReason("run record missing")
+		case err != nil:
+			return false, err
+		}
+		d.rec, d.rev = rec, rev
+		if rec.Status.Final() {
+			// The owner died between recording the end and acknowledging the message.
+			return false, d.finish(ctx)
+		}
+		if rec.RunMessage != 0 && rec.RunMessage != seq {
+			d.log.Info("dropping duplicate run message", "seq", seq, "owner_seq", rec.RunMessage)
+			return false, d.msg.TermWithReason("duplicate run message")
+		}
+		if rec.Owner != "" {
+			d.log.Info("taking over run", "previous_owner", rec.Owner, "epoch", rec.Epoch+1)
+		}
+		rec.Owner, rec.Epoch, rec.RunMessage = d.c.opts.name, rec.Epoch+1, seq
+		if rec.Status == protocol.StatusPending {
+			rec.Status, rec.StartedAt = protocol.StatusRunning, time.Now().UTC()
+		}
+		nrev, err := d.c.runs.Update(ctx, rec, rev)
+		if errors.Is(err, kvstore.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		d.rev, d.epoch = nrev, rec.Epoch
+		d.results = make(chan *nats.Msg, 64)
+		return true, nil
+	}
+}
+
+// finish announces the end of a run, drops its results and releases its run message.
+func (d *driver) finish(ctx context.Context) error {
+	d.event(ctx, protocol.Event{
+		Type: protocol.EventRunFinished, Status: d.rec.Status, Msg: d.rec.Error,
+		Duration: d.rec.EndedAt.Sub(d.rec.StartedAt),
+	}, "finished")
+	err := d.c.results.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(protocol.ResultsRunWildcardPattern, d.rec.ID)))
+	if err != nil {
+		d.log.Warn("purging results of finished run", "error", err)
+	}
+	d.log.Info("run finished", "status", d.rec.Status)
+	return d.msg.DoubleAck(ctx)
+}
+
+// heartbeat keeps the run message (the lease on the run) while the run is driven.
+func (d *driver) heartbeat() (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(d.c.opts.lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := d.msg.InProgress(); err != nil {
+					d.log.Warn("run heartbeat failed", "error", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// update applies mutate to the run record and stores it with a compare-and-set. If the record
+// changed underneath, it is read again: another owner means the run is lost; otherwise an earlier
+// write of ours landed without our knowing, and mutate is applied again to the fresh record (so
+// mutations must be idempotent). Infrastructure errors are retried until ctx ends.
+func (d *driver) update(ctx context.Context, mutate func(*protocol.RunRecord)) error {
+	for {
+		mutate(d.rec)
+		rev, err := d.c.runs.Update(ctx, d.rec, d.rev)
+		if err == nil {
+			d.rev = rev
+			return nil
+		}
+		if !errors.Is(err, kvstore.ErrConflict) {
+			d.log.Warn("storing run record", "error", err)
+			if err := sleep(ctx, retryDelay); err != nil {
+				return err
+			}
+		}
+		fresh, frev, gerr := d.c.runs.Get(ctx, d.rec.ID)
+		for gerr != nil && !errors.Is(gerr, kvstore.ErrNotFound) {
+			if err := sleep(ctx, retryDelay); err != nil {
+				return err
+			}
+			fresh, frev, gerr = d.c.runs.Get(ctx, d.rec.ID)
+		}
+		if gerr != nil || fresh.Owner != d.c.opts.name || fresh.Epoch != d.epoch {
+			return ErrLostOwnership
+		}
+		d.rec, d.rev = fresh, frev
+	}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,82 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/fleetbook/fleetbook/kvstore"
+)
+
+// Option configures a Coordinator.
+type Option func(*options) error
+
+type options struct {
+	name      string
+	log       *slog.Logger
+	lease     time.Duration
+	reconcile time.Duration
+	maxRuns   int
+	store     kvstore.Config
+}
+
+func defaultOptions() options {
+	host, _ := os.Hostname()
+	return options{
+		name:      fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
+		log:       slog.New(slog.DiscardHandler),
+		lease:     30 * time.Second,
+		reconcile: 5 * time.Second,
+		maxRuns:   1000,
+	}
+}
+
+func (o *options) validate() error {
+	switch {
+	case o.name == "":
+		return errors.New("coordinator name must not be empty")
+	case o.lease < 100*time.Millisecond:
+		return fmt.Errorf("lease %s is too short: heartbeats go every third of it", o.lease)
+	case o.reconcile <= 0:
+		return fmt.Errorf("reconcile interval must be positive, got %s", o.reconcile)
+	case o.maxRuns < 1:
+		return fmt.Errorf("max runs must be at least 1, got %d", o.maxRuns)
+	}
+	return nil
+}
+
+// WithName sets the coordinator's identity, recorded as the owner of the runs it drives.
+func WithName(name string) Option {
+	return func(o *options) error { o.name = name; return nil }
+}
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error { o.log = l; return nil }
+}
+
+// WithLease sets how long a run may go without a heartbeat from its coordinator before another
+// coordinator takes it over (the RUNS consumer's AckWait). Default 30s.
+func WithLease(d time.Duration) Option {
+	return func(o *options) error { o.lease = d; return nil }
+}
+
+// WithReconcile sets how often a waiting step checks the streams for a result or a lost job that
+// it was not told about (a result missed during a reconnect, say). Default 5s.
+func WithReconcile(d time.Duration) Option {
+	return func(o *options) error { o.reconcile = d; return nil }
+}
+
+// WithMaxRuns caps how many runs this coordinator drives at once. Default 1000.
+func WithMaxRuns(n int) Option {
+	return func(o *options) error { o.maxRuns = n; return nil }
+}
+
+// WithStore sets the shape of the streams and buckets the coordinator provisions.
+func WithStore(cfg kvstore.Config) Option {
+	return func(o *options) error { o.store = cfg; return nil }
+}

@@ -1,0 +1,256 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/playbooks"
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// maxRecordedData caps the task output kept in the run record (and so in reports): the record
+// must stay well under the server's message size limit however many tasks a run has.
+const maxRecordedData = 32 << 10
+
+// step runs one task, with its tries, as the step named key, and returns its final record. A
+// step the record already holds as done is not run again: its recorded outcome is returned.
+func (d *driver) step(ctx context.Context, key string, list playbooks.ListName, task playbooks.Task) (protocol.StepRecord, error) {
+	if d.find(key) == nil {
+		if err := d.begin(ctx, key, list, task); err != nil {
+			return protocol.StepRecord{}, err
+		}
+	}
+	for {
+		st := d.find(key)
+		switch {
+		case st.Done:
+			return *st, nil
+		case st.Job != nil:
+			res, err := d.await(ctx, st.Job)
+			if err != nil {
+				return protocol.StepRecord{}, err
+			}
+			if err := d.apply(ctx, key, task, res); err != nil {
+				return protocol.StepRecord{}, err
+			}
+		case time.Now().Before(st.RetryAt):
+			if err := sleep(ctx, time.Until(st.RetryAt)); err != nil {
+				return protocol.StepRecord{}, err
+			}
+		default:
+			if err := d.dispatch(ctx, key, task); err != nil {
+				return protocol.StepRecord{}, err
+			}
+		}
+	}
+}
+
+// find returns the step named key in the current record, nil if it has not begun.
+func (d *driver) find(key string) *protocol.StepRecord {
+	for i := range d.rec.Steps {
+		if d.rec.Steps[i].Key == key {
+			return &d.rec.Steps[i]
+		}
+	}
+	return nil
+}
+
+// begin records a new step. Its description is rendered once, when it starts.
+func (d *driver) begin(ctx context.Context, key string, list playbooks.ListName, task playbooks.Task) error {
+	desc, err := playbooks.RenderString(task.Description, d.scope(len(d.rec.Steps)+1))
+	if err != nil {
+		desc = task.Description
+	}
+	now := time.Now().UTC()
+	st := protocol.StepRecord{Key: key, List: string(list), Type: task.Type, Description: desc, StartedAt: now}
+	if task.PreSleep > 0 {
+		// Recorded, so a coordinator taking over sleeps only what is left.
+		st.RetryAt = now.Add(task.PreSleep)
+	}
+	return d.update(ctx, func(rec *protocol.RunRecord) {
+		for _, s := range rec.Steps {
+			if s.Key == key {
+				return
+			}
+		}
+		st.Seq = len(rec.Steps) + 1
+		rec.Steps = append(rec.Steps, st)
+	})
+}
+
+// dispatch records the next attempt of a step, with its rendered job, then publishes the job.
+// Recording first means a coordinator taking over knows the job may exist.
+func (d *driver) dispatch(ctx context.Context, key string, task playbooks.Task) error {
+	st := d.find(key)
+	id := protocol.JobID{RunID: d.rec.ID, Step: st.Seq, Attempt: st.Attempt + 1}
+	job, err := d.render(task, id, st.Description, d.scope(st.Seq))
+	if err != nil {
+		res := &protocol.Result{ID: id, Msg: "could not render the task: " + err.Error(), ExitCode: -1,
+			StartedAt: time.Now().UTC(), EndedAt: time.Now().UTC()}
+		if err := d.update(ctx, func(rec *protocol.RunRecord) { stepIn(rec, key).Attempt = id.Attempt }); err != nil {
+			return err
+		}
+		return d.finishStep(ctx, key, task, res)
+	}
+	if err := d.update(ctx, func(rec *protocol.RunRecord) {
+		s := stepIn(rec, key)
+		s.Attempt, s.Job, s.RetryAt = id.Attempt, job, time.Time{}
+	}); err != nil {
+		return err
+	}
+	st = d.find(key)
+	d.event(ctx, d.stepEvent(protocol.EventTaskStarted, st), fmt.Sprintf("%d/%d/started", st.Seq, id.Attempt))
+	d.dispatched[id] = true
+	return d.publishJob(ctx, job)
+}
+
+func (d *driver) publishJob(ctx context.Context, job *protocol.Job) error {
+	body, err := json.Marshal(job)
+	if err != nil {
+		return fmt.Errorf("encode job %s: %w", job.ID, err)
+	}
+	for {
+		_, err := d.c.js.Publish(ctx, protocol.JobSubject(protocol.DefaultPool, job.ID), body, jetstream.WithMsgID(job.ID.String()))
+		if err == nil {
+			return nil
+		}
+		d.log.Warn("publishing job", "job", job.ID.String(), "error", err)
+		if err := sleep(ctx, retryDelay); err != nil {
+			return err
+		}
+	}
+}
+
+// await waits for the result of job. Results normally arrive on the run's subscription; every
+// reconcile interval, and at once for a job an earlier owner dispatched, the streams are asked.
+func (d *driver) await(ctx context.Context, job *protocol.Job) (*protocol.Result, error) {
+	subject := protocol.ResultSubject(job.ID)
+	tick := time.NewTicker(d.c.opts.reconcile)
+	defer tick.Stop()
+	check := !d.dispatched[job.ID]
+	for {
+		if check {
+			res, err := d.reconcile(ctx, job)
+			if err != nil {
+				return nil, err
+			}
+			if res != nil {
+				return res, nil
+			}
+			check = false
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+			check = true
+		case m := <-d.results:
+			if m.Subject != subject {
+				continue // a late result of an earlier attempt: that attempt was already decided
+			}
+			var res protocol.Result
+			if err := json.Unmarshal(m.Data, &res); err != nil {
+				d.log.Error("undecodable result", "subject", m.Subject, "error", err)
+				continue
+			}
+			return &res, nil
+		}
+	}
+}
+
+// reconcile finds out what became of a dispatched job. The job stream is asked first: a worker
+// publishes the result before it acknowledges the job, so a job gone from the job stream has its
+// result in the result stream, unless it was never published, and only then is it published
+// (again, under the same message id). It returns the result if there is one.
+func (d *driver) reconcile(ctx context.Context, job *protocol.Job) (*protocol.Result, error) {
+	_, err := d.c.jobs.GetLastMsgForSubject(ctx, protocol.JobSubject(protocol.DefaultPool, job.ID))
+	switch {
+	case err == nil:
+		return nil, nil // queued or being run
+	case !errors.Is(err, jetstream.ErrMsgNotFound):
+		d.log.Warn("looking up job", "job", job.ID.String(), "error", err)
+		return nil, nil
+	}
+	raw, err := d.c.results.GetLastMsgForSubject(ctx, protocol.ResultSubject(job.ID))
+	switch {
+	case err == nil:
+		var res protocol.Result
+		if err := json.Unmarshal(raw.Data, &res); err != nil {
+			return nil, fmt.Errorf("decode result of %s: %w", job.ID, err)
+		}
+		return &res, nil
+	case !errors.Is(err, jetstream.ErrMsgNotFound):
+		d.log.Warn("looking up result", "job", job.ID.String(), "error", err)
+		return nil, nil
+	}
+	d.log.Info("job was never published; publishing it", "job", job.ID.String())
+	d.dispatched[job.ID] = true
+	return nil, d.publishJob(ctx, job)
+}
+
+// apply records the result of a step's attempt: the step ends, or waits try_sleep for its next try.
+func (d *driver) apply(ctx context.Context, key string, task playbooks.Task, res *protocol.Result) error {
+	st := d.find(key)
+	if res.Success || st.Attempt >= task.Tries {
+		return d.finishStep(ctx, key, task, res)
+	}
+	retryAt := time.Now().UTC().Add(task.TrySleep)
+	if err := d.update(ctx, func(rec *protocol.RunRecord) {
+		s := stepIn(rec, key)
+		s.Job, s.RetryAt, s.Msg, s.Data = nil, retryAt, res.Msg, capData(res.Data)
+	}); err != nil {
+		return err
+	}
+	st = d.find(key)
+	ev := d.stepEvent(protocol.EventTaskRetry, st)
+	ev.Msg = fmt.Sprintf("try %d/%d failed: %s; next try in %s", st.Attempt, task.Tries, res.Msg, task.TrySleep)
+	d.event(ctx, ev, fmt.Sprintf("%d/%d/retry", st.Seq, st.Attempt))
+	return nil
+}
+
+// finishStep records a step's final outcome. fail_ok turns a failure into success after the last
+// try, whatever the number of tries (Choria applied it only with tries: 1; see docs/playbooks.md).
+func (d *driver) finishStep(ctx context.Context, key string, task playbooks.Task, res *protocol.Result) error {
+	ended := time.Now().UTC()
+	if err := d.update(ctx, func(rec *protocol.RunRecord) {
+		s := stepIn(rec, key)
+		s.Job, s.RetryAt, s.Done = nil, time.Time{}, true
+		s.Success = res.Success || task.FailOK
+		s.Msg, s.Data, s.EndedAt = res.Msg, capData(res.Data), ended
+		if !res.Success && task.FailOK {
+			s.Msg += " (failure ignored: fail_ok)"
+		}
+	}); err != nil {
+		return err
+	}
+	st := d.find(key)
+	ev := d.stepEvent(protocol.EventTaskFinished, st)
+	ev.Success, ev.Msg, ev.Duration = st.Success, st.Msg, st.EndedAt.Sub(st.StartedAt)
+	d.event(ctx, ev, fmt.Sprintf("%d/finished", st.Seq))
+	return nil
+}
+
+// stepIn finds key in rec; the step exists, since begin recorded it first.
+func stepIn(rec *protocol.RunRecord, key string) *protocol.StepRecord {
+	for i := range rec.Steps {
+		if rec.Steps[i].Key == key {
+			return &rec.Steps[i]
+		}
+	}
+	panic("coordinator: step " + key + " missing from run " + rec.ID)
+}
+
+// capData bounds the task output kept in the record.
+func capData(v any) any {
+	s, ok := v.(string)
+	if !ok || len(s) <= maxRecordedData {
+		return v
+	}
+	half := maxRecordedData / 2
+	return fmt.Sprintf("%s\n[... %d bytes omitted ...]\n%s", s[:half], len(s)-2*half, s[len(s)-half:])
+}

@@ -1,0 +1,157 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/playbooks"
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// runMessage is the body of a run message; the subject carries the run id too.
+type runMessage struct {
+	Version int    `json:"version"`
+	RunID   string `json:"run_id"`
+}
+
+// handleSubmit validates a submission completely before it stores anything, then records the
+// idempotency key, the run record and the run message, in that order. Each write is safe to repeat,
+// so a client retrying after any failure gets the same run.
+func (c *Coordinator) handleSubmit(ctx context.Context, data []byte) (any, *protocol.ErrorResponse) {
+	var req protocol.SubmitRequest
+	if err := json.Unmarshal(data, &req); err != nil {
+		return nil, apiError(protocol.CodeBadRequest, "decode submit request: %v", err)
+	}
+	if req.Version != protocol.SubmitVersion {
+		return nil, apiError(protocol.CodeBadRequest, "unsupported submit request version %d (this coordinator speaks %d)", req.Version, protocol.SubmitVersion)
+	}
+	if req.IdempotencyKey == "" {
+		return nil, apiError(protocol.CodeBadRequest, "idempotency_key is required")
+	}
+	pb, inputs, apiErr := Validate([]byte(req.Playbook), req.Inputs)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+
+	hash := requestHash(req)
+	sub, claimed, err := c.submissions.Claim(ctx, req.IdempotencyKey, kvstore.Submission{
+		RunID: newRunID(), RequestHash: hash,
+	})
+	if err != nil {
+		return nil, apiError(protocol.CodeInternal, "record submission: %v", err)
+	}
+	if !claimed && sub.RequestHash != hash {
+		return nil, apiError(protocol.CodeIdempotencyConflict,
+			"idempotency key %q was already used for a different playbook or inputs (run %s)", req.IdempotencyKey, sub.RunID)
+	}
+
+	rec := &protocol.RunRecord{
+		Version:        protocol.RunVersion,
+		ID:             sub.RunID,
+		Playbook:       protocol.PlaybookRef{Name: pb.Name, Version: pb.Version},
+		Document:       req.Playbook,
+		Source:         req.Source,
+		Inputs:         inputs,
+		IdempotencyKey: req.IdempotencyKey,
+		RequestHash:    hash,
+		Status:         protocol.StatusPending,
+		CreatedAt:      time.Now().UTC(),
+	}
+	if _, err := c.runs.Create(ctx, rec); err != nil {
+		if !errors.Is(err, kvstore.ErrExists) {
+			return nil, apiError(protocol.CodeInternal, "store run: %v", err)
+		}
+		if rec, _, err = c.runs.Get(ctx, sub.RunID); err != nil {
+			return nil, apiError(protocol.CodeInternal, "load run: %v", err)
+		}
+	}
+	// A run no coordinator has claimed may never have had its message published (the first
+	// attempt died in between): publish it again. A copy that arrives twice is dropped by
+	// the driver, which only follows the message recorded in the run.
+	if rec.Status == protocol.StatusPending && rec.RunMessage == 0 {
+		if err := c.publishRun(ctx, rec.ID); err != nil {
+			return nil, apiError(protocol.CodeInternal, "queue run: %v", err)
+		}
+	}
+	c.opts.log.Info("run accepted", "run_id", rec.ID, "playbook", rec.Playbook.Name, "duplicate", !claimed)
+	return protocol.SubmitResponse{Version: protocol.SubmitVersion, RunID: rec.ID, Duplicate: !claimed}, nil
+}
+
+func (c *Coordinator) publishRun(ctx context.Context, runID string) error {
+	body, err := json.Marshal(runMessage{Version: protocol.RunVersion, RunID: runID})
+	if err != nil {
+		return err
+	}
+	_, err = c.js.Publish(ctx, protocol.RunSubject(runID), body, jetstream.WithMsgID(runID))
+	return err
+}
+
+// ValidatePlaybook parses a playbook and checks that this fleetbook can run it, without storing
+// or running anything. The error names every problem found.
+func ValidatePlaybook(doc []byte) (*playbooks.Playbook, *protocol.ErrorResponse) {
+	pb, err := playbooks.Parse(doc)
+	if err != nil {
+		return nil, problemsError(protocol.CodeInvalidPlaybook, "invalid playbook", err)
+	}
+	if probs := unsupported(pb); len(probs) > 0 {
+		return nil, &protocol.ErrorResponse{Code: protocol.CodeInvalidPlaybook,
+			Message: "invalid playbook: it uses features this fleetbook cannot run yet", Problems: probs}
+	}
+	return pb, nil
+}
+
+// Validate checks a playbook and resolves its inputs exactly as a submission does, without
+// storing or running anything. The error names every problem found.
+func Validate(doc []byte, given map[string]any) (*playbooks.Playbook, map[string]any, *protocol.ErrorResponse) {
+	pb, apiErr := ValidatePlaybook(doc)
+	if apiErr != nil {
+		return nil, nil, apiErr
+	}
+	inputs, err := pb.ResolveInputs(given)
+	if err != nil {
+		return nil, nil, problemsError(protocol.CodeInvalidInput, "invalid inputs", err)
+	}
+	return pb, inputs, nil
+}
+
+// problemsError turns a playbooks error into an API error listing every problem.
+func problemsError(code, msg string, err error) *protocol.ErrorResponse {
+	resp := &protocol.ErrorResponse{Code: code, Message: msg}
+	var verr *playbooks.ValidationError
+	if errors.As(err, &verr) {
+		for _, p := range verr.Problems {
+			resp.Problems = append(resp.Problems, protocol.Problem{Path: p.Path, Line: p.Line, Message: p.Message})
+		}
+		return resp
+	}
+	resp.Message = msg + ": " + err.Error()
+	return resp
+}
+
+// requestHash identifies a submission's content, to tell a retry from a reused key.
+func requestHash(req protocol.SubmitRequest) string {
+	h := sha256.New()
+	h.Write([]byte(req.Playbook))
+	h.Write([]byte{0})
+	// encoding/json sorts map keys, so equal inputs hash equally.
+	inputs, _ := json.Marshal(req.Inputs)
+	h.Write(inputs)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// newRunID returns a time-ordered id (UUIDv7), so ids sort by submission time.
+func newRunID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}

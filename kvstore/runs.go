@@ -1,0 +1,93 @@
+package kvstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// Runs keeps run records, one key per run id, each change a compare-and-set on its revision.
+type Runs struct {
+	kv jetstream.KeyValue
+}
+
+// OpenRuns binds to the runs bucket, which Provision must have created.
+func OpenRuns(ctx context.Context, js jetstream.JetStream) (*Runs, error) {
+	kv, err := js.KeyValue(ctx, protocol.RunsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", protocol.RunsBucket, err)
+	}
+	return &Runs{kv: kv}, nil
+}
+
+// Create stores a new record; ErrExists if the run id is taken.
+func (r *Runs) Create(ctx context.Context, rec *protocol.RunRecord) (uint64, error) {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return 0, fmt.Errorf("encode run %s: %w", rec.ID, err)
+	}
+	rev, err := r.kv.Create(ctx, rec.ID, b)
+	return rev, translate("create run", rec.ID, err)
+}
+
+// Get loads a record and its revision; ErrNotFound if there is none.
+func (r *Runs) Get(ctx context.Context, id string) (*protocol.RunRecord, uint64, error) {
+	e, err := r.kv.Get(ctx, id)
+	if err != nil {
+		return nil, 0, translate("get run", id, err)
+	}
+	var rec protocol.RunRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return nil, 0, fmt.Errorf("decode run %s: %w", id, err)
+	}
+	return &rec, e.Revision(), nil
+}
+
+// Update replaces the record if it is still at revision rev and returns the new revision;
+// ErrConflict if somebody changed it in between.
+func (r *Runs) Update(ctx context.Context, rec *protocol.RunRecord, rev uint64) (uint64, error) {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return 0, fmt.Errorf("encode run %s: %w", rec.ID, err)
+	}
+	nrev, err := r.kv.Update(ctx, rec.ID, b, rev)
+	return nrev, translate("update run", rec.ID, err)
+}
+
+// List returns up to limit records, newest first (limit <= 0: all).
+//
+// It reads every record: fine for thousands of runs, and the place to add an index when history
+// grows beyond that.
+func (r *Runs) List(ctx context.Context, limit int) ([]*protocol.RunRecord, error) {
+	lister, err := r.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	var recs []*protocol.RunRecord
+	for key := range lister.Keys() {
+		rec, _, err := r.Get(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted between the listing and the read
+		}
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	sort.Slice(recs, func(i, j int) bool {
+		if !recs[i].CreatedAt.Equal(recs[j].CreatedAt) {
+			return recs[i].CreatedAt.After(recs[j].CreatedAt)
+		}
+		return recs[i].ID > recs[j].ID
+	})
+	if limit > 0 && len(recs) > limit {
+		recs = recs[:limit]
+	}
+	return recs, nil
+}

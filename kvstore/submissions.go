@@ -1,0 +1,69 @@
+package kvstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// Submission records which run an idempotency key created.
+type Submission struct {
+	RunID string `json:"run_id"`
+	// RequestHash identifies the submitted playbook and inputs.
+	RequestHash string `json:"request_hash"`
+}
+
+// Submissions maps idempotency keys to runs. Unlike the streams' Nats-Msg-Id window, it does not
+// forget: the same key gives the same run for as long as the record lives.
+type Submissions struct {
+	kv jetstream.KeyValue
+}
+
+// OpenSubmissions binds to the submissions bucket, which Provision must have created.
+func OpenSubmissions(ctx context.Context, js jetstream.JetStream) (*Submissions, error) {
+	kv, err := js.KeyValue(ctx, protocol.SubmissionsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", protocol.SubmissionsBucket, err)
+	}
+	return &Submissions{kv: kv}, nil
+}
+
+// keyFor hashes an idempotency key: clients choose keys freely, KV keys allow few characters.
+func keyFor(idempotencyKey string) string {
+	sum := sha256.Sum256([]byte(idempotencyKey))
+	return hex.EncodeToString(sum[:])
+}
+
+// Claim records that idempotencyKey creates sub. If the key was claimed before, it returns the
+// earlier submission and claimed=false; the caller compares request hashes.
+func (s *Submissions) Claim(ctx context.Context, idempotencyKey string, sub Submission) (Submission, bool, error) {
+	key := keyFor(idempotencyKey)
+	b, err := json.Marshal(sub)
+	if err != nil {
+		return Submission{}, false, err
+	}
+	_, err = s.kv.Create(ctx, key, b)
+	err = translate("claim idempotency key", key, err)
+	if err == nil {
+		return sub, true, nil
+	}
+	if !errors.Is(err, ErrExists) {
+		return Submission{}, false, err
+	}
+	e, err := s.kv.Get(ctx, key)
+	if err != nil {
+		return Submission{}, false, translate("get idempotency key", key, err)
+	}
+	var prev Submission
+	if err := json.Unmarshal(e.Value(), &prev); err != nil {
+		return Submission{}, false, fmt.Errorf("decode submission %s: %w", key, err)
+	}
+	return prev, false, nil
+}

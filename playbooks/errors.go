@@ -1,0 +1,30 @@
+package playbooks
+
+import "errors"
+
+var (
+	// ErrInvalidPlaybook indicates a playbook document failed to decode or validate.
+	// Every *ValidationError matches it with errors.Is.
+	ErrInvalidPlaybook = errors.New("invalid playbook")
+
+	// ErrDocumentTooLarge indicates a document is larger than MaxDocumentBytes.
+	ErrDocumentTooLarge = errors.New("document too large")
+
+	// ErrUnknownInput indicates a template referenced an input that has no value in the scope.
+	ErrUnknownInput = errors.New("unknown input")
+
+	// ErrUnknownNodeSet indicates a template referenced a node set that is not in the scope.
+	ErrUnknownNodeSet = errors.New("unknown node set")
+
+	// ErrUnknownMetadata indicates a template referenced a metadata key other than the eight known ones.
+	ErrUnknownMetadata = errors.New("unknown playbook metadata")
+
+	// ErrUnsafeShellTemplate indicates RenderShell found a template in a position where its value
+	// could not be passed to the shell safely (inside single quotes, after a backslash, inside a
+	// command substitution, parameter expansion or here-document).
+	ErrUnsafeShellTemplate = errors.New("template cannot be used safely in this shell position")
+
+	// ErrTemplateValue indicates a template value could not be turned into text (for example a
+	// value containing a NUL byte passed to the shell).
+	ErrTemplateValue = errors.New("invalid template value")
+)

@@ -1,0 +1,253 @@
+package playbooks
+
+import (
+	"regexp"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Node set types.
+const (
+	NodesMcollective = "mcollective"
+	NodesPQL         = "pql"
+	NodesYAML        = "yaml"
+	NodesShell       = "shell"
+	NodesTerraform   = "terraform"
+)
+
+// NodeSet is a named set of nodes, discovered once before the tasks run.
+type NodeSet struct {
+	// Name is the node set name, used as `nodes.NAME` in templates.
+	Name string
+	// Type is the discovery source: mcollective, pql, yaml, shell or terraform.
+	Type string
+	// Properties are the type-specific properties, un-rendered (e.g. facts, query, script).
+	Properties map[string]any
+	// AtLeast is the smallest acceptable number of nodes; default 1, and 0 when EmptyOK.
+	AtLeast int
+	// Limit keeps only the first Limit discovered nodes; 0 means no limit.
+	Limit int
+	// WhenEmpty is the un-rendered error message used when discovery finds nothing.
+	WhenEmpty string
+	// EmptyOK makes an empty result acceptable.
+	EmptyOK bool
+	// Test asks for a connectivity test of the discovered nodes.
+	Test bool
+	// Uses lists agents (declared in the top-level uses) whose versions are checked on the nodes.
+	Uses []string
+	// Line is the YAML line of the node set's name.
+	Line int
+}
+
+// commonNodeKeys are the keys every node set accepts; they become NodeSet fields.
+var commonNodeKeys = map[string]propSpec{
+	"type":       {kind: kindString, literal: true, required: true},
+	"at_least":   {kind: kindInt, literal: true, min: 0, hasMin: true},
+	"limit":      {kind: kindInt, literal: true, min: 1, hasMin: true},
+	"when_empty": {kind: kindString},
+	"empty_ok":   {kind: kindBool, literal: true},
+	"test":       {kind: kindBool, literal: true},
+	"uses":       {kind: kindStringList, literal: true},
+}
+
+// nodeKeys lists the type-specific keys of each node set type.
+var nodeKeys = map[string]map[string]propSpec{
+	NodesMcollective: {
+		"discovery_method": {kind: kindString},
+		"agents":           {kind: kindStringList},
+		"classes":          {kind: kindStringList},
+		"facts":            {kind: kindStringList},
+		"identities":       {kind: kindStringList},
+		"compound":         {kind: kindString},
+		"federations":      {kind: kindAny, check: checkStringOrList},
+	},
+	NodesPQL:       {"query": {kind: kindString, required: true}},
+	NodesYAML:      {"source": {kind: kindString, required: true}, "group": {kind: kindString, required: true}},
+	NodesShell:     {"script": {kind: kindString, required: true}},
+	NodesTerraform: {"statefile": {kind: kindString, required: true}, "output": {kind: kindString, required: true}, "terraform": {kind: kindString}},
+}
+
+func checkStringOrList(v any) string {
+	switch v.(type) {
+	case string:
+		return ""
+	case []any:
+		return checkValue(propSpec{kind: kindStringList}, v)
+	}
+	return "must be a string or a list of strings, got " + describe(v)
+}
+
+// NodeSetTypes returns the known node set types.
+func NodeSetTypes() []string { return sortedKeys(nodeKeys) }
+
+var nameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+
+// nodeSets decodes the `nodes` map.
+func (d *decoder) nodeSets(n *yaml.Node) []NodeSet {
+	entries, ok := d.pairs(n, "nodes", 1)
+	if !ok {
+		return nil
+	}
+	var out []NodeSet
+	for _, e := range entries {
+		path := joinPath("nodes", e.Key)
+		if !nameRe.MatchString(e.Key) {
+			d.probs.add(path, e.KeyN, "node set name must match [a-zA-Z0-9_-]+")
+		}
+		if ns, ok := d.nodeSet(e, path); ok {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// nodeSet decodes one node set.
+func (d *decoder) nodeSet(e pair, path string) (NodeSet, bool) {
+	ns := NodeSet{Name: e.Key, AtLeast: 1, Properties: map[string]any{}, Line: e.KeyN.Line}
+	props, ok := d.pairs(e.Value, path, 2)
+	if !ok {
+		return ns, false
+	}
+	vals := map[string]any{}
+	nodesOf := map[string]pair{}
+	good := true
+	for _, p := range props {
+		v, ok := d.value(p.Value, joinPath(path, p.Key), 3)
+		if !ok {
+			good = false
+			continue
+		}
+		vals[p.Key], nodesOf[p.Key] = v, p
+	}
+	typ, _ := vals["type"].(string)
+	specs, known := nodeKeys[typ]
+	if _, has := vals["type"]; !has {
+		d.probs.add(joinPath(path, "type"), e.KeyN, "required key %q is missing (known types: %s)", "type", keyList(nodeKeys))
+		good = false
+	} else if !known {
+		d.probs.add(joinPath(path, "type"), nodesOf["type"].Value, "unknown node set type %s (known: %s)", describe(vals["type"]), keyList(nodeKeys))
+		good = false
+	}
+	_, atLeastGiven := vals["at_least"]
+	for _, p := range props {
+		v, ok := vals[p.Key]
+		if !ok {
+			continue
+		}
+		ppath := joinPath(path, p.Key)
+		spec, common := commonNodeKeys[p.Key]
+		if !common {
+			if !known {
+				continue
+			}
+			if spec, ok = specs[p.Key]; !ok {
+				all := allNodeKeys(specs)
+				d.probs.add(ppath, p.KeyN, "unknown key %q for a %s node set%s (allowed: %s)", p.Key, typ, suggest(p.Key, all), keyList(all))
+				good = false
+				continue
+			}
+		}
+		if msg := checkValue(spec, v); msg != "" {
+			d.probs.add(ppath, p.Value, "%s", msg)
+			good = false
+			continue
+		}
+		switch p.Key {
+		case "type":
+		case "at_least":
+			ns.AtLeast, _ = toInt(v)
+		case "limit":
+			ns.Limit, _ = toInt(v)
+		case "when_empty":
+			ns.WhenEmpty = v.(string)
+		case "empty_ok":
+			ns.EmptyOK = v.(bool)
+		case "test":
+			ns.Test = v.(bool)
+		case "uses":
+			for _, u := range v.([]any) {
+				ns.Uses = append(ns.Uses, u.(string))
+			}
+		default:
+			ns.Properties[p.Key] = v
+		}
+	}
+	ns.Type = typ
+	if ns.EmptyOK {
+		if atLeastGiven && ns.AtLeast > 0 {
+			d.probs.add(joinPath(path, "at_least"), nodesOf["at_least"].Value, "at_least %d contradicts empty_ok: true (an empty set would be accepted)", ns.AtLeast)
+			good = false
+		}
+		ns.AtLeast = 0
+	}
+	for _, k := range sortedKeys(specs) {
+		if _, has := vals[k]; specs[k].required && !has {
+			d.probs.add(joinPath(path, k), e.KeyN, "required key %q is missing for a %s node set", k, typ)
+			good = false
+		}
+	}
+	return ns, good
+}
+
+// allNodeKeys merges the common and type-specific node set keys.
+func allNodeKeys(specs map[string]propSpec) map[string]propSpec {
+	all := map[string]propSpec{}
+	for k, v := range commonNodeKeys {
+		all[k] = v
+	}
+	for k, v := range specs {
+		all[k] = v
+	}
+	return all
+}
+
+// DataStore is a declared key/value store. Its properties depend on the store type and are
+// interpreted (and rendered) by the runner.
+type DataStore struct {
+	// Type is the store type, e.g. consul, environment, file, shell, etcd.
+	Type string
+	// Properties are the other keys, un-rendered.
+	Properties map[string]any
+	// Line is the YAML line of the store's name.
+	Line int
+}
+
+// dataStores decodes the `data_stores` map. Only `type` is checked: which store types exist,
+// and which can lock, is a runtime capability.
+func (d *decoder) dataStores(n *yaml.Node) map[string]DataStore {
+	entries, ok := d.pairs(n, "data_stores", 1)
+	if !ok {
+		return nil
+	}
+	out := map[string]DataStore{}
+	for _, e := range entries {
+		path := joinPath("data_stores", e.Key)
+		if !nameRe.MatchString(e.Key) {
+			d.probs.add(path, e.KeyN, "data store name must match [a-zA-Z0-9_-]+")
+		}
+		v, ok := d.value(e.Value, path, 2)
+		if !ok {
+			continue
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			d.probs.add(path, e.Value, "must be a map, got %s", describe(v))
+			continue
+		}
+		ds := DataStore{Properties: m, Line: e.KeyN.Line}
+		switch t := m["type"].(type) {
+		case string:
+			if t == "" || isTemplate(t) {
+				d.probs.add(joinPath(path, "type"), e.KeyN, "must be a literal store type")
+			}
+			ds.Type = t
+		case nil:
+			d.probs.add(joinPath(path, "type"), e.KeyN, "required key %q is missing", "type")
+		default:
+			d.probs.add(joinPath(path, "type"), e.KeyN, "must be a string, got %s", describe(t))
+		}
+		delete(m, "type")
+		out[e.Key] = ds
+	}
+	return out
+}

@@ -1,0 +1,138 @@
+package playbooks
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Redacted replaces the value of a sensitive input in Redact's output.
+const Redacted = "[redacted]"
+
+// ResolveInputs checks given values against the declared inputs and returns the values the run
+// uses: given values converted to the declared type, defaults for the rest.
+//
+// Given values may be native JSON/YAML values or strings from the command line
+// ("--input count=3" gives the string "3"): strings are converted for integer, float, numeric,
+// boolean ("true"/"false"/"yes"/"no"/"1"/"0") and array (JSON array text, or a comma list) inputs.
+// A nil given value counts as not given.
+//
+// Inputs that come from a data store at run time are left out of the result: `dynamic: true`
+// inputs, and inputs with `data` that were not given (see DynamicInputs). Giving a value for a
+// dynamic input is an error, since it would be ignored.
+//
+// `required` defaults to true, and is satisfied by a given value (including false), a default or
+// a `data` binding. Validation rules apply to given values (defaults were checked by Parse).
+//
+// Errors are a *ValidationError with paths like "inputs.count" naming the input: unknown input
+// names, wrong types, failed validation and missing required inputs, all of them collected.
+func (p *Playbook) ResolveInputs(given map[string]any) (map[string]any, error) {
+	var probs problems
+	out := map[string]any{}
+	names := make([]string, 0, len(given))
+	for k := range given {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if _, ok := p.Input(name); !ok {
+			probs.add(joinPath("inputs", name), nil, "unknown input %q", name)
+		}
+	}
+	for _, in := range p.Inputs {
+		path := joinPath("inputs", in.Name)
+		v, isGiven := given[in.Name]
+		isGiven = isGiven && v != nil
+		switch {
+		case in.Dynamic && isGiven:
+			probs.add(path, nil, "input %q is dynamic (read from its data store only) and cannot be given", in.Name)
+		case isGiven:
+			cv, msg := convertInput(in.Type, v)
+			if msg == "" {
+				msg = in.check.validate(cv)
+				if msg != "" {
+					msg = "failed validation: " + msg
+				}
+			}
+			if msg != "" {
+				probs.add(path, nil, "%s", msg)
+				continue
+			}
+			out[in.Name] = cv
+		case in.Dynamic || in.Data != "":
+			// Resolved from the data store at run time, falling back to Default.
+		case in.HasDefault:
+			out[in.Name] = deepCopy(in.Default)
+		case in.Required:
+			probs.add(path, nil, "required input %q (%s) is missing", in.Name, in.Type)
+		}
+	}
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DynamicInputs lists, in declaration order, the inputs that may be read from a data store at run
+// time: those with `dynamic: true` or a `data` binding. An input in this list that is absent from
+// ResolveInputs' result must be read from its store (falling back to its Default), and its store
+// value checked with ValidateInputValue.
+func (p *Playbook) DynamicInputs() []string {
+	var out []string
+	for _, in := range p.Inputs {
+		if in.Dynamic || in.Data != "" {
+			out = append(out, in.Name)
+		}
+	}
+	return out
+}
+
+// ValidateInputValue converts a value read for the named input (for example from a data store,
+// where values are mostly strings) to its type and applies its validation.
+func (p *Playbook) ValidateInputValue(name string, v any) (any, error) {
+	in, ok := p.Input(name)
+	if !ok {
+		return nil, fmt.Errorf("input %q: %w", name, ErrUnknownInput)
+	}
+	cv, msg := convertInput(in.Type, v)
+	if msg == "" {
+		msg = in.check.validate(cv)
+	}
+	if msg != "" {
+		return nil, &ValidationError{Problems: []Problem{{Path: joinPath("inputs", name), Message: msg}}}
+	}
+	return cv, nil
+}
+
+// Redact returns a copy of inputs with the values of sensitive inputs replaced by "[redacted]".
+func (p *Playbook) Redact(inputs map[string]any) map[string]any {
+	out := make(map[string]any, len(inputs))
+	for k, v := range inputs {
+		if in, ok := p.Input(k); ok && in.Sensitive {
+			out[k] = Redacted
+			continue
+		}
+		out[k] = deepCopy(v)
+	}
+	return out
+}
+
+// deepCopy copies maps and lists recursively; other values are returned as they are.
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = deepCopy(e)
+		}
+		return l
+	case []string:
+		return append([]string(nil), x...)
+	}
+	return v
+}

@@ -1,0 +1,319 @@
+package playbooks
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Task types. TypeRPC is spelled `mcollective` in Choria documents; both spellings are accepted.
+const (
+	TypeRPC           = "rpc"
+	TypeRPCAssert     = "rpc_assert"
+	TypeShell         = "shell"
+	TypeWebhook       = "webhook"
+	TypeSlack         = "slack"
+	TypeGraphiteEvent = "graphite_event"
+	TypeData          = "data"
+	TypePlaybook      = "playbook"
+)
+
+// typeAliases maps accepted spellings to canonical task types.
+var typeAliases = map[string]string{
+	"mcollective":        TypeRPC,
+	"mcollective_assert": TypeRPCAssert,
+}
+
+// Default values of the common task properties.
+const (
+	// DefaultTries is the number of attempts when `tries` is not given.
+	DefaultTries = 1
+	// DefaultTrySleep is the pause after a failed attempt when `try_sleep` is not given (Choria: 10 s).
+	DefaultTrySleep = 10 * time.Second
+)
+
+// Task is one entry of a task list.
+type Task struct {
+	// Type is the canonical task type, one of the Type* constants.
+	Type string
+	// TypeAlias is the spelling used in the document when it differs from Type (e.g. "mcollective").
+	TypeAlias string
+	// Description is the raw, un-rendered description; default "<type> task".
+	Description string
+	// Tries is the number of attempts in total; default 1.
+	Tries int
+	// TrySleep is the pause after a failed attempt when attempts remain; default 10s.
+	TrySleep time.Duration
+	// PreSleep is the pause before the first attempt; default 0.
+	PreSleep time.Duration
+	// FailOK makes a failure (after the last try) count as success.
+	FailOK bool
+	// Properties are the remaining type-specific properties, un-rendered, exactly as decoded:
+	// string, int, float64, bool, nil, []any and map[string]any.
+	Properties map[string]any
+	// Line is the YAML line of the task's type key.
+	Line int
+}
+
+// commonTaskKeys are the keys every task type accepts; they become Task fields.
+var commonTaskKeys = map[string]propSpec{
+	"description": {kind: kindString},
+	"tries":       {kind: kindInt, literal: true, min: 1, hasMin: true},
+	"try_sleep":   {kind: kindSeconds, literal: true},
+	"pre_sleep":   {kind: kindSeconds, literal: true},
+	"fail_ok":     {kind: kindBool, literal: true},
+}
+
+var (
+	rpcActionRe = regexp.MustCompile(`^[a-zA-Z0-9_]+\.[a-zA-Z0-9_]+$`)
+	dataPathRe  = regexp.MustCompile(`^[a-zA-Z0-9_-]+/.+$`)
+)
+
+func checkRPCAction(v any) string {
+	if s := v.(string); !rpcActionRe.MatchString(s) {
+		return fmt.Sprintf(`must be "agent.action", got %q`, s)
+	}
+	return ""
+}
+
+func checkDataPath(v any) string {
+	if s := v.(string); !dataPathRe.MatchString(s) {
+		return fmt.Sprintf(`must be "store/key", got %q`, s)
+	}
+	return ""
+}
+
+func checkAssertExpression(v any) string {
+	if l := v.([]any); len(l) != 3 {
+		return fmt.Sprintf("must be a list of 3 items [key, operator, value], got %d item(s)", len(l))
+	}
+	return ""
+}
+
+// rpcKeys are the properties of the rpc (mcollective) task.
+var rpcKeys = map[string]propSpec{
+	"action":           {kind: kindString, required: true, check: checkRPCAction},
+	"nodes":            {kind: kindStringList, required: true},
+	"properties":       {kind: kindMap},
+	"batch_size":       {kind: kindInt, min: 1, hasMin: true},
+	"batch_sleep_time": {kind: kindSeconds},
+	"silent":           {kind: kindBool},
+	"post":             {kind: kindStringList, enum: []string{"summarize"}},
+	"assert":           {kind: kindString},
+}
+
+// taskKeys lists the type-specific property keys of each task type.
+var taskKeys = map[string]map[string]propSpec{
+	TypeRPC: rpcKeys,
+	TypeRPCAssert: {
+		"action":           rpcKeys["action"],
+		"nodes":            rpcKeys["nodes"],
+		"properties":       rpcKeys["properties"],
+		"batch_size":       rpcKeys["batch_size"],
+		"batch_sleep_time": rpcKeys["batch_sleep_time"],
+		"silent":           rpcKeys["silent"],
+		"expression":       {kind: kindAny, required: true, check: checkAssertList},
+	},
+	TypeShell: {
+		"command":     {kind: kindString, required: true},
+		"cwd":         {kind: kindString},
+		"timeout":     {kind: kindSeconds, gt: true},
+		"environment": {kind: kindStringMap},
+		"nodes":       {kind: kindStringList},
+	},
+	TypeWebhook: {
+		"uri":        {kind: kindURL, required: true},
+		"method":     {kind: kindString, enum: []string{"GET", "POST"}},
+		"headers":    {kind: kindStringMap},
+		"data":       {kind: kindMap},
+		"verify_ssl": {kind: kindBool},
+	},
+	TypeSlack: {
+		"token":    {kind: kindString, required: true},
+		"channel":  {kind: kindString, required: true},
+		"text":     {kind: kindString, required: true},
+		"color":    {kind: kindString},
+		"username": {kind: kindString},
+	},
+	TypeGraphiteEvent: {
+		"what":     {kind: kindString, required: true},
+		"data":     {kind: kindAny, required: true},
+		"graphite": {kind: kindURL, required: true},
+		"tags":     {kind: kindStringList},
+		"headers":  {kind: kindStringMap},
+	},
+	TypeData: {
+		"action": {kind: kindString, required: true, enum: []string{"write", "delete"}},
+		"key":    {kind: kindString, required: true, check: checkDataPath},
+		"value":  {kind: kindAny},
+	},
+	TypePlaybook: {
+		"name":   {kind: kindString},
+		"file":   {kind: kindString},
+		"inputs": {kind: kindMap},
+	},
+}
+
+func checkAssertList(v any) string {
+	l, ok := v.([]any)
+	if !ok {
+		return "must be a list [key, operator, value], got " + describe(v)
+	}
+	return checkAssertExpression(l)
+}
+
+// TaskTypes returns the canonical task types.
+func TaskTypes() []string { return sortedKeys(taskKeys) }
+
+// taskList decodes a task list (the value of `tasks` or `hooks.<name>`).
+func (d *decoder) taskList(n *yaml.Node, path string) []Task {
+	items, ok := d.seq(n, path, 2)
+	if !ok {
+		return nil
+	}
+	var out []Task
+	for i, it := range items {
+		ipath := indexPath(path, i)
+		entries, ok := d.pairs(it, ipath, 3)
+		if !ok {
+			continue
+		}
+		if len(entries) == 0 {
+			d.probs.add(ipath, it, "a task must be a map of one task type to its properties, got an empty map")
+		}
+		// Choria loaded every key of a multi-key entry as its own task, in order; so do we.
+		for _, e := range entries {
+			if t, ok := d.task(e, ipath); ok {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// task decodes one `type: {properties}` entry.
+func (d *decoder) task(e pair, path string) (Task, bool) {
+	tpath := joinPath(path, e.Key)
+	t := Task{Type: e.Key, Tries: DefaultTries, TrySleep: DefaultTrySleep, Line: e.KeyN.Line, Properties: map[string]any{}}
+	if canon, ok := typeAliases[e.Key]; ok {
+		t.Type, t.TypeAlias = canon, e.Key
+	}
+	specs, known := taskKeys[t.Type]
+	if !known {
+		d.probs.add(tpath, e.KeyN, "unknown task type %q (known: %s)", e.Key, knownTaskSpellings())
+		return t, false
+	}
+	t.Description = e.Key + " task"
+	body := resolveAlias(e.Value)
+	if body.Kind == yaml.ScalarNode && body.Tag == "!!null" {
+		body = &yaml.Node{Kind: yaml.MappingNode, Line: body.Line, Column: body.Column}
+	}
+	props, ok := d.pairs(body, tpath, 4)
+	if !ok {
+		return t, false
+	}
+	good := true
+	seen := map[string]bool{}
+	for _, p := range props {
+		ppath := joinPath(tpath, p.Key)
+		v, ok := d.value(p.Value, ppath, 5)
+		if !ok {
+			good = false
+			continue
+		}
+		seen[p.Key] = true
+		if spec, ok := commonTaskKeys[p.Key]; ok {
+			if msg := checkValue(spec, v); msg != "" {
+				d.probs.add(ppath, p.Value, "%s", msg)
+				good = false
+				continue
+			}
+			setCommon(&t, p.Key, v)
+			continue
+		}
+		spec, ok := specs[p.Key]
+		if !ok {
+			all := allTaskKeys(specs)
+			d.probs.add(ppath, p.KeyN, "unknown key %q for a %s task%s (allowed: %s)", p.Key, e.Key, suggest(p.Key, all), keyList(all))
+			good = false
+			continue
+		}
+		if msg := checkValue(spec, v); msg != "" {
+			d.probs.add(ppath, p.Value, "%s", msg)
+			good = false
+		}
+		t.Properties[p.Key] = v
+	}
+	for _, k := range sortedKeys(specs) {
+		if specs[k].required && !seen[k] {
+			d.probs.add(joinPath(tpath, k), e.KeyN, "required key %q is missing", k)
+			good = false
+		}
+	}
+	good = d.taskRules(&t, tpath, e.KeyN) && good
+	return t, good
+}
+
+// taskRules applies checks that involve more than one property.
+func (d *decoder) taskRules(t *Task, path string, n *yaml.Node) bool {
+	switch t.Type {
+	case TypePlaybook:
+		_, hasName := t.Properties["name"]
+		_, hasFile := t.Properties["file"]
+		if hasName == hasFile {
+			d.probs.add(path, n, `exactly one of "name" or "file" must be given`)
+			return false
+		}
+	case TypeData:
+		if a, _ := t.Properties["action"].(string); strings.EqualFold(a, "write") {
+			if _, ok := t.Properties["value"]; !ok {
+				d.probs.add(joinPath(path, "value"), n, `required key "value" is missing (needed by action "write")`)
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// setCommon stores a checked common property on t.
+func setCommon(t *Task, key string, v any) {
+	switch key {
+	case "description":
+		t.Description = v.(string)
+	case "tries":
+		t.Tries, _ = toInt(v)
+	case "try_sleep":
+		t.TrySleep, _ = toSeconds(v)
+	case "pre_sleep":
+		t.PreSleep, _ = toSeconds(v)
+	case "fail_ok":
+		t.FailOK = v.(bool)
+	}
+}
+
+// allTaskKeys merges the common and type-specific keys.
+func allTaskKeys(specs map[string]propSpec) map[string]propSpec {
+	all := map[string]propSpec{}
+	for k, v := range commonTaskKeys {
+		all[k] = v
+	}
+	for k, v := range specs {
+		all[k] = v
+	}
+	return all
+}
+
+// knownTaskSpellings lists task types and their aliases.
+func knownTaskSpellings() string {
+	all := map[string]bool{}
+	for k := range taskKeys {
+		all[k] = true
+	}
+	for k := range typeAliases {
+		all[k] = true
+	}
+	return keyList(all)
+}

@@ -1,0 +1,191 @@
+package playbooks
+
+import (
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// topLevelKeys are the keys a playbook document may have (Choria's list).
+var topLevelKeys = map[string]bool{
+	"name": true, "version": true, "author": true, "description": true, "tags": true,
+	"on_fail": true, "loglevel": true, "run_as": true, "uses": true, "inputs": true,
+	"locks": true, "data_stores": true, "nodes": true, "tasks": true, "hooks": true,
+	"macros": true, "$schema": true,
+}
+
+// requiredKeys must be present (and not empty) in every playbook.
+var requiredKeys = []string{"name", "version", "author", "description"}
+
+// Loglevels are the accepted `loglevel` values.
+var Loglevels = []string{"debug", "info", "warn", "error", "fatal"}
+
+var (
+	callerIDRe = regexp.MustCompile(`^\w+=[\w.\-]+$`)
+	lockRe     = regexp.MustCompile(`^[a-zA-Z0-9_-]+(/.+)?$`)
+)
+
+// playbook decodes and validates the top-level map.
+func (d *decoder) playbook(root *yaml.Node) *Playbook {
+	pb := &Playbook{Loglevel: "info", FailPolicy: "fail", Uses: map[string]string{}, DataStores: map[string]DataStore{}}
+	entries, ok := d.pairs(root, "", 1)
+	if !ok {
+		return pb
+	}
+	present := map[string]*yaml.Node{}
+	for _, e := range entries {
+		present[e.Key] = e.KeyN
+		switch e.Key {
+		case "name", "version", "author", "description", "$schema":
+			s, ok := d.text(e.Value, e.Key)
+			if ok && strings.TrimSpace(s) == "" && e.Key != "$schema" {
+				d.probs.add(e.Key, e.Value, "must not be empty")
+			}
+			d.setMeta(pb, e.Key, s)
+		case "tags":
+			pb.Tags, _ = d.stringList(e.Value, "tags", 1)
+		case "loglevel":
+			if s, ok := d.text(e.Value, e.Key); ok {
+				if !containsFold(Loglevels, s) {
+					d.probs.add("loglevel", e.Value, "must be one of %s, got %q", strings.Join(Loglevels, ", "), s)
+				}
+				pb.Loglevel = strings.ToLower(s)
+			}
+		case "run_as":
+			if s, ok := d.text(e.Value, e.Key); ok {
+				if !callerIDRe.MatchString(s) {
+					d.probs.add("run_as", e.Value, `must be a caller id like "choria=deployer", got %q`, s)
+				}
+				pb.RunAs = s
+			}
+		case "on_fail":
+			if s, ok := d.text(e.Value, e.Key); ok {
+				switch s {
+				case "fail":
+				case "continue":
+					d.probs.add("on_fail", e.Value, `"continue" is not supported (Choria declared it but never implemented it); use "fail" or leave on_fail out`)
+				default:
+					d.probs.add("on_fail", e.Value, `must be "fail", got %q`, s)
+				}
+				pb.FailPolicy = s
+			}
+		case "uses":
+			if ps, ok := d.pairs(e.Value, "uses", 1); ok {
+				for _, u := range ps {
+					if s, ok := d.text(u.Value, joinPath("uses", u.Key)); ok {
+						pb.Uses[u.Key] = s
+					}
+				}
+			}
+		case "inputs":
+			pb.Inputs = d.inputs(e.Value)
+		case "data_stores":
+			if ds := d.dataStores(e.Value); ds != nil {
+				pb.DataStores = ds
+			}
+		case "locks":
+			pb.Locks, _ = d.stringList(e.Value, "locks", 1)
+		case "nodes":
+			pb.Nodes = d.nodeSets(e.Value)
+		case "tasks":
+			pb.Tasks = d.taskList(e.Value, "tasks")
+		case "hooks":
+			d.hooks(pb, e.Value)
+		case "macros":
+			// Never read: it only gives YAML anchors a legal place to live.
+		default:
+			d.probs.add(e.Key, e.KeyN, "unknown key %q%s", e.Key, suggest(e.Key, topLevelKeys))
+		}
+	}
+	for _, k := range requiredKeys {
+		if present[k] == nil {
+			d.probs.add(k, nil, "required key %q is missing", k)
+		}
+	}
+	d.crossCheck(pb, present)
+	d.checkTemplates(pb)
+	pb.Warnings = d.warnings.list
+	return pb
+}
+
+// setMeta stores a metadata string.
+func (d *decoder) setMeta(pb *Playbook, key, s string) {
+	switch key {
+	case "name":
+		pb.Name = s
+	case "version":
+		pb.Version = s
+	case "author":
+		pb.Author = s
+	case "description":
+		pb.Description = s
+	case "$schema":
+		pb.Schema = s
+	}
+}
+
+// hooks decodes the `hooks` map of hook lists.
+func (d *decoder) hooks(pb *Playbook, n *yaml.Node) {
+	entries, ok := d.pairs(n, "hooks", 1)
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		name := ListName(e.Key)
+		if !name.IsHook() {
+			d.probs.add(joinPath("hooks", e.Key), e.KeyN, "unknown hook list %q (allowed: pre_book, on_success, on_fail, post_book, pre_task, post_task)", e.Key)
+			continue
+		}
+		*pb.listPtr(name) = d.taskList(e.Value, joinPath("hooks", e.Key))
+	}
+}
+
+// crossCheck verifies references between sections: stores named by inputs, locks and data
+// tasks exist; agents named by node sets are declared in uses.
+func (d *decoder) crossCheck(pb *Playbook, present map[string]*yaml.Node) {
+	storeExists := func(path string) bool {
+		store, _, _ := strings.Cut(path, "/")
+		_, ok := pb.DataStores[store]
+		return ok
+	}
+	for i, l := range pb.Locks {
+		p := indexPath("locks", i)
+		switch {
+		case !lockRe.MatchString(l):
+			d.probs.add(p, present["locks"], `must be "store" or "store/key", got %q`, l)
+		case !storeExists(l):
+			d.probs.add(p, present["locks"], "lock %q names an undeclared data store", l)
+		}
+	}
+	for _, in := range pb.Inputs {
+		if in.Data != "" && !storeExists(in.Data) {
+			d.probs.add(joinPath(joinPath("inputs", in.Name), "data"), &yaml.Node{Line: in.Line}, "data %q names an undeclared data store", in.Data)
+		}
+	}
+	for _, ns := range pb.Nodes {
+		for i, u := range ns.Uses {
+			if _, ok := pb.Uses[u]; !ok {
+				d.probs.add(indexPath(joinPath(joinPath("nodes", ns.Name), "uses"), i), &yaml.Node{Line: ns.Line}, "agent %q is not declared in the top-level uses", u)
+			}
+		}
+	}
+	for _, ln := range ListNames() {
+		for i, t := range pb.List(ln) {
+			if t.Type != TypeData {
+				continue
+			}
+			if k, ok := t.Properties["key"].(string); ok && !isTemplate(k) && !storeExists(k) {
+				d.probs.add(listPath(ln, i)+".data.key", &yaml.Node{Line: t.Line}, "key %q names an undeclared data store", k)
+			}
+		}
+	}
+}
+
+// listPath is the field path of a task list item (approximate for multi-key entries).
+func listPath(ln ListName, i int) string {
+	if ln == ListTasks {
+		return indexPath("tasks", i)
+	}
+	return indexPath(joinPath("hooks", string(ln)), i)
+}

@@ -1,0 +1,69 @@
+package protocol
+
+import "fmt"
+
+// Error codes carried in the Nats-Service-Error-Code header of an API error reply, and in the Code
+// of ErrorResponse.
+const (
+	// CodeBadRequest: the request itself could not be decoded or lacks a field.
+	CodeBadRequest = "BAD_REQUEST"
+	// CodeInvalidPlaybook: the playbook document is malformed or invalid.
+	CodeInvalidPlaybook = "INVALID_PLAYBOOK"
+	// CodeInvalidInput: an input is unknown, missing, of the wrong type or fails its validation.
+	CodeInvalidInput = "INVALID_INPUT"
+	// CodeIdempotencyConflict: the idempotency key was used before for a different submission.
+	CodeIdempotencyConflict = "IDEMPOTENCY_CONFLICT"
+	// CodeNotFound: no run has that id.
+	CodeNotFound = "NOT_FOUND"
+	// CodeInternal: the coordinator failed; the request may be retried.
+	CodeInternal = "INTERNAL"
+)
+
+// ErrorResponse is the body of an API error reply.
+type ErrorResponse struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Problems lists every problem found, each naming the field, for refused playbooks and inputs.
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// Problem is one validation problem.
+type Problem struct {
+	// Path names the field, like "tasks[2].shell.timeout" or "inputs.cluster".
+	Path string `json:"path"`
+	// Line is the 1-based line of the playbook document, 0 when unknown.
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+// String formats p as "line N: path: message".
+func (p Problem) String() string {
+	switch {
+	case p.Line > 0 && p.Path != "":
+		return fmt.Sprintf("line %d: %s: %s", p.Line, p.Path, p.Message)
+	case p.Path != "":
+		return fmt.Sprintf("%s: %s", p.Path, p.Message)
+	case p.Line > 0:
+		return fmt.Sprintf("line %d: %s", p.Line, p.Message)
+	}
+	return p.Message
+}
+
+// Error implements error.
+func (e *ErrorResponse) Error() string {
+	s := e.Message
+	for _, p := range e.Problems {
+		s += "\n  " + p.String()
+	}
+	return s
+}
+
+// Refused reports whether the error means the request was refused before anything ran, as
+// opposed to an infrastructure failure.
+func (e *ErrorResponse) Refused() bool {
+	switch e.Code {
+	case CodeBadRequest, CodeInvalidPlaybook, CodeInvalidInput, CodeIdempotencyConflict, CodeNotFound:
+		return true
+	}
+	return false
+}

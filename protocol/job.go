@@ -1,0 +1,72 @@
+package protocol
+
+import (
+	"fmt"
+	"time"
+)
+
+// JobVersion is the version of Job and Result.
+const JobVersion = 1
+
+// JobID names one job: one attempt of one step of a run, and one batch of its targets (0 for steps
+// that are not fanned out). It is deterministic, so a job published twice carries the same
+// Nats-Msg-Id and a job's result is found by subject.
+type JobID struct {
+	RunID string `json:"run_id"`
+	// Step is the step's sequence number in the run, from 1, in execution order.
+	Step int `json:"step"`
+	// Attempt counts tries of the step, from 1.
+	Attempt int `json:"attempt"`
+	Batch   int `json:"batch"`
+}
+
+// String is the job's Nats-Msg-Id: run/step/attempt/batch.
+func (id JobID) String() string {
+	return fmt.Sprintf("%s/%d/%d/%d", id.RunID, id.Step, id.Attempt, id.Batch)
+}
+
+// Task types a worker executes.
+const (
+	// TaskShell runs a command through /bin/sh on the worker.
+	TaskShell = "shell"
+)
+
+// Job is one unit of work for a worker: a task whose properties the coordinator has already
+// rendered.
+type Job struct {
+	Version int   `json:"version"`
+	ID      JobID `json:"id"`
+	// Type selects the executor; exactly the matching spec field is set.
+	Type        string `json:"type"`
+	Description string `json:"description,omitempty"`
+	// Playbook names the playbook, for logs and for the environment of shell tasks.
+	Playbook string     `json:"playbook,omitempty"`
+	Shell    *ShellSpec `json:"shell,omitempty"`
+}
+
+// ShellSpec is a rendered shell task. Templated values never appear in Command: they are passed as
+// environment variables that Command refers to, so they cannot be run as shell code.
+type ShellSpec struct {
+	Command string `json:"command"`
+	Cwd     string `json:"cwd,omitempty"`
+	// Timeout bounds the whole process group; 0 means no limit.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Environment is added to the worker's environment.
+	Environment map[string]string `json:"environment,omitempty"`
+}
+
+// Result is a worker's answer to a job.
+type Result struct {
+	Version int   `json:"version"`
+	ID      JobID `json:"id"`
+	// Worker names the worker that ran the job.
+	Worker  string `json:"worker"`
+	Success bool   `json:"success"`
+	Msg     string `json:"msg"`
+	// Data is the task's output: for shell, the combined output text.
+	Data any `json:"data,omitempty"`
+	// ExitCode is the exit status of a shell command, -1 when it did not exit normally.
+	ExitCode  int       `json:"exit_code"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
+}

@@ -1,0 +1,114 @@
+package protocol
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Streams.
+const (
+	// RunsStreamName is the work-queue stream that holds one run message per accepted run. The
+	// coordinator driving a run holds that message (in-progress heartbeats) until the run ends; if
+	// the coordinator dies the message is redelivered and another coordinator takes the run over.
+	RunsStreamName = "FLEETBOOK_RUNS"
+	// RunsSubjectPattern is the printf pattern of a run message subject: run id.
+	RunsSubjectPattern = "fleetbook.runs.%s"
+	// RunsSubjectWildcard matches every run message.
+	RunsSubjectWildcard = "fleetbook.runs.>"
+	// RunsConsumerName is the durable consumer shared by every coordinator.
+	RunsConsumerName = "coordinators"
+
+	// JobsStreamName is the work-queue stream of step jobs waiting for, or held by, a worker.
+	JobsStreamName = "FLEETBOOK_JOBS"
+	// JobsSubjectPattern is the printf pattern of a job subject: pool, run id, step sequence,
+	// attempt, batch.
+	JobsSubjectPattern = "fleetbook.jobs.%s.%s.%d.%d.%d"
+	// JobsSubjectWildcard matches every job of every pool.
+	JobsSubjectWildcard = "fleetbook.jobs.>"
+	// JobsPoolWildcardPattern is the printf pattern matching every job of one pool: pool.
+	JobsPoolWildcardPattern = "fleetbook.jobs.%s.>"
+	// JobsConsumerPattern is the printf pattern of the durable consumer shared by the workers of one
+	// pool: pool.
+	JobsConsumerPattern = "workers_%s"
+	// DefaultPool is the worker pool jobs go to when a task names none.
+	DefaultPool = "default"
+
+	// ResultsStreamName is the stream of job results. Results are kept (limits retention) so that a
+	// coordinator taking a run over can find every result published while nobody was listening;
+	// they are purged when the run ends.
+	ResultsStreamName = "FLEETBOOK_RESULTS"
+	// ResultsSubjectPattern is the printf pattern of a result subject: run id, step sequence,
+	// attempt, batch. It mirrors the job subject so a job's result is found by subject.
+	ResultsSubjectPattern = "fleetbook.results.%s.%d.%d.%d"
+	// ResultsRunWildcardPattern is the printf pattern matching every result of one run: run id.
+	ResultsRunWildcardPattern = "fleetbook.results.%s.>"
+	// ResultsSubjectWildcard matches every result.
+	ResultsSubjectWildcard = "fleetbook.results.>"
+
+	// EventsStreamName is the stream of run events: the live progress of a run and, afterwards, its
+	// execution log.
+	EventsStreamName = "FLEETBOOK_EVENTS"
+	// EventsSubjectPattern is the printf pattern of a run's event subject: run id.
+	EventsSubjectPattern = "fleetbook.events.%s"
+	// EventsSubjectWildcard matches every event.
+	EventsSubjectWildcard = "fleetbook.events.>"
+)
+
+// Key-value buckets.
+const (
+	// RunsBucket holds one record per run, keyed by run id. Every change is a compare-and-set on
+	// the record's revision.
+	RunsBucket = "fleetbook_runs"
+	// SubmissionsBucket maps an idempotency key (hashed) to the run it created, for as long as the
+	// run record lives: a resubmission with the same key gives the same run, however late it comes.
+	SubmissionsBucket = "fleetbook_submissions"
+)
+
+// Service API (a NATS micro service; every coordinator serves it in one queue group).
+const (
+	// ServiceName is the micro service name coordinators register.
+	ServiceName = "fleetbook"
+	// APIPrefix is the subject prefix of every API endpoint.
+	APIPrefix = "fleetbook.api.v1"
+	// SubmitSubject accepts a SubmitRequest and answers a SubmitResponse.
+	SubmitSubject = APIPrefix + ".runs.submit"
+	// GetRunSubject accepts a GetRunRequest and answers a Report.
+	GetRunSubject = APIPrefix + ".runs.get"
+	// ListRunsSubject accepts a ListRunsRequest and answers a ListRunsResponse.
+	ListRunsSubject = APIPrefix + ".runs.list"
+)
+
+// Headers.
+const (
+	// MsgIDHeader is JetStream's de-duplication header.
+	MsgIDHeader = "Nats-Msg-Id"
+	// ErrorCodeHeader and ErrorHeader are set by the micro framework on an error reply.
+	ErrorCodeHeader = "Nats-Service-Error-Code"
+	// ErrorHeader carries the error text of an error reply.
+	ErrorHeader = "Nats-Service-Error"
+)
+
+// RunSubject is the subject of run id's run message.
+func RunSubject(runID string) string { return fmt.Sprintf(RunsSubjectPattern, runID) }
+
+// JobSubject is the subject of a job in pool.
+func JobSubject(pool string, id JobID) string {
+	return fmt.Sprintf(JobsSubjectPattern, pool, id.RunID, id.Step, id.Attempt, id.Batch)
+}
+
+// ResultSubject is the subject of the result of job id.
+func ResultSubject(id JobID) string {
+	return fmt.Sprintf(ResultsSubjectPattern, id.RunID, id.Step, id.Attempt, id.Batch)
+}
+
+// EventSubject is the subject of run id's events.
+func EventSubject(runID string) string { return fmt.Sprintf(EventsSubjectPattern, runID) }
+
+// JobsConsumer is the durable consumer name of pool.
+func JobsConsumer(pool string) string { return fmt.Sprintf(JobsConsumerPattern, pool) }
+
+// ValidToken reports whether s may be used as one subject token (a run id, a pool name): not empty,
+// and free of the characters NATS gives meaning to.
+func ValidToken(s string) bool {
+	return s != "" && !strings.ContainsAny(s, ".*> \t\r\n")
+}

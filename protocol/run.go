@@ -1,0 +1,129 @@
+package protocol
+
+import "time"
+
+// RunVersion is the version of RunRecord and Report.
+const RunVersion = 1
+
+// RunStatus is the state of a run.
+type RunStatus string
+
+// Run statuses.
+const (
+	// StatusPending: accepted, no coordinator has started it yet.
+	StatusPending RunStatus = "pending"
+	// StatusRunning: a coordinator is driving it.
+	StatusRunning RunStatus = "running"
+	// StatusSuccess: it ran and succeeded.
+	StatusSuccess RunStatus = "success"
+	// StatusFailed: it ran and failed.
+	StatusFailed RunStatus = "failed"
+	// StatusCancelled: it was stopped before it finished.
+	StatusCancelled RunStatus = "cancelled"
+)
+
+// Final reports whether s is a status a run never leaves.
+func (s RunStatus) Final() bool {
+	return s == StatusSuccess || s == StatusFailed || s == StatusCancelled
+}
+
+// PlaybookRef names a playbook.
+type PlaybookRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// RunRecord is a run's state, stored in the RunsBucket under the run id. Every change is a
+// compare-and-set on the record's revision, so a stale coordinator cannot overwrite newer state.
+type RunRecord struct {
+	Version  int         `json:"version"`
+	ID       string      `json:"id"`
+	Playbook PlaybookRef `json:"playbook"`
+	// Document is the playbook text the run executes, so a coordinator taking the run over reads
+	// exactly what was submitted.
+	Document string `json:"document"`
+	Source   string `json:"source,omitempty"`
+	// Inputs are the resolved input values.
+	Inputs         map[string]any `json:"inputs,omitempty"`
+	IdempotencyKey string         `json:"idempotency_key,omitempty"`
+	// RequestHash identifies the submission, to refuse an idempotency key reused for another one.
+	RequestHash string    `json:"request_hash,omitempty"`
+	Status      RunStatus `json:"status"`
+	Error       string    `json:"error,omitempty"`
+
+	// Owner is the coordinator driving the run; Epoch counts takeovers; RunMessage is the stream
+	// sequence of the run message the owner holds. A delivery of any other run message for this run
+	// is a duplicate and is dropped.
+	Owner      string `json:"owner,omitempty"`
+	Epoch      int    `json:"epoch"`
+	RunMessage uint64 `json:"run_message,omitempty"`
+
+	Nodes     map[string][]string `json:"nodes,omitempty"`
+	Steps     []StepRecord        `json:"steps,omitempty"`
+	CreatedAt time.Time           `json:"created_at"`
+	StartedAt time.Time           `json:"started_at,omitzero"`
+	EndedAt   time.Time           `json:"ended_at,omitzero"`
+}
+
+// StepRecord is one task execution of a run, with all its tries.
+type StepRecord struct {
+	// Seq is the step's number in the run, from 1, in execution order.
+	Seq int `json:"seq"`
+	// Key names the step's place in the playbook, like "tasks[1]" or "tasks[1].pre_task[0]"; it is
+	// what a coordinator replaying the run matches steps by.
+	Key         string `json:"key"`
+	List        string `json:"list"`
+	Type        string `json:"type"`
+	Description string `json:"description"`
+	// Attempt is the try in progress or the last one made.
+	Attempt int `json:"attempt"`
+	// Job is the dispatched job of the attempt in progress, kept so a coordinator taking over
+	// publishes exactly the same job again if it was never published.
+	Job *Job `json:"job,omitempty"`
+	// RetryAt is when the next attempt is due, after a failed one.
+	RetryAt time.Time `json:"retry_at,omitzero"`
+	Done    bool      `json:"done"`
+	Success bool      `json:"success"`
+	Msg     string    `json:"msg,omitempty"`
+	Data    any       `json:"data,omitempty"`
+	// Nodes holds per-node outcomes for fanned-out tasks.
+	Nodes     map[string]NodeResult `json:"nodes,omitempty"`
+	StartedAt time.Time             `json:"started_at,omitzero"`
+	EndedAt   time.Time             `json:"ended_at,omitzero"`
+}
+
+// NodeResult is the outcome of a task on one node.
+type NodeResult struct {
+	Success bool   `json:"success"`
+	Msg     string `json:"msg,omitempty"`
+	Data    any    `json:"data,omitempty"`
+}
+
+// Report is the final (or current) account of a run, as `fleetbook run --json` and
+// `fleetbook runs show --json` print it.
+type Report struct {
+	ID       string      `json:"id"`
+	Playbook PlaybookRef `json:"playbook"`
+	Status   RunStatus   `json:"status"`
+	Error    string      `json:"error"`
+	// Inputs has sensitive values redacted.
+	Inputs    map[string]any      `json:"inputs"`
+	Nodes     map[string][]string `json:"nodes"`
+	StartedAt time.Time           `json:"started_at,omitzero"`
+	EndedAt   time.Time           `json:"ended_at,omitzero"`
+	Tasks     []TaskReport        `json:"tasks"`
+}
+
+// TaskReport is one task of a Report, in execution order.
+type TaskReport struct {
+	List        string                `json:"list"`
+	Type        string                `json:"type"`
+	Description string                `json:"description"`
+	Success     bool                  `json:"success"`
+	Msg         string                `json:"msg"`
+	Tries       int                   `json:"tries"`
+	Data        any                   `json:"data"`
+	Nodes       map[string]NodeResult `json:"nodes,omitempty"`
+	StartedAt   time.Time             `json:"started_at,omitzero"`
+	EndedAt     time.Time             `json:"ended_at,omitzero"`
+}

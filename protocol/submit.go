@@ -1,0 +1,59 @@
+package protocol
+
+import "time"
+
+// SubmitVersion is the version of SubmitRequest and SubmitResponse.
+const SubmitVersion = 1
+
+// SubmitRequest asks a coordinator to start a run.
+type SubmitRequest struct {
+	Version int `json:"version"`
+	// Playbook is the playbook document, YAML text.
+	Playbook string `json:"playbook"`
+	// Source names where the document came from (a file path), for messages only.
+	Source string `json:"source,omitempty"`
+	// Inputs are the given input values: native JSON values, or strings from the command line
+	// that the coordinator converts to the declared type.
+	Inputs map[string]any `json:"inputs,omitempty"`
+	// IdempotencyKey makes the submission safe to repeat: the same key always gives the same run.
+	// Reusing a key for a different playbook or inputs is refused with CodeIdempotencyConflict.
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// SubmitResponse answers an accepted SubmitRequest.
+type SubmitResponse struct {
+	Version int    `json:"version"`
+	RunID   string `json:"run_id"`
+	// Duplicate is true when the idempotency key had already created this run.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// GetRunRequest asks for the report of one run.
+type GetRunRequest struct {
+	Version int    `json:"version"`
+	RunID   string `json:"run_id"`
+}
+
+// ListRunsRequest asks for the most recent runs, newest first.
+type ListRunsRequest struct {
+	Version int `json:"version"`
+	// Limit caps the number of runs returned; 0 means the server's default.
+	Limit int `json:"limit,omitempty"`
+}
+
+// ListRunsResponse answers a ListRunsRequest.
+type ListRunsResponse struct {
+	Version int          `json:"version"`
+	Runs    []RunSummary `json:"runs"`
+}
+
+// RunSummary is one line of a run listing.
+type RunSummary struct {
+	ID        string      `json:"id"`
+	Playbook  PlaybookRef `json:"playbook"`
+	Status    RunStatus   `json:"status"`
+	Error     string      `json:"error,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+	StartedAt time.Time   `json:"started_at,omitzero"`
+	EndedAt   time.Time   `json:"ended_at,omitzero"`
+}

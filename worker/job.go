@@ -1,0 +1,263 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// Timings of the calls made around a job. They are not options: they bound network round trips,
+// not anything a user tunes.
+const (
+	// callTimeout bounds one round trip to the server (result lookup, publish, double ack).
+	callTimeout = 5 * time.Second
+	// publishAttempts is how often a result publish is tried before the job is handed back.
+	publishAttempts = 5
+	// retryLater is the Nak delay when the job could not be dealt with because the server did not
+	// answer: long enough not to spin, short enough not to matter next to a step.
+	retryLater = time.Second
+)
+
+// settlement is how a delivered job leaves this worker.
+type settlement int
+
+const (
+	// ackJob: the job has its result; it is done.
+	ackJob settlement = iota
+	// nakNow: the job has no result and must go to another worker at once.
+	nakNow
+	// nakLater: the server failed us; the job comes back after retryLater.
+	nakLater
+	// termJob: the job is answered (or can never be) and must not come back.
+	termJob
+)
+
+// handle deals with one delivered job, start to finish: it always ends in exactly one of Ack,
+// Nak or Term, sent after the heartbeat has stopped so no InProgress follows it.
+func (r *run) handle(ctx context.Context, log *slog.Logger, msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		log.Error("job message without JetStream metadata", "subject", msg.Subject(), "error", err)
+		_ = msg.TermWithReason("no JetStream metadata")
+		return
+	}
+	log = log.With("subject", msg.Subject(), "delivery", md.NumDelivered, "stream_seq", md.Sequence.Stream)
+
+	// Heartbeat from the start: the lookup and publish round trips count against AckWait too.
+	stop := startHeartbeat(msg, r.w.opts.heartbeat(), log)
+	how, reason := r.process(ctx, log, msg, md.NumDelivered)
+	stop()
+
+	switch how {
+	case ackJob:
+		r.ack(log, msg)
+	case nakNow:
+		_ = msg.Nak()
+	case nakLater:
+		_ = msg.NakWithDelay(retryLater)
+	case termJob:
+		_ = msg.TermWithReason(reason)
+	}
+}
+
+// process decides a delivered job: it runs it if it must and publishes its result, and says how
+// the message is to be settled (with the Term reason, for termJob).
+func (r *run) process(ctx context.Context, log *slog.Logger, msg jetstream.Msg, delivery uint64) (settlement, string) {
+	job, err := decodeJob(msg.Data())
+	if err != nil {
+		return r.refuse(log, msg.Subject(), err)
+	}
+	log = log.With("job", job.ID.String(), "type", job.Type)
+
+	// The previous holder may have published the result and died before acknowledging: running
+	// the job again would repeat its effects.
+	exists, err := r.resultExists(ctx, job.ID)
+	if err != nil {
+		log.Warn("looking up an earlier result failed, retrying later", "error", err)
+		return nakLater, ""
+	}
+	if exists {
+		log.Info("job already has a result, acknowledging without running it")
+		return ackJob, ""
+	}
+
+	if delivery > uint64(r.w.opts.maxDeliveries) {
+		res := r.result(job, time.Now().UTC())
+		res.Msg = fmt.Sprintf("abandoned after %d deliveries", delivery-1)
+		res.ExitCode = -1
+		log.Warn("abandoning job delivered too often", "max_deliveries", r.w.opts.maxDeliveries)
+		if !r.publish(log, res) {
+			return nakLater, ""
+		}
+		return termJob, res.Msg
+	}
+
+	log.Debug("running job")
+	res, err := r.execute(job)
+	if errors.Is(err, errInterrupted) {
+		// No result: give the job straight back so another worker starts it without waiting for
+		// AckWait.
+		log.Warn("job killed at shutdown, handing it back")
+		return nakNow, ""
+	}
+	if !r.publish(log, res) {
+		// The effects may have happened, but without a result nobody can know: running again is
+		// the at-least-once promise.
+		return nakLater, ""
+	}
+	log.Info("job finished", "success", res.Success, "msg", res.Msg)
+	return ackJob, ""
+}
+
+// decodeJob parses a job and refuses what this worker cannot understand. Unknown fields are
+// tolerated: a version may grow optional fields.
+func decodeJob(data []byte) (*protocol.Job, error) {
+	var job protocol.Job
+	if err := json.Unmarshal(data, &job); err != nil {
+		return nil, fmt.Errorf("job is not valid JSON: %w", err)
+	}
+	if job.Version != protocol.JobVersion {
+		return nil, fmt.Errorf("job version %d is not supported (this worker speaks version %d)", job.Version, protocol.JobVersion)
+	}
+	if !protocol.ValidToken(job.ID.RunID) {
+		return nil, fmt.Errorf("job run id %q is not a valid subject token", job.ID.RunID)
+	}
+	return &job, nil
+}
+
+// refuse settles a job that can never succeed anywhere. When the subject still names the job, a
+// failed Result is published first so the coordinator waiting for it fails the step at once
+// instead of waiting forever.
+func (r *run) refuse(log *slog.Logger, subject string, cause error) (settlement, string) {
+	reason := "undecodable job: " + cause.Error()
+	log.Error("refusing job", "error", cause)
+	if id, ok := jobIDFromSubject(subject, r.w.opts.pool); ok {
+		res := r.result(&protocol.Job{ID: id}, time.Now().UTC())
+		res.Msg = reason
+		res.ExitCode = -1
+		if !r.publish(log, res) {
+			return nakLater, ""
+		}
+	}
+	return termJob, reason
+}
+
+// jobIDFromSubject recovers a job's ID from its subject (protocol.JobsSubjectPattern), for jobs
+// whose body cannot be read.
+func jobIDFromSubject(subject, pool string) (protocol.JobID, bool) {
+	prefix := strings.TrimSuffix(fmt.Sprintf(protocol.JobsPoolWildcardPattern, pool), ">")
+	rest, ok := strings.CutPrefix(subject, prefix)
+	if !ok {
+		return protocol.JobID{}, false
+	}
+	tok := strings.Split(rest, ".")
+	if len(tok) != 4 || !protocol.ValidToken(tok[0]) {
+		return protocol.JobID{}, false
+	}
+	var n [3]int
+	for i, s := range tok[1:] {
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			return protocol.JobID{}, false
+		}
+		n[i] = v
+	}
+	return protocol.JobID{RunID: tok[0], Step: n[0], Attempt: n[1], Batch: n[2]}, true
+}
+
+// execute runs the job's task. A task that fails is a failed Result, never an error: the only
+// error is errInterrupted, when shutdown killed it.
+func (r *run) execute(job *protocol.Job) (protocol.Result, error) {
+	switch job.Type {
+	case protocol.TaskShell:
+		if job.Shell == nil {
+			res := r.result(job, time.Now().UTC())
+			res.Msg = "shell job has no shell spec"
+			res.ExitCode = -1
+			return res, nil
+		}
+		return r.runShellJob(job)
+	default:
+		res := r.result(job, time.Now().UTC())
+		res.Msg = fmt.Sprintf("unsupported task type %s on worker %s", job.Type, r.w.opts.name)
+		res.ExitCode = -1
+		return res, nil
+	}
+}
+
+// result starts a failed Result of job by this worker, started and ended at now.
+func (r *run) result(job *protocol.Job, now time.Time) protocol.Result {
+	return protocol.Result{
+		Version:   protocol.JobVersion,
+		ID:        job.ID,
+		Worker:    r.w.opts.name,
+		StartedAt: now,
+		EndedAt:   now,
+	}
+}
+
+// resultExists reports whether a result of job id is already in the results stream.
+func (r *run) resultExists(ctx context.Context, id protocol.JobID) (bool, error) {
+	// Not cancelled with ctx: a job pulled just before shutdown is still handled properly.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	defer cancel()
+	_, err := r.results.GetLastMsgForSubject(cctx, protocol.ResultSubject(id))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return false, nil
+	}
+	return false, err
+}
+
+// publish stores res in the results stream, retrying because a lost result would make the job
+// run again. The job id is the Nats-Msg-Id, so a retry whose first try did land is a no-op.
+func (r *run) publish(log *slog.Logger, res protocol.Result) bool {
+	data, err := json.Marshal(res)
+	if err != nil {
+		// Data is a string and the rest are plain fields: this cannot happen, but if it did no
+		// retry would help.
+		log.Error("encoding result failed", "error", err)
+		return false
+	}
+	subject := protocol.ResultSubject(res.ID)
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		_, err = r.js.Publish(ctx, subject, data,
+			jetstream.WithMsgID(res.ID.String()),
+			jetstream.WithExpectStream(protocol.ResultsStreamName))
+		cancel()
+		if err == nil {
+			return true
+		}
+		if attempt == publishAttempts {
+			log.Error("publishing result failed, handing the job back", "attempts", attempt, "error", err)
+			return false
+		}
+		log.Warn("publishing result failed, retrying", "attempt", attempt, "error", err)
+		time.Sleep(backoff)
+		backoff *= 2
+	}
+}
+
+// ack acknowledges and waits for the server to confirm, so the job is known gone before the slot
+// takes the next one. If the confirmation is lost the job comes back, finds its result and is
+// acknowledged then.
+func (r *run) ack(log *slog.Logger, msg jetstream.Msg) {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	if err := msg.DoubleAck(ctx); err != nil {
+		log.Warn("acknowledging job failed; a redelivery will find its result", "error", err)
+	}
+}

@@ -1,0 +1,134 @@
+package worker
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// Option configures a Worker; it returns an error for a value it refuses outright, and New runs
+// a validate step over all options afterwards.
+type Option func(*options) error
+
+type options struct {
+	name          string
+	pool          string
+	concurrency   int
+	ackWait       time.Duration
+	maxDeliveries int
+	grace         time.Duration
+	log           *slog.Logger
+	store         *kvstore.Config
+
+	// fetchWait is how long one pull request waits for a job. It bounds how late an idle worker
+	// notices shutdown, so it is short; it is not an Option because nobody needs to tune it
+	// except tests.
+	fetchWait time.Duration
+	// drainWait is how long output is still read after a command's process group is gone, for a
+	// process that escaped the group (setsid) and still holds the output pipe.
+	drainWait time.Duration
+}
+
+func defaultOptions() options {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "worker"
+	}
+	return options{
+		name:          fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
+		pool:          protocol.DefaultPool,
+		concurrency:   4,
+		ackWait:       30 * time.Second,
+		maxDeliveries: 5,
+		grace:         10 * time.Second,
+		log:           slog.New(slog.DiscardHandler),
+		fetchWait:     2 * time.Second,
+		drainWait:     time.Second,
+	}
+}
+
+// validate checks the options together, after every Option ran.
+func (o *options) validate() error {
+	switch {
+	case o.name == "":
+		return fmt.Errorf("%w: worker name must not be empty", ErrInvalidOption)
+	case !protocol.ValidToken(o.pool):
+		return fmt.Errorf("%w: pool %q is not a valid subject token (empty, or contains '.', '*', '>' or whitespace)", ErrInvalidOption, o.pool)
+	case o.concurrency < 1:
+		return fmt.Errorf("%w: concurrency must be at least 1, got %d", ErrInvalidOption, o.concurrency)
+	case o.ackWait < 100*time.Millisecond:
+		// Heartbeats go every third of AckWait; below this they would flood the server.
+		return fmt.Errorf("%w: ack wait %s is too short, need at least 100ms", ErrInvalidOption, o.ackWait)
+	case o.maxDeliveries < 1:
+		return fmt.Errorf("%w: max deliveries must be at least 1, got %d", ErrInvalidOption, o.maxDeliveries)
+	case o.grace < 0:
+		return fmt.Errorf("%w: shutdown grace must not be negative, got %s", ErrInvalidOption, o.grace)
+	case o.log == nil:
+		return fmt.Errorf("%w: logger must not be nil", ErrInvalidOption)
+	case o.fetchWait <= 0 || o.drainWait <= 0:
+		return fmt.Errorf("%w: internal waits must be positive", ErrInvalidOption)
+	}
+	return nil
+}
+
+// heartbeat is how often a running job's lease is renewed: three chances per AckWait, so one lost
+// or late InProgress does not cost the job.
+func (o *options) heartbeat() time.Duration { return o.ackWait / 3 }
+
+// WithName sets the worker's identity, recorded in every Result and log line. The default is
+// hostname-pid-random, unique per process.
+func WithName(name string) Option {
+	return func(o *options) error { o.name = name; return nil }
+}
+
+// WithPool sets the pool whose jobs this worker takes; it must be a valid subject token.
+// Default protocol.DefaultPool.
+func WithPool(pool string) Option {
+	return func(o *options) error { o.pool = pool; return nil }
+}
+
+// WithConcurrency sets how many jobs this process runs at once. Each slot pulls one job at a time,
+// so the process never holds more jobs than it is running. Default 4.
+func WithConcurrency(n int) Option {
+	return func(o *options) error { o.concurrency = n; return nil }
+}
+
+// WithAckWait sets the AckWait of the pool's consumer: how long a job held by a worker that
+// stopped heartbeating (died, paused) waits before it is delivered again. Running jobs send
+// InProgress every AckWait/3. Every worker of a pool should use the same value, since the
+// consumer is shared and the last worker to start sets it. Default 30s.
+func WithAckWait(d time.Duration) Option {
+	return func(o *options) error { o.ackWait = d; return nil }
+}
+
+// WithMaxDeliveries sets how many deliveries a job gets. A job delivered more often than this
+// (every worker that took it died) is answered with a failed Result "abandoned after N
+// deliveries" and terminated, so a job that kills its workers cannot go round forever.
+// Default 5.
+func WithMaxDeliveries(n int) Option {
+	return func(o *options) error { o.maxDeliveries = n; return nil }
+}
+
+// WithShutdownGrace sets how long running jobs may still take once Run's context is cancelled.
+// Jobs still running after it are killed (their whole process group) and handed back to the
+// queue with a Nak, so another worker takes them at once. Default 10s.
+func WithShutdownGrace(d time.Duration) Option {
+	return func(o *options) error { o.grace = d; return nil }
+}
+
+// WithLogger sets the logger; the default discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error { o.log = l; return nil }
+}
+
+// WithStore makes Run provision every fleetbook stream and bucket with cfg before it starts, so a
+// worker started before any coordinator works. Without it the streams must already exist.
+func WithStore(cfg kvstore.Config) Option {
+	return func(o *options) error { o.store = &cfg; return nil }
+}
