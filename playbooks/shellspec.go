@@ -72,4 +72,3 @@ func DecodeShell(props map[string]any) (ShellSpec, error) {
 	}
 	return spec, nil
 }
-

@@ -167,4 +167,3 @@ type serverConfig struct {
 	syncAlways bool
 	verbose    bool
 }
-

@@ -53,4 +53,3 @@ func readPlaybook(path string) ([]byte, error) {
 	}
 	return b, nil
 }
-
