@@ -42,6 +42,19 @@ type Job struct {
 	// Playbook names the playbook, for logs and for the environment of shell tasks.
 	Playbook string     `json:"playbook,omitempty"`
 	Shell    *ShellSpec `json:"shell,omitempty"`
+	// Properties are the rendered properties of task types without a typed spec (webhook, slack,
+	// graphite_event, plugin types).
+	Properties map[string]any `json:"properties,omitempty"`
+	// Timeout bounds the task's execution on the worker; 0 means the type's own default.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Store and Data are set on data jobs.
+	Store *StoreSpec `json:"store,omitempty"`
+	Data  *DataOp    `json:"data,omitempty"`
+	// Discover is set on discover jobs.
+	Discover *DiscoverSpec `json:"discover,omitempty"`
+	// RPC and Targets are set on rpc jobs: the action and the node identities of this batch.
+	RPC     *RPCSpec `json:"rpc,omitempty"`
+	Targets []string `json:"targets,omitempty"`
 }
 
 // ShellSpec is a rendered shell task. Templated values never appear in Command: they are passed as
@@ -65,6 +78,8 @@ type Result struct {
 	Msg     string `json:"msg"`
 	// Data is the task's output: for shell, the combined output text.
 	Data any `json:"data,omitempty"`
+	// Nodes holds per-node outcomes of rpc jobs.
+	Nodes map[string]NodeResult `json:"nodes,omitempty"`
 	// ExitCode is the exit status of a shell command, -1 when it did not exit normally.
 	ExitCode  int       `json:"exit_code"`
 	StartedAt time.Time `json:"started_at"`

@@ -62,7 +62,23 @@ const (
 	// SubmissionsBucket maps an idempotency key (hashed) to the run it created, for as long as the
 	// run record lives: a resubmission with the same key gives the same run, however late it comes.
 	SubmissionsBucket = "fleetbook_submissions"
+	// NodesBucket is the node registry: one NodeInfo per live node agent, keyed by identity.
+	NodesBucket = "fleetbook_nodes"
+	// LocksBucket holds playbook locks on the kv store: one key per lock, with a TTL lease.
+	LocksBucket = "fleetbook_locks"
+	// DataBucket is the default data store (type kv), shared between runs.
+	DataBucket = "fleetbook_data"
 )
+
+// Node agents (core NATS request/reply).
+const (
+	// NodeRPCSubjectPattern is the printf pattern of the subject a node agent answers RPC
+	// requests on: identity.
+	NodeRPCSubjectPattern = "fleetbook.node.%s.rpc"
+)
+
+// NodeRPCSubject is the subject node identity answers RPC requests on.
+func NodeRPCSubject(identity string) string { return fmt.Sprintf(NodeRPCSubjectPattern, identity) }
 
 // Service API (a NATS micro service; every coordinator serves it in one queue group).
 const (

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetbook/fleetbook/coordinator"
+	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/worker"
 )
 
@@ -134,7 +135,9 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*
 	if err != nil {
 		return err
 	}
-	wrk, err := worker.New(wnc, worker.WithConcurrency(concurrency), worker.WithLogger(log.With("component", "worker")))
+	// Both provision the streams and buckets, so neither depends on which starts first.
+	wrk, err := worker.New(wnc, worker.WithConcurrency(concurrency), worker.WithStore(kvstore.Config{}),
+		worker.WithLogger(log.With("component", "worker")))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,110 @@
+package protocol
+
+import "time"
+
+// Task and job types a worker executes, beyond TaskShell. A job carries its rendered task in
+// Properties unless the type has a typed spec (Shell, Store, Discover, RPC).
+const (
+	// TaskWebhook calls an HTTP endpoint (GET or POST).
+	TaskWebhook = "webhook"
+	// TaskSlack posts a chat message (chat.postMessage).
+	TaskSlack = "slack"
+	// TaskGraphiteEvent posts an event to Graphite.
+	TaskGraphiteEvent = "graphite_event"
+	// TaskData reads, writes or deletes a key of a data store; the job's Store names the store.
+	TaskData = "data"
+	// TaskRPC sends one agent action to one batch of nodes (Job.Targets) and collects the replies.
+	TaskRPC = "rpc"
+	// TaskDiscover resolves a node set (Job.Discover) into node identities: Result.Data is a
+	// []string.
+	TaskDiscover = "discover"
+	// TaskPluginPrefix is not a type: plugin task types are any other name that a worker finds
+	// in its plugin directory.
+)
+
+// StoreSpec declares a data store, as the playbook's data_stores entry gives it, rendered.
+type StoreSpec struct {
+	// Name is the store's name in the playbook.
+	Name string `json:"name"`
+	// Type is kv, memory, environment, file, shell, etcd or consul.
+	Type string `json:"type"`
+	// Properties are the type's own keys (bucket, file, command, url, prefix, ...).
+	Properties map[string]any `json:"properties,omitempty"`
+}
+
+// DataOp is a data task's operation on one key of a store.
+type DataOp struct {
+	// Action is read, write or delete.
+	Action string `json:"action"`
+	Key    string `json:"key"`
+	// Value is written by write.
+	Value any `json:"value,omitempty"`
+}
+
+// DiscoverSpec is a node set to resolve, rendered.
+type DiscoverSpec struct {
+	// Name is the node set's name in the playbook.
+	Name string `json:"name"`
+	// Type is yaml, shell, terraform, pql or fleet (alias mcollective).
+	Type string `json:"type"`
+	// Properties are the type's own keys (source, group, script, query, identities, facts, ...).
+	Properties map[string]any `json:"properties,omitempty"`
+	// Test asks for the discovered nodes to be pinged; those that do not answer fail discovery.
+	Test bool `json:"test,omitempty"`
+	// Uses maps agent names to the SemVer ranges every discovered node must satisfy.
+	Uses map[string]string `json:"uses,omitempty"`
+}
+
+// RPCSpec is a rendered rpc task, for one batch of targets.
+type RPCSpec struct {
+	Agent  string `json:"agent"`
+	Action string `json:"action"`
+	// Properties are the action's input arguments.
+	Properties map[string]any `json:"properties,omitempty"`
+	// Timeout bounds the wait for replies; a node that has not answered by then failed.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Assert is evaluated against each reply's data; a reply that does not satisfy it failed.
+	Assert string `json:"assert,omitempty"`
+}
+
+// NodeInfo is a node agent's registration, stored in NodesBucket under its identity and
+// refreshed while the agent lives (the bucket's TTL expires dead nodes).
+type NodeInfo struct {
+	Version  int            `json:"version"`
+	Identity string         `json:"identity"`
+	Facts    map[string]any `json:"facts,omitempty"`
+	Classes  []string       `json:"classes,omitempty"`
+	Agents   []AgentInfo    `json:"agents,omitempty"`
+	// Seen is when the agent last refreshed its registration.
+	Seen time.Time `json:"seen"`
+}
+
+// AgentInfo names an agent a node runs.
+type AgentInfo struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// RPCRequest asks one node's agent to perform an action. Agents remember recent request ids, so
+// a repeated request returns the first reply instead of acting twice.
+type RPCRequest struct {
+	Version int `json:"version"`
+	// RequestID is deterministic for a job's node (run/step/attempt/batch/identity) so a
+	// redelivered batch does not act twice.
+	RequestID string         `json:"request_id"`
+	Agent     string         `json:"agent"`
+	Action    string         `json:"action"`
+	Data      map[string]any `json:"data,omitempty"`
+	// Caller names who asked (the run id), for the agent's logs.
+	Caller string `json:"caller,omitempty"`
+}
+
+// RPCReply is a node's answer to an RPCRequest.
+type RPCReply struct {
+	Version   int    `json:"version"`
+	RequestID string `json:"request_id"`
+	Identity  string `json:"identity"`
+	Success   bool   `json:"success"`
+	Msg       string `json:"msg,omitempty"`
+	Data      any    `json:"data,omitempty"`
+}
