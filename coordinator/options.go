@@ -22,6 +22,7 @@ type options struct {
 	reconcile time.Duration
 	maxRuns   int
 	store     kvstore.Config
+	rpcChunk  int
 }
 
 func defaultOptions() options {
@@ -32,6 +33,7 @@ func defaultOptions() options {
 		lease:     30 * time.Second,
 		reconcile: 5 * time.Second,
 		maxRuns:   1000,
+		rpcChunk:  1000,
 	}
 }
 
@@ -43,6 +45,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("lease %s is too short: heartbeats go every third of it", o.lease)
 	case o.reconcile <= 0:
 		return fmt.Errorf("reconcile interval must be positive, got %s", o.reconcile)
+	case o.rpcChunk < 1:
+		return fmt.Errorf("rpc chunk size must be at least 1, got %d", o.rpcChunk)
 	case o.maxRuns < 1:
 		return fmt.Errorf("max runs must be at least 1, got %d", o.maxRuns)
 	}
@@ -79,4 +83,10 @@ func WithMaxRuns(n int) Option {
 // WithStore sets the shape of the streams and buckets the coordinator provisions.
 func WithStore(cfg kvstore.Config) Option {
 	return func(o *options) error { o.store = cfg; return nil }
+}
+
+// WithRPCChunk sets how many nodes one job of an rpc step without batch_size reaches: the step's
+// targets are cut into jobs of this size that workers run in parallel. Default 1000.
+func WithRPCChunk(n int) Option {
+	return func(o *options) error { o.rpcChunk = n; return nil }
 }

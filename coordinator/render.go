@@ -43,10 +43,124 @@ func (d *driver) render(task playbooks.Task, id protocol.JobID, desc string, sco
 			return nil, err
 		}
 		job.Shell = spec
+		return job, nil
+	}
+	props, err := renderProps(task.Properties, scope)
+	if err != nil {
+		return nil, err
+	}
+	switch task.Type {
+	case protocol.TaskRPC, playbooks.TypeRPCAssert:
+		job.Type = protocol.TaskRPC
+		job.RPC, job.Targets, err = rpcSpec(task.Type, props)
+	case protocol.TaskData:
+		job.Store, job.Data, err = d.dataSpec(props, scope)
 	default:
-		return nil, fmt.Errorf("task type %q cannot run yet", task.Type)
+		job.Properties = props
+	}
+	if err != nil {
+		return nil, err
 	}
 	return job, nil
+}
+
+// renderProps renders every templated value of a task's properties.
+func renderProps(props map[string]any, scope playbooks.Scope) (map[string]any, error) {
+	rendered, err := playbooks.Render(props, scope)
+	if err != nil {
+		return nil, err
+	}
+	m, _ := rendered.(map[string]any)
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
+
+// rpcSpec builds the rpc job of a rendered rpc (or rpc_assert) task and its targets.
+func rpcSpec(taskType string, props map[string]any) (*protocol.RPCSpec, []string, error) {
+	action, _ := props["action"].(string)
+	agent, act, ok := strings.Cut(action, ".")
+	if !ok {
+		return nil, nil, fmt.Errorf("action: must be \"agent.action\", got %q", action)
+	}
+	targets, err := stringList(props["nodes"])
+	if err != nil {
+		return nil, nil, fmt.Errorf("nodes: %w", err)
+	}
+	if len(targets) == 0 {
+		return nil, nil, fmt.Errorf("nodes: the task has no nodes to act on")
+	}
+	spec := &protocol.RPCSpec{Agent: agent, Action: act}
+	spec.Properties, _ = props["properties"].(map[string]any)
+	if f, ok := floatProp(props["timeout"]); ok && f > 0 {
+		spec.Timeout = time.Duration(f * float64(time.Second))
+	}
+	spec.Assert, _ = props["assert"].(string)
+	if taskType == playbooks.TypeRPCAssert {
+		// Choria's rpc_assert: expression [key, operator, value] on each reply's data.
+		if e, ok := props["expression"].([]any); ok && len(e) == 3 {
+			spec.Assert = fmt.Sprintf("%v%v%v", e[0], e[1], e[2])
+		}
+	}
+	return spec, targets, nil
+}
+
+// dataSpec builds the store and operation of a rendered data task. The key is "store/key".
+func (d *driver) dataSpec(props map[string]any, scope playbooks.Scope) (*protocol.StoreSpec, *protocol.DataOp, error) {
+	path, _ := props["key"].(string)
+	name, key, ok := strings.Cut(path, "/")
+	if !ok || key == "" {
+		return nil, nil, fmt.Errorf("key: must be \"store/key\", got %q", path)
+	}
+	store, err := d.storeSpec(name, scope)
+	if err != nil {
+		return nil, nil, fmt.Errorf("key: %w", err)
+	}
+	action, _ := props["action"].(string)
+	return store, &protocol.DataOp{Action: action, Key: key, Value: props["value"]}, nil
+}
+
+// storeSpec renders the declaration of data store name.
+func (d *driver) storeSpec(name string, scope playbooks.Scope) (*protocol.StoreSpec, error) {
+	ds, ok := d.pb.DataStores[name]
+	if !ok {
+		return nil, fmt.Errorf("no data store %q is declared", name)
+	}
+	props, err := renderProps(ds.Properties, scope)
+	if err != nil {
+		return nil, fmt.Errorf("data store %s: %w", name, err)
+	}
+	return &protocol.StoreSpec{Name: name, Type: ds.Type, Properties: props}, nil
+}
+
+// stringList reads a rendered list of names: a list, or one comma-separated string.
+func stringList(v any) ([]string, error) {
+	switch l := v.(type) {
+	case []string:
+		return l, nil
+	case []any:
+		out := make([]string, 0, len(l))
+		for i, e := range l {
+			s, ok := e.(string)
+			if !ok || s == "" {
+				return nil, fmt.Errorf("item %d must be a non-empty string, got %v", i, e)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	case string:
+		var out []string
+		for _, s := range strings.Split(l, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		return out, nil
+	case nil:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("must be a list of names, got %T", v)
 }
 
 // renderShell renders a shell task. The command is rendered with playbooks.RenderShell, which

@@ -31,7 +31,7 @@ func (d *driver) step(ctx context.Context, key string, list playbooks.ListName, 
 		case st.Done:
 			return *st, nil
 		case st.Job != nil:
-			res, err := d.await(ctx, st.Job)
+			res, err := d.attempt(ctx, key, task, st.Job)
 			if err != nil {
 				return protocol.StepRecord{}, err
 			}
@@ -40,6 +40,14 @@ func (d *driver) step(ctx context.Context, key string, list playbooks.ListName, 
 			}
 		case time.Now().Before(st.RetryAt):
 			if err := sleep(ctx, time.Until(st.RetryAt)); err != nil {
+				return protocol.StepRecord{}, err
+			}
+		case isLocal(task.Type):
+			res, err := d.runLocal(ctx, key, task)
+			if err != nil {
+				return protocol.StepRecord{}, err
+			}
+			if err := d.apply(ctx, key, task, res); err != nil {
 				return protocol.StepRecord{}, err
 			}
 		default:
@@ -97,14 +105,19 @@ func (d *driver) dispatch(ctx context.Context, key string, task playbooks.Task) 
 		}
 		return d.finishStep(ctx, key, task, res)
 	}
+	batches, size := batching(job, task, d.c.opts.rpcChunk)
 	if err := d.update(ctx, func(rec *protocol.RunRecord) {
 		s := stepIn(rec, key)
 		s.Attempt, s.Job, s.RetryAt = id.Attempt, job, time.Time{}
+		s.Batches, s.BatchSize, s.DoneBatches, s.Nodes, s.NodesOK, s.NodesFailed = batches, size, nil, nil, 0, 0
 	}); err != nil {
 		return err
 	}
 	st = d.find(key)
 	d.event(ctx, d.stepEvent(protocol.EventTaskStarted, st), fmt.Sprintf("%d/%d/started", st.Seq, id.Attempt))
+	if job.Type == protocol.TaskRPC {
+		return nil // attempt publishes the batches as their turn comes
+	}
 	d.dispatched[id] = true
 	return d.publishJob(ctx, job)
 }
@@ -126,41 +139,71 @@ func (d *driver) publishJob(ctx context.Context, job *protocol.Job) error {
 	}
 }
 
-// await waits for the result of job. Results normally arrive on the run's subscription; every
-// reconcile interval, and at once for a job an earlier owner dispatched, the streams are asked.
+// await waits for the result of job.
 func (d *driver) await(ctx context.Context, job *protocol.Job) (*protocol.Result, error) {
-	subject := protocol.ResultSubject(job.ID)
+	var got *protocol.Result
+	err := d.collect(ctx, []*protocol.Job{job}, func(res *protocol.Result) (bool, error) {
+		got = res
+		return true, nil
+	})
+	return got, err
+}
+
+// collect waits for the results of jobs and hands each to got as it comes, until every job has
+// its result or got says to stop. Results normally arrive on the run's subscription; every
+// reconcile interval, and at once for a job this driver did not publish itself, the streams are
+// asked (and a job that was never published is published).
+func (d *driver) collect(ctx context.Context, jobs []*protocol.Job, got func(*protocol.Result) (stop bool, err error)) error {
+	pending := make(map[string]*protocol.Job, len(jobs))
+	for _, j := range jobs {
+		pending[protocol.ResultSubject(j.ID)] = j
+	}
 	tick := time.NewTicker(d.c.opts.reconcile)
 	defer tick.Stop()
-	check := !d.dispatched[job.ID]
-	for {
-		if check {
-			res, err := d.reconcile(ctx, job)
+	deliver := func(subject string, res *protocol.Result) (bool, error) {
+		delete(pending, subject)
+		stop, err := got(res)
+		return stop || len(pending) == 0, err
+	}
+	checkAll := false
+	for len(pending) > 0 {
+		for subject, j := range pending {
+			if !checkAll && d.dispatched[j.ID] {
+				continue
+			}
+			res, err := d.reconcile(ctx, j)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if res != nil {
-				return res, nil
+			if res == nil {
+				d.dispatched[j.ID] = true // known to be queued or running: wait for its result
+				continue
 			}
-			check = false
+			if stop, err := deliver(subject, res); stop || err != nil {
+				return err
+			}
 		}
+		checkAll = false
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-tick.C:
-			check = true
+			checkAll = true
 		case m := <-d.results:
-			if m.Subject != subject {
-				continue // a late result of an earlier attempt: that attempt was already decided
+			if _, ok := pending[m.Subject]; !ok {
+				continue // a late result of an earlier attempt, or of a batch already applied
 			}
 			var res protocol.Result
 			if err := json.Unmarshal(m.Data, &res); err != nil {
 				d.log.Error("undecodable result", "subject", m.Subject, "error", err)
 				continue
 			}
-			return &res, nil
+			if stop, err := deliver(m.Subject, &res); stop || err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 // reconcile finds out what became of a dispatched job. The job stream is asked first: a worker

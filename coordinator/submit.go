@@ -30,6 +30,11 @@ func (c *Coordinator) handleSubmit(ctx context.Context, data []byte) (any, *prot
 	if err := json.Unmarshal(data, &req); err != nil {
 		return nil, apiError(protocol.CodeBadRequest, "decode submit request: %v", err)
 	}
+	return c.submit(ctx, req)
+}
+
+// submit accepts a run; the API and playbook tasks starting child runs both come through here.
+func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest) (*protocol.SubmitResponse, *protocol.ErrorResponse) {
 	if req.Version != protocol.SubmitVersion {
 		return nil, apiError(protocol.CodeBadRequest, "unsupported submit request version %d (this coordinator speaks %d)", req.Version, protocol.SubmitVersion)
 	}
@@ -38,6 +43,9 @@ func (c *Coordinator) handleSubmit(ctx context.Context, data []byte) (any, *prot
 	}
 	pb, inputs, apiErr := Validate([]byte(req.Playbook), req.Inputs)
 	if apiErr != nil {
+		return nil, apiErr
+	}
+	if apiErr := checkFiles(pb, req.Files); apiErr != nil {
 		return nil, apiErr
 	}
 
@@ -62,6 +70,8 @@ func (c *Coordinator) handleSubmit(ctx context.Context, data []byte) (any, *prot
 		Inputs:         inputs,
 		IdempotencyKey: req.IdempotencyKey,
 		RequestHash:    hash,
+		Files:          req.Files,
+		Parent:         req.Parent,
 		Status:         protocol.StatusPending,
 		CreatedAt:      time.Now().UTC(),
 	}
@@ -82,7 +92,7 @@ func (c *Coordinator) handleSubmit(ctx context.Context, data []byte) (any, *prot
 		}
 	}
 	c.opts.log.Info("run accepted", "run_id", rec.ID, "playbook", rec.Playbook.Name, "duplicate", !claimed)
-	return protocol.SubmitResponse{Version: protocol.SubmitVersion, RunID: rec.ID, Duplicate: !claimed}, nil
+	return &protocol.SubmitResponse{Version: protocol.SubmitVersion, RunID: rec.ID, Duplicate: !claimed}, nil
 }
 
 func (c *Coordinator) publishRun(ctx context.Context, runID string) error {
@@ -144,6 +154,8 @@ func requestHash(req protocol.SubmitRequest) string {
 	// encoding/json sorts map keys, so equal inputs hash equally.
 	inputs, _ := json.Marshal(req.Inputs)
 	h.Write(inputs)
+	files, _ := json.Marshal(req.Files)
+	h.Write(files)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

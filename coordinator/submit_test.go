@@ -42,7 +42,7 @@ func TestSubmitRefusesBadInputBeforeStoringAnything(t *testing.T) {
 		{"missing required input", doc, nil, protocol.CodeInvalidInput, "inputs.n", 0},
 		{"wrong input type", doc, map[string]any{"n": "many"}, protocol.CodeInvalidInput, "inputs.n", 0},
 		{"unknown input", doc, map[string]any{"n": 1, "m": 2}, protocol.CodeInvalidInput, "inputs.m", 0},
-		{"task type not runnable yet", header + "tasks:\n  - webhook:\n      uri: https://example.net\n", nil, protocol.CodeInvalidPlaybook, "tasks[0].webhook", 6},
+		{"child playbook not attached", header + "tasks:\n  - playbook:\n      file: other.yaml\n", nil, protocol.CodeInvalidPlaybook, "tasks[0].playbook.file", 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.client.Submit(context.Background(), protocol.SubmitRequest{Playbook: tc.doc, Inputs: tc.inputs, IdempotencyKey: tc.name})

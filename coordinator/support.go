@@ -7,8 +7,12 @@ import (
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
-// runnableTaskTypes are the task types workers can execute today.
-var runnableTaskTypes = map[string]bool{protocol.TaskShell: true}
+// runnableTaskTypes are the task types this fleetbook runs: on workers, or in the coordinator
+// (log, playbook).
+var runnableTaskTypes = map[string]bool{
+	protocol.TaskShell: true, protocol.TaskRPC: true, playbooks.TypeRPCAssert: true, protocol.TaskWebhook: true,
+	protocol.TaskSlack: true, protocol.TaskGraphiteEvent: true, protocol.TaskData: true, taskLog: true, taskPlaybook: true,
+}
 
 // unsupported lists the parts of a valid playbook that this version cannot run yet, so that such a
 // playbook is refused before anything runs instead of failing half-way.
@@ -20,15 +24,12 @@ func unsupported(pb *playbooks.Playbook) []protocol.Problem {
 	for _, list := range allLists {
 		for i, t := range pb.List(list) {
 			if !runnableTaskTypes[t.Type] {
-				add(fmt.Sprintf("%s[%d].%s", listPath(list), i, t.Type), t.Line, "task type %q cannot run yet: only shell tasks are supported", t.Type)
+				add(fmt.Sprintf("%s[%d].%s", listPath(list), i, t.Type), t.Line, "task type %q cannot run yet", t.Type)
 			}
 		}
 	}
 	for _, ns := range pb.Nodes {
 		add("nodes."+ns.Name, ns.Line, "node sets cannot be discovered yet")
-	}
-	for name := range pb.DataStores {
-		add("data_stores."+name, 0, "data stores cannot be used yet")
 	}
 	if len(pb.Locks) > 0 {
 		add("locks", 0, "locks cannot be taken yet")

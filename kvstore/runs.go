@@ -91,3 +91,33 @@ func (r *Runs) List(ctx context.Context, limit int) ([]*protocol.RunRecord, erro
 	}
 	return recs, nil
 }
+
+// WaitFinal blocks until run id reaches a final status and returns its record. It watches the
+// key, so it learns of the change as soon as it is stored.
+func (r *Runs) WaitFinal(ctx context.Context, id string) (*protocol.RunRecord, error) {
+	w, err := r.kv.Watch(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("watch run %s: %w", id, err)
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("watch run %s: watcher stopped", id)
+			}
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue // nil marks the end of the initial values
+			}
+			var rec protocol.RunRecord
+			if err := json.Unmarshal(e.Value(), &rec); err != nil {
+				return nil, fmt.Errorf("decode run %s: %w", id, err)
+			}
+			if rec.Status.Final() {
+				return &rec, nil
+			}
+		}
+	}
+}

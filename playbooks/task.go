@@ -19,6 +19,7 @@ const (
 	TypeGraphiteEvent = "graphite_event"
 	TypeData          = "data"
 	TypePlaybook      = "playbook"
+	TypeLog           = "log"
 )
 
 // typeAliases maps accepted spellings to canonical task types.
@@ -103,6 +104,10 @@ var rpcKeys = map[string]propSpec{
 	"silent":           {kind: kindBool},
 	"post":             {kind: kindStringList, enum: []string{"summarize"}},
 	"assert":           {kind: kindString},
+	// max_fail_percentage lets the step succeed with up to this share of nodes failed, and stops
+	// sending further batches once failures exceed it.
+	"max_fail_percentage": {kind: kindAny, check: checkPercent},
+	"timeout":             {kind: kindSeconds, gt: true},
 }
 
 // taskKeys lists the type-specific property keys of each task type.
@@ -151,10 +156,23 @@ var taskKeys = map[string]map[string]propSpec{
 		"value":  {kind: kindAny},
 	},
 	TypePlaybook: {
-		"name":   {kind: kindString},
-		"file":   {kind: kindString},
-		"inputs": {kind: kindMap},
+		"name":           {kind: kindString},
+		"file":           {kind: kindString},
+		"inputs":         {kind: kindMap},
+		"inherit_inputs": {kind: kindBool},
 	},
+	TypeLog: {
+		"message": {kind: kindString, required: true},
+		"level":   {kind: kindString, enum: []string{"debug", "info", "warn", "error"}},
+	},
+}
+
+func checkPercent(v any) string {
+	f, ok := toSeconds(v) // any non-negative number
+	if !ok || f > 100*time.Second {
+		return "must be a percentage from 0 to 100, got " + describe(v)
+	}
+	return ""
 }
 
 func checkAssertList(v any) string {

@@ -58,6 +58,12 @@ type RunRecord struct {
 	Epoch      int    `json:"epoch"`
 	RunMessage uint64 `json:"run_message,omitempty"`
 
+	// Files are the other playbook documents the run may start as child runs (playbook tasks),
+	// keyed by the name or path the playbook uses for them.
+	Files map[string]string `json:"files,omitempty"`
+	// Parent is the run that started this one as a child (a playbook task), if any.
+	Parent string `json:"parent,omitempty"`
+
 	Nodes     map[string][]string `json:"nodes,omitempty"`
 	Steps     []StepRecord        `json:"steps,omitempty"`
 	CreatedAt time.Time           `json:"created_at"`
@@ -87,9 +93,19 @@ type StepRecord struct {
 	Msg     string    `json:"msg,omitempty"`
 	Data    any       `json:"data,omitempty"`
 	// Nodes holds per-node outcomes for fanned-out tasks.
-	Nodes     map[string]NodeResult `json:"nodes,omitempty"`
-	StartedAt time.Time             `json:"started_at,omitzero"`
-	EndedAt   time.Time             `json:"ended_at,omitzero"`
+	Nodes map[string]NodeResult `json:"nodes,omitempty"`
+	// Batches is the number of jobs the attempt in flight is cut into (rpc steps); DoneBatches
+	// lists those whose results are applied.
+	Batches     int   `json:"batches,omitempty"`
+	BatchSize   int   `json:"batch_size,omitempty"`
+	DoneBatches []int `json:"done_batches,omitempty"`
+	// NodesOK and NodesFailed count per-node outcomes of the attempt.
+	NodesOK     int `json:"nodes_ok,omitempty"`
+	NodesFailed int `json:"nodes_failed,omitempty"`
+	// Child is the run a playbook task started.
+	Child     string    `json:"child,omitempty"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
 }
 
 // NodeResult is the outcome of a task on one node.
@@ -124,6 +140,8 @@ type TaskReport struct {
 	Tries       int                   `json:"tries"`
 	Data        any                   `json:"data"`
 	Nodes       map[string]NodeResult `json:"nodes,omitempty"`
-	StartedAt   time.Time             `json:"started_at,omitzero"`
-	EndedAt     time.Time             `json:"ended_at,omitzero"`
+	// Child is the id of the run a playbook task started.
+	Child     string    `json:"child,omitempty"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
 }

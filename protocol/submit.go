@@ -18,6 +18,11 @@ type SubmitRequest struct {
 	// IdempotencyKey makes the submission safe to repeat: the same key always gives the same run.
 	// Reusing a key for a different playbook or inputs is refused with CodeIdempotencyConflict.
 	IdempotencyKey string `json:"idempotency_key"`
+	// Files are the other playbook documents the playbook's playbook tasks refer to, keyed by the
+	// name or file path the task gives.
+	Files map[string]string `json:"files,omitempty"`
+	// Parent is set by a coordinator starting a child run.
+	Parent string `json:"parent,omitempty"`
 }
 
 // SubmitResponse answers an accepted SubmitRequest.

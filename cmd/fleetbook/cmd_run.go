@@ -59,6 +59,7 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 			submitCtx, cancel := context.WithTimeout(ctx, submitTimeout)
 			resp, err := s.client.Submit(submitCtx, protocol.SubmitRequest{
 				Playbook: string(doc), Source: args[0], Inputs: inputs, IdempotencyKey: idemKey,
+				Files: childPlaybooks(args[0], doc),
 			})
 			cancel()
 			if err != nil {

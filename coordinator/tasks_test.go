@@ -1,0 +1,152 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// rpcAnswer answers rpc jobs node by node: nodes named in down fail, the rest succeed.
+func rpcAnswer(down ...string) func(*protocol.Job) protocol.Result {
+	return func(job *protocol.Job) protocol.Result {
+		if job.Type != protocol.TaskRPC {
+			return protocol.Result{Success: true, Msg: "ok"}
+		}
+		res := protocol.Result{Success: true, Nodes: map[string]protocol.NodeResult{}}
+		for _, n := range job.Targets {
+			ok := true
+			for _, d := range down {
+				ok = ok && d != n
+			}
+			res.Nodes[n] = protocol.NodeResult{Success: ok, Msg: map[bool]string{true: "OK", false: "no reply"}[ok]}
+			res.Success = res.Success && ok
+		}
+		return res
+	}
+}
+
+func nodeList(n int) string {
+	var names []string
+	for i := range n {
+		names = append(names, fmt.Sprintf("n%02d", i))
+	}
+	return "[" + strings.Join(names, ", ") + "]"
+}
+
+func TestRPCBatches(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1", WithRPCChunk(4))
+	w := e.startTestWorker(rpcAnswer("n03", "n07"))
+
+	for _, tc := range []struct {
+		name                  string
+		props                 string
+		status                protocol.RunStatus
+		batches, sent, failed int
+		wantMsg               string
+	}{
+		{"chunks in parallel, any failure fails", "", protocol.StatusFailed, 3, 10, 2, "8/10 nodes ok, 2 failed"},
+		{"sequential batches", "batch_size: 5\n      batch_sleep_time: 0", protocol.StatusFailed, 2, 10, 2, "8/10 nodes ok"},
+		{"failures within max_fail_percentage", "max_fail_percentage: 20", protocol.StatusSuccess, 3, 10, 2, "within max_fail_percentage 20"},
+		{"stops over max_fail_percentage", "batch_size: 2\n      max_fail_percentage: 10", protocol.StatusFailed, 2, 4, 1, "stopped after 4 of 10 nodes: 1 failed (25%)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(w.executions())
+			doc := header + "tasks:\n  - rpc:\n      action: rpcutil.ping\n      nodes: " + nodeList(10) + "\n"
+			if tc.props != "" {
+				doc += "      " + tc.props + "\n"
+			}
+			r := e.waitFinal(e.submit(doc, nil), 20*time.Second)
+			if r.Status != tc.status {
+				t.Fatalf("status %s, want %s: %s", r.Status, tc.status, r.Error)
+			}
+			task := r.Tasks[0]
+			if jobs := len(w.executions()) - before; jobs != tc.batches {
+				t.Errorf("%d jobs, want %d", jobs, tc.batches)
+			}
+			if len(task.Nodes) != tc.sent {
+				t.Errorf("%d nodes in the report, want %d: %v", len(task.Nodes), tc.sent, task.Nodes)
+			}
+			failed := 0
+			for _, nr := range task.Nodes {
+				if !nr.Success {
+					failed++
+				}
+			}
+			if failed != tc.failed || !strings.Contains(task.Msg, tc.wantMsg) {
+				t.Errorf("%d failed, msg %q; want %d and %q", failed, task.Msg, tc.failed, tc.wantMsg)
+			}
+		})
+	}
+}
+
+func TestRPCTargetsFromTemplates(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1")
+	var mu sync.Mutex
+	var got []string
+	e.startTestWorker(func(job *protocol.Job) protocol.Result {
+		mu.Lock()
+		got = append(got, job.Targets...)
+		mu.Unlock()
+		return rpcAnswer()(job)
+	})
+	doc := header + "inputs:\n  hosts:\n    type: Array\n    description: hosts\n" +
+		"tasks:\n  - rpc:\n      action: puppet.disable\n      nodes: \"{{{ inputs.hosts }}}\"\n      properties:\n        message: \"by {{{ inputs.hosts }}}\"\n"
+	r := e.waitFinal(e.submit(doc, map[string]any{"hosts": []any{"a", "b"}}), 10*time.Second)
+	if r.Status != protocol.StatusSuccess || strings.Join(got, ",") != "a,b" {
+		t.Fatalf("status %s targets %v: %s", r.Status, got, r.Error)
+	}
+}
+
+func TestLogTaskAndChildPlaybook(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1")
+	e.startTestWorker(byCommand)
+	child := header + "inputs:\n  tier:\n    type: String\n    description: tier\ntasks:\n" + shell("child {{{ inputs.tier }}}")
+	failing := header + "tasks:\n" + shell("fail child")
+	parent := header + "inputs:\n  tier:\n    type: String\n    description: tier\n  other:\n    type: String\n    description: other\n" +
+		"tasks:\n  - log:\n      message: \"upgrading {{{ inputs.tier }}}\"\n" +
+		"  - playbook:\n      file: child.yaml\n      inherit_inputs: true\n" +
+		"  - playbook:\n      file: failing.yaml\n      fail_ok: true\n"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := e.client.Submit(ctx, protocol.SubmitRequest{
+		Playbook: parent, Inputs: map[string]any{"tier": "alfa", "other": "x"}, IdempotencyKey: "p",
+		Files: map[string]string{"child.yaml": child, "failing.yaml": failing},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.waitFinal(resp.RunID, 20*time.Second)
+	if r.Status != protocol.StatusSuccess || len(r.Tasks) != 3 {
+		t.Fatalf("status %s tasks %d: %s", r.Status, len(r.Tasks), r.Error)
+	}
+	if r.Tasks[0].Type != "log" || r.Tasks[0].Msg != "upgrading alfa" {
+		t.Errorf("log task: %+v", r.Tasks[0])
+	}
+	data, _ := r.Tasks[1].Data.(map[string]any)
+	childID, _ := data["run_id"].(string)
+	if !r.Tasks[1].Success || childID == "" {
+		t.Fatalf("child task: %+v", r.Tasks[1])
+	}
+	cr, err := e.client.Get(ctx, childID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr.Status != protocol.StatusSuccess || cr.Inputs["tier"] != "alfa" || cr.Inputs["other"] != nil {
+		t.Errorf("child run %s inputs %v", cr.Status, cr.Inputs)
+	}
+	if out, _ := cr.Tasks[0].Data.(string); out != "child ${FB_INPUTS_TIER}" && !strings.Contains(out, "child") {
+		t.Errorf("child task output %q", out)
+	}
+	if !strings.Contains(r.Tasks[2].Msg, "failed") || !r.Tasks[2].Success {
+		t.Errorf("failing child with fail_ok: %+v", r.Tasks[2])
+	}
+}
