@@ -10,6 +10,7 @@ import (
 
 // walk runs the task lists with Choria's semantics:
 //
+//	node sets are discovered first; if that fails, on_fail and post_book run and the run fails
 //	if pre_book fails: the run fails at once (nothing was changed yet; no on_fail, no post_book)
 //	ok = tasks, each wrapped in the pre_task and post_task lists, stopping at the first failure
 //	ok ? on_success decides the outcome : on_fail runs for its side effects only
@@ -18,6 +19,15 @@ import (
 // Within a list tasks run one after another and the list stops at the first failure. It returns
 // whether the run succeeded and, if not, what failed first.
 func (d *driver) walk(ctx context.Context) (bool, string, error) {
+	failure, err := d.prepare(ctx)
+	if err != nil {
+		return false, "", err
+	}
+	if failure != "" {
+		// Nothing of the playbook ran, but the operator's failure handling must: on_fail and
+		// post_book run as after a failed task.
+		return false, failure, d.runFailureHooks(ctx)
+	}
 	ok, failure, err := d.runList(ctx, playbooks.ListPreBook, "")
 	if err != nil || !ok {
 		return false, failure, err
@@ -40,6 +50,15 @@ func (d *driver) walk(ctx context.Context) (bool, string, error) {
 		ok, failure = false, postFailure
 	}
 	return ok, failure, nil
+}
+
+// runFailureHooks runs on_fail then post_book after the run failed before its tasks.
+func (d *driver) runFailureHooks(ctx context.Context) error {
+	if _, _, err := d.runList(ctx, playbooks.ListOnFail, ""); err != nil {
+		return err
+	}
+	_, _, err := d.runList(ctx, playbooks.ListPostBook, "")
+	return err
 }
 
 // runMain runs the tasks list, each task between its pre_task and post_task hooks.

@@ -55,6 +55,8 @@ func (d *driver) render(task playbooks.Task, id protocol.JobID, desc string, sco
 		job.RPC, job.Targets, err = rpcSpec(task.Type, props)
 	case protocol.TaskData:
 		job.Store, job.Data, err = d.dataSpec(props, scope)
+	case protocol.TaskDiscover:
+		job.Discover, err = d.discoverSpec(task.Properties, scope)
 	default:
 		job.Properties = props
 	}

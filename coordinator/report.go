@@ -16,8 +16,8 @@ func ReportOf(rec *protocol.RunRecord) *protocol.Report {
 		r.Nodes = map[string][]string{}
 	}
 	for _, st := range rec.Steps {
-		if !st.Done && st.Attempt == 0 {
-			continue // begun but not tried yet (in pre_sleep)
+		if !st.Done && st.Attempt == 0 || st.List == string(listDiscover) {
+			continue // begun but not tried yet (in pre_sleep), or not a task of the playbook
 		}
 		r.Tasks = append(r.Tasks, protocol.TaskReport{
 			List: st.List, Type: st.Type, Description: st.Description, Success: st.Success, Msg: st.Msg,

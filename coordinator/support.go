@@ -28,9 +28,6 @@ func unsupported(pb *playbooks.Playbook) []protocol.Problem {
 			}
 		}
 	}
-	for _, ns := range pb.Nodes {
-		add("nodes."+ns.Name, ns.Line, "node sets cannot be discovered yet")
-	}
 	if len(pb.Locks) > 0 {
 		add("locks", 0, "locks cannot be taken yet")
 	}

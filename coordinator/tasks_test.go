@@ -150,3 +150,46 @@ func TestLogTaskAndChildPlaybook(t *testing.T) {
 		t.Errorf("failing child with fail_ok: %+v", r.Tasks[2])
 	}
 }
+
+func TestDiscoveryFeedsTasksAndFailureRunsHooks(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1")
+	var mu sync.Mutex
+	var targets []string
+	e.startTestWorker(func(job *protocol.Job) protocol.Result {
+		switch job.Type {
+		case protocol.TaskDiscover:
+			if job.Discover.Properties["group"] == "none" {
+				return protocol.Result{Success: true, Data: []any{}}
+			}
+			return protocol.Result{Success: true, Data: []any{"w1", "w2", "w1", "w3"}}
+		case protocol.TaskRPC:
+			mu.Lock()
+			targets = append(targets, job.Targets...)
+			mu.Unlock()
+			return rpcAnswer()(job)
+		}
+		return byCommand(job)
+	})
+	nodes := func(group, extra string) string {
+		return "nodes:\n  web:\n    type: yaml\n    source: fleet.yaml\n    group: " + group + "\n    limit: 2\n" + extra
+	}
+	doc := header + nodes("web", "") + "tasks:\n  - rpc:\n      action: puppet.disable\n      nodes: \"{{{ nodes.web }}}\"\n"
+	r := e.waitFinal(e.submit(doc, nil), 10*time.Second)
+	if r.Status != protocol.StatusSuccess || strings.Join(r.Nodes["web"], ",") != "w1,w2" || strings.Join(targets, ",") != "w1,w2" {
+		t.Fatalf("status %s nodes %v targets %v: %s", r.Status, r.Nodes, targets, r.Error)
+	}
+	if len(r.Tasks) != 1 {
+		t.Errorf("discovery must not show as a task: %+v", r.Tasks)
+	}
+
+	doc = header + nodes("none", "    when_empty: \"no web servers in {{{ metadata.name }}}\"\n") +
+		"tasks:\n" + shell("never") + "hooks:\n  on_fail:\n" + shell("cleanup") + "  post_book:\n" + shell("end")
+	r = e.waitFinal(e.submit(doc, nil), 10*time.Second)
+	if r.Status != protocol.StatusFailed || !strings.Contains(r.Error, "no web servers in flow") {
+		t.Fatalf("status %s: %s", r.Status, r.Error)
+	}
+	if got := trace(r); got != "on_fail:true:cleanup post_book:true:end" {
+		t.Errorf("tasks after a failed discovery: %s", got)
+	}
+}
