@@ -82,6 +82,10 @@ func (d *driver) attempt(ctx context.Context, key string, task playbooks.Task, j
 		if err := d.applyBatch(ctx, key, res); err != nil {
 			return true, err
 		}
+		st := d.find(key)
+		ev := d.stepEvent(protocol.EventTaskProgress, st)
+		ev.NodesOK, ev.NodesFailed, ev.NodesTotal = st.NodesOK, st.NodesFailed, len(job.Targets)
+		d.event(ctx, ev, fmt.Sprintf("%d/%d/batch/%d", st.Seq, st.Attempt, res.ID.Batch))
 		// Parallel chunks are all sent already: the limit is judged on the whole step at the end.
 		stopped = plan.sequential && plan.overLimit(d.find(key))
 		return stopped, nil

@@ -21,7 +21,7 @@ func ReportOf(rec *protocol.RunRecord) *protocol.Report {
 		}
 		r.Tasks = append(r.Tasks, protocol.TaskReport{
 			List: st.List, Type: st.Type, Description: st.Description, Success: st.Success, Msg: st.Msg,
-			Tries: st.Attempt, Data: st.Data, Nodes: st.Nodes, StartedAt: st.StartedAt, EndedAt: st.EndedAt,
+			Tries: st.Attempt, Data: st.Data, Nodes: st.Nodes, Child: st.Child, StartedAt: st.StartedAt, EndedAt: st.EndedAt,
 		})
 	}
 	return r

@@ -18,6 +18,8 @@ const (
 	EventTaskFinished EventType = "task_finished"
 	// EventTaskRetry: a task attempt failed and another will follow.
 	EventTaskRetry EventType = "task_retry"
+	// EventTaskProgress: a batch of a fanned-out task finished; the counts cover the attempt so far.
+	EventTaskProgress EventType = "task_progress"
 	// EventLog: a log line of the run.
 	EventLog EventType = "log"
 	// EventRunFinished: the run reached a final status; it is the last event of a run.
@@ -40,7 +42,11 @@ type Event struct {
 	Msg         string `json:"msg,omitempty"`
 	// Duration is the task's or run's wall time.
 	Duration time.Duration `json:"duration,omitempty"`
-	// Status is the run's status on run events.
+	// NodesOK, NodesFailed and NodesTotal count per-node outcomes on progress events.
+	NodesOK     int `json:"nodes_ok,omitempty"`
+	NodesFailed int `json:"nodes_failed,omitempty"`
+	NodesTotal  int `json:"nodes_total,omitempty"`
+	// Status is the run's status on run events (the level, on log events).
 	Status RunStatus `json:"status,omitempty"`
 	// Coordinator names the coordinator that published the event.
 	Coordinator string `json:"coordinator,omitempty"`

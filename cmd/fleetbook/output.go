@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,8 +36,11 @@ func (p *progress) event(ev protocol.Event) {
 		fmt.Fprintf(p.w, "%s   retry %s: %s\n", ts, task, ev.Msg)
 	case protocol.EventTaskFinished:
 		fmt.Fprintf(p.w, "%s   %-5s %s in %s: %s\n", ts, outcome(ev.Success), task, round(ev.Duration), ev.Msg)
+	case protocol.EventTaskProgress:
+		fmt.Fprintf(p.w, "%s   ...   %s: %d/%d nodes answered, %d ok, %d failed\n", ts, task,
+			ev.NodesOK+ev.NodesFailed, ev.NodesTotal, ev.NodesOK, ev.NodesFailed)
 	case protocol.EventLog:
-		fmt.Fprintf(p.w, "%s   %s\n", ts, ev.Msg)
+		fmt.Fprintf(p.w, "%s   log   %s\n", ts, ev.Msg)
 	case protocol.EventRunFinished:
 		fmt.Fprintf(p.w, "%s run %s %s in %s\n", ts, ev.RunID, ev.Status, round(ev.Duration))
 	}
@@ -83,11 +88,36 @@ func printReport(w io.Writer, r *protocol.Report, asJSON bool) error {
 	for i, t := range r.Tasks {
 		fmt.Fprintf(w, "\n%2d. [%s] %s %q: %s, tries %d, %s\n", i+1, t.List, t.Type, t.Description, outcome(t.Success), t.Tries, round(t.EndedAt.Sub(t.StartedAt)))
 		fmt.Fprintf(w, "    %s\n", t.Msg)
-		if s, ok := t.Data.(string); ok && strings.TrimSpace(s) != "" {
-			for _, line := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
-				fmt.Fprintf(w, "    | %s\n", line)
+		if t.Child != "" {
+			fmt.Fprintf(w, "    child run: %s\n", t.Child)
+		}
+		printData(w, t.Data)
+		for _, id := range slices.Sorted(maps.Keys(t.Nodes)) {
+			nr := t.Nodes[id]
+			fmt.Fprintf(w, "    %-5s %s: %s", outcome(nr.Success), id, nr.Msg)
+			if nr.Data != nil {
+				b, _ := json.Marshal(nr.Data)
+				fmt.Fprintf(w, " %s", b)
 			}
+			fmt.Fprintln(w)
 		}
 	}
 	return nil
+}
+
+// printData prints a task's output: text line by line, anything else as compact JSON.
+func printData(w io.Writer, data any) {
+	switch v := data.(type) {
+	case nil:
+	case string:
+		if strings.TrimSpace(v) == "" {
+			return
+		}
+		for _, line := range strings.Split(strings.TrimRight(v, "\n"), "\n") {
+			fmt.Fprintf(w, "    | %s\n", line)
+		}
+	default:
+		b, _ := json.Marshal(v)
+		fmt.Fprintf(w, "    | %s\n", b)
+	}
 }
