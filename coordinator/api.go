@@ -36,6 +36,7 @@ func (c *Coordinator) serve() (micro.Service, error) {
 		{"submit", protocol.SubmitSubject, c.handleSubmit},
 		{"get", protocol.GetRunSubject, c.handleGet},
 		{"list", protocol.ListRunsSubject, c.handleList},
+		{"cancel", protocol.CancelRunSubject, c.handleCancel},
 	}
 	for _, ep := range endpoints {
 		err := svc.AddEndpoint(ep.name, c.handler(ep.handle), micro.WithEndpointSubject(ep.subject))

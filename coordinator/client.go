@@ -57,6 +57,16 @@ func (c *Client) Get(ctx context.Context, id string) (*protocol.Report, error) {
 	return &r, nil
 }
 
+// Cancel asks for run id to be stopped and returns its report as it stands.
+func (c *Client) Cancel(ctx context.Context, id, reason string) (*protocol.Report, error) {
+	var r protocol.Report
+	req := protocol.CancelRunRequest{Version: protocol.RunVersion, RunID: id, Reason: reason}
+	if err := c.call(ctx, protocol.CancelRunSubject, req, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // List returns up to limit runs, newest first (0: the server's default).
 func (c *Client) List(ctx context.Context, limit int) ([]protocol.RunSummary, error) {
 	var r protocol.ListRunsResponse

@@ -81,14 +81,8 @@ func (d *driver) run(ctx context.Context, runID string) error {
 	status, failure := protocol.StatusFailed, ""
 	if d.pb, err = playbooks.Parse([]byte(d.rec.Document)); err != nil {
 		failure = "stored playbook no longer parses: " + err.Error()
-	} else {
-		var ok bool
-		if ok, failure, err = d.walk(ctx); err != nil {
-			return err
-		}
-		if ok {
-			status = protocol.StatusSuccess
-		}
+	} else if status, failure, err = d.walk(ctx); err != nil {
+		return err
 	}
 	if err := d.update(ctx, func(rec *protocol.RunRecord) {
 		rec.Status, rec.Error, rec.EndedAt = status, failure, time.Now().UTC()

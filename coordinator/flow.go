@@ -18,7 +18,32 @@ import (
 //
 // Within a list tasks run one after another and the list stops at the first failure. It returns
 // whether the run succeeded and, if not, what failed first.
-func (d *driver) walk(ctx context.Context) (bool, string, error) {
+func (d *driver) walk(ctx context.Context) (protocol.RunStatus, string, error) {
+	sctx, stop := d.watchHalt(ctx)
+	ok, failure, err := d.walkLists(sctx)
+	stop()
+	if reason := haltReason(sctx); reason != "" && ctx.Err() == nil && (err != nil || !ok) {
+		// Stopped: what was in flight is ended, then the failure hooks run (outside the halted
+		// context) and the run ends cancelled.
+		if err := d.stopInFlight(ctx, reason); err != nil {
+			return "", "", err
+		}
+		if err := d.runFailureHooks(ctx); err != nil {
+			return "", "", err
+		}
+		return protocol.StatusCancelled, reason, nil
+	}
+	switch {
+	case err != nil:
+		return "", "", err
+	case ok:
+		return protocol.StatusSuccess, "", nil
+	}
+	return protocol.StatusFailed, failure, nil
+}
+
+// walkLists walks the playbook: preparation, then the task lists.
+func (d *driver) walkLists(ctx context.Context) (bool, string, error) {
 	failure, err := d.prepare(ctx)
 	if err != nil {
 		return false, "", err

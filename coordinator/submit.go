@@ -75,6 +75,9 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest) (*
 		Status:         protocol.StatusPending,
 		CreatedAt:      time.Now().UTC(),
 	}
+	if req.Timeout > 0 {
+		rec.Deadline = rec.CreatedAt.Add(req.Timeout)
+	}
 	if _, err := c.runs.Create(ctx, rec); err != nil {
 		if !errors.Is(err, kvstore.ErrExists) {
 			return nil, apiError(protocol.CodeInternal, "store run: %v", err)

@@ -92,9 +92,14 @@ func (r *Runs) List(ctx context.Context, limit int) ([]*protocol.RunRecord, erro
 	return recs, nil
 }
 
-// WaitFinal blocks until run id reaches a final status and returns its record. It watches the
-// key, so it learns of the change as soon as it is stored.
+// WaitFinal blocks until run id reaches a final status and returns its record.
 func (r *Runs) WaitFinal(ctx context.Context, id string) (*protocol.RunRecord, error) {
+	return r.WaitFor(ctx, id, func(rec *protocol.RunRecord) bool { return rec.Status.Final() })
+}
+
+// WaitFor blocks until a stored version of run id satisfies cond (the current one included) and
+// returns it. It watches the key, so it learns of each change as soon as it is stored.
+func (r *Runs) WaitFor(ctx context.Context, id string, cond func(*protocol.RunRecord) bool) (*protocol.RunRecord, error) {
 	w, err := r.kv.Watch(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("watch run %s: %w", id, err)
@@ -115,7 +120,7 @@ func (r *Runs) WaitFinal(ctx context.Context, id string) (*protocol.RunRecord, e
 			if err := json.Unmarshal(e.Value(), &rec); err != nil {
 				return nil, fmt.Errorf("decode run %s: %w", id, err)
 			}
-			if rec.Status.Final() {
+			if cond(&rec) {
 				return &rec, nil
 			}
 		}

@@ -70,6 +70,20 @@ const (
 	DataBucket = "fleetbook_data"
 )
 
+// Cancellation (core NATS): the coordinator driving a cancelled run publishes on the run's cancel
+// subject, and workers kill whatever they run for that run.
+const (
+	// CancelSubjectPattern is the printf pattern of a run's cancel subject: run id.
+	CancelSubjectPattern = "fleetbook.cancel.%s"
+	// CancelSubjectWildcard matches every run's cancel subject.
+	CancelSubjectWildcard = "fleetbook.cancel.*"
+	// JobsRunWildcardPattern is the printf pattern matching every job of one run in every pool: run id.
+	JobsRunWildcardPattern = "fleetbook.jobs.*.%s.>"
+)
+
+// CancelSubject is the subject that tells workers to stop run id's jobs.
+func CancelSubject(runID string) string { return fmt.Sprintf(CancelSubjectPattern, runID) }
+
 // Node agents (core NATS request/reply).
 const (
 	// NodeRPCSubjectPattern is the printf pattern of the subject a node agent answers RPC
@@ -92,6 +106,8 @@ const (
 	GetRunSubject = APIPrefix + ".runs.get"
 	// ListRunsSubject accepts a ListRunsRequest and answers a ListRunsResponse.
 	ListRunsSubject = APIPrefix + ".runs.list"
+	// CancelRunSubject accepts a CancelRunRequest and answers the run's Report.
+	CancelRunSubject = APIPrefix + ".runs.cancel"
 )
 
 // Headers.

@@ -50,6 +50,11 @@ type RunRecord struct {
 	RequestHash string    `json:"request_hash,omitempty"`
 	Status      RunStatus `json:"status"`
 	Error       string    `json:"error,omitempty"`
+	// CancelRequested asks the owner to stop the run; CancelReason says who and why.
+	CancelRequested bool   `json:"cancel_requested,omitempty"`
+	CancelReason    string `json:"cancel_reason,omitempty"`
+	// Deadline is when the run is stopped as if cancelled, when it has a time limit.
+	Deadline time.Time `json:"deadline,omitzero"`
 
 	// Owner is the coordinator driving the run; Epoch counts takeovers; RunMessage is the stream
 	// sequence of the run message the owner holds. A delivery of any other run message for this run

@@ -23,6 +23,17 @@ type SubmitRequest struct {
 	Files map[string]string `json:"files,omitempty"`
 	// Parent is set by a coordinator starting a child run.
 	Parent string `json:"parent,omitempty"`
+	// Timeout limits the whole run, from its acceptance; 0 means no limit. A run over its time
+	// is stopped like a cancelled one.
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// CancelRunRequest asks for a run to be stopped: steps in flight are told to stop, nothing new
+// is started, on_fail and post_book run, and the run ends cancelled.
+type CancelRunRequest struct {
+	Version int    `json:"version"`
+	RunID   string `json:"run_id"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // SubmitResponse answers an accepted SubmitRequest.

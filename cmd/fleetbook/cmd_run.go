@@ -25,6 +25,7 @@ func runCommand() *cobra.Command {
 		asJSON  bool
 		detach  bool
 		idemKey string
+		timeout time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE",
@@ -59,7 +60,7 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 			submitCtx, cancel := context.WithTimeout(ctx, submitTimeout)
 			resp, err := s.client.Submit(submitCtx, protocol.SubmitRequest{
 				Playbook: string(doc), Source: args[0], Inputs: inputs, IdempotencyKey: idemKey,
-				Files: childPlaybooks(args[0], doc),
+				Files: childPlaybooks(args[0], doc), Timeout: timeout,
 			})
 			cancel()
 			if err != nil {
@@ -87,6 +88,7 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 	cmd.Flags().StringVar(&in.file, "inputs", "", "file of input values (.json or .yaml)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")
 	cmd.Flags().BoolVar(&detach, "detach", false, "return once the run is accepted, printing its id")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop the run (as if cancelled) if it has not ended this long after it was accepted")
 	cmd.Flags().StringVar(&idemKey, "idempotency-key", "", "submit under this key: repeating a command with the same key gives the same run (default: a new key)")
 	return cmd
 }

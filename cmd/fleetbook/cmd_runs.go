@@ -15,7 +15,7 @@ import (
 
 func runsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "runs", Short: "View past and current runs"}
-	cmd.AddCommand(runsListCommand(), runsShowCommand())
+	cmd.AddCommand(runsListCommand(), runsShowCommand(), runsCancelCommand())
 	return cmd
 }
 
@@ -89,5 +89,45 @@ func runsShowCommand() *cobra.Command {
 	}
 	conn.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func runsCancelCommand() *cobra.Command {
+	var (
+		conn   connFlags
+		asJSON bool
+		reason string
+		wait   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Stop a run: steps in flight are stopped, on_fail and post_book run, it ends cancelled",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := conn.connect(cmd.Context(), "fleetbook runs cancel")
+			if err != nil {
+				return err
+			}
+			defer s.stop()
+			r, err := s.client.Cancel(cmd.Context(), args[0], reason)
+			var apiErr *protocol.ErrorResponse
+			if errors.As(err, &apiErr) && apiErr.Code == protocol.CodeNotFound {
+				return exitf(exitRefused, "%s", apiErr.Message)
+			}
+			if err != nil {
+				return apiFailure(err, "runs cancel", asJSON)
+			}
+			if wait && !r.Status.Final() {
+				if r, err = s.client.Follow(cmd.Context(), args[0], 2*time.Second, newProgress(os.Stderr).event); err != nil {
+					return exitf(exitInfra, "following run %s: %v", args[0], err)
+				}
+			}
+			return printReport(os.Stdout, r, asJSON)
+		},
+	}
+	conn.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&reason, "reason", "", "why the run is cancelled (recorded in its report)")
+	cmd.Flags().BoolVar(&wait, "wait", true, "wait until the run has stopped and print its final report")
 	return cmd
 }
