@@ -60,6 +60,8 @@ type decoder struct {
 	overrun  bool
 	// tpls records every decoded string holding "{{", for the static reference check.
 	tpls []tplString
+	// lockNodes are the items of `locks`, for the lines of lock problems.
+	lockNodes []*yaml.Node
 }
 
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)

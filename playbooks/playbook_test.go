@@ -98,7 +98,7 @@ func TestParseFullDocument(t *testing.T) {
 	}
 	rpc := pb.Tasks[0]
 	want := Task{Type: TypeRPC, TypeAlias: "mcollective", Description: "mcollective task", Tries: 3, TrySleep: 1500 * time.Millisecond,
-		PreSleep: 2 * time.Second, FailOK: true, Line: 41,
+		PreSleep: 2 * time.Second, FailOK: true, Line: 41, Path: "tasks[0].mcollective",
 		Properties: map[string]any{"nodes": "{{{ nodes.web }}}", "action": "puppet.disable", "batch_size": "{{{ inputs.batch }}}"}}
 	if !reflect.DeepEqual(rpc, want) {
 		t.Fatalf("rpc task\n got %+v\nwant %+v", rpc, want)
