@@ -128,7 +128,7 @@ func TestParseWarnings(t *testing.T) {
 		line            int
 	}{
 		{"require alias", header + "inputs:\n  x:\n    type: String\n    require: false\n", "inputs.x.require", 8},
-		{"unknown template form", header + "tasks:\n  - shell:\n      command: \"echo {{ inputs.x | upcase }}\"\n", "tasks[0].shell.command", 7},
+		{"unknown template form", header + "tasks:\n  - shell:\n      command: \"echo {{ x | upcase }}\"\n", "tasks[0].shell.command", 7},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -111,6 +111,7 @@ func (d *decoder) playbook(root *yaml.Node) *Playbook {
 	}
 	d.crossCheck(pb, present)
 	d.checkTemplates(pb)
+	d.checkRegisters(pb)
 	pb.Warnings = d.warnings.list
 	return pb
 }
