@@ -84,7 +84,7 @@ func TestParseRefusesBadDocuments(t *testing.T) {
 		{"data write without value", header + "data_stores:\n  s: {type: consul}\ntasks:\n  - data:\n      action: write\n      key: s/k\n", "tasks[0].data.value", 8, `required key "value"`},
 		{"data undeclared store", header + "tasks:\n  - data:\n      action: delete\n      key: s/k\n", "tasks[0].data.key", 6, "undeclared data store"},
 		{"playbook task name and file", header + "tasks:\n  - playbook:\n      name: a\n      file: b.yaml\n", "tasks[0].playbook", 6, `exactly one of "name" or "file"`},
-		{"input unknown type", header + "inputs:\n  x:\n    type: Hash\n", "inputs.x.type", 7, "unknown input type"},
+		{"input unknown type", header + "inputs:\n  x:\n    type: Dictionary\n", "inputs.x.type", 7, "unknown input type"},
 		{"input unknown key", header + "inputs:\n  x:\n    type: String\n    secret: true\n", "inputs.x.secret", 8, `unknown key "secret"`},
 		{"input bad regex", header + "inputs:\n  x:\n    type: String\n    validation: \"/[a-/\"\n", "inputs.x.validation", 8, "invalid regular expression"},
 		{"input unknown validator", header + "inputs:\n  x:\n    type: String\n    validation: \":email\"\n", "inputs.x.validation", 8, `unknown validator ":email"`},
