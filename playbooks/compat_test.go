@@ -1,6 +1,7 @@
 package playbooks
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,15 +12,35 @@ import (
 
 const compatDir = "testdata/compat"
 
+// TestCompatSpecPlaybookRefusedOnlyForLocks: Choria's spec playbook takes its locks on an
+// environment store, which cannot lock (docs/playbooks.md, "Locks"); that is its only problem.
+func TestCompatSpecPlaybookRefusedOnlyForLocks(t *testing.T) {
+	_, err := ParseFile(filepath.Join(compatDir, "spec-playbook.yaml"))
+	probs := problemsOf(t, err)
+	if len(probs) != 2 {
+		t.Fatalf("want exactly the two lock problems, got %v", err)
+	}
+	for i, p := range probs {
+		if p.Path != fmt.Sprintf("locks[%d]", i) || p.Line != 26+i || !strings.Contains(p.Message, "of type environment, which cannot lock") {
+			t.Errorf("problem %d: %+v", i, p)
+		}
+	}
+}
+
 func TestCompatSpecPlaybook(t *testing.T) {
-	pb, err := ParseFile(filepath.Join(compatDir, "spec-playbook.yaml"))
+	src, err := os.ReadFile(filepath.Join(compatDir, "spec-playbook.yaml"))
 	if err != nil {
-		t.Fatalf("spec-playbook.yaml must validate: %v", err)
+		t.Fatal(err)
+	}
+	// The same document with its lock store made lockable validates in full.
+	fixed := strings.Replace(string(src), "mem_store:\n    type: environment", "mem_store:\n    type: consul", 1)
+	pb, err := Parse([]byte(fixed))
+	if err != nil {
+		t.Fatalf("spec-playbook.yaml (with a consul lock store) must validate: %v", err)
 	}
 	if pb.Name != "test_playbook" || pb.Version != "1.1.2" || pb.Loglevel != "debug" || pb.RunAs != "choria=deployer.bob" {
 		t.Fatalf("metadata %+v", pb)
 	}
-	// Locks on an environment store are a runtime capability question, not a parse error.
 	if !reflect.DeepEqual(pb.Locks, []string{"mem_store/playbook", "mem_store"}) {
 		t.Fatalf("locks %v", pb.Locks)
 	}

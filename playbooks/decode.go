@@ -60,6 +60,10 @@ type decoder struct {
 	overrun  bool
 	// tpls records every decoded string holding "{{", for the static reference check.
 	tpls []tplString
+	// taskRefs are the tasks.NAME.FIELD references found in task lists.
+	taskRefs []taskRef
+	// lockNodes are the items of `locks`, for the lines of lock problems.
+	lockNodes []*yaml.Node
 }
 
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)

@@ -14,6 +14,8 @@ const (
 	InputNumeric = "numeric"
 	InputArray   = "array"
 	InputBoolean = "boolean"
+	// InputHash is a map of values (Choria had it only in the Plan DSL).
+	InputHash = "hash"
 )
 
 // inputTypeSpellings maps every accepted spelling (lower-cased, leading ':' removed) to a canonical
@@ -28,6 +30,7 @@ var inputTypeSpellings = map[string]string{
 	"array":   InputArray,
 	"boolean": InputBoolean,
 	"bool":    InputBoolean,
+	"hash":    InputHash,
 }
 
 // Input is a declared playbook input.
@@ -36,7 +39,7 @@ type Input struct {
 	Name string
 	// Description is the help text.
 	Description string
-	// Type is the canonical type: string, integer, float, numeric, array or boolean.
+	// Type is the canonical type: string, integer, float, numeric, array, boolean or hash.
 	// A missing type means string.
 	Type string
 	// Required is true unless `required: false` was given. A default, a data binding or a given
@@ -134,7 +137,7 @@ func (d *decoder) input(e pair, path string) (Input, bool) {
 		case "type":
 			t, ok := inputTypeSpellings[strings.ToLower(strings.TrimPrefix(v.(string), ":"))]
 			if !ok {
-				d.probs.add(ppath, p.Value, "unknown input type %q (use String, Integer, Float, Numeric, Array or Boolean)", v)
+				d.probs.add(ppath, p.Value, "unknown input type %q (use String, Integer, Float, Numeric, Array, Boolean or Hash)", v)
 				good = false
 				continue
 			}
@@ -178,7 +181,7 @@ func (d *decoder) input(e pair, path string) (Input, bool) {
 			msg = in.check.validate(v)
 		}
 		if msg != "" {
-			d.probs.add(joinPath(path, "default"), nodeOf["default"], "default %s", msg)
+			d.probs.add(joinPath(path, "default"), nodeOf["default"], "default %s", in.hide(msg))
 			good = false
 		}
 		in.Default = v

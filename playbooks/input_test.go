@@ -242,3 +242,51 @@ func TestInputTypeSpellings(t *testing.T) {
 		})
 	}
 }
+
+func TestHashInputAndSensitive(t *testing.T) {
+	pb := mustParse(t, header+`data_stores:
+  kv1: {type: kv}
+inputs:
+  labels: {type: Hash, required: false}
+  token: {type: String, sensitive: true, validation: "/^tok-[a-z]+$/"}
+  keys: {type: Array, sensitive: true, required: false}
+  remembered: {type: String, data: kv1/remembered, save: true}
+`)
+	got, err := pb.ResolveInputs(map[string]any{"labels": `{"a": 1}`, "token": "tok-abc", "keys": []any{"k1", "k22"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got["labels"], map[string]any{"a": 1}) {
+		t.Fatalf("hash from JSON text: %#v", got["labels"])
+	}
+	if _, err := pb.ResolveInputs(map[string]any{"labels": "a=1", "token": "tok-abc"}); err == nil || !strings.Contains(err.Error(), "JSON object") {
+		t.Fatalf("bad hash: %v", err)
+	}
+	red := pb.Redact(got)
+	if red["token"] != Redacted || red["keys"] != Redacted || red["labels"] == Redacted {
+		t.Fatalf("redact %v", red)
+	}
+	secrets := pb.SensitiveValues(got)
+	if !reflect.DeepEqual(secrets, []string{"tok-abc", "k1, k22", "k22", "k1"}) {
+		t.Fatalf("secrets %q", secrets)
+	}
+	out := ScrubValue(map[string]any{"out": []any{"login tok-abc ok", "k22 and k1"}}, secrets)
+	if !reflect.DeepEqual(out, map[string]any{"out": []any{"login [redacted] ok", "[redacted] and [redacted]"}}) {
+		t.Fatalf("scrub %v", out)
+	}
+	// A sensitive value that fails validation is not quoted in the error.
+	_, err = pb.ResolveInputs(map[string]any{"token": "hunter2"})
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "inputs.token") {
+		t.Fatalf("sensitive validation error: %v", err)
+	}
+	if _, err := pb.ValidateInputValue("token", "hunter2"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("sensitive store value error: %v", err)
+	}
+	if !reflect.DeepEqual(pb.StoreInputs(), map[string]string{"remembered": "kv1/remembered"}) {
+		t.Fatalf("store inputs %v", pb.StoreInputs())
+	}
+	_, err = Parse([]byte(header + "inputs:\n  pw: {type: Integer, sensitive: true, default: hunter2}\n"))
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("sensitive default error: %v", err)
+	}
+}

@@ -204,7 +204,7 @@ func allNodeKeys(specs map[string]propSpec) map[string]propSpec {
 // DataStore is a declared key/value store. Its properties depend on the store type and are
 // interpreted (and rendered) by the runner.
 type DataStore struct {
-	// Type is the store type, e.g. consul, environment, file, shell, etcd.
+	// Type is the store type, one of StoreTypes.
 	Type string
 	// Properties are the other keys, un-rendered.
 	Properties map[string]any
@@ -212,8 +212,8 @@ type DataStore struct {
 	Line int
 }
 
-// dataStores decodes the `data_stores` map. Only `type` is checked: which store types exist,
-// and which can lock, is a runtime capability.
+// dataStores decodes the `data_stores` map. Only `type` is checked here (against StoreTypes);
+// each store type's own properties are checked by the store that uses them.
 func (d *decoder) dataStores(n *yaml.Node) map[string]DataStore {
 	entries, ok := d.pairs(n, "data_stores", 1)
 	if !ok {
@@ -237,8 +237,8 @@ func (d *decoder) dataStores(n *yaml.Node) map[string]DataStore {
 		ds := DataStore{Properties: m, Line: e.KeyN.Line}
 		switch t := m["type"].(type) {
 		case string:
-			if t == "" || isTemplate(t) {
-				d.probs.add(joinPath(path, "type"), e.KeyN, "must be a literal store type")
+			if _, known := StoreTypes[t]; !known {
+				d.probs.add(joinPath(path, "type"), e.KeyN, "unknown data store type %q (known: %s)%s", t, keyList(StoreTypes), suggest(t, StoreTypes))
 			}
 			ds.Type = t
 		case nil:

@@ -98,7 +98,7 @@ func TestParseFullDocument(t *testing.T) {
 	}
 	rpc := pb.Tasks[0]
 	want := Task{Type: TypeRPC, TypeAlias: "mcollective", Description: "mcollective task", Tries: 3, TrySleep: 1500 * time.Millisecond,
-		PreSleep: 2 * time.Second, FailOK: true, Line: 41,
+		PreSleep: 2 * time.Second, FailOK: true, Line: 41, Path: "tasks[0].mcollective",
 		Properties: map[string]any{"nodes": "{{{ nodes.web }}}", "action": "puppet.disable", "batch_size": "{{{ inputs.batch }}}"}}
 	if !reflect.DeepEqual(rpc, want) {
 		t.Fatalf("rpc task\n got %+v\nwant %+v", rpc, want)
@@ -128,7 +128,7 @@ func TestParseWarnings(t *testing.T) {
 		line            int
 	}{
 		{"require alias", header + "inputs:\n  x:\n    type: String\n    require: false\n", "inputs.x.require", 8},
-		{"unknown template form", header + "tasks:\n  - shell:\n      command: \"echo {{ inputs.x | upcase }}\"\n", "tasks[0].shell.command", 7},
+		{"unknown template form", header + "tasks:\n  - shell:\n      command: \"echo {{ x | upcase }}\"\n", "tasks[0].shell.command", 7},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -215,6 +215,9 @@ func keyList[V any](m map[string]V) string {
 
 // suggest returns ` (did you mean "x"?)` when key is a close misspelling of an allowed key.
 func suggest[V any](key string, allowed map[string]V) string {
+	if len(key) > 64 {
+		return "" // no real misspelling is this long; don't spend time on hostile keys
+	}
 	best, bestD := "", 4
 	for _, k := range sortedKeys(allowed) {
 		if d := editDistance(key, k); d < bestD && 2*d < len(key) {
@@ -227,23 +230,28 @@ func suggest[V any](key string, allowed map[string]V) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
-// editDistance is the Levenshtein distance of two short strings.
+// editDistance is the optimal-string-alignment distance of two short strings: Levenshtein
+// plus the swap of two adjacent letters as one edit ("nmae" is one edit from "name").
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev = cur
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

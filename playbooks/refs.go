@@ -22,8 +22,9 @@ func (d *decoder) noteTemplate(path string, n *yaml.Node) {
 
 // checkTemplates verifies, before anything runs, that every template in a rendered section
 // names a declared input, a declared node set (only in task lists, since node sets are not known
-// while data stores, uses and node sets are rendered) and a known metadata key. Unknown template
-// forms, which stay literal text, are reported as warnings.
+// while data stores, uses and node sets are rendered) and a known metadata key, and collects
+// tasks.NAME references for checkRegisters. Forms that start like a reference but do not parse
+// (inputs.a.b, tasks.x) are refused; other unknown forms, which stay literal text, are warnings.
 func (d *decoder) checkTemplates(pb *Playbook) {
 	inputs := map[string]bool{}
 	for _, in := range pb.Inputs {
@@ -57,7 +58,17 @@ func (d *decoder) checkTemplates(pb *Playbook) {
 				if !isMetadataKey(e.Name) {
 					d.probs.add(t.path, t.node, "template %s refers to unknown metadata %q (known: %s)", e.Text, e.Name, strings.Join(MetadataKeys, ", "))
 				}
+			case ExprTask:
+				if !inTasks {
+					d.probs.add(t.path, t.node, "template %s cannot be used here: only tasks can read registered task results", e.Text)
+					continue
+				}
+				d.taskRefs = append(d.taskRefs, taskRef{tpl: t, expr: e})
 			case ExprUnknown:
+				if e.Malformed != "" {
+					d.probs.add(t.path, t.node, "template %s is not a valid reference: %s", e.Text, e.Malformed)
+					continue
+				}
 				d.warnings.add(t.path, t.node, "template %s is not a known form and will be left as literal text", e.Text)
 			}
 		}

@@ -3,6 +3,7 @@ package playbooks
 import (
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Redacted replaces the value of a sensitive input in Redact's output.
@@ -54,7 +55,7 @@ func (p *Playbook) ResolveInputs(given map[string]any) (map[string]any, error) {
 				}
 			}
 			if msg != "" {
-				probs.add(path, nil, "%s", msg)
+				probs.add(path, nil, "%s", in.hide(msg))
 				continue
 			}
 			out[in.Name] = cv
@@ -98,12 +99,25 @@ func (p *Playbook) ValidateInputValue(name string, v any) (any, error) {
 		msg = in.check.validate(cv)
 	}
 	if msg != "" {
-		return nil, &ValidationError{Problems: []Problem{{Path: joinPath("inputs", name), Message: msg}}}
+		return nil, &ValidationError{Problems: []Problem{{Path: joinPath("inputs", name), Message: in.hide(msg)}}}
 	}
 	return cv, nil
 }
 
+// hide replaces a problem message that may quote a sensitive input's value by one that does not.
+func (in Input) hide(msg string) string {
+	if !in.Sensitive {
+		return msg
+	}
+	if strings.HasPrefix(msg, "failed validation") {
+		return "failed validation (the value is not shown: the input is sensitive)"
+	}
+	return fmt.Sprintf("must be of type %s (the value is not shown: the input is sensitive)", in.Type)
+}
+
 // Redact returns a copy of inputs with the values of sensitive inputs replaced by "[redacted]".
+// Use it for every copy of the inputs that leaves the runner's memory: reports, events, KV
+// records, logs. Task payloads get real values; scrub their output with SensitiveValues.
 func (p *Playbook) Redact(inputs map[string]any) map[string]any {
 	out := make(map[string]any, len(inputs))
 	for k, v := range inputs {

@@ -52,11 +52,20 @@ type Task struct {
 	PreSleep time.Duration
 	// FailOK makes a failure (after the last try) count as success.
 	FailOK bool
+	// Timeout bounds one attempt of the task; 0 means the task type's own default. For shell
+	// tasks it is also kept in Properties["timeout"] (shell's own key, which may be templated).
+	Timeout time.Duration
+	// Register names the task's result so later tasks can read it as `tasks.NAME.*`; empty
+	// when the task does not register.
+	Register string
 	// Properties are the remaining type-specific properties, un-rendered, exactly as decoded:
 	// string, int, float64, bool, nil, []any and map[string]any.
 	Properties map[string]any
 	// Line is the YAML line of the task's type key.
 	Line int
+	// Path is the task's field path in the document, like "tasks[2].shell" or
+	// "hooks.on_fail[0].slack", for error messages.
+	Path string
 }
 
 // commonTaskKeys are the keys every task type accepts; they become Task fields.
@@ -66,6 +75,16 @@ var commonTaskKeys = map[string]propSpec{
 	"try_sleep":   {kind: kindSeconds, literal: true},
 	"pre_sleep":   {kind: kindSeconds, literal: true},
 	"fail_ok":     {kind: kindBool, literal: true},
+	"timeout":     {kind: kindSeconds, literal: true, gt: true},
+	"register":    {kind: kindString, literal: true, check: checkName},
+}
+
+// checkName refuses names that the template grammar cannot reference.
+func checkName(v any) string {
+	if s := v.(string); !nameRe.MatchString(s) {
+		return fmt.Sprintf("must match [a-zA-Z0-9_-]+ (the template grammar cannot reference it otherwise), got %q", s)
+	}
+	return ""
 }
 
 var (
@@ -151,7 +170,7 @@ var taskKeys = map[string]map[string]propSpec{
 		"headers":  {kind: kindStringMap},
 	},
 	TypeData: {
-		"action": {kind: kindString, required: true, enum: []string{"write", "delete"}},
+		"action": {kind: kindString, literal: true, required: true, enum: []string{DataRead, DataWrite, DataDelete}},
 		"key":    {kind: kindString, required: true, check: checkDataPath},
 		"value":  {kind: kindAny},
 	},
@@ -159,11 +178,11 @@ var taskKeys = map[string]map[string]propSpec{
 		"name":           {kind: kindString},
 		"file":           {kind: kindString},
 		"inputs":         {kind: kindMap},
-		"inherit_inputs": {kind: kindBool},
+		"inherit_inputs": {kind: kindBool, literal: true},
 	},
 	TypeLog: {
 		"message": {kind: kindString, required: true},
-		"level":   {kind: kindString, enum: []string{"debug", "info", "warn", "error"}},
+		"level":   {kind: kindString, enum: LogLevels},
 	},
 }
 
@@ -196,6 +215,7 @@ func (d *decoder) taskList(n *yaml.Node, path string) []Task {
 	for i, it := range items {
 		ipath := indexPath(path, i)
 		entries, ok := d.pairs(it, ipath, 3)
+
 		if !ok {
 			continue
 		}
@@ -215,7 +235,7 @@ func (d *decoder) taskList(n *yaml.Node, path string) []Task {
 // task decodes one `type: {properties}` entry.
 func (d *decoder) task(e pair, path string) (Task, bool) {
 	tpath := joinPath(path, e.Key)
-	t := Task{Type: e.Key, Tries: DefaultTries, TrySleep: DefaultTrySleep, Line: e.KeyN.Line, Properties: map[string]any{}}
+	t := Task{Type: e.Key, Tries: DefaultTries, TrySleep: DefaultTrySleep, Line: e.KeyN.Line, Path: tpath, Properties: map[string]any{}}
 	if canon, ok := typeAliases[e.Key]; ok {
 		t.Type, t.TypeAlias = canon, e.Key
 	}
@@ -243,7 +263,8 @@ func (d *decoder) task(e pair, path string) (Task, bool) {
 			continue
 		}
 		seen[p.Key] = true
-		if spec, ok := commonTaskKeys[p.Key]; ok {
+		_, own := specs[p.Key]
+		if spec, ok := commonTaskKeys[p.Key]; ok && !own {
 			if msg := checkValue(spec, v); msg != "" {
 				d.probs.add(ppath, p.Value, "%s", msg)
 				good = false
@@ -264,6 +285,10 @@ func (d *decoder) task(e pair, path string) (Task, bool) {
 			good = false
 		}
 		t.Properties[p.Key] = v
+		if common, ok := commonTaskKeys[p.Key]; ok && checkValue(common, v) == "" {
+			// A type's own key that is also common (shell's timeout): keep both views.
+			setCommon(&t, p.Key, v)
+		}
 	}
 	for _, k := range sortedKeys(specs) {
 		if specs[k].required && !seen[k] {
@@ -286,11 +311,15 @@ func (d *decoder) taskRules(t *Task, path string, n *yaml.Node) bool {
 			return false
 		}
 	case TypeData:
-		if a, _ := t.Properties["action"].(string); strings.EqualFold(a, "write") {
-			if _, ok := t.Properties["value"]; !ok {
-				d.probs.add(joinPath(path, "value"), n, `required key "value" is missing (needed by action "write")`)
-				return false
-			}
+		a, _ := t.Properties["action"].(string)
+		_, hasValue := t.Properties["value"]
+		switch {
+		case strings.EqualFold(a, DataWrite) && !hasValue:
+			d.probs.add(joinPath(path, "value"), n, `required key "value" is missing (needed by action "write")`)
+			return false
+		case !strings.EqualFold(a, DataWrite) && hasValue && a != "":
+			d.probs.add(joinPath(path, "value"), n, `"value" is only used by action "write", not %q`, a)
+			return false
 		}
 	}
 	return true
@@ -309,6 +338,10 @@ func setCommon(t *Task, key string, v any) {
 		t.PreSleep, _ = toSeconds(v)
 	case "fail_ok":
 		t.FailOK = v.(bool)
+	case "timeout":
+		t.Timeout, _ = toSeconds(v)
+	case "register":
+		t.Register = v.(string)
 	}
 }
 

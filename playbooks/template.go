@@ -26,6 +26,8 @@ type PreviousTask struct {
 	Data any
 	// Runtime is how long the task ran.
 	Runtime time.Duration
+	// Type is the task type (e.g. "shell").
+	Type string
 }
 
 // Scope holds the values templates can read.
@@ -38,6 +40,10 @@ type Scope struct {
 	Metadata map[string]any
 	// Previous is the last task result; nil when no task ran yet.
 	Previous *PreviousTask
+	// Registered holds the results of tasks with `register: NAME`, by NAME, read as
+	// `tasks.NAME.FIELD`. The runner adds a task's final result (after its last try) when the
+	// task ends; a name that is absent reads as a task that did not run.
+	Registered map[string]PreviousTask
 	// StartedAt is when the run started, for elapsed_time.
 	StartedAt time.Time
 	// Now returns the current time; nil means time.Now.
@@ -64,6 +70,8 @@ const (
 	ExprUTCDate      ExprKind = "utc_date"
 	ExprUUID         ExprKind = "uuid"
 	ExprElapsedTime  ExprKind = "elapsed_time"
+	// ExprTask reads a registered task result: tasks.NAME.FIELD.
+	ExprTask ExprKind = "tasks"
 	// ExprUnknown is a `{{ ... }}` form the grammar does not know; it is left as literal text.
 	ExprUnknown ExprKind = "unknown"
 )
@@ -74,11 +82,20 @@ type Expr struct {
 	Text string
 	// Kind says what the expression reads.
 	Kind ExprKind
-	// Name is the input, node set or metadata key, the previous_task field or the date format.
+	// Name is the input, node set or metadata key, the previous_task field, the registered
+	// task name or the date format.
 	Name string
+	// Field is the result field of an ExprTask (success, msg, data, ...).
+	Field string
+	// Malformed, for an ExprUnknown that starts like a reference (inputs., nodes., tasks., ...),
+	// says what is wrong with it; validation refuses such forms instead of leaving them literal.
+	Malformed string
 	// Start and End are the byte offsets of Text in the string.
 	Start, End int
 }
+
+// resultFields are the fields of previous_task and tasks.NAME.
+const resultFields = `success|description|msg|message|data|runtime|type`
 
 // noPreviousTask is Choria's text for previous_task values when no task ran yet.
 const noPreviousTask = "No previous task were found"
@@ -88,7 +105,9 @@ var (
 	inputExpr  = regexp.MustCompile(`^inputs?\.([a-zA-Z0-9_-]+)$`)
 	nodesExpr  = regexp.MustCompile(`^nodes\.([a-zA-Z0-9_-]+)$`)
 	metaExpr   = regexp.MustCompile(`^metadata\.([a-zA-Z0-9_-]+)$`)
-	prevExpr   = regexp.MustCompile(`^previous_task\.(success|description|msg|message|data|runtime)$`)
+	prevExpr   = regexp.MustCompile(`^previous_task\.(` + resultFields + `)$`)
+	taskExpr   = regexp.MustCompile(`^tasks\.([a-zA-Z0-9_-]+)\.(` + resultFields + `)$`)
+	refRootRe  = regexp.MustCompile(`^(inputs?|nodes|metadata|previous_task|tasks)\b`)
 	dateExpr   = regexp.MustCompile(`^(utc_)?date\(\s*(.+?)\s*\)$`)
 	uuidExpr   = regexp.MustCompile(`^uuid$`)
 	elapsedExp = regexp.MustCompile(`^elapsed_time$`)
@@ -115,6 +134,8 @@ func parseExpr(text, body string, start, end int) Expr {
 		e.Kind, e.Name = ExprMetadata, m[1]
 	} else if m := prevExpr.FindStringSubmatch(body); m != nil {
 		e.Kind, e.Name = ExprPreviousTask, m[1]
+	} else if m := taskExpr.FindStringSubmatch(body); m != nil {
+		e.Kind, e.Name, e.Field = ExprTask, m[1], m[2]
 	} else if m := dateExpr.FindStringSubmatch(body); m != nil {
 		f := m[2]
 		if len(f) >= 2 && (f[0] == '"' || f[0] == '\'') && f[len(f)-1] == f[0] {
@@ -128,8 +149,25 @@ func parseExpr(text, body string, start, end int) Expr {
 		e.Kind = ExprUUID
 	} else if elapsedExp.MatchString(body) {
 		e.Kind = ExprElapsedTime
+	} else if m := refRootRe.FindStringSubmatch(body); m != nil {
+		e.Malformed = malformedHint(m[1])
 	}
 	return e
+}
+
+// malformedHint says what a reference starting with root should look like.
+func malformedHint(root string) string {
+	switch root {
+	case "input", "inputs":
+		return "an input reference is inputs.NAME"
+	case "nodes":
+		return "a node set reference is nodes.NAME"
+	case "metadata":
+		return "a metadata reference is metadata.KEY"
+	case "previous_task":
+		return "a previous task reference is previous_task.FIELD, FIELD one of " + strings.ReplaceAll(resultFields, "|", ", ")
+	}
+	return "a registered task reference is tasks.NAME.FIELD, FIELD one of " + strings.ReplaceAll(resultFields, "|", ", ")
 }
 
 // Render walks v (string, []any, map[string]any; other scalars pass through), deep-copies it, and
@@ -254,6 +292,11 @@ func evaluate(e Expr, s Scope) (any, error) {
 		return deepCopy(v), nil
 	case ExprPreviousTask:
 		return previousValue(s.Previous, e.Name), nil
+	case ExprTask:
+		if r, ok := s.Registered[e.Name]; ok {
+			return previousValue(&r, e.Field), nil
+		}
+		return previousValue(&PreviousTask{Description: e.Name}, e.Field), nil
 	case ExprDate:
 		return Strftime(e.Name, s.now().Local()), nil
 	case ExprUTCDate:
@@ -297,6 +340,11 @@ func previousValue(p *PreviousTask, field string) any {
 			return 0.0
 		}
 		return round2(p.Runtime.Seconds())
+	case "type":
+		if p == nil {
+			return ""
+		}
+		return p.Type
 	}
 	return nil
 }

@@ -85,7 +85,13 @@ func (d *decoder) playbook(root *yaml.Node) *Playbook {
 				pb.DataStores = ds
 			}
 		case "locks":
-			pb.Locks, _ = d.stringList(e.Value, "locks", 1)
+			if items, ok := d.seq(e.Value, "locks", 1); ok {
+				d.lockNodes = items
+				for i, it := range items {
+					s, _ := d.text(it, indexPath("locks", i))
+					pb.Locks = append(pb.Locks, s)
+				}
+			}
 		case "nodes":
 			pb.Nodes = d.nodeSets(e.Value)
 		case "tasks":
@@ -105,6 +111,7 @@ func (d *decoder) playbook(root *yaml.Node) *Playbook {
 	}
 	d.crossCheck(pb, present)
 	d.checkTemplates(pb)
+	d.checkRegisters(pb)
 	pb.Warnings = d.warnings.list
 	return pb
 }
@@ -151,11 +158,22 @@ func (d *decoder) crossCheck(pb *Playbook, present map[string]*yaml.Node) {
 	}
 	for i, l := range pb.Locks {
 		p := indexPath("locks", i)
+		at := present["locks"]
+		if i < len(d.lockNodes) {
+			at = d.lockNodes[i]
+		}
 		switch {
 		case !lockRe.MatchString(l):
-			d.probs.add(p, present["locks"], `must be "store" or "store/key", got %q`, l)
+			d.probs.add(p, at, `must be "store" or "store/key", got %q`, l)
 		case !storeExists(l):
-			d.probs.add(p, present["locks"], "lock %q names an undeclared data store", l)
+			d.probs.add(p, at, "lock %q names an undeclared data store", l)
+		default:
+			store, _, _ := strings.Cut(l, "/")
+			if typ := pb.DataStores[store].Type; !StoreTypes[typ].CanLock {
+				if _, known := StoreTypes[typ]; known {
+					d.probs.add(p, at, "lock %q is on data store %q of type %s, which cannot lock (only %s stores can)", l, store, typ, lockableStores())
+				}
+			}
 		}
 	}
 	for _, in := range pb.Inputs {

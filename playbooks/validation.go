@@ -232,6 +232,17 @@ func convertInput(typ string, v any) (any, string) {
 		case string:
 			return arrayFromText(s)
 		}
+	case InputHash:
+		switch x := v.(type) {
+		case map[string]any:
+			return x, ""
+		case string:
+			var m map[string]any
+			if err := json.Unmarshal([]byte(s), &m); err != nil || m == nil {
+				return nil, fmt.Sprintf(`must be of type hash: give a JSON object such as {"k": "v"}, got %q`, s)
+			}
+			return normalizeJSON(m), ""
+		}
 	}
 	return bad()
 }

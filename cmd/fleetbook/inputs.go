@@ -36,12 +36,27 @@ func (f *inputFlags) values() (map[string]any, error) {
 			return nil, exitf(exitRefused, "--inputs %s: %v", f.file, err)
 		}
 	}
+	// A name given more than once collects its values into a list (for Array inputs); the
+	// pairs replace what the file gave for the same name. Values stay strings: ResolveInputs
+	// converts them to each input's declared type.
+	pairs := map[string][]any{}
+	var order []string
 	for _, p := range f.pairs {
 		name, value, ok := strings.Cut(p, "=")
 		if !ok || name == "" {
 			return nil, exitf(exitRefused, "--input %q: expected NAME=VALUE", p)
 		}
-		out[name] = value
+		if _, seen := pairs[name]; !seen {
+			order = append(order, name)
+		}
+		pairs[name] = append(pairs[name], value)
+	}
+	for _, name := range order {
+		if l := pairs[name]; len(l) == 1 {
+			out[name] = l[0]
+		} else {
+			out[name] = l
+		}
 	}
 	return out, nil
 }
