@@ -309,3 +309,5 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	}
 	return p
 }
+
+func readFileBytes(path string) ([]byte, error) { return os.ReadFile(path) }

@@ -46,6 +46,11 @@ func TestScaleOutProcesses(t *testing.T) {
 		}
 	}
 	checkOnce(t, ledger(t, path), ids, steps)
+	drove := map[string]int{}
+	for _, id := range ids {
+		drove[owner(t, f, id).Owner]++
+	}
+	t.Logf("runs driven per coordinator: %v", drove)
 }
 
 // kill -9 of the coordinator driving a run while one of its steps runs: the other coordinator
