@@ -225,20 +225,27 @@ func TestPastRunsPersist(t *testing.T) {
 	if len(detached) != 1 || detached["id"] == "" {
 		t.Fatalf("run --detach --json printed %q, want {\"id\": ...}", r.stdout)
 	}
-	natstest.Eventually(t, 30*time.Second, func() error {
-		r := cli(t, dir, "runs", "show", detached["id"], "--json", server[0], server[1])
-		if !strings.Contains(r.stdout, `"status": "success"`) {
-			return fmt.Errorf("detached run not done: exit %d %s%s", r.code, r.stdout, r.stderr)
-		}
-		return nil
-	})
+	r = cli(t, dir, "run", book, "--input", "who=plain", "--detach", server[0], server[1])
+	plain := strings.TrimSpace(r.stdout)
+	if r.code != exitOK || strings.ContainsAny(plain, " \n{") || plain == "" {
+		t.Fatalf("run --detach: exit %d, stdout %q, want the run id alone\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, id := range []string{detached["id"], plain} {
+		natstest.Eventually(t, 30*time.Second, func() error {
+			r := cli(t, dir, "runs", "show", id, "--json", server[0], server[1])
+			if !strings.Contains(r.stdout, `"status": "success"`) {
+				return fmt.Errorf("detached run %s not done: exit %d %s%s", id, r.code, r.stdout, r.stderr)
+			}
+			return nil
+		})
+	}
 	up.stop(t)
 	if b, _ := readLog(up); bytes.Contains(b, []byte("level=ERROR")) {
 		t.Errorf("up logged an error:\n%s", b)
 	}
 
 	startUp(t, dir, state, listen)
-	checkListed(t, dir, server, first.ID, second.ID, detached["id"])
+	checkListed(t, dir, server, first.ID, second.ID, detached["id"], plain)
 	checkShown(t, dir, server, second.ID, "greet up")
 	checkShown(t, dir, server, detached["id"], "greet detached")
 }

@@ -65,7 +65,7 @@ func TestCoordinatorKilledMidRun(t *testing.T) {
 	}
 	f.worker("w1", 5*time.Second)
 	path := filepath.Join(t.TempDir(), "ledger")
-	id := f.submit(ledgerBook(steps), map[string]any{"ledger": path, "sleep": "1"})
+	id := f.submit(ledgerBook(steps), map[string]any{"ledger": path, "sleep": "2"})
 
 	// Wait until step 2 runs, and kill whoever drives the run then.
 	startLine := fmt.Sprintf("%s 2 start", id)
