@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,11 +22,12 @@ func TestScaleOutProcesses(t *testing.T) {
 	t.Parallel()
 	const runs, steps = 100, 5
 	f := newFleet(t)
+	var procs []*proc
 	for i := range 2 {
-		f.coordinator(fmt.Sprintf("c%d", i+1), 5*time.Second)
+		procs = append(procs, f.coordinator(fmt.Sprintf("c%d", i+1), 5*time.Second))
 	}
 	for i := range 3 {
-		f.worker(fmt.Sprintf("w%d", i+1), 5*time.Second)
+		procs = append(procs, f.worker(fmt.Sprintf("w%d", i+1), 5*time.Second))
 	}
 	path := filepath.Join(t.TempDir(), "ledger")
 	doc := ledgerBook(steps)
@@ -51,6 +53,17 @@ func TestScaleOutProcesses(t *testing.T) {
 		drove[owner(t, f, id).Owner]++
 	}
 	t.Logf("runs driven per coordinator: %v", drove)
+
+	// Idle services stop cleanly on SIGTERM (sent to all at once), without logging an error.
+	for _, p := range procs {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, p := range procs {
+		p.stop(t)
+		if b, _ := readLog(p); bytes.Contains(b, []byte("level=ERROR")) {
+			t.Errorf("%s logged an error:\n%s", p.name, b)
+		}
+	}
 }
 
 // kill -9 of the coordinator driving a run while one of its steps runs: the other coordinator
