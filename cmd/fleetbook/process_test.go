@@ -70,17 +70,39 @@ func TestScaleOutProcesses(t *testing.T) {
 // takes the run over after the lease and finishes it, and no step's effect is doubled.
 func TestCoordinatorKilledMidRun(t *testing.T) {
 	t.Parallel()
-	const steps = 3
 	f := newFleet(t)
 	coords := map[string]*proc{
 		"c1": f.coordinator("c1", 2*time.Second),
 		"c2": f.coordinator("c2", 2*time.Second),
 	}
+	first, last := killDriverMidRun(t, f, func(owner string) *proc { return coords[owner] }, nil)
+	if last.Owner == first.Owner || last.Epoch <= first.Epoch {
+		t.Errorf("run ended with owner %s epoch %d; want it taken over from %s epoch %d", last.Owner, last.Epoch, first.Owner, first.Epoch)
+	}
+}
+
+// kill -9 of the only coordinator mid-run, then a restart under the same name: the restarted
+// process takes the run over and finishes it, and no step's effect is doubled.
+func TestCoordinatorRestartedAfterKill(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t)
+	c1 := f.coordinator("c1", 2*time.Second)
+	first, last := killDriverMidRun(t, f, func(string) *proc { return c1 }, func() { f.coordinator("c1", 2*time.Second) })
+	if last.Epoch <= first.Epoch {
+		t.Errorf("run ended in epoch %d; want it taken over after epoch %d", last.Epoch, first.Epoch)
+	}
+}
+
+// killDriverMidRun runs a 3-step ledger playbook, SIGKILLs the coordinator driving it (found by
+// driver from the run's owner) while step 2 runs, calls then (if any), and checks that the run
+// succeeds with every effect once. It returns the run record before the kill and at the end.
+func killDriverMidRun(t *testing.T, f *fleet, driver func(owner string) *proc, then func()) (first, last *protocol.RunRecord) {
+	t.Helper()
+	const steps = 3
 	f.worker("w1", 5*time.Second)
 	path := filepath.Join(t.TempDir(), "ledger")
 	id := f.submit(ledgerBook(steps), map[string]any{"ledger": path, "sleep": "2"})
 
-	// Wait until step 2 runs, and kill whoever drives the run then.
 	startLine := fmt.Sprintf("%s 2 start", id)
 	natstest.Eventually(t, 30*time.Second, func() error {
 		if ledger(t, path)[startLine] == 0 {
@@ -88,14 +110,17 @@ func TestCoordinatorKilledMidRun(t *testing.T) {
 		}
 		return nil
 	})
-	first := owner(t, f, id)
-	victim, ok := coords[first.Owner]
-	if !ok {
+	first = owner(t, f, id)
+	victim := driver(first.Owner)
+	if victim == nil {
 		t.Fatalf("run owned by %q, not one of our coordinators", first.Owner)
 	}
 	victim.kill(syscall.SIGKILL)
 	if ledger(t, path)[fmt.Sprintf("%s 2 done", id)] != 0 {
 		t.Fatal("step 2 ended before its coordinator was killed; the test proves nothing")
+	}
+	if then != nil {
+		then()
 	}
 
 	r := f.waitFinal(id, time.Minute)
@@ -103,10 +128,7 @@ func TestCoordinatorKilledMidRun(t *testing.T) {
 		t.Fatalf("status %s with %d tasks, want success with %d: %s", r.Status, len(r.Tasks), steps, r.Error)
 	}
 	checkOnce(t, ledger(t, path), []string{id}, steps)
-	last := owner(t, f, id)
-	if last.Owner == first.Owner || last.Epoch <= first.Epoch {
-		t.Errorf("run ended with owner %s epoch %d; want it taken over from %s epoch %d", last.Owner, last.Epoch, first.Owner, first.Epoch)
-	}
+	return first, owner(t, f, id)
 }
 
 // kill -9 of a worker while it runs a step: the step is redelivered to another worker and its
