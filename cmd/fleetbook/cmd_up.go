@@ -94,7 +94,8 @@ func coordinatorCommand() *cobra.Command {
 			if err != nil {
 				return exitf(exitRefused, "%v", err)
 			}
-			if err := c.Run(cmd.Context()); err != nil {
+			// After Ctrl-C or SIGTERM an error is the stop interrupting start-up: a clean exit.
+			if err := c.Run(cmd.Context()); err != nil && cmd.Context().Err() == nil {
 				return exitf(exitInfra, "%v", err)
 			}
 			return nil
@@ -132,7 +133,8 @@ func workerCommand() *cobra.Command {
 			if err != nil {
 				return exitf(exitRefused, "%v", err)
 			}
-			if err := w.Run(cmd.Context()); err != nil {
+			// After Ctrl-C or SIGTERM an error is the stop interrupting start-up: a clean exit.
+			if err := w.Run(cmd.Context()); err != nil && cmd.Context().Err() == nil {
 				return exitf(exitInfra, "%v", err)
 			}
 			return nil

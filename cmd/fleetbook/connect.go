@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"sync"
@@ -15,6 +16,9 @@ import (
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/worker"
 )
+
+// apiStartTimeout bounds how long an embedded session waits for its coordinator to serve the API.
+const apiStartTimeout = 30 * time.Second
 
 // connFlags says where a command finds NATS: a server URL, a nats CLI context, or an embedded
 // server with its state in a data directory.
@@ -118,7 +122,29 @@ func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session,
 		stop()
 		return nil, exitf(exitInfra, "%v", err)
 	}
+	if err := awaitAPI(ctx, client); err != nil {
+		stop()
+		return nil, err
+	}
 	return &session{nc: nc, client: client, stop: stop}, nil
+}
+
+// awaitAPI waits until the in-process coordinator serves the API: without it, a command's
+// first request (runs list, say) would find nobody answering while the coordinator still starts.
+func awaitAPI(ctx context.Context, client *coordinator.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, apiStartTimeout)
+	defer cancel()
+	for {
+		_, err := client.List(ctx, 1)
+		if !errors.Is(err, coordinator.ErrNoCoordinator) {
+			return nil // answered; any other error is the command's to report
+		}
+		select {
+		case <-ctx.Done():
+			return exitf(exitInfra, "the embedded coordinator did not start within %s", apiStartTimeout)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // startServices starts one coordinator and one worker, each on its own connection, until ctx ends.
@@ -141,13 +167,14 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*
 	if err != nil {
 		return err
 	}
+	// An error after ctx ended is the shutdown interrupting start-up, not a failure.
 	wg.Go(func() {
-		if err := coord.Run(ctx); err != nil {
+		if err := coord.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("coordinator stopped", "error", err)
 		}
 	})
 	wg.Go(func() {
-		if err := wrk.Run(ctx); err != nil {
+		if err := wrk.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("worker stopped", "error", err)
 		}
 	})
