@@ -12,4 +12,3 @@ const (
 	// HTTPSignaturePrefix starts the value of HTTPSignatureHeader.
 	HTTPSignaturePrefix = "sha256="
 )
-
