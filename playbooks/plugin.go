@@ -49,6 +49,9 @@ var pluginTypes = []string{PluginString, PluginInteger, PluginNumber, PluginBool
 // to reach outside the plugin directory.
 var pluginNameRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
+// yamlTypeRe matches the Go type yaml.v3 names in an unknown-field error.
+var yamlTypeRe = regexp.MustCompile(` in type [A-Za-z0-9_.]+`)
+
 // PluginSpec declares a task type provided by an executable from outside the project. It is read
 // from DIR/<name>.yaml; the executable is DIR/<name>.
 type PluginSpec struct {
@@ -139,7 +142,9 @@ func LoadPlugin(dir, name string) (PluginSpec, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
 	if err := dec.Decode(&raw); err != nil {
-		return fail("%v", strings.TrimPrefix(err.Error(), "yaml: "))
+		// yaml.v3 names our Go types; the reader only needs the line and the key.
+		msg := yamlTypeRe.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
+		return fail("%s", msg)
 	}
 	spec := PluginSpec{Name: raw.Name, Description: raw.Description, Properties: raw.Properties,
 		Path: filepath.Join(dir, name)}
