@@ -190,3 +190,18 @@ func TestExamplePluginSpecLoads(t *testing.T) {
 		t.Errorf("ticket spec: %+v", s)
 	}
 }
+
+func TestExamplePluginBookParses(t *testing.T) {
+	dir := examplePlugins(t)
+	specs, err := playbooks.LoadPlugins(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := playbooks.ParseFile(filepath.Join(dir, "..", "file-ticket.yaml"), playbooks.WithPlugins(specs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task := pb.Tasks[0]; task.Type != "ticket" || !task.Plugin {
+		t.Errorf("task: %+v", task)
+	}
+}
