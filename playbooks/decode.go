@@ -16,9 +16,12 @@ import (
 // Parse decodes and validates a playbook document. It never runs anything and does no I/O.
 //
 // On failure the error is a *ValidationError listing every problem found, each with its field path
-// and YAML line.
-func Parse(src []byte) (*Playbook, error) {
+// and YAML line. Options add to what is accepted (WithPlugins).
+func Parse(src []byte, opts ...ParseOption) (*Playbook, error) {
 	d := &decoder{budget: MaxValueNodes}
+	for _, o := range opts {
+		o(&d.opts)
+	}
 	if len(src) > MaxDocumentBytes {
 		d.probs.add("", nil, "document is %d bytes, more than the limit of %d bytes (%v)", len(src), MaxDocumentBytes, ErrDocumentTooLarge)
 		return nil, d.probs.err()
@@ -35,12 +38,12 @@ func Parse(src []byte) (*Playbook, error) {
 }
 
 // ParseFile reads path and calls Parse. Errors mention the file name.
-func ParseFile(path string) (*Playbook, error) {
+func ParseFile(path string, opts ...ParseOption) (*Playbook, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read playbook %s: %w", path, err)
 	}
-	pb, err := Parse(src)
+	pb, err := Parse(src, opts...)
 	if err != nil {
 		var ve *ValidationError
 		if errors.As(err, &ve) {
@@ -64,6 +67,8 @@ type decoder struct {
 	taskRefs []taskRef
 	// lockNodes are the items of `locks`, for the lines of lock problems.
 	lockNodes []*yaml.Node
+	// opts are the ParseOptions given to Parse.
+	opts parseOptions
 }
 
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)

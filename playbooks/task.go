@@ -66,6 +66,8 @@ type Task struct {
 	// Path is the task's field path in the document, like "tasks[2].shell" or
 	// "hooks.on_fail[0].slack", for error messages.
 	Path string
+	// Plugin is set when Type is a plugin task type (WithPlugins), run by a worker's executable.
+	Plugin bool
 }
 
 // commonTaskKeys are the keys every task type accepts; they become Task fields.
@@ -154,6 +156,8 @@ var taskKeys = map[string]map[string]propSpec{
 		"headers":    {kind: kindStringMap},
 		"data":       {kind: kindMap},
 		"verify_ssl": {kind: kindBool},
+		// signing_secret makes the worker sign the request (X-Fleetbook-Signature).
+		"signing_secret": {kind: kindString},
 	},
 	TypeSlack: {
 		"token":    {kind: kindString, required: true},
@@ -161,6 +165,8 @@ var taskKeys = map[string]map[string]propSpec{
 		"text":     {kind: kindString, required: true},
 		"color":    {kind: kindString},
 		"username": {kind: kindString},
+		// api_url overrides the worker's Slack API base URL for this task.
+		"api_url": {kind: kindURL},
 	},
 	TypeGraphiteEvent: {
 		"what":     {kind: kindString, required: true},
@@ -241,7 +247,11 @@ func (d *decoder) task(e pair, path string) (Task, bool) {
 	}
 	specs, known := taskKeys[t.Type]
 	if !known {
-		d.probs.add(tpath, e.KeyN, "unknown task type %q (known: %s)", e.Key, knownTaskSpellings())
+		specs, known = d.pluginTaskKeys(t.Type)
+		t.Plugin = known
+	}
+	if !known {
+		d.probs.add(tpath, e.KeyN, "unknown task type %q (known: %s)", e.Key, d.taskSpellings())
 		return t, false
 	}
 	t.Description = e.Key + " task"

@@ -186,7 +186,16 @@ func (r *run) execute(job *protocol.Job) (protocol.Result, error) {
 			return res, nil
 		}
 		return r.runShellJob(job)
+	case protocol.TaskWebhook:
+		return r.runWebhookJob(job)
+	case protocol.TaskSlack:
+		return r.runSlackJob(job)
+	case protocol.TaskGraphiteEvent:
+		return r.runGraphiteJob(job)
 	default:
+		if r.isPluginJob(job) {
+			return r.runPluginJob(job)
+		}
 		res := r.result(job, time.Now().UTC())
 		res.Msg = fmt.Sprintf("unsupported task type %s on worker %s", job.Type, r.w.opts.name)
 		res.ExitCode = -1

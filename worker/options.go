@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,6 +26,10 @@ type options struct {
 	grace         time.Duration
 	log           *slog.Logger
 	store         *kvstore.Config
+	// slackAPI is the Slack Web API base URL, without the trailing slash.
+	slackAPI string
+	// pluginDir holds plugin task types; empty means none.
+	pluginDir string
 
 	// fetchWait is how long one pull request waits for a job. It bounds how late an idle worker
 	// notices shutdown, so it is short; it is not an Option because nobody needs to tune it
@@ -50,6 +55,7 @@ func defaultOptions() options {
 		log:           slog.New(slog.DiscardHandler),
 		fetchWait:     2 * time.Second,
 		drainWait:     time.Second,
+		slackAPI:      DefaultSlackAPI,
 	}
 }
 
@@ -71,6 +77,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: shutdown grace must not be negative, got %s", ErrInvalidOption, o.grace)
 	case o.log == nil:
 		return fmt.Errorf("%w: logger must not be nil", ErrInvalidOption)
+	case !isHTTPURL(o.slackAPI):
+		return fmt.Errorf("%w: Slack API URL %q is not an http:// or https:// URL", ErrInvalidOption, o.slackAPI)
 	case o.fetchWait <= 0 || o.drainWait <= 0:
 		return fmt.Errorf("%w: internal waits must be positive", ErrInvalidOption)
 	}
@@ -131,4 +139,18 @@ func WithLogger(l *slog.Logger) Option {
 // worker started before any coordinator works. Without it the streams must already exist.
 func WithStore(cfg kvstore.Config) Option {
 	return func(o *options) error { o.store = &cfg; return nil }
+}
+
+// WithSlackAPI sets the base URL of the Slack Web API that slack tasks call (chat.postMessage is
+// appended); a task's api_url property overrides it. Default DefaultSlackAPI.
+func WithSlackAPI(url string) Option {
+	return func(o *options) error { o.slackAPI = strings.TrimRight(url, "/"); return nil }
+}
+
+// WithPluginDir sets the directory of plugin task types: a job of type T runs the executable
+// DIR/T described by DIR/T.yaml (see playbooks.LoadPlugin). Without it, plugin jobs fail as
+// unsupported. The directory is read when a job needs it, so plugins can be added while the
+// worker runs.
+func WithPluginDir(dir string) Option {
+	return func(o *options) error { o.pluginDir = dir; return nil }
 }

@@ -87,6 +87,7 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 	cmd.Flags().StringArrayVarP(&in.pairs, "input", "i", nil, "input value NAME=VALUE (repeatable)")
 	cmd.Flags().StringVar(&in.file, "inputs", "", "file of input values (.json or .yaml)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")
+	pluginsFlag(cmd, &conn.plugins)
 	cmd.Flags().BoolVar(&detach, "detach", false, "return once the run is accepted, printing its id")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop the run (as if cancelled) if it has not ended this long after it was accepted")
 	cmd.Flags().StringVar(&idemKey, "idempotency-key", "", "submit under this key: repeating a command with the same key gives the same run (default: a new key)")

@@ -15,6 +15,7 @@ import (
 func upCommand() *cobra.Command {
 	var (
 		dataDir, listen, syncMode string
+		plugins                   string
 		workers                   int
 		verbose                   bool
 	)
@@ -27,6 +28,10 @@ commands reach it with --server nats://HOST:PORT. Stop it with Ctrl-C; runs in f
 when it starts again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			pluginOpts, err := pluginOptions(plugins)
+			if err != nil {
+				return err
+			}
 			srv, err := startServer(serverConfig{dataDir: dataDir, listen: listen, syncAlways: syncMode == "always", verbose: verbose})
 			if err != nil {
 				return err
@@ -47,7 +52,7 @@ when it starts again.`,
 				}
 				return nc, err
 			}
-			if err := startServices(cmd.Context(), &wg, dial, log, workers); err != nil {
+			if err := startServices(cmd.Context(), &wg, dial, log, workers, pluginOpts...); err != nil {
 				return exitf(exitInfra, "%v", err)
 			}
 			fmt.Fprintf(os.Stderr, "fleetbook up: NATS on %s, state in %s; Ctrl-C to stop\n", srv.ClientURL(), dataDir)
@@ -60,6 +65,7 @@ when it starts again.`,
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "NATS client address to listen on")
 	cmd.Flags().StringVar(&syncMode, "sync", "default", "disk sync: default or always")
 	cmd.Flags().IntVar(&workers, "workers", 4, "jobs the worker runs at once")
+	pluginsFlag(cmd, &plugins)
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also log the NATS server")
 	return cmd
 }
@@ -111,6 +117,7 @@ func workerCommand() *cobra.Command {
 	var (
 		r           remoteFlags
 		name, pool  string
+		plugins     string
 		concurrency int
 		opts        serviceFlags
 	)
@@ -119,6 +126,10 @@ func workerCommand() *cobra.Command {
 		Short: "Run a worker against an existing NATS server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			pluginOpts, err := pluginOptions(plugins)
+			if err != nil {
+				return err
+			}
 			nc, err := r.conn.dial("fleetbook worker")
 			if err != nil {
 				return exitf(exitInfra, "connect to NATS: %v", err)
@@ -126,6 +137,7 @@ func workerCommand() *cobra.Command {
 			defer nc.Close()
 			o := []worker.Option{worker.WithLogger(logger(true)), worker.WithPool(pool), worker.WithConcurrency(concurrency),
 				worker.WithAckWait(opts.lease), worker.WithStore(opts.store())}
+			o = append(o, pluginOpts...)
 			if name != "" {
 				o = append(o, worker.WithName(name))
 			}
@@ -145,6 +157,7 @@ func workerCommand() *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "worker identity (default host-pid-random)")
 	cmd.Flags().StringVar(&pool, "pool", "default", "worker pool to take jobs from")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "jobs run at once")
+	pluginsFlag(cmd, &plugins)
 	return cmd
 }
 

@@ -29,6 +29,8 @@ type connFlags struct {
 	dataDir  string
 	sync     string
 	verbose  bool
+	// plugins is the plugin directory of the embedded worker (run --plugins).
+	plugins string
 }
 
 func (f *connFlags) register(cmd *cobra.Command) {
@@ -57,6 +59,9 @@ func (f *connFlags) connect(ctx context.Context, name string) (*session, error) 
 	if !remote {
 		return f.embeddedSession(ctx, name)
 	}
+	if f.plugins != "" {
+		return nil, exitf(exitRefused, "--plugins applies to the embedded worker only; give it to the remote worker instead")
+	}
 	nc, err := f.dial(name)
 	if err != nil {
 		return nil, exitf(exitInfra, "connect to NATS: %v", err)
@@ -84,6 +89,10 @@ func (f *connFlags) dial(name string) (*nats.Conn, error) {
 }
 
 func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session, error) {
+	plugins, err := pluginOptions(f.plugins)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := startServer(serverConfig{dataDir: f.dataDir, syncAlways: f.sync == "always", verbose: f.verbose})
 	if err != nil {
 		return nil, err
@@ -108,7 +117,7 @@ func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session,
 		}
 		return nc, err
 	}
-	if err := startServices(svcCtx, &wg, inproc, log, 4); err != nil {
+	if err := startServices(svcCtx, &wg, inproc, log, 4, plugins...); err != nil {
 		stop()
 		return nil, exitf(exitInfra, "%v", err)
 	}
@@ -148,7 +157,8 @@ func awaitAPI(ctx context.Context, client *coordinator.Client) error {
 }
 
 // startServices starts one coordinator and one worker, each on its own connection, until ctx ends.
-func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*nats.Conn, error), log *slog.Logger, concurrency int) error {
+// extra options go to the worker.
+func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*nats.Conn, error), log *slog.Logger, concurrency int, extra ...worker.Option) error {
 	cnc, err := dial("fleetbook coordinator")
 	if err != nil {
 		return err
@@ -162,8 +172,8 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*
 		return err
 	}
 	// Both provision the streams and buckets, so neither depends on which starts first.
-	wrk, err := worker.New(wnc, worker.WithConcurrency(concurrency), worker.WithStore(kvstore.Config{}),
-		worker.WithLogger(log.With("component", "worker")))
+	wrk, err := worker.New(wnc, append([]worker.Option{worker.WithConcurrency(concurrency), worker.WithStore(kvstore.Config{}),
+		worker.WithLogger(log.With("component", "worker"))}, extra...)...)
 	if err != nil {
 		return err
 	}
