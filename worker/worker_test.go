@@ -362,7 +362,7 @@ func TestUnrunnableJobsAreAnsweredAndTerminated(t *testing.T) {
 	start(t, newWorker(t, nc, WithName("w9")))
 
 	unknown := shellJob(1, "")
-	unknown.Type, unknown.Shell = "webhook", nil
+	unknown.Type, unknown.Shell = "teleport", nil
 	publishJob(t, js, unknown)
 
 	noSpec := shellJob(2, "")
@@ -380,7 +380,7 @@ func TestUnrunnableJobsAreAnsweredAndTerminated(t *testing.T) {
 		id   protocol.JobID
 		want string
 	}{
-		{unknown.ID, "unsupported task type webhook on worker w9"},
+		{unknown.ID, "unsupported task type teleport on worker w9"},
 		{noSpec.ID, "shell job has no shell spec"},
 		{badJSON, "undecodable job: job is not valid JSON"},
 		{future.ID, "undecodable job: job version 99 is not supported"},
