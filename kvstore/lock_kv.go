@@ -51,9 +51,19 @@ func (l *kvLocker) Lock(ctx context.Context, key string, wait time.Duration) (Le
 	if err != nil {
 		return nil, err
 	}
+	rev, err := l.kv.Create(ctx, key, data, jetstream.KeyTTL(l.ttl))
+	if err == nil {
+		return l.lease(key, data, rev), nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	if wait <= 0 {
+		return nil, lockTimeout(key, wait)
+	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	// The watch starts before the first attempt, so a release between a failed attempt and the
+	// The watch starts before the next attempt, so a release between a failed attempt and the
 	// wait cannot be missed.
 	w, err := l.kv.Watch(wctx, key, jetstream.MetaOnly())
 	if err != nil {
