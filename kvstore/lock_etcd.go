@@ -53,7 +53,16 @@ func (l *etcdLocker) Lock(ctx context.Context, key string, wait time.Duration) (
 		"compare": []any{map[string]any{"key": k, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}},
 		"success": []any{map[string]any{"request_put": map[string]any{"key": k, "value": b64(string(rec)), "lease": string(grant.ID)}}},
 	}
+	lease := &etcdLease{l: l, key: key, id: string(grant.ID)}
+	kept := time.Now()
 	got, err := pollUntil(ctx, wait, lockPoll, func() (bool, error) {
+		// The lease must outlive a long wait, or the key would be created on a dead lease.
+		if time.Since(kept) > l.s.cfg.ttl/3 {
+			if err := lease.renew(ctx); err != nil {
+				return false, err
+			}
+			kept = time.Now()
+		}
 		var out struct {
 			Succeeded bool `json:"succeeded"`
 		}
@@ -72,9 +81,8 @@ func (l *etcdLocker) Lock(ctx context.Context, key string, wait time.Duration) (
 		}
 		return nil, lockTimeout(key, wait)
 	}
-	ls := &etcdLease{l: l, key: key, id: string(grant.ID)}
-	ls.r = startRenewer(l.s.cfg.ttl, ls.renew)
-	return ls, nil
+	lease.r = startRenewer(l.s.cfg.ttl, lease.renew)
+	return lease, nil
 }
 
 // etcdLease is a held etcd lock.
