@@ -25,6 +25,9 @@ type Config struct {
 	ResultsMaxAge time.Duration
 	// Duplicates is the de-duplication window of the work streams; 0 means 2 minutes.
 	Duplicates time.Duration
+	// MemoryMaxAge bounds how long a memory data store's key lives when its run's end is never
+	// processed; 0 means 7 days.
+	MemoryMaxAge time.Duration
 }
 
 func (c Config) storage() jetstream.StorageType {
@@ -110,6 +113,32 @@ func (c Config) Buckets() []jetstream.KeyValueConfig {
 			History:     1,
 			Storage:     c.storage(),
 			Replicas:    c.replicas(),
+		},
+		{
+			Bucket:      protocol.DataBucket,
+			Description: "fleetbook default data store (type kv), shared between runs",
+			History:     5,
+			Storage:     c.storage(),
+			Replicas:    c.replicas(),
+		},
+		{
+			Bucket:      protocol.MemoryBucket,
+			Description: "fleetbook memory data stores, one key prefix per run, dropped when the run ends",
+			History:     1,
+			// A safety net for runs whose end was never processed; every write refreshes a key.
+			TTL:      orDefault(c.MemoryMaxAge, 7*24*time.Hour),
+			Storage:  c.storage(),
+			Replicas: c.replicas(),
+		},
+		{
+			Bucket:      protocol.LocksBucket,
+			Description: "fleetbook playbook locks on kv stores: one key per lock, with a TTL lease",
+			History:     1,
+			// Enables per-key TTLs (the lease) and makes the server write a marker, seen by
+			// waiters' watches, when a lease expires.
+			LimitMarkerTTL: time.Second,
+			Storage:        c.storage(),
+			Replicas:       c.replicas(),
 		},
 	}
 }

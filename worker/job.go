@@ -192,6 +192,8 @@ func (r *run) execute(job *protocol.Job) (protocol.Result, error) {
 		return r.runSlackJob(job)
 	case protocol.TaskGraphiteEvent:
 		return r.runGraphiteJob(job)
+	case protocol.TaskData:
+		return r.runDataJob(job)
 	default:
 		if r.isPluginJob(job) {
 			return r.runPluginJob(job)

@@ -1,0 +1,119 @@
+package kvstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// Locker takes locks in one data store.
+type Locker interface {
+	// Lock takes the lock named key, waiting up to wait for its holder to release it (0: one
+	// attempt), and fails with ErrLockTimeout when it stays held. The lease is renewed in the
+	// background until released, or until a renewal finds it lost.
+	Lock(ctx context.Context, key string, wait time.Duration) (Lease, error)
+}
+
+// Lease is a held lock.
+type Lease interface {
+	// Key is the lock's key in its store.
+	Key() string
+	// Lost is closed when the lease was found no longer ours (renewals failed for a whole TTL, or
+	// somebody else holds it now); the work it protects should stop.
+	Lost() <-chan struct{}
+	// Release stops the renewals and frees the lock, only if it is still ours: a lease that
+	// expired and was taken by somebody else is left alone and ErrNotHeld is returned.
+	Release(ctx context.Context) error
+}
+
+// OpenLocker builds the locker of the store spec declares; owner (the run id) is recorded in the
+// locks it takes so an operator can see who holds one. A type that cannot lock is refused with
+// ErrLockUnsupported, naming the store.
+func OpenLocker(ctx context.Context, js jetstream.JetStream, spec protocol.StoreSpec, owner string) (Locker, error) {
+	if err := LockUnsupported(spec.Name, spec.Type); err != nil {
+		return nil, err
+	}
+	typ, cfg, err := parseSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	switch typ {
+	case TypeKV:
+		return openKVLocker(ctx, js, cfg.ttl, owner)
+	case TypeEtcd:
+		return newEtcdStore(cfg.backend.(*etcdConfig), cfg).locker(owner), nil
+	case TypeConsul:
+		return newConsulStore(cfg.backend.(*consulConfig), cfg).locker(owner), nil
+	}
+	return nil, LockUnsupported(spec.Name, typ)
+}
+
+// renewer keeps a lease alive: it calls renew every interval until stopped, and declares the
+// lease lost when renew reports it taken, or has failed for longer than ttl.
+type renewer struct {
+	lost     chan struct{}
+	lostOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+// startRenewer runs renew in the background. renew returns ErrNotHeld when the lease is gone for
+// good; other errors are retried until ttl has passed since the last success.
+func startRenewer(ttl time.Duration, renew func(ctx context.Context) error) *renewer {
+	r := &renewer{lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	interval := ttl / 3
+	go func() {
+		defer close(r.done)
+		last := time.Now()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-r.stop:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), interval)
+			err := renew(ctx)
+			cancel()
+			switch {
+			case err == nil:
+				last = time.Now()
+			case errors.Is(err, ErrNotHeld), time.Since(last) >= ttl:
+				r.markLost()
+				return
+			}
+		}
+	}()
+	return r
+}
+
+func (r *renewer) markLost() { r.lostOnce.Do(func() { close(r.lost) }) }
+
+// halt stops the renewals and waits for the renewing goroutine, so no renewal races the release.
+func (r *renewer) halt() {
+	r.stopOnce.Do(func() { close(r.stop) })
+	<-r.done
+}
+
+// isLost reports whether the lease was declared lost.
+func (r *renewer) isLost() bool {
+	select {
+	case <-r.lost:
+		return true
+	default:
+		return false
+	}
+}
+
+// lockTimeout is the error for key still held after wait.
+func lockTimeout(key string, wait time.Duration) error {
+	return fmt.Errorf("%w: %s still held by another holder after %s", ErrLockTimeout, key, wait)
+}

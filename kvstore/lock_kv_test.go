@@ -1,0 +1,181 @@
+package kvstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// lockWait bounds waits that must succeed: generous, since nothing here asserts speed.
+const lockWait = 20 * time.Second
+
+// kvLockSpec is a kv store with the shortest lease, so expiry tests are quick.
+var kvLockSpec = protocol.StoreSpec{Name: "team", Type: "kv", Properties: map[string]any{"ttl": 1}}
+
+func newTestKVLocker(t *testing.T, js jetstream.JetStream, owner string) Locker {
+	t.Helper()
+	l, err := OpenLocker(t.Context(), js, kvLockSpec, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// lockOwner is the owner recorded in a kv lock key.
+func lockOwner(t *testing.T, js jetstream.JetStream, key string) (string, error) {
+	kv, err := js.KeyValue(t.Context(), protocol.LocksBucket)
+	if err != nil {
+		return "", err
+	}
+	e, err := kv.Get(t.Context(), key)
+	if err != nil {
+		return "", err
+	}
+	var rec lockRecord
+	err = json.Unmarshal(e.Value(), &rec)
+	return rec.Owner, err
+}
+
+func TestKVLockHoldersTakeTurns(t *testing.T) {
+	js := jsSetup(t)
+	a, b := newTestKVLocker(t, js, "run-a"), newTestKVLocker(t, js, "run-b")
+	key := "choria/locks/playbook/deploy"
+	la, err := a.Lock(t.Context(), key, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan Lease, 1)
+	errc := make(chan error, 1)
+	go func() {
+		lb, err := b.Lock(t.Context(), key, lockWait)
+		if err != nil {
+			errc <- err
+			return
+		}
+		got <- lb
+	}()
+	// b must still be waiting while a holds the lock (renewed past several TTLs).
+	natstest.Eventually(t, lockWait, func() error {
+		kv, _ := js.KeyValue(t.Context(), protocol.LocksBucket)
+		e, err := kv.Get(t.Context(), key)
+		if err != nil {
+			return err
+		}
+		if e.Revision() < 4 {
+			return errors.New("not renewed three times yet")
+		}
+		return nil
+	})
+	select {
+	case <-got:
+		t.Fatal("second holder got the lock while the first held it")
+	case err := <-errc:
+		t.Fatal(err)
+	default:
+	}
+	if owner, err := lockOwner(t, js, key); err != nil || owner != "run-a" {
+		t.Fatalf("owner %q, %v", owner, err)
+	}
+	if err := la.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var lb Lease
+	select {
+	case lb = <-got:
+	case err := <-errc:
+		t.Fatal(err)
+	case <-time.After(lockWait):
+		t.Fatal("second holder did not get the released lock")
+	}
+	if owner, err := lockOwner(t, js, key); err != nil || owner != "run-b" {
+		t.Fatalf("owner %q, %v", owner, err)
+	}
+	if err := lb.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Released: a new holder takes it at once.
+	lc, err := a.Lock(t.Context(), key, 0)
+	if err != nil {
+		t.Fatalf("after both released: %v", err)
+	}
+	_ = lc.Release(t.Context())
+}
+
+func TestKVLockWaitTimesOut(t *testing.T) {
+	js := jsSetup(t)
+	a, b := newTestKVLocker(t, js, "run-a"), newTestKVLocker(t, js, "run-b")
+	la, err := a.Lock(t.Context(), "maint", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Release(context.Background())
+	if _, err := b.Lock(t.Context(), "maint", 1500*time.Millisecond); !errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("got %v, want ErrLockTimeout", err)
+	}
+	if _, err := b.Lock(t.Context(), "maint", 0); !errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("single attempt: got %v, want ErrLockTimeout", err)
+	}
+}
+
+func TestKVLockOfCrashedHolderExpires(t *testing.T) {
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s.ClientURL())
+	if err := Provision(t.Context(), js, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	// The holder has its own connection, closed to simulate its process dying.
+	hnc, hjs := natstest.Connect(t, s.ClientURL())
+	la, err := newTestKVLocker(t, hjs, "crashed").Lock(t.Context(), "deploy", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hnc.Close()
+	lb, err := newTestKVLocker(t, js, "survivor").Lock(t.Context(), "deploy", lockWait)
+	if err != nil {
+		t.Fatalf("lock of a crashed holder never expired: %v", err)
+	}
+	defer lb.Release(context.Background())
+	select {
+	case <-la.Lost():
+	case <-time.After(lockWait):
+		t.Fatal("the crashed holder's lease was never declared lost")
+	}
+	if owner, err := lockOwner(t, js, "deploy"); err != nil || owner != "survivor" {
+		t.Fatalf("owner %q, %v", owner, err)
+	}
+}
+
+func TestKVLockReleaseByNonHolderRefused(t *testing.T) {
+	js := jsSetup(t)
+	la, err := newTestKVLocker(t, js, "paused").Lock(t.Context(), "deploy", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A holder that stops renewing (paused, partitioned) loses the lock to the next one...
+	la.(*kvLease).r.halt()
+	lb, err := newTestKVLocker(t, js, "next").Lock(t.Context(), "deploy", lockWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ...and may not release it from under them when it wakes up.
+	if err := la.Release(t.Context()); !errors.Is(err, ErrNotHeld) {
+		t.Fatalf("stale release: got %v, want ErrNotHeld", err)
+	}
+	if owner, err := lockOwner(t, js, "deploy"); err != nil || owner != "next" {
+		t.Fatalf("after the stale release the owner is %q, %v", owner, err)
+	}
+	// Nor renew it.
+	if err := la.(*kvLease).renew(t.Context()); !errors.Is(err, ErrNotHeld) {
+		t.Fatalf("stale renew: got %v, want ErrNotHeld", err)
+	}
+	if err := lb.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}

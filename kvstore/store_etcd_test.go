@@ -1,0 +1,193 @@
+package kvstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// freePort returns a loopback port nobody listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// runEtcd starts a single-member etcd on free loopback ports with a temporary data directory and
+// returns its client URL; it is killed when the test ends.
+func runEtcd(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		t.Skip("etcd binary not installed (apt-get install etcd-server, or .ci/install-etcd); skipping the etcd backend tests")
+	}
+	dir := t.TempDir()
+	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(bin,
+		"--name", "test",
+		"--data-dir", filepath.Join(dir, "data"),
+		"--listen-client-urls", client, "--advertise-client-urls", client,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", "test="+peer)
+	logf, err := os.Create(filepath.Join(dir, "etcd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start etcd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := os.ReadFile(logf.Name())
+			t.Logf("etcd log:\n%s", out)
+		}
+	})
+	natstest.Eventually(t, 30*time.Second, func() error {
+		resp, err := http.Post(client+"/v3/kv/range", "application/json", strings.NewReader(`{"key":"eA=="}`))
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+	return client
+}
+
+func etcdSpec(url string, extra map[string]any) protocol.StoreSpec {
+	p := map[string]any{"url": url, "prefix": "fb/"}
+	for k, v := range extra {
+		p[k] = v
+	}
+	return protocol.StoreSpec{Name: "pb_etcd", Type: "etcd", Properties: p}
+}
+
+func TestEtcdStore(t *testing.T) {
+	url := runEtcd(t)
+	ctx := t.Context()
+	st, err := Open(ctx, nil, etcdSpec(url, nil), "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, "app/colour"); !errors.Is(err, ErrKeyNotFound) {
+		t.Fatalf("missing key: %v", err)
+	}
+	if err := st.Put(ctx, "app/colour", "green"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := st.Get(ctx, "app/colour"); err != nil || v != "green" {
+		t.Fatalf("read %#v, %v", v, err)
+	}
+	// The prefix is applied: the key is fb/app/colour in etcd.
+	other, _ := Open(ctx, nil, etcdSpec(url, map[string]any{"prefix": ""}), "r")
+	if v, err := other.Get(ctx, "fb/app/colour"); err != nil || v != "green" {
+		t.Fatalf("prefixed key read without prefix: %#v, %v", v, err)
+	}
+	if err := st.Put(ctx, "n", map[string]any{"a": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := st.Get(ctx, "n"); v != `{"a":1}` {
+		t.Fatalf("structured value read back as %#v", v)
+	}
+	if err := st.Delete(ctx, "app/colour"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, "app/colour"); !errors.Is(err, ErrKeyNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+	dead, _ := Open(ctx, nil, etcdSpec(fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), nil), "r")
+	if _, err := dead.Get(ctx, "x"); err == nil || errors.Is(err, ErrKeyNotFound) {
+		t.Fatalf("unreachable etcd: %v", err)
+	}
+}
+
+func TestEtcdLocks(t *testing.T) {
+	url := runEtcd(t)
+	ctx := t.Context()
+	spec := etcdSpec(url, map[string]any{"ttl": 2})
+	a, err := OpenLocker(ctx, nil, spec, "run-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := OpenLocker(ctx, nil, spec, "run-b")
+	la, err := a.Lock(ctx, "choria/locks/playbook/deploy", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Lock(ctx, "choria/locks/playbook/deploy", time.Second); !errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("second holder: got %v, want ErrLockTimeout", err)
+	}
+	got := make(chan error, 1)
+	var lb Lease
+	go func() {
+		var err error
+		lb, err = b.Lock(ctx, "choria/locks/playbook/deploy", lockWait)
+		got <- err
+	}()
+	if err := la.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	if err := lb.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// A holder that stops keeping its lease alive loses the lock after the TTL, and cannot
+	// release it from under the next holder.
+	lc, err := a.Lock(ctx, "maint", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc.(*etcdLease).r.halt()
+	ld, err := b.Lock(ctx, "maint", lockWait)
+	if err != nil {
+		t.Fatalf("lock of a dead holder never expired: %v", err)
+	}
+	if err := lc.Release(ctx); !errors.Is(err, ErrNotHeld) {
+		t.Fatalf("stale release: got %v, want ErrNotHeld", err)
+	}
+	st, _ := Open(ctx, nil, spec, "r")
+	v, err := st.Get(ctx, "maint")
+	var rec lockRecord
+	if err != nil || json.Unmarshal([]byte(v.(string)), &rec) != nil || rec.Owner != "run-b" {
+		t.Fatalf("after the stale release the lock holds %#v, %v", v, err)
+	}
+	// The holder's keepalives keep it past several TTLs.
+	if _, err := a.Lock(ctx, "maint", 5*time.Second); !errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("renewed lock: got %v, want ErrLockTimeout", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := ld.Release(rctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,113 @@
+package kvstore
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// jsSetup starts a server with every fleetbook stream and bucket provisioned.
+func jsSetup(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s.ClientURL())
+	if err := Provision(t.Context(), js, Config{}); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	return js
+}
+
+func TestCheckRefusesBadSpecs(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		spec    protocol.StoreSpec
+		wantErr string
+	}{
+		{"unknown type", protocol.StoreSpec{Name: "s", Type: "redis"}, `property type: unknown type "redis"`},
+		{"unknown property", protocol.StoreSpec{Name: "s", Type: "kv", Properties: map[string]any{"buckt": "x"}}, "property buckt: unknown property"},
+		{"bad bucket", protocol.StoreSpec{Name: "s", Type: "kv", Properties: map[string]any{"bucket": "a.b"}}, "property bucket"},
+		{"bucket not a string", protocol.StoreSpec{Name: "s", Type: "kv", Properties: map[string]any{"bucket": 3}}, "property bucket: must be a string"},
+		{"file without file", protocol.StoreSpec{Name: "s", Type: "file"}, "property file: is required"},
+		{"file without format", protocol.StoreSpec{Name: "s", Type: "file", Properties: map[string]any{"file": "/tmp/x.txt"}}, "property format: is required"},
+		{"file bad format", protocol.StoreSpec{Name: "s", Type: "file", Properties: map[string]any{"file": "/tmp/x", "format": "toml"}}, "property format: must be json or yaml"},
+		{"file create not bool", protocol.StoreSpec{Name: "s", Type: "file", Properties: map[string]any{"file": "/tmp/x.json", "create": "yes"}}, "property create: must be a boolean"},
+		{"shell without command", protocol.StoreSpec{Name: "s", Type: "shell"}, "property command: is required"},
+		{"shell env not strings", protocol.StoreSpec{Name: "s", Type: "shell", Properties: map[string]any{"command": "/bin/true", "environment": map[string]any{"A": 1}}}, "property environment.A: must be a string"},
+		{"etcd bad url", protocol.StoreSpec{Name: "s", Type: "etcd", Properties: map[string]any{"url": "etcd:2379"}}, "property url"},
+		{"etcd password without user", protocol.StoreSpec{Name: "s", Type: "etcd", Properties: map[string]any{"password": "p"}}, "property user"},
+		{"consul ttl too short", protocol.StoreSpec{Name: "s", Type: "consul", Properties: map[string]any{"ttl": 5}}, "property ttl: 5s is below the minimum of 10s"},
+		{"kv ttl garbage", protocol.StoreSpec{Name: "s", Type: "kv", Properties: map[string]any{"ttl": "soon"}}, "property ttl"},
+		{"environment prefix not string", protocol.StoreSpec{Name: "s", Type: "environment", Properties: map[string]any{"prefix": true}}, "property prefix"},
+		{"memory takes no properties", protocol.StoreSpec{Name: "s", Type: "memory", Properties: map[string]any{"size": 3}}, "property size: unknown property"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Check(tc.spec)
+			if !errors.Is(err, ErrStoreSpec) || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "data store s") {
+				t.Fatalf("got %v, want ErrStoreSpec naming store s and %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestCheckAcceptsChoriaDocuments(t *testing.T) {
+	// The data_stores entries of Choria's documentation (compat docs-fragments data-01..09).
+	for _, spec := range []protocol.StoreSpec{
+		{Name: "local_consul", Type: "consul", Properties: map[string]any{"timeout": 120, "ttl": 60}},
+		{Name: "pb_memory", Type: "memory"},
+		{Name: "pb_env", Type: "environment", Properties: map[string]any{"prefix": "PB_"}},
+		{Name: "pb_yaml", Type: "file", Properties: map[string]any{"file": "~/pb_data.yaml", "format": "yaml", "create": true}},
+		{Name: "pb_etcd", Type: "etcd", Properties: map[string]any{"url": "http://etcd.example.net:2379", "user": "admin", "password": "secret"}},
+		{Name: "pb_shell", Type: "shell", Properties: map[string]any{"command": "/path/to/store.sh", "timeout": 20, "cwd": "/path/to", "environment": map[string]any{"EXAMPLE": "VALUE"}}},
+		{Name: "default", Properties: map[string]any{"bucket": "fleetbook_data", "timeout": "30s", "ttl": 2.5}},
+	} {
+		if err := Check(spec); err != nil {
+			t.Errorf("%s: %v", spec.Name, err)
+		}
+	}
+}
+
+func TestParsePathAndLock(t *testing.T) {
+	for _, tc := range []struct {
+		entry, store, key string
+		ok                bool
+	}{
+		{"team_kv", "team_kv", "choria/locks/playbook/deploy", true},
+		{"team_kv/locks/queue-maintenance", "team_kv", "locks/queue-maintenance", true},
+		{"bad store/key", "", "", false},
+		{"store/", "", "", false},
+		{"", "", "", false},
+	} {
+		store, key, err := ParseLock(tc.entry, "deploy")
+		if (err == nil) != tc.ok || store != tc.store || key != tc.key {
+			t.Errorf("ParseLock(%q) = %q, %q, %v", tc.entry, store, key, err)
+		}
+	}
+	if _, _, err := ParsePath("nokey"); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("ParsePath without a slash: %v", err)
+	}
+	if s, k, err := ParsePath("pb_consul/choria/kv/cluster"); err != nil || s != "pb_consul" || k != "choria/kv/cluster" {
+		t.Errorf("ParsePath: %q %q %v", s, k, err)
+	}
+}
+
+func TestCanLock(t *testing.T) {
+	for typ, want := range map[string]bool{"": true, "kv": true, "etcd": true, "consul": true, "memory": false, "environment": false, "file": false, "shell": false} {
+		if CanLock(typ) != want {
+			t.Errorf("CanLock(%q) = %v", typ, !want)
+		}
+	}
+	err := LockUnsupported("prefs", "file")
+	if !errors.Is(err, ErrLockUnsupported) || !strings.Contains(err.Error(), "data store prefs") {
+		t.Errorf("LockUnsupported: %v", err)
+	}
+	_, err = OpenLocker(context.Background(), nil, protocol.StoreSpec{Name: "pb_env", Type: "environment"}, "r1")
+	if !errors.Is(err, ErrLockUnsupported) || !strings.Contains(err.Error(), "pb_env") {
+		t.Errorf("OpenLocker on environment: %v", err)
+	}
+}
