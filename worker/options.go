@@ -25,6 +25,7 @@ type options struct {
 	grace         time.Duration
 	log           *slog.Logger
 	store         *kvstore.Config
+	puppetDB      string
 
 	// fetchWait is how long one pull request waits for a job. It bounds how late an idle worker
 	// notices shutdown, so it is short; it is not an Option because nobody needs to tune it
