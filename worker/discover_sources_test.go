@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -146,10 +148,13 @@ func TestDiscoverShellTimeoutKillsGroup(t *testing.T) {
 		t.Fatalf("error %v, want a timeout", err)
 	}
 	for _, pid := range readPids(t, pids) {
-		if !processGone(pid) {
-			_ = killPid(pid)
-			t.Errorf("process %d outlived the timed-out script", pid)
-		}
+		// SIGKILL is delivered asynchronously: the process may take a moment to go.
+		natstest.Eventually(t, wait, func() error {
+			if !processGone(pid) {
+				return fmt.Errorf("process %d outlived the timed-out script", pid)
+			}
+			return nil
+		})
 	}
 }
 
