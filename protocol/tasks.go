@@ -53,6 +53,9 @@ type DiscoverSpec struct {
 	Test bool `json:"test,omitempty"`
 	// Uses maps agent names to the SemVer ranges every discovered node must satisfy.
 	Uses map[string]string `json:"uses,omitempty"`
+	// Limit, when positive, keeps only the first Limit nodes before Test and Uses are checked, so
+	// nodes that limit drops are neither pinged nor audited.
+	Limit int `json:"limit,omitempty"`
 }
 
 // RPCSpec is a rendered rpc task, for one batch of targets.

@@ -194,6 +194,8 @@ func (r *run) execute(job *protocol.Job) (protocol.Result, error) {
 		return r.runGraphiteJob(job)
 	case protocol.TaskData:
 		return r.runDataJob(job)
+	case protocol.TaskDiscover:
+		return r.runDiscoverJob(job)
 	default:
 		if r.isPluginJob(job) {
 			return r.runPluginJob(job)

@@ -30,6 +30,7 @@ type options struct {
 	slackAPI string
 	// pluginDir holds plugin task types; empty means none.
 	pluginDir string
+	puppetDB  string
 
 	// fetchWait is how long one pull request waits for a job. It bounds how late an idle worker
 	// notices shutdown, so it is short; it is not an Option because nobody needs to tune it

@@ -1,0 +1,62 @@
+package playbooks
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrNodeSetEmpty indicates that a node set found no node and does not have empty_ok. The
+	// error text is the set's when_empty message, or a default naming the set.
+	ErrNodeSetEmpty = errors.New("node set is empty")
+	// ErrNodeSetTooSmall indicates that a node set kept fewer nodes than its at_least.
+	ErrNodeSetTooSmall = errors.New("node set has too few nodes")
+)
+
+// Apply turns the identities a discovery source found into the node set's members, in Choria's
+// order: de-duplicate (keeping the first occurrence), refuse an empty result unless empty_ok,
+// keep the first Limit nodes, then check at_least. It does no I/O.
+//
+// ns.WhenEmpty is used as is: a caller whose when_empty holds templates renders it first
+// (ns.WhenEmpty, err = RenderString(ns.WhenEmpty, scope)) and calls Apply on that copy.
+func (ns NodeSet) Apply(found []string) ([]string, error) {
+	nodes := uniqueNodes(found)
+	if len(nodes) == 0 {
+		if ns.EmptyOK {
+			return []string{}, nil
+		}
+		if ns.WhenEmpty != "" {
+			return nil, fmt.Errorf("%w: node set %s: %s", ErrNodeSetEmpty, ns.Name, ns.WhenEmpty)
+		}
+		return nil, fmt.Errorf("%w: did not discover any nodes for node set %s", ErrNodeSetEmpty, ns.Name)
+	}
+	if ns.Limit > 0 && len(nodes) > ns.Limit {
+		nodes = nodes[:ns.Limit]
+	}
+	if need := ns.minimum(); len(nodes) < need {
+		return nil, fmt.Errorf("%w: node set %s needs at least %d nodes, got %d", ErrNodeSetTooSmall, ns.Name, need, len(nodes))
+	}
+	return nodes, nil
+}
+
+// minimum is the effective at_least: empty_ok forces 0 whatever was decoded.
+func (ns NodeSet) minimum() int {
+	if ns.EmptyOK {
+		return 0
+	}
+	return ns.AtLeast
+}
+
+// uniqueNodes drops repeated and empty identities, keeping the order of first appearance.
+func uniqueNodes(found []string) []string {
+	seen := make(map[string]bool, len(found))
+	out := make([]string, 0, len(found))
+	for _, n := range found {
+		if n == "" || seen[n] {
+			continue
+		}
+		seen[n] = true
+		out = append(out, n)
+	}
+	return out
+}
