@@ -3,7 +3,6 @@ package coordinator
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
@@ -47,11 +46,10 @@ func (d *driver) discover(ctx context.Context, ns playbooks.NodeSet) (string, er
 	if err != nil {
 		return fmt.Sprintf("discovering node set %s: the worker answered %v", ns.Name, err), nil
 	}
-	whenEmpty, err := playbooks.RenderString(ns.WhenEmpty, d.scope(st.Seq+1))
-	if err != nil {
-		whenEmpty = ns.WhenEmpty
+	if msg, err := playbooks.RenderString(ns.WhenEmpty, d.scope(st.Seq+1)); err == nil {
+		ns.WhenEmpty = msg
 	}
-	nodes, err := settleNodes(ns, found, whenEmpty)
+	nodes, err := ns.Apply(found)
 	if err != nil {
 		return err.Error(), nil
 	}
@@ -76,7 +74,7 @@ func (d *driver) discoverSpec(props map[string]any, scope playbooks.Scope) (*pro
 	if err != nil {
 		return nil, fmt.Errorf("node set %s: %w", name, err)
 	}
-	spec := &protocol.DiscoverSpec{Name: name, Type: ns.Type, Properties: rendered, Test: ns.Test}
+	spec := &protocol.DiscoverSpec{Name: name, Type: ns.Type, Properties: rendered, Test: ns.Test, Limit: ns.Limit}
 	for _, agent := range ns.Uses {
 		if spec.Uses == nil {
 			spec.Uses = map[string]string{}
@@ -84,31 +82,4 @@ func (d *driver) discoverSpec(props map[string]any, scope playbooks.Scope) (*pro
 		spec.Uses[agent] = d.pb.Uses[agent]
 	}
 	return spec, nil
-}
-
-// settleNodes applies a node set's rules to what discovery found: duplicates dropped (first
-// kept), limit, at_least and empty_ok.
-func settleNodes(ns playbooks.NodeSet, found []string, whenEmpty string) ([]string, error) {
-	var nodes []string
-	for _, n := range found {
-		if !slices.Contains(nodes, n) {
-			nodes = append(nodes, n)
-		}
-	}
-	if ns.Limit > 0 && len(nodes) > ns.Limit {
-		nodes = nodes[:ns.Limit]
-	}
-	if len(nodes) == 0 && ns.EmptyOK {
-		return []string{}, nil
-	}
-	if len(nodes) == 0 {
-		if whenEmpty != "" {
-			return nil, fmt.Errorf("node set %s: %s", ns.Name, whenEmpty)
-		}
-		return nil, fmt.Errorf("node set %s: no nodes were discovered", ns.Name)
-	}
-	if len(nodes) < ns.AtLeast {
-		return nil, fmt.Errorf("node set %s: %d nodes discovered, at least %d needed", ns.Name, len(nodes), ns.AtLeast)
-	}
-	return nodes, nil
 }
