@@ -215,3 +215,25 @@ func TestPluginCheckProperties(t *testing.T) {
 		t.Errorf("missing required: %v", err)
 	}
 }
+
+// TestHTTPTaskKeys covers the keys the worker's HTTP executors added to built-in types (kept here
+// with the rest of this change).
+func TestHTTPTaskKeys(t *testing.T) {
+	const head = "name: p\nversion: \"1\"\nauthor: a\ndescription: d\ntasks:\n"
+	for _, tc := range []struct{ name, task, want string }{
+		{"signing secret", "  - webhook: {uri: \"http://h\", signing_secret: s}\n", ""},
+		{"signing secret list", "  - webhook: {uri: \"http://h\", signing_secret: [s]}\n", "tasks[0].webhook.signing_secret: must be a string, got a list"},
+		{"api url", "  - slack: {token: t, channel: c, text: x, api_url: \"http://127.0.0.1:9/api\"}\n", ""},
+		{"api url not http", "  - slack: {token: t, channel: c, text: x, api_url: \"slack.com\"}\n", `tasks[0].slack.api_url: must be an http:// or https:// URL, got "slack.com"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(head + tc.task))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
