@@ -29,9 +29,9 @@ func haltReason(ctx context.Context) string {
 }
 
 // watchHalt returns a context for the run's steps that is cancelled, with a *halted cause, when
-// the run is cancelled or passes its deadline. stop ends the watch.
-func (d *driver) watchHalt(ctx context.Context) (context.Context, func()) {
-	sctx, halt := context.WithCancelCause(ctx)
+// the run is cancelled or passes its deadline, or by halt. stop ends the watch.
+func (d *driver) watchHalt(ctx context.Context) (sctx context.Context, halt context.CancelCauseFunc, stop func()) {
+	sctx, halt = context.WithCancelCause(ctx)
 	wctx, stopWatch := context.WithCancel(ctx)
 	go func() {
 		rec, err := d.c.runs.WaitFor(wctx, d.rec.ID, func(r *protocol.RunRecord) bool { return r.CancelRequested })
@@ -45,7 +45,7 @@ func (d *driver) watchHalt(ctx context.Context) (context.Context, func()) {
 			halt(&halted{reason: fmt.Sprintf("timed out: the run's time limit passed at %s", dl.Format(time.RFC3339))})
 		})
 	}
-	return sctx, func() {
+	return sctx, halt, func() {
 		stopWatch()
 		if timer != nil {
 			timer.Stop()

@@ -33,6 +33,12 @@ type driver struct {
 	// dispatched holds the jobs this driver published itself; any other attempt in flight was
 	// left by an earlier owner and is looked up in the streams before anything is published.
 	dispatched map[protocol.JobID]bool
+	// leases are the playbook's locks, held while the run is driven.
+	leases []kvstore.Lease
+	// secrets are the values of sensitive inputs, scrubbed from everything the run stores.
+	secrets []string
+	// dynamic holds the latest values of dynamic inputs, read again before each task renders.
+	dynamic map[string]any
 }
 
 // drive runs one run message to its end, or until the run is lost or ctx is cancelled.
@@ -79,7 +85,7 @@ func (d *driver) run(ctx context.Context, runID string) error {
 	d.event(ctx, protocol.Event{Type: protocol.EventRunStarted}, fmt.Sprintf("started/%d", d.epoch))
 
 	status, failure := protocol.StatusFailed, ""
-	if d.pb, err = playbooks.Parse([]byte(d.rec.Document)); err != nil {
+	if d.pb, err = playbooks.Parse([]byte(d.rec.Document), d.c.opts.parse...); err != nil {
 		failure = "stored playbook no longer parses: " + err.Error()
 	} else if status, failure, err = d.walk(ctx); err != nil {
 		return err

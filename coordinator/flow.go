@@ -19,9 +19,12 @@ import (
 // Within a list tasks run one after another and the list stops at the first failure. It returns
 // whether the run succeeded and, if not, what failed first.
 func (d *driver) walk(ctx context.Context) (protocol.RunStatus, string, error) {
-	sctx, stop := d.watchHalt(ctx)
-	ok, failure, err := d.walkLists(sctx)
+	sctx, halt, stop := d.watchHalt(ctx)
+	ok, failure, err := d.walkLists(sctx, halt)
 	stop()
+	// Locks are released however the walk ended: a coordinator taking the run over takes them
+	// again before it goes on.
+	defer d.releaseLocks(ctx)
 	if reason := haltReason(sctx); reason != "" && ctx.Err() == nil && (err != nil || !ok) {
 		// Stopped: what was in flight is ended, then the failure hooks run (outside the halted
 		// context) and the run ends cancelled.
@@ -43,8 +46,12 @@ func (d *driver) walk(ctx context.Context) (protocol.RunStatus, string, error) {
 }
 
 // walkLists walks the playbook: preparation, then the task lists.
-func (d *driver) walkLists(ctx context.Context) (bool, string, error) {
+func (d *driver) walkLists(ctx context.Context, halt context.CancelCauseFunc) (bool, string, error) {
 	failure, err := d.prepare(ctx)
+	if err == nil && failure == "" {
+		failure, err = d.takeLocks(ctx)
+		d.watchLeases(ctx, halt)
+	}
 	if err != nil {
 		return false, "", err
 	}

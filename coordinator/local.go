@@ -41,7 +41,7 @@ func (d *driver) runLocal(ctx context.Context, key string, task playbooks.Task) 
 		res.Msg = "could not render the task: " + err.Error()
 	} else if task.Type == taskLog {
 		d.logTask(ctx, st, props, res)
-	} else if err := d.playbookTask(ctx, key, props, res); err != nil {
+	} else if err := d.playbookTask(ctx, key, task, props, res); err != nil {
 		return nil, err
 	}
 	res.EndedAt = time.Now().UTC()
@@ -65,7 +65,7 @@ func (d *driver) logTask(ctx context.Context, st *protocol.StepRecord, props map
 // playbookTask starts another playbook as a child run and waits for its end. The child is
 // submitted under an idempotency key made of this run, step and attempt, so a coordinator taking
 // the run over finds the same child instead of starting a second one.
-func (d *driver) playbookTask(ctx context.Context, key string, props map[string]any, res *protocol.Result) error {
+func (d *driver) playbookTask(ctx context.Context, key string, task playbooks.Task, props map[string]any, res *protocol.Result) error {
 	st := d.find(key)
 	ref, _ := props["file"].(string)
 	if ref == "" {
@@ -84,6 +84,7 @@ func (d *driver) playbookTask(ctx context.Context, key string, props map[string]
 	resp, apiErr := d.c.submit(ctx, protocol.SubmitRequest{
 		Version: protocol.SubmitVersion, Playbook: doc, Source: ref, Inputs: inputs, Files: d.rec.Files,
 		IdempotencyKey: fmt.Sprintf("%s/%d/%d", d.rec.ID, st.Seq, st.Attempt), Parent: d.rec.ID,
+		Timeout: task.Timeout,
 	})
 	if apiErr != nil {
 		if apiErr.Code == protocol.CodeInternal {
@@ -119,7 +120,7 @@ func (d *driver) childInputs(doc string, props map[string]any) (map[string]any, 
 		inherit = true
 	}
 	if inherit {
-		child, err := playbooks.Parse([]byte(doc))
+		child, err := playbooks.Parse([]byte(doc), d.c.opts.parse...)
 		if err != nil {
 			return nil, fmt.Errorf("child playbook: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/playbooks"
 )
 
 // Option configures a Coordinator.
@@ -23,6 +24,8 @@ type options struct {
 	maxRuns   int
 	store     kvstore.Config
 	rpcChunk  int
+	// parse are the options every playbook is parsed with (plugin task types).
+	parse []playbooks.ParseOption
 }
 
 func defaultOptions() options {
@@ -89,4 +92,10 @@ func WithStore(cfg kvstore.Config) Option {
 // targets are cut into jobs of this size that workers run in parallel. Default 1000.
 func WithRPCChunk(n int) Option {
 	return func(o *options) error { o.rpcChunk = n; return nil }
+}
+
+// WithPlugins lets playbooks use the plugin task types specs describes; workers with the same
+// plugin directory run them.
+func WithPlugins(specs map[string]playbooks.PluginSpec) Option {
+	return func(o *options) error { o.parse = append(o.parse, playbooks.WithPlugins(specs)); return nil }
 }

@@ -21,26 +21,47 @@ func (d *driver) scope(seq int) playbooks.Scope {
 		Previous:  &playbooks.PreviousTask{},
 	}
 	for i := len(d.rec.Steps) - 1; i >= 0; i-- {
-		if st := d.rec.Steps[i]; st.Seq < seq && st.Done {
-			s.Previous = &playbooks.PreviousTask{
-				Ran: true, Success: st.Success, Description: st.Description, Msg: st.Msg, Data: st.Data,
-				Runtime: st.EndedAt.Sub(st.StartedAt),
-			}
+		if st := d.rec.Steps[i]; st.Seq < seq && st.Done && st.List != string(listDiscover) {
+			s.Previous = previousTask(st)
 			break
 		}
 	}
+	for _, st := range d.rec.Steps {
+		if st.Register != "" && st.Seq < seq && st.Done {
+			if s.Registered == nil {
+				s.Registered = map[string]playbooks.PreviousTask{}
+			}
+			s.Registered[st.Register] = *previousTask(st)
+		}
+	}
+	if len(d.dynamic) > 0 {
+		s.Inputs = maps.Clone(s.Inputs)
+		maps.Copy(s.Inputs, d.dynamic)
+	}
 	return s
+}
+
+// previousTask is what templates read of a finished step.
+func previousTask(st protocol.StepRecord) *playbooks.PreviousTask {
+	return &playbooks.PreviousTask{
+		Ran: true, Success: st.Success, Description: st.Description, Msg: st.Msg, Data: st.Data,
+		Runtime: st.EndedAt.Sub(st.StartedAt), Type: st.Type,
+	}
 }
 
 // render turns a task into the job of one attempt. Properties are rendered on every attempt, as
 // Choria did, so a retry sees the latest previous_task.
 func (d *driver) render(task playbooks.Task, id protocol.JobID, desc string, scope playbooks.Scope) (*protocol.Job, error) {
-	job := &protocol.Job{Version: protocol.JobVersion, ID: id, Type: task.Type, Description: desc, Playbook: d.pb.Name}
+	job := &protocol.Job{Version: protocol.JobVersion, ID: id, Type: task.Type, Description: desc, Playbook: d.pb.Name,
+		Timeout: task.Timeout}
 	switch task.Type {
 	case protocol.TaskShell:
 		spec, err := renderShell(task.Properties, scope)
 		if err != nil {
 			return nil, err
+		}
+		if spec.Timeout == 0 {
+			spec.Timeout = task.Timeout
 		}
 		job.Shell = spec
 		return job, nil

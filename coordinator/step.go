@@ -75,7 +75,7 @@ func (d *driver) begin(ctx context.Context, key string, list playbooks.ListName,
 		desc = task.Description
 	}
 	now := time.Now().UTC()
-	st := protocol.StepRecord{Key: key, List: string(list), Type: task.Type, Description: desc, StartedAt: now}
+	st := protocol.StepRecord{Key: key, List: string(list), Type: task.Type, Description: desc, StartedAt: now, Register: task.Register}
 	if task.PreSleep > 0 {
 		// Recorded, so a coordinator taking over sleeps only what is left.
 		st.RetryAt = now.Add(task.PreSleep)
@@ -96,7 +96,11 @@ func (d *driver) begin(ctx context.Context, key string, list playbooks.ListName,
 func (d *driver) dispatch(ctx context.Context, key string, task playbooks.Task) error {
 	st := d.find(key)
 	id := protocol.JobID{RunID: d.rec.ID, Step: st.Seq, Attempt: st.Attempt + 1}
-	job, err := d.render(task, id, st.Description, d.scope(st.Seq))
+	err := d.refreshDynamic(ctx)
+	var job *protocol.Job
+	if err == nil {
+		job, err = d.render(task, id, st.Description, d.scope(st.Seq))
+	}
 	if err != nil {
 		res := &protocol.Result{ID: id, Msg: "could not render the task: " + err.Error(), ExitCode: -1,
 			StartedAt: time.Now().UTC(), EndedAt: time.Now().UTC()}

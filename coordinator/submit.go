@@ -41,7 +41,7 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest) (*
 	if req.IdempotencyKey == "" {
 		return nil, apiError(protocol.CodeBadRequest, "idempotency_key is required")
 	}
-	pb, inputs, apiErr := Validate([]byte(req.Playbook), req.Inputs)
+	pb, inputs, apiErr := Validate([]byte(req.Playbook), req.Inputs, c.opts.parse...)
 	if apiErr != nil {
 		return nil, apiErr
 	}
@@ -109,8 +109,8 @@ func (c *Coordinator) publishRun(ctx context.Context, runID string) error {
 
 // ValidatePlaybook parses a playbook and checks that this fleetbook can run it, without storing
 // or running anything. The error names every problem found.
-func ValidatePlaybook(doc []byte) (*playbooks.Playbook, *protocol.ErrorResponse) {
-	pb, err := playbooks.Parse(doc)
+func ValidatePlaybook(doc []byte, opts ...playbooks.ParseOption) (*playbooks.Playbook, *protocol.ErrorResponse) {
+	pb, err := playbooks.Parse(doc, opts...)
 	if err != nil {
 		return nil, problemsError(protocol.CodeInvalidPlaybook, "invalid playbook", err)
 	}
@@ -123,8 +123,8 @@ func ValidatePlaybook(doc []byte) (*playbooks.Playbook, *protocol.ErrorResponse)
 
 // Validate checks a playbook and resolves its inputs exactly as a submission does, without
 // storing or running anything. The error names every problem found.
-func Validate(doc []byte, given map[string]any) (*playbooks.Playbook, map[string]any, *protocol.ErrorResponse) {
-	pb, apiErr := ValidatePlaybook(doc)
+func Validate(doc []byte, given map[string]any, opts ...playbooks.ParseOption) (*playbooks.Playbook, map[string]any, *protocol.ErrorResponse) {
+	pb, apiErr := ValidatePlaybook(doc, opts...)
 	if apiErr != nil {
 		return nil, nil, apiErr
 	}

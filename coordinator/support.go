@@ -28,12 +28,6 @@ func unsupported(pb *playbooks.Playbook) []protocol.Problem {
 			}
 		}
 	}
-	if len(pb.Locks) > 0 {
-		add("locks", 0, "locks cannot be taken yet")
-	}
-	for _, name := range pb.DynamicInputs() {
-		add("inputs."+name, 0, "inputs read from data stores cannot be resolved yet")
-	}
 	return probs
 }
 

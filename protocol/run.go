@@ -86,6 +86,8 @@ type StepRecord struct {
 	List        string `json:"list"`
 	Type        string `json:"type"`
 	Description string `json:"description"`
+	// Register is the name the step's result is registered under (`register: NAME`).
+	Register string `json:"register,omitempty"`
 	// Attempt is the try in progress or the last one made.
 	Attempt int `json:"attempt"`
 	// Job is the dispatched job of the attempt in progress, kept so a coordinator taking over

@@ -44,8 +44,12 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 			if err != nil {
 				return err
 			}
+			plugins, err := loadPlugins(conn.plugins)
+			if err != nil {
+				return err
+			}
 			// Refuse a bad playbook before starting or reaching any server.
-			if _, _, apiErr := coordinator.Validate(doc, inputs); apiErr != nil {
+			if _, _, apiErr := coordinator.Validate(doc, inputs, plugins.parse()...); apiErr != nil {
 				return refused(apiErr, args[0], asJSON)
 			}
 			if idemKey == "" {
@@ -60,7 +64,7 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 			submitCtx, cancel := context.WithTimeout(ctx, submitTimeout)
 			resp, err := s.client.Submit(submitCtx, protocol.SubmitRequest{
 				Playbook: string(doc), Source: args[0], Inputs: inputs, IdempotencyKey: idemKey,
-				Files: childPlaybooks(args[0], doc), Timeout: timeout,
+				Files: childPlaybooks(args[0], doc, plugins.parse()...), Timeout: timeout,
 			})
 			cancel()
 			if err != nil {

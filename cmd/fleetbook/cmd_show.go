@@ -16,7 +16,10 @@ import (
 )
 
 func showCommand() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON    bool
+		pluginDir string
+	)
 	cmd := &cobra.Command{
 		Use:   "show FILE",
 		Short: "Describe a playbook: metadata, inputs, node sets and task lists",
@@ -26,7 +29,11 @@ document (anchors and merge keys applied) as JSON. Defaults of sensitive inputs 
 Exit codes: 0 shown, 2 invalid.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pb, err := playbooks.ParseFile(args[0])
+			plugins, err := loadPlugins(pluginDir)
+			if err != nil {
+				return err
+			}
+			pb, err := playbooks.ParseFile(args[0], plugins.parse()...)
 			if err != nil {
 				return exitf(exitRefused, "%v", err)
 			}
@@ -43,6 +50,7 @@ Exit codes: 0 shown, 2 invalid.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the description as JSON")
+	pluginsFlag(cmd, &pluginDir)
 	return cmd
 }
 

@@ -28,7 +28,7 @@ commands reach it with --server nats://HOST:PORT. Stop it with Ctrl-C; runs in f
 when it starts again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pluginOpts, err := pluginOptions(plugins)
+			pluginSet, err := loadPlugins(plugins)
 			if err != nil {
 				return err
 			}
@@ -52,7 +52,7 @@ when it starts again.`,
 				}
 				return nc, err
 			}
-			if err := startServices(cmd.Context(), &wg, dial, log, workers, pluginOpts...); err != nil {
+			if err := startServices(cmd.Context(), &wg, dial, log, workers, pluginSet); err != nil {
 				return exitf(exitInfra, "%v", err)
 			}
 			fmt.Fprintf(os.Stderr, "fleetbook up: NATS on %s, state in %s; Ctrl-C to stop\n", srv.ClientURL(), dataDir)
@@ -77,15 +77,20 @@ type remoteFlags struct {
 
 func coordinatorCommand() *cobra.Command {
 	var (
-		r    remoteFlags
-		name string
-		opts serviceFlags
+		r       remoteFlags
+		name    string
+		plugins string
+		opts    serviceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "Run a coordinator against an existing NATS server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			pluginSet, err := loadPlugins(plugins)
+			if err != nil {
+				return err
+			}
 			nc, err := r.conn.dial("fleetbook coordinator")
 			if err != nil {
 				return exitf(exitInfra, "connect to NATS: %v", err)
@@ -93,6 +98,7 @@ func coordinatorCommand() *cobra.Command {
 			defer nc.Close()
 			o := []coordinator.Option{coordinator.WithLogger(logger(true)), coordinator.WithLease(opts.lease),
 				coordinator.WithStore(opts.store())}
+			o = append(o, pluginSet.coordinator()...)
 			if name != "" {
 				o = append(o, coordinator.WithName(name))
 			}
@@ -110,6 +116,7 @@ func coordinatorCommand() *cobra.Command {
 	r.register(cmd)
 	opts.register(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "coordinator identity (default host-pid-random)")
+	pluginsFlag(cmd, &plugins)
 	return cmd
 }
 
@@ -126,7 +133,7 @@ func workerCommand() *cobra.Command {
 		Short: "Run a worker against an existing NATS server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pluginOpts, err := pluginOptions(plugins)
+			pluginSet, err := loadPlugins(plugins)
 			if err != nil {
 				return err
 			}
@@ -137,7 +144,7 @@ func workerCommand() *cobra.Command {
 			defer nc.Close()
 			o := []worker.Option{worker.WithLogger(logger(true)), worker.WithPool(pool), worker.WithConcurrency(concurrency),
 				worker.WithAckWait(opts.lease), worker.WithStore(opts.store())}
-			o = append(o, pluginOpts...)
+			o = append(o, pluginSet.worker()...)
 			if name != "" {
 				o = append(o, worker.WithName(name))
 			}

@@ -13,8 +13,9 @@ import (
 
 func validateCommand() *cobra.Command {
 	var (
-		in     inputFlags
-		asJSON bool
+		in        inputFlags
+		asJSON    bool
+		pluginDir string
 	)
 	cmd := &cobra.Command{
 		Use:   "validate FILE",
@@ -32,9 +33,13 @@ Exit codes: 0 valid, 2 invalid.`,
 			if err != nil {
 				return err
 			}
-			pb, apiErr := coordinator.ValidatePlaybook(doc)
+			plugins, err := loadPlugins(pluginDir)
+			if err != nil {
+				return err
+			}
+			pb, apiErr := coordinator.ValidatePlaybook(doc, plugins.parse()...)
 			if apiErr == nil && (len(given) > 0 || in.file != "") {
-				_, _, apiErr = coordinator.Validate(doc, given)
+				_, _, apiErr = coordinator.Validate(doc, given, plugins.parse()...)
 			}
 			if apiErr != nil {
 				return refused(apiErr, args[0], asJSON)
@@ -55,6 +60,7 @@ Exit codes: 0 valid, 2 invalid.`,
 	cmd.Flags().StringArrayVarP(&in.pairs, "input", "i", nil, "input value NAME=VALUE (repeatable)")
 	cmd.Flags().StringVar(&in.file, "inputs", "", "file of input values (.json or .yaml)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the outcome as JSON")
+	pluginsFlag(cmd, &pluginDir)
 	return cmd
 }
 

@@ -59,9 +59,6 @@ func (f *connFlags) connect(ctx context.Context, name string) (*session, error) 
 	if !remote {
 		return f.embeddedSession(ctx, name)
 	}
-	if f.plugins != "" {
-		return nil, exitf(exitRefused, "--plugins applies to the embedded worker only; give it to the remote worker instead")
-	}
 	nc, err := f.dial(name)
 	if err != nil {
 		return nil, exitf(exitInfra, "connect to NATS: %v", err)
@@ -89,7 +86,7 @@ func (f *connFlags) dial(name string) (*nats.Conn, error) {
 }
 
 func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session, error) {
-	plugins, err := pluginOptions(f.plugins)
+	plugins, err := loadPlugins(f.plugins)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +114,7 @@ func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session,
 		}
 		return nc, err
 	}
-	if err := startServices(svcCtx, &wg, inproc, log, 4, plugins...); err != nil {
+	if err := startServices(svcCtx, &wg, inproc, log, 4, plugins); err != nil {
 		stop()
 		return nil, exitf(exitInfra, "%v", err)
 	}
@@ -158,12 +155,12 @@ func awaitAPI(ctx context.Context, client *coordinator.Client) error {
 
 // startServices starts one coordinator and one worker, each on its own connection, until ctx ends.
 // extra options go to the worker.
-func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*nats.Conn, error), log *slog.Logger, concurrency int, extra ...worker.Option) error {
+func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*nats.Conn, error), log *slog.Logger, concurrency int, plugins pluginSet) error {
 	cnc, err := dial("fleetbook coordinator")
 	if err != nil {
 		return err
 	}
-	coord, err := coordinator.New(cnc, coordinator.WithLogger(log.With("component", "coordinator")))
+	coord, err := coordinator.New(cnc, append(plugins.coordinator(), coordinator.WithLogger(log.With("component", "coordinator")))...)
 	if err != nil {
 		return err
 	}
@@ -173,7 +170,7 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*
 	}
 	// Both provision the streams and buckets, so neither depends on which starts first.
 	wrk, err := worker.New(wnc, append([]worker.Option{worker.WithConcurrency(concurrency), worker.WithStore(kvstore.Config{}),
-		worker.WithLogger(log.With("component", "worker"))}, extra...)...)
+		worker.WithLogger(log.With("component", "worker"))}, plugins.worker()...)...)
 	if err != nil {
 		return err
 	}

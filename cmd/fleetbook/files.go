@@ -16,11 +16,11 @@ const maxChildPlaybooks = 64
 // A task's `file` is a path relative to the playbook that names it; its `name` is looked up as
 // NAME.yaml or NAME.yml beside it. What cannot be read is left out: the coordinator then refuses
 // the run naming the task's field.
-func childPlaybooks(path string, doc []byte) map[string]string {
+func childPlaybooks(path string, doc []byte, opts ...playbooks.ParseOption) map[string]string {
 	files := map[string]string{}
 	var walk func(dir string, doc []byte)
 	walk = func(dir string, doc []byte) {
-		pb, err := playbooks.Parse(doc)
+		pb, err := playbooks.Parse(doc, opts...)
 		if err != nil {
 			return
 		}
