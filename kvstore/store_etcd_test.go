@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -189,5 +190,55 @@ func TestEtcdLocks(t *testing.T) {
 	defer cancel()
 	if err := ld.Release(rctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// etcdAdmin posts one gateway request as root (token may be ""), failing the test on error.
+func etcdAdmin(t *testing.T, url, token, path, body string) []byte {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: HTTP %d %s", path, resp.StatusCode, out)
+	}
+	return out
+}
+
+func TestEtcdStoreWithAuthentication(t *testing.T) {
+	url := runEtcd(t)
+	etcdAdmin(t, url, "", "/v3/auth/role/add", `{"name":"root"}`)
+	etcdAdmin(t, url, "", "/v3/auth/user/add", `{"name":"root","password":"rootpw"}`)
+	etcdAdmin(t, url, "", "/v3/auth/user/grant", `{"user":"root","role":"root"}`)
+	etcdAdmin(t, url, "", "/v3/auth/enable", `{}`)
+
+	ctx := t.Context()
+	anon, _ := Open(ctx, nil, etcdSpec(url, nil), "r")
+	if err := anon.Put(ctx, "k", "v"); err == nil {
+		t.Fatal("an unauthenticated write was accepted: auth is not enabled, the test proves nothing")
+	}
+	st, err := Open(ctx, nil, etcdSpec(url, map[string]any{"user": "root", "password": "rootpw"}), "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := st.Get(ctx, "k"); err != nil || v != "v" {
+		t.Fatalf("read %#v, %v", v, err)
+	}
+	bad, _ := Open(ctx, nil, etcdSpec(url, map[string]any{"user": "root", "password": "wrong"}), "r")
+	if _, err := bad.Get(ctx, "k"); err == nil || !strings.Contains(err.Error(), "authenticate root") {
+		t.Fatalf("wrong password: %v", err)
 	}
 }
