@@ -83,11 +83,7 @@ func runEtcd(t *testing.T) string {
 }
 
 func etcdSpec(url string, extra map[string]any) protocol.StoreSpec {
-	p := map[string]any{"url": url, "prefix": "fb/"}
-	for k, v := range extra {
-		p[k] = v
-	}
-	return protocol.StoreSpec{Name: "pb_etcd", Type: "etcd", Properties: p}
+	return specWith("pb_etcd", "etcd", map[string]any{"url": url, "prefix": "fb/"}, extra)
 }
 
 func TestEtcdStore(t *testing.T) {
@@ -97,14 +93,9 @@ func TestEtcdStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Get(ctx, "app/colour"); !errors.Is(err, ErrKeyNotFound) {
-		t.Fatalf("missing key: %v", err)
-	}
+	storeContract(t, st, "app/colour")
 	if err := st.Put(ctx, "app/colour", "green"); err != nil {
 		t.Fatal(err)
-	}
-	if v, err := st.Get(ctx, "app/colour"); err != nil || v != "green" {
-		t.Fatalf("read %#v, %v", v, err)
 	}
 	// The prefix is applied: the key is fb/app/colour in etcd.
 	other, _ := Open(ctx, nil, etcdSpec(url, map[string]any{"prefix": ""}), "r")
@@ -116,12 +107,6 @@ func TestEtcdStore(t *testing.T) {
 	}
 	if v, _ := st.Get(ctx, "n"); v != `{"a":1}` {
 		t.Fatalf("structured value read back as %#v", v)
-	}
-	if err := st.Delete(ctx, "app/colour"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Get(ctx, "app/colour"); !errors.Is(err, ErrKeyNotFound) {
-		t.Fatalf("after delete: %v", err)
 	}
 	dead, _ := Open(ctx, nil, etcdSpec(fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), nil), "r")
 	if _, err := dead.Get(ctx, "x"); err == nil || errors.Is(err, ErrKeyNotFound) {

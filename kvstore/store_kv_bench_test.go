@@ -4,19 +4,27 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
-// The kv data store must cost little over raw KV (DESIGN: at least 80% of its throughput).
-// Compare: go test ./kvstore/ -run XXX -bench 'KVPut|KVGet'
-
-func BenchmarkRawKVPut(b *testing.B) {
+// benchJS starts a provisioned server for one benchmark.
+func benchJS(b *testing.B) jetstream.JetStream {
 	s := natstest.RunServer(b)
 	_, js := natstest.Connect(b, s.ClientURL())
 	if err := Provision(b.Context(), js, Config{}); err != nil {
 		b.Fatal(err)
 	}
+	return js
+}
+
+// The kv data store must cost little over raw KV (DESIGN: at least 80% of its throughput).
+// Compare: go test ./kvstore/ -run XXX -bench 'KVPut|KVGet'
+
+func BenchmarkRawKVPut(b *testing.B) {
+	js := benchJS(b)
 	kv, err := js.KeyValue(b.Context(), protocol.DataBucket)
 	if err != nil {
 		b.Fatal(err)
@@ -30,11 +38,7 @@ func BenchmarkRawKVPut(b *testing.B) {
 }
 
 func BenchmarkStoreKVPut(b *testing.B) {
-	s := natstest.RunServer(b)
-	_, js := natstest.Connect(b, s.ClientURL())
-	if err := Provision(b.Context(), js, Config{}); err != nil {
-		b.Fatal(err)
-	}
+	js := benchJS(b)
 	st, err := Open(b.Context(), js, protocol.StoreSpec{Name: "d"}, "r")
 	if err != nil {
 		b.Fatal(err)
@@ -47,11 +51,7 @@ func BenchmarkStoreKVPut(b *testing.B) {
 }
 
 func BenchmarkRawKVGet(b *testing.B) {
-	s := natstest.RunServer(b)
-	_, js := natstest.Connect(b, s.ClientURL())
-	if err := Provision(b.Context(), js, Config{}); err != nil {
-		b.Fatal(err)
-	}
+	js := benchJS(b)
 	kv, _ := js.KeyValue(b.Context(), protocol.DataBucket)
 	if _, err := kv.Put(b.Context(), "app/k", []byte(`"green"`)); err != nil {
 		b.Fatal(err)
@@ -64,11 +64,7 @@ func BenchmarkRawKVGet(b *testing.B) {
 }
 
 func BenchmarkStoreKVGet(b *testing.B) {
-	s := natstest.RunServer(b)
-	_, js := natstest.Connect(b, s.ClientURL())
-	if err := Provision(b.Context(), js, Config{}); err != nil {
-		b.Fatal(err)
-	}
+	js := benchJS(b)
 	st, _ := Open(b.Context(), js, protocol.StoreSpec{Name: "d"}, "r")
 	if err := st.Put(b.Context(), "app/k", "green"); err != nil {
 		b.Fatal(err)
