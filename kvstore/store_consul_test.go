@@ -217,26 +217,7 @@ func TestConsulLocks(t *testing.T) {
 	}
 	b, _ := OpenLocker(ctx, nil, spec, "run-b")
 	key := "choria/locks/playbook/deploy"
-	la, err := a.Lock(ctx, key, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Lock(ctx, key, time.Second); !errors.Is(err, ErrLockTimeout) {
-		t.Fatalf("second holder: got %v, want ErrLockTimeout", err)
-	}
-	got := make(chan error, 1)
-	var lb Lease
-	go func() {
-		var err error
-		lb, err = b.Lock(ctx, key, lockWait)
-		got <- err
-	}()
-	if err := la.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-got; err != nil {
-		t.Fatalf("after release: %v", err)
-	}
+	lb := lockHandover(t, a, b, key)
 	// The holder's session is renewed in the background and the waiter's failed sessions are
 	// destroyed: only b's session is left.
 	f.mu.Lock()

@@ -123,26 +123,7 @@ func TestEtcdLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := OpenLocker(ctx, nil, spec, "run-b")
-	la, err := a.Lock(ctx, "choria/locks/playbook/deploy", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Lock(ctx, "choria/locks/playbook/deploy", time.Second); !errors.Is(err, ErrLockTimeout) {
-		t.Fatalf("second holder: got %v, want ErrLockTimeout", err)
-	}
-	got := make(chan error, 1)
-	var lb Lease
-	go func() {
-		var err error
-		lb, err = b.Lock(ctx, "choria/locks/playbook/deploy", lockWait)
-		got <- err
-	}()
-	if err := la.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-got; err != nil {
-		t.Fatalf("after release: %v", err)
-	}
+	lb := lockHandover(t, a, b, "choria/locks/playbook/deploy")
 	if err := lb.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
