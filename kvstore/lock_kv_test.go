@@ -43,6 +43,37 @@ func lockOwner(t *testing.T, js jetstream.JetStream, key string) (string, error)
 	return rec.Owner, err
 }
 
+// lockHandover checks that b cannot take key while a holds it, and gets it once a releases it;
+// it returns b's lease.
+func lockHandover(t *testing.T, a, b Locker, key string) Lease {
+	t.Helper()
+	ctx := t.Context()
+	la, err := a.Lock(ctx, key, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Lock(ctx, key, time.Second); !errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("second holder: got %v, want ErrLockTimeout", err)
+	}
+	type outcome struct {
+		l   Lease
+		err error
+	}
+	got := make(chan outcome, 1)
+	go func() {
+		l, err := b.Lock(ctx, key, lockWait)
+		got <- outcome{l, err}
+	}()
+	if err := la.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o := <-got
+	if o.err != nil {
+		t.Fatalf("after release: %v", o.err)
+	}
+	return o.l
+}
+
 func TestKVLockHoldersTakeTurns(t *testing.T) {
 	js := jsSetup(t)
 	a, b := newTestKVLocker(t, js, "run-a"), newTestKVLocker(t, js, "run-b")
@@ -128,6 +159,15 @@ func TestKVLockOfCrashedHolderExpires(t *testing.T) {
 	s := natstest.RunServer(t)
 	_, js := natstest.Connect(t, s.ClientURL())
 	if err := Provision(t.Context(), js, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	// A release first, so the crashing holder's Create goes through the key's purge marker: the
+	// lease TTL must survive that path too.
+	l0, err := newTestKVLocker(t, js, "earlier").Lock(t.Context(), "deploy", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l0.Release(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	// The holder has its own connection, closed to simulate its process dying.

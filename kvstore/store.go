@@ -143,6 +143,8 @@ func parseSpec(spec protocol.StoreSpec) (string, *config, error) {
 		if cfg.ttl, err = p.seconds("ttl", defTTL, minTTL); err != nil {
 			return "", nil, err
 		}
+		// Leases are whole seconds in etcd and Consul, and in NATS message TTLs too.
+		cfg.ttl = cfg.ttl.Round(time.Second)
 	} else if typ != TypeShell {
 		// Choria accepts timeout on every store; here it can only be a lock wait, which these
 		// stores never use, so it is accepted and ignored.

@@ -184,11 +184,7 @@ func (f *fakeConsul) serveKV(w http.ResponseWriter, r *http.Request, key string,
 }
 
 func consulSpec(url string, extra map[string]any) protocol.StoreSpec {
-	p := map[string]any{"url": url, "prefix": "fb/", "token": "s3cret"}
-	for k, v := range extra {
-		p[k] = v
-	}
-	return protocol.StoreSpec{Name: "pb_consul", Type: "consul", Properties: p}
+	return specWith("pb_consul", "consul", map[string]any{"url": url, "prefix": "fb/", "token": "s3cret"}, extra)
 }
 
 func TestConsulStore(t *testing.T) {
@@ -198,23 +194,12 @@ func TestConsulStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Get(ctx, "choria/kv/cluster"); !errors.Is(err, ErrKeyNotFound) {
-		t.Fatalf("missing key: %v", err)
-	}
+	storeContract(t, st, "choria/kv/cluster")
 	if err := st.Put(ctx, "choria/kv/cluster", "bravo"); err != nil {
 		t.Fatal(err)
 	}
 	if string(f.kv["fb/choria/kv/cluster"].value) != "bravo" {
 		t.Fatalf("stored %#v", f.kv)
-	}
-	if v, err := st.Get(ctx, "choria/kv/cluster"); err != nil || v != "bravo" {
-		t.Fatalf("read %#v, %v", v, err)
-	}
-	if err := st.Delete(ctx, "choria/kv/cluster"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Get(ctx, "choria/kv/cluster"); !errors.Is(err, ErrKeyNotFound) {
-		t.Fatalf("after delete: %v", err)
 	}
 	noToken, _ := Open(ctx, nil, consulSpec(url, map[string]any{"token": ""}), "r")
 	if err := noToken.Put(ctx, "x", "y"); err == nil || !strings.Contains(err.Error(), "403") {
@@ -232,26 +217,7 @@ func TestConsulLocks(t *testing.T) {
 	}
 	b, _ := OpenLocker(ctx, nil, spec, "run-b")
 	key := "choria/locks/playbook/deploy"
-	la, err := a.Lock(ctx, key, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Lock(ctx, key, time.Second); !errors.Is(err, ErrLockTimeout) {
-		t.Fatalf("second holder: got %v, want ErrLockTimeout", err)
-	}
-	got := make(chan error, 1)
-	var lb Lease
-	go func() {
-		var err error
-		lb, err = b.Lock(ctx, key, lockWait)
-		got <- err
-	}()
-	if err := la.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-got; err != nil {
-		t.Fatalf("after release: %v", err)
-	}
+	lb := lockHandover(t, a, b, key)
 	// The holder's session is renewed in the background and the waiter's failed sessions are
 	// destroyed: only b's session is left.
 	f.mu.Lock()

@@ -1,6 +1,7 @@
 package kvstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -54,15 +55,14 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 
 // call posts req to the gateway endpoint path and decodes the reply into out.
 func (s *etcdStore) call(ctx context.Context, path string, req, out any) error {
-	h := http.Header{"Content-Type": {"application/json"}}
-	if s.c.user != "" {
-		tok, err := s.authenticate(ctx)
-		if err != nil {
-			return err
-		}
-		h.Set("Authorization", tok)
+	status, body, err := s.post(ctx, path, req)
+	if err == nil && s.c.user != "" && status != http.StatusOK && bytes.Contains(body, []byte("invalid auth token")) {
+		// Simple tokens expire after some idle minutes: authenticate again, once.
+		s.mu.Lock()
+		s.token = ""
+		s.mu.Unlock()
+		status, body, err = s.post(ctx, path, req)
 	}
-	status, body, _, err := doHTTP(ctx, http.MethodPost, s.c.url+path, h, req)
 	if err != nil {
 		return fmt.Errorf("etcd %s: %w", path, err)
 	}
@@ -75,6 +75,20 @@ func (s *etcdStore) call(ctx context.Context, path string, req, out any) error {
 		}
 	}
 	return nil
+}
+
+// post sends one request, authenticated when the store has a user.
+func (s *etcdStore) post(ctx context.Context, path string, req any) (int, []byte, error) {
+	h := http.Header{"Content-Type": {"application/json"}}
+	if s.c.user != "" {
+		tok, err := s.authenticate(ctx)
+		if err != nil {
+			return 0, nil, err
+		}
+		h.Set("Authorization", tok)
+	}
+	status, body, _, err := doHTTP(ctx, http.MethodPost, s.c.url+path, h, req)
+	return status, body, err
 }
 
 // authenticate gets (once) the token of the configured user.

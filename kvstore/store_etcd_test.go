@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -82,11 +83,7 @@ func runEtcd(t *testing.T) string {
 }
 
 func etcdSpec(url string, extra map[string]any) protocol.StoreSpec {
-	p := map[string]any{"url": url, "prefix": "fb/"}
-	for k, v := range extra {
-		p[k] = v
-	}
-	return protocol.StoreSpec{Name: "pb_etcd", Type: "etcd", Properties: p}
+	return specWith("pb_etcd", "etcd", map[string]any{"url": url, "prefix": "fb/"}, extra)
 }
 
 func TestEtcdStore(t *testing.T) {
@@ -96,14 +93,9 @@ func TestEtcdStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Get(ctx, "app/colour"); !errors.Is(err, ErrKeyNotFound) {
-		t.Fatalf("missing key: %v", err)
-	}
+	storeContract(t, st, "app/colour")
 	if err := st.Put(ctx, "app/colour", "green"); err != nil {
 		t.Fatal(err)
-	}
-	if v, err := st.Get(ctx, "app/colour"); err != nil || v != "green" {
-		t.Fatalf("read %#v, %v", v, err)
 	}
 	// The prefix is applied: the key is fb/app/colour in etcd.
 	other, _ := Open(ctx, nil, etcdSpec(url, map[string]any{"prefix": ""}), "r")
@@ -115,12 +107,6 @@ func TestEtcdStore(t *testing.T) {
 	}
 	if v, _ := st.Get(ctx, "n"); v != `{"a":1}` {
 		t.Fatalf("structured value read back as %#v", v)
-	}
-	if err := st.Delete(ctx, "app/colour"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Get(ctx, "app/colour"); !errors.Is(err, ErrKeyNotFound) {
-		t.Fatalf("after delete: %v", err)
 	}
 	dead, _ := Open(ctx, nil, etcdSpec(fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), nil), "r")
 	if _, err := dead.Get(ctx, "x"); err == nil || errors.Is(err, ErrKeyNotFound) {
@@ -137,26 +123,7 @@ func TestEtcdLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := OpenLocker(ctx, nil, spec, "run-b")
-	la, err := a.Lock(ctx, "choria/locks/playbook/deploy", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Lock(ctx, "choria/locks/playbook/deploy", time.Second); !errors.Is(err, ErrLockTimeout) {
-		t.Fatalf("second holder: got %v, want ErrLockTimeout", err)
-	}
-	got := make(chan error, 1)
-	var lb Lease
-	go func() {
-		var err error
-		lb, err = b.Lock(ctx, "choria/locks/playbook/deploy", lockWait)
-		got <- err
-	}()
-	if err := la.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-got; err != nil {
-		t.Fatalf("after release: %v", err)
-	}
+	lb := lockHandover(t, a, b, "choria/locks/playbook/deploy")
 	if err := lb.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -189,5 +156,55 @@ func TestEtcdLocks(t *testing.T) {
 	defer cancel()
 	if err := ld.Release(rctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// etcdAdmin posts one gateway request as root (token may be ""), failing the test on error.
+func etcdAdmin(t *testing.T, url, token, path, body string) []byte {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: HTTP %d %s", path, resp.StatusCode, out)
+	}
+	return out
+}
+
+func TestEtcdStoreWithAuthentication(t *testing.T) {
+	url := runEtcd(t)
+	etcdAdmin(t, url, "", "/v3/auth/role/add", `{"name":"root"}`)
+	etcdAdmin(t, url, "", "/v3/auth/user/add", `{"name":"root","password":"rootpw"}`)
+	etcdAdmin(t, url, "", "/v3/auth/user/grant", `{"user":"root","role":"root"}`)
+	etcdAdmin(t, url, "", "/v3/auth/enable", `{}`)
+
+	ctx := t.Context()
+	anon, _ := Open(ctx, nil, etcdSpec(url, nil), "r")
+	if err := anon.Put(ctx, "k", "v"); err == nil {
+		t.Fatal("an unauthenticated write was accepted: auth is not enabled, the test proves nothing")
+	}
+	st, err := Open(ctx, nil, etcdSpec(url, map[string]any{"user": "root", "password": "rootpw"}), "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := st.Get(ctx, "k"); err != nil || v != "v" {
+		t.Fatalf("read %#v, %v", v, err)
+	}
+	bad, _ := Open(ctx, nil, etcdSpec(url, map[string]any{"user": "root", "password": "wrong"}), "r")
+	if _, err := bad.Get(ctx, "k"); err == nil || !strings.Contains(err.Error(), "authenticate root") {
+		t.Fatalf("wrong password: %v", err)
 	}
 }

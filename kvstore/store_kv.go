@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -69,9 +68,7 @@ func checkKVKey(key string) error {
 // kvStore keeps JSON values in a JetStream KV bucket under prefix+key.
 type kvStore struct {
 	kv     jetstream.KeyValue
-	js     jetstream.JetStream
 	prefix string
-	ttl    time.Duration
 }
 
 func openKV(ctx context.Context, js jetstream.JetStream, name string, cfg *config) (*kvStore, error) {
@@ -87,7 +84,7 @@ func openKV(ctx context.Context, js jetstream.JetStream, name string, cfg *confi
 	if err != nil {
 		return nil, fmt.Errorf("data store %s: open bucket %s: %w", name, kc.bucket, err)
 	}
-	return &kvStore{kv: kv, js: js, ttl: cfg.ttl}, nil
+	return &kvStore{kv: kv}, nil
 }
 
 // Get decodes the JSON value under key. A value that is not JSON (written by another tool) is
@@ -148,7 +145,7 @@ func openMemory(ctx context.Context, js jetstream.JetStream, runID string) (*kvS
 	if err != nil {
 		return nil, fmt.Errorf("memory store: open bucket %s: %w", protocol.MemoryBucket, err)
 	}
-	return &kvStore{kv: kv, js: js, prefix: runID + "."}, nil
+	return &kvStore{kv: kv, prefix: runID + "."}, nil
 }
 
 // DropRunMemory removes every key the memory stores of run runID hold. The coordinator calls it

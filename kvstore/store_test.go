@@ -3,6 +3,7 @@ package kvstore
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,6 +22,65 @@ func jsSetup(t *testing.T) jetstream.JetStream {
 		t.Fatalf("provision: %v", err)
 	}
 	return js
+}
+
+// specWith is a store spec with base properties, overridden by extra.
+func specWith(name, typ string, base, extra map[string]any) protocol.StoreSpec {
+	for k, v := range extra {
+		base[k] = v
+	}
+	return protocol.StoreSpec{Name: name, Type: typ, Properties: base}
+}
+
+// storeContract checks what every store promises: a missing key is ErrKeyNotFound, a value
+// written is read back (as text by the stores that keep strings), a delete removes it, and
+// deleting a missing key is not an error. key must be valid for every store.
+func storeContract(t *testing.T, st Store, key string) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := st.Get(ctx, key); !errors.Is(err, ErrKeyNotFound) {
+		t.Fatalf("missing key: got %v, want ErrKeyNotFound", err)
+	}
+	if err := st.Put(ctx, key, "green"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := st.Get(ctx, key); err != nil || v != "green" {
+		t.Fatalf("read back %#v, %v", v, err)
+	}
+	if err := st.Put(ctx, key, "blue"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := st.Get(ctx, key); err != nil || v != "blue" {
+		t.Fatalf("read back after overwrite %#v, %v", v, err)
+	}
+	if err := st.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, key); !errors.Is(err, ErrKeyNotFound) {
+		t.Fatalf("after delete: got %v, want ErrKeyNotFound", err)
+	}
+	if err := st.Delete(ctx, key); err != nil {
+		t.Fatalf("deleting a missing key: %v", err)
+	}
+}
+
+func TestStoreContract(t *testing.T) {
+	js := jsSetup(t)
+	for _, spec := range []protocol.StoreSpec{
+		{Name: "kv", Type: "kv"},
+		{Name: "memory", Type: "memory"},
+		{Name: "env", Type: "environment", Properties: map[string]any{"prefix": "FBTEST_CONTRACT_"}},
+		{Name: "json", Type: "file", Properties: map[string]any{"file": filepath.Join(t.TempDir(), "d.json"), "create": true}},
+		{Name: "yaml", Type: "file", Properties: map[string]any{"file": filepath.Join(t.TempDir(), "d.yml"), "create": true}},
+	} {
+		t.Run(spec.Name, func(t *testing.T) {
+			st, err := Open(t.Context(), js, spec, "run1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			storeContract(t, st, "app_colour")
+		})
+	}
 }
 
 func TestCheckRefusesBadSpecs(t *testing.T) {
