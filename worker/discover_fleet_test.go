@@ -2,6 +2,7 @@ package worker
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -264,4 +265,38 @@ func TestDiscoverJobOnWorker(t *testing.T) {
 		t.Fatalf("result: %+v", res)
 	}
 	waitJobsEmpty(t, js)
+}
+
+func TestDiscoverTestPingsManyNodesThroughOneSubscription(t *testing.T) {
+	nc, js := setup(t)
+	const n = 2000
+	var names strings.Builder
+	names.WriteString("g:\n")
+	for i := range n {
+		fmt.Fprintf(&names, "  - node%04d.example.net\n", i)
+	}
+	src := writeFile(t, "many.yaml", names.String())
+	// One process answering for a whole simulated fleet, except node0007.
+	sub, err := nc.Subscribe("fleetbook.node.>", func(m *nats.Msg) {
+		id := strings.TrimSuffix(strings.TrimPrefix(m.Subject, "fleetbook.node."), ".rpc")
+		if id == "node0007.example.net" {
+			return
+		}
+		var req protocol.RPCRequest
+		_ = json.Unmarshal(m.Data, &req)
+		data, _ := json.Marshal(protocol.RPCReply{Version: 1, RequestID: req.RequestID, Identity: id, Success: true})
+		_ = m.Respond(data)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	d := natsDiscoverer(nc, js)
+	d.pingTimeout = 3 * time.Second
+
+	_, err = d.discover(t.Context(), &protocol.DiscoverSpec{Name: "many", Type: "yaml", Test: true, Properties: map[string]any{"source": src, "group": "g"}})
+	want := fmt.Sprintf("connectivity test failed for 1 of %d nodes: node0007.example.net (no answer within 3s)", n)
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %q", err, want)
+	}
 }
