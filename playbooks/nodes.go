@@ -9,17 +9,19 @@ import (
 // Node set types.
 const (
 	NodesMcollective = "mcollective"
-	NodesPQL         = "pql"
-	NodesYAML        = "yaml"
-	NodesShell       = "shell"
-	NodesTerraform   = "terraform"
+	// NodesFleet selects nodes of fleetbook's node registry; mcollective is its Choria alias.
+	NodesFleet     = "fleet"
+	NodesPQL       = "pql"
+	NodesYAML      = "yaml"
+	NodesShell     = "shell"
+	NodesTerraform = "terraform"
 )
 
 // NodeSet is a named set of nodes, discovered once before the tasks run.
 type NodeSet struct {
 	// Name is the node set name, used as `nodes.NAME` in templates.
 	Name string
-	// Type is the discovery source: mcollective, pql, yaml, shell or terraform.
+	// Type is the discovery source: fleet (alias mcollective), pql, yaml, shell or terraform.
 	Type string
 	// Properties are the type-specific properties, un-rendered (e.g. facts, query, script).
 	Properties map[string]any
@@ -52,19 +54,23 @@ var commonNodeKeys = map[string]propSpec{
 
 // nodeKeys lists the type-specific keys of each node set type.
 var nodeKeys = map[string]map[string]propSpec{
-	NodesMcollective: {
-		"discovery_method": {kind: kindString},
-		"agents":           {kind: kindStringList},
-		"classes":          {kind: kindStringList},
-		"facts":            {kind: kindStringList},
-		"identities":       {kind: kindStringList},
-		"compound":         {kind: kindString},
-		"federations":      {kind: kindAny, check: checkStringOrList},
-	},
-	NodesPQL:       {"query": {kind: kindString, required: true}},
-	NodesYAML:      {"source": {kind: kindString, required: true}, "group": {kind: kindString, required: true}},
-	NodesShell:     {"script": {kind: kindString, required: true}},
-	NodesTerraform: {"statefile": {kind: kindString, required: true}, "output": {kind: kindString, required: true}, "terraform": {kind: kindString}},
+	NodesFleet:       fleetNodeKeys,
+	NodesMcollective: fleetNodeKeys,
+	NodesPQL:         {"query": {kind: kindString, required: true}, "url": {kind: kindString}},
+	NodesYAML:        {"source": {kind: kindString, required: true}, "group": {kind: kindString, required: true}},
+	NodesShell:       {"script": {kind: kindString, required: true}},
+	NodesTerraform:   {"statefile": {kind: kindString, required: true}, "output": {kind: kindString, required: true}, "terraform": {kind: kindString}},
+}
+
+// fleetNodeKeys are the filters of the fleet and mcollective types.
+var fleetNodeKeys = map[string]propSpec{
+	"discovery_method": {kind: kindString},
+	"agents":           {kind: kindStringList},
+	"classes":          {kind: kindStringList},
+	"facts":            {kind: kindStringList},
+	"identities":       {kind: kindStringList},
+	"compound":         {kind: kindString},
+	"federations":      {kind: kindAny, check: checkStringOrList},
 }
 
 func checkStringOrList(v any) string {

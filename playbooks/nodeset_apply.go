@@ -20,7 +20,7 @@ var (
 // ns.WhenEmpty is used as is: a caller whose when_empty holds templates renders it first
 // (ns.WhenEmpty, err = RenderString(ns.WhenEmpty, scope)) and calls Apply on that copy.
 func (ns NodeSet) Apply(found []string) ([]string, error) {
-	nodes := uniqueNodes(found)
+	nodes := UniqueNodes(found)
 	if len(nodes) == 0 {
 		if ns.EmptyOK {
 			return []string{}, nil
@@ -47,8 +47,9 @@ func (ns NodeSet) minimum() int {
 	return ns.AtLeast
 }
 
-// uniqueNodes drops repeated and empty identities, keeping the order of first appearance.
-func uniqueNodes(found []string) []string {
+// UniqueNodes drops repeated and empty identities, keeping the order of first appearance. It
+// returns a new slice, never nil.
+func UniqueNodes(found []string) []string {
 	seen := make(map[string]bool, len(found))
 	out := make([]string, 0, len(found))
 	for _, n := range found {

@@ -57,3 +57,46 @@ func TestNodeSetApplyDoesNotModifyInput(t *testing.T) {
 		t.Fatalf("input changed: %v", found)
 	}
 }
+
+func TestNodeSetFleetAndPQLURLDecode(t *testing.T) {
+	pb, err := Parse([]byte(`name: t
+version: 1.0.0
+author: dev
+description: node sets
+uses: {puppet: ">= 1.2"}
+nodes:
+  web:
+    type: fleet
+    identities: ["/^web/"]
+    compound: "apache and country=uk"
+    uses: [puppet]
+    limit: 2
+  uk:
+    type: pql
+    url: "http://pdb.example:8080"
+    query: "nodes[certname] {}"
+    empty_ok: true
+tasks:
+  - shell: {command: "true"}
+`))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	sets := map[string]NodeSet{}
+	for _, ns := range pb.Nodes {
+		sets[ns.Name] = ns
+	}
+	web, uk := sets["web"], sets["uk"]
+	if web.Type != NodesFleet || web.Properties["compound"] != "apache and country=uk" || web.Limit != 2 || !slices.Equal(web.Uses, []string{"puppet"}) {
+		t.Errorf("web: %+v", web)
+	}
+	if uk.Type != NodesPQL || uk.Properties["url"] != "http://pdb.example:8080" || uk.AtLeast != 0 {
+		t.Errorf("uk: %+v", uk)
+	}
+	if got, err := web.Apply([]string{"web1", "web2", "web1", "web3"}); err != nil || !slices.Equal(got, []string{"web1", "web2"}) {
+		t.Errorf("web.Apply: %v, %v", got, err)
+	}
+	if got, err := uk.Apply(nil); err != nil || len(got) != 0 {
+		t.Errorf("uk.Apply: %v, %v", got, err)
+	}
+}

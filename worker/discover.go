@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -120,7 +121,7 @@ func (d *discoverer) discover(ctx context.Context, spec *protocol.DiscoverSpec) 
 	if err != nil {
 		return nil, err
 	}
-	nodes = dedupeNodes(nodes)
+	nodes = playbooks.UniqueNodes(nodes)
 	if spec.Limit > 0 && len(nodes) > spec.Limit {
 		nodes = nodes[:spec.Limit]
 	}
@@ -148,19 +149,6 @@ func (d *discoverer) discover(ctx context.Context, spec *protocol.DiscoverSpec) 
 		}
 	}
 	return nodes, nil
-}
-
-// dedupeNodes drops repeated and empty names, keeping the first occurrence's place.
-func dedupeNodes(in []string) []string {
-	seen := make(map[string]bool, len(in))
-	out := make([]string, 0, len(in))
-	for _, n := range in {
-		if n != "" && !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // hostnameRe is an RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -83,9 +84,9 @@ func (d *discoverer) registry(ctx context.Context) (map[string]*protocol.NodeInf
 // and lists every failure in one error.
 func checkUses(nodes []string, registry map[string]*protocol.NodeInfo, uses map[string]string) error {
 	agents := slices.Sorted(maps.Keys(uses))
-	ranges := map[string]versionRange{}
+	ranges := map[string]playbooks.VersionRange{}
 	for _, a := range agents {
-		r, err := parseVersionRange(uses[a])
+		r, err := playbooks.ParseVersionRange(uses[a])
 		if err != nil {
 			return fmt.Errorf("uses %s: %w", a, err)
 		}
@@ -105,12 +106,12 @@ func checkUses(nodes []string, registry map[string]*protocol.NodeInfo, uses map[
 				continue
 			}
 			have := n.Agents[i].Version
-			v, err := parseSemVersion(have)
+			v, err := playbooks.ParseSemVersion(have)
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("node %s has agent %s with unreadable version %q", id, a, have))
 				continue
 			}
-			if !ranges[a].allows(v) {
+			if !ranges[a].Allows(v) {
 				problems = append(problems, fmt.Sprintf("node %s has agent %s version %s, outside %s", id, a, have, uses[a]))
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 
 	"github.com/fleetbook/fleetbook/protocol"
 )
@@ -16,20 +17,28 @@ import (
 // discoverRPCVersion is the RPCRequest version the connectivity test speaks.
 const discoverRPCVersion = 1
 
+// statusHeader and noRespondersStatus make the status reply NATS sends when nobody subscribes to
+// a request's subject (nats.go keeps its names for them unexported).
+const (
+	statusHeader       = "Status"
+	noRespondersStatus = "503"
+)
+
 // ping sends rpcutil ping to every node at once over core NATS and waits up to pingTimeout (or
 // ctx's end) for the replies, which all come to one subscription. Nodes that do not answer, or
 // answer with a failure, fail discovery, each one named.
 func (d *discoverer) ping(ctx context.Context, nodes []string) error {
 	inbox := d.nc.NewInbox()
-	sub, err := d.nc.SubscribeSync(inbox + ".*")
+	// A channel subscription sees NATS's "no responders" status replies (a node with no agent
+	// listening) as messages carrying the reply subject, so such a node fails at once; NextMsg
+	// would turn them into an error that does not say which node it was. The buffer holds a reply
+	// from every node, so none is dropped as a slow consumer.
+	replies := make(chan *nats.Msg, len(nodes)+16)
+	sub, err := d.nc.ChanSubscribe(inbox+".*", replies)
 	if err != nil {
 		return fmt.Errorf("connectivity test: subscribing for replies: %w", err)
 	}
 	defer sub.Unsubscribe()
-	// Thousands of replies may arrive before they are read: never drop one as a slow consumer.
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		return fmt.Errorf("connectivity test: %w", err)
-	}
 
 	requestIDs := make([]string, len(nodes))
 	pending := make(map[int]bool, len(nodes))
@@ -51,12 +60,21 @@ func (d *discoverer) ping(ctx context.Context, nodes []string) error {
 	defer cancel()
 	reasons := map[int]string{}
 	for len(pending) > 0 {
-		msg, err := sub.NextMsgWithContext(wctx)
-		if err != nil {
+		var msg *nats.Msg
+		select {
+		case msg = <-replies:
+		case <-wctx.Done():
+		}
+		if msg == nil {
 			break
 		}
 		i, err := strconv.Atoi(msg.Subject[strings.LastIndexByte(msg.Subject, '.')+1:])
 		if err != nil || !pending[i] {
+			continue
+		}
+		if msg.Header.Get(statusHeader) == noRespondersStatus {
+			delete(pending, i)
+			reasons[i] = "no node agent is listening"
 			continue
 		}
 		if e := msg.Header.Get(protocol.ErrorHeader); e != "" {

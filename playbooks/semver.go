@@ -1,4 +1,4 @@
-package worker
+package playbooks
 
 import (
 	"fmt"
@@ -6,21 +6,22 @@ import (
 	"strings"
 )
 
-// semVersion is a parsed SemVer 2.0 version. Build metadata is dropped: it has no precedence.
-type semVersion struct {
+// SemVersion is a parsed SemVer 2.0 version, as agents declare theirs. Build metadata is dropped:
+// it has no precedence.
+type SemVersion struct {
 	major, minor, patch uint64
 	pre                 []string
 }
 
-// parseSemVersion parses an agent's version. Like Choria, it pads missing parts: "1.2" is
+// ParseSemVersion parses an agent's version. Like Choria, it pads missing parts: "1.2" is
 // 1.2.0 and "1" is 1.0.0; a leading "v" is allowed.
-func parseSemVersion(s string) (semVersion, error) {
+func ParseSemVersion(s string) (SemVersion, error) {
 	p, err := parsePartial(s)
 	if err != nil {
-		return semVersion{}, err
+		return SemVersion{}, err
 	}
 	if p.parts < 3 && p.wild {
-		return semVersion{}, fmt.Errorf("version %q has a wildcard", s)
+		return SemVersion{}, fmt.Errorf("version %q has a wildcard", s)
 	}
 	return p.v, nil
 }
@@ -28,7 +29,7 @@ func parseSemVersion(s string) (semVersion, error) {
 // partialVersion is a version as a range writes it: some leading parts given, the rest missing
 // or wildcards (x, X, *).
 type partialVersion struct {
-	v semVersion
+	v SemVersion
 	// parts counts the numeric parts given: 0 for "*", 1 for "1" or "1.x", 2 for "1.2".
 	parts int
 	// wild is set when a part was spelt x, X or *, rather than left out.
@@ -84,8 +85,8 @@ func parsePartial(s string) (partialVersion, error) {
 	return p, nil
 }
 
-// String prints the version back.
-func (v semVersion) String() string {
+// String prints the version in its full form (1.2 is printed 1.2.0).
+func (v SemVersion) String() string {
 	s := fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch)
 	if len(v.pre) > 0 {
 		s += "-" + strings.Join(v.pre, ".")
@@ -93,8 +94,8 @@ func (v semVersion) String() string {
 	return s
 }
 
-// compare orders versions by SemVer precedence: -1, 0 or 1.
-func (v semVersion) compare(o semVersion) int {
+// Compare orders versions by SemVer precedence: -1, 0 or 1.
+func (v SemVersion) Compare(o SemVersion) int {
 	for _, d := range [][2]uint64{{v.major, o.major}, {v.minor, o.minor}, {v.patch, o.patch}} {
 		if d[0] != d[1] {
 			if d[0] < d[1] {
@@ -149,11 +150,11 @@ func comparePreID(a, b string) int {
 // comparator is one bound of a range: op is one of < <= > >= =.
 type comparator struct {
 	op string
-	v  semVersion
+	v  SemVersion
 }
 
-func (c comparator) allows(v semVersion) bool {
-	d := v.compare(c.v)
+func (c comparator) allows(v SemVersion) bool {
+	d := v.Compare(c.v)
 	switch c.op {
 	case "<":
 		return d < 0
@@ -167,14 +168,15 @@ func (c comparator) allows(v semVersion) bool {
 	return d == 0
 }
 
-// versionRange is a SemVer range: alternatives (||) of comparator sets that must all hold.
-type versionRange struct {
+// VersionRange is a SemVer range, as the top-level uses gives one per agent: alternatives (||)
+// of comparator sets that must all hold. Parse it with ParseVersionRange.
+type VersionRange struct {
 	text string
 	alts [][]comparator
 }
 
-// allows reports whether v is inside the range.
-func (r versionRange) allows(v semVersion) bool {
+// Allows reports whether v is inside the range.
+func (r VersionRange) Allows(v SemVersion) bool {
 	for _, set := range r.alts {
 		ok := true
 		for _, c := range set {
@@ -190,18 +192,18 @@ func (r versionRange) allows(v semVersion) bool {
 	return false
 }
 
-// parseVersionRange parses the range syntax of Choria's uses (Puppet's SemanticPuppet) and of
+// ParseVersionRange parses the range syntax of Choria's uses (Puppet's SemanticPuppet) and of
 // npm, which overlap: comparators (=, <, <=, >, >=, an operator may be followed by a space),
 // ~ and ~> (patch updates, or minor when only the major is given), ^ (updates that keep the
 // left-most non-zero part), x-ranges (1.x, 1.2.*, *, or a partial version such as 1.2),
 // hyphen ranges (1.2 - 2.0), comparators separated by spaces or commas all holding, and ||
 // between alternatives.
-func parseVersionRange(text string) (versionRange, error) {
-	r := versionRange{text: text}
+func ParseVersionRange(text string) (VersionRange, error) {
+	r := VersionRange{text: text}
 	for _, alt := range strings.Split(text, "||") {
 		set, err := parseComparatorSet(alt)
 		if err != nil {
-			return versionRange{}, fmt.Errorf("invalid version range %q: %w", text, err)
+			return VersionRange{}, fmt.Errorf("invalid version range %q: %w", text, err)
 		}
 		r.alts = append(r.alts, set)
 	}
@@ -278,25 +280,25 @@ func expandTerm(op, ver string) ([]comparator, error) {
 		}
 		return []comparator{{"<", bump(p)}}, nil // <=1.2 includes every 1.2.x
 	case "~", "~>":
-		hi := semVersion{major: lo.major + 1}
+		hi := SemVersion{major: lo.major + 1}
 		if p.parts >= 2 {
-			hi = semVersion{major: lo.major, minor: lo.minor + 1}
+			hi = SemVersion{major: lo.major, minor: lo.minor + 1}
 		}
 		if p.parts == 0 {
 			return nil, nil
 		}
 		return []comparator{{">=", lo}, {"<", hi}}, nil
 	case "^":
-		var hi semVersion
+		var hi SemVersion
 		switch {
 		case p.parts == 0:
 			return nil, nil
 		case lo.major > 0 || p.parts == 1:
-			hi = semVersion{major: lo.major + 1}
+			hi = SemVersion{major: lo.major + 1}
 		case lo.minor > 0 || p.parts == 2:
-			hi = semVersion{minor: lo.minor + 1}
+			hi = SemVersion{minor: lo.minor + 1}
 		default:
-			hi = semVersion{patch: lo.patch + 1}
+			hi = SemVersion{patch: lo.patch + 1}
 		}
 		return []comparator{{">=", lo}, {"<", hi}}, nil
 	}
@@ -312,11 +314,11 @@ func xRange(p partialVersion) []comparator {
 }
 
 // bump is the first version above every version the partial p covers.
-func bump(p partialVersion) semVersion {
+func bump(p partialVersion) SemVersion {
 	if p.parts == 1 {
-		return semVersion{major: p.v.major + 1}
+		return SemVersion{major: p.v.major + 1}
 	}
-	return semVersion{major: p.v.major, minor: p.v.minor + 1}
+	return SemVersion{major: p.v.major, minor: p.v.minor + 1}
 }
 
 // hyphenRange is "a - b": at least a, and at most b (every b.x when b is partial).
@@ -338,3 +340,6 @@ func hyphenRange(a, b string) ([]comparator, error) {
 	}
 	return out, nil
 }
+
+// String is the range as it was written.
+func (r VersionRange) String() string { return r.text }

@@ -1,4 +1,4 @@
-package worker
+package playbooks
 
 import "testing"
 
@@ -39,25 +39,25 @@ func TestVersionRange(t *testing.T) {
 		{rng: ">1.0.0-alpha.1", in: []string{"1.0.0-alpha.beta", "1.0.0-alpha.2"}, out: []string{"1.0.0-alpha"}},
 	} {
 		t.Run(tc.rng, func(t *testing.T) {
-			r, err := parseVersionRange(tc.rng)
+			r, err := ParseVersionRange(tc.rng)
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
 			for _, s := range tc.in {
-				v, err := parseSemVersion(s)
+				v, err := ParseSemVersion(s)
 				if err != nil {
 					t.Fatalf("version %s: %v", s, err)
 				}
-				if !r.allows(v) {
+				if !r.Allows(v) {
 					t.Errorf("%s should satisfy %q", s, tc.rng)
 				}
 			}
 			for _, s := range tc.out {
-				v, err := parseSemVersion(s)
+				v, err := ParseSemVersion(s)
 				if err != nil {
 					t.Fatalf("version %s: %v", s, err)
 				}
-				if r.allows(v) {
+				if r.Allows(v) {
 					t.Errorf("%s should not satisfy %q", s, tc.rng)
 				}
 			}
@@ -68,7 +68,7 @@ func TestVersionRange(t *testing.T) {
 func TestVersionRangeInvalid(t *testing.T) {
 	for _, rng := range []string{">=", "1.2.3.4", "abc", "~x.1", ">= 1.a", "!= 1.0.0", "1.2-rc1", "1.2.3-"} {
 		t.Run(rng, func(t *testing.T) {
-			if _, err := parseVersionRange(rng); err == nil {
+			if _, err := ParseVersionRange(rng); err == nil {
 				t.Errorf("range %q parsed, want an error", rng)
 			}
 		})
@@ -77,8 +77,24 @@ func TestVersionRangeInvalid(t *testing.T) {
 
 func TestSemVersionInvalid(t *testing.T) {
 	for _, s := range []string{"", "1.x", "one", "1.2.3.4", "1..2"} {
-		if _, err := parseSemVersion(s); err == nil {
+		if _, err := ParseSemVersion(s); err == nil {
 			t.Errorf("version %q parsed, want an error", s)
 		}
+	}
+}
+
+func TestSemVersionStringAndCompare(t *testing.T) {
+	v, err := ParseSemVersion("v1.2-rc.1")
+	if err == nil {
+		t.Fatalf("pre-release on a two-part version accepted: %v", v)
+	}
+	a, _ := ParseSemVersion("1.2")
+	b, _ := ParseSemVersion("1.2.0-rc.1+build")
+	if a.String() != "1.2.0" || b.String() != "1.2.0-rc.1" || a.Compare(b) != 1 || b.Compare(a) != -1 || a.Compare(a) != 0 {
+		t.Errorf("a=%s b=%s compare=%d", a, b, a.Compare(b))
+	}
+	r, _ := ParseVersionRange("~ 1.0.0")
+	if r.String() != "~ 1.0.0" {
+		t.Errorf("range text %q", r.String())
 	}
 }
