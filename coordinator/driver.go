@@ -149,6 +149,9 @@ func (d *driver) finish(ctx context.Context) error {
 	if err != nil {
 		d.log.Warn("purging results of finished run", "error", err)
 	}
+	if err := kvstore.DropRunMemory(ctx, d.c.js, d.rec.ID); err != nil {
+		d.log.Warn("dropping the memory store of finished run", "error", err)
+	}
 	d.log.Info("run finished", "status", d.rec.Status)
 	return d.msg.DoubleAck(ctx)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
@@ -191,5 +192,93 @@ func TestDiscoveryFeedsTasksAndFailureRunsHooks(t *testing.T) {
 	}
 	if got := trace(r); got != "on_fail:true:cleanup post_book:true:end" {
 		t.Errorf("tasks after a failed discovery: %s", got)
+	}
+}
+
+// Two runs of a playbook that locks on the kv store run one after the other: the second waits
+// for the first to release the lock.
+func TestLockedRunsTakeTurns(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1")
+	var mu sync.Mutex
+	var trail []string
+	release := make(chan struct{})
+	e.startTestWorker(func(job *protocol.Job) protocol.Result {
+		mu.Lock()
+		trail = append(trail, job.Shell.Command)
+		mu.Unlock()
+		if job.Shell.Command == "first" {
+			<-release
+		}
+		return succeed(job)
+	})
+	doc := func(cmd string) string {
+		return header + "data_stores:\n  shared:\n    type: kv\n    timeout: 30\nlocks:\n  - shared\ntasks:\n" + shell(cmd)
+	}
+	first := e.submit(doc("first"), nil)
+	natstest.Eventually(t, 10*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(trail) == 0 {
+			return errNotYet
+		}
+		return nil
+	})
+	second := e.submit(doc("second"), nil)
+	time.Sleep(300 * time.Millisecond) // give the second run the chance to (wrongly) start
+	mu.Lock()
+	if len(trail) != 1 {
+		t.Errorf("the second run ran while the first held the lock: %v", trail)
+	}
+	mu.Unlock()
+	close(release)
+	for _, id := range []string{first, second} {
+		if r := e.waitFinal(id, 20*time.Second); r.Status != protocol.StatusSuccess {
+			t.Fatalf("run %s: %s %s", id, r.Status, r.Error)
+		}
+	}
+	if strings.Join(trail, ",") != "first,second" {
+		t.Errorf("order %v", trail)
+	}
+}
+
+func TestLockOnStoreThatCannotLockIsRefused(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1")
+	doc := header + "data_stores:\n  mem:\n    type: memory\nlocks:\n  - mem\ntasks:\n" + shell("x")
+	_, err := e.client.Submit(context.Background(), protocol.SubmitRequest{Playbook: doc, IdempotencyKey: "k"})
+	if err == nil || !strings.Contains(err.Error(), "lock") {
+		t.Fatalf("want a refusal about the lock, got %v", err)
+	}
+}
+
+func TestRegisterAndStoreInputs(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1")
+	e.startTestWorker(func(job *protocol.Job) protocol.Result {
+		return protocol.Result{Success: true, Msg: "ok", Data: job.Shell.Environment}
+	})
+	kv, err := e.js.KeyValue(context.Background(), protocol.DataBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(context.Background(), "tier", []byte(`"bravo"`)); err != nil {
+		t.Fatal(err)
+	}
+	doc := header + "data_stores:\n  ds:\n    type: kv\n" +
+		"inputs:\n  tier:\n    type: String\n    description: t\n    data: ds/tier\n" +
+		"  rev:\n    type: String\n    description: r\n    data: ds/rev\n    save: true\n" +
+		"tasks:\n  - shell:\n      command: \"echo {{{ inputs.tier }}}\"\n      register: first\n" +
+		"  - log:\n      message: \"first said {{{ tasks.first.msg }}} for {{{ inputs.tier }}} at {{{ inputs.rev }}}\"\n"
+	r := e.waitFinal(e.submit(doc, map[string]any{"rev": "1.2.3"}), 10*time.Second)
+	if r.Status != protocol.StatusSuccess {
+		t.Fatalf("%s: %s", r.Status, r.Error)
+	}
+	if got := r.Tasks[1].Msg; got != "first said ok for bravo at 1.2.3" {
+		t.Errorf("log line %q", got)
+	}
+	saved, err := kv.Get(context.Background(), "rev")
+	if err != nil || string(saved.Value()) != `"1.2.3"` {
+		t.Errorf("saved input: %v %s", err, saved.Value())
 	}
 }
