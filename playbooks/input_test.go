@@ -1,6 +1,7 @@
 package playbooks
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -288,5 +289,41 @@ inputs:
 	_, err = Parse([]byte(header + "inputs:\n  pw: {type: Integer, sensitive: true, default: hunter2}\n"))
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("sensitive default error: %v", err)
+	}
+}
+
+func TestStoreValueFallsBackToDefault(t *testing.T) {
+	pb := mustParse(t, header+`data_stores:
+  kv1: {type: kv}
+inputs:
+  colour: {type: String, data: kv1/colour, default: blue, validation: ["blue", "green"]}
+  count: {type: Integer, data: kv1/count}
+`)
+	cases := []struct {
+		name, input string
+		v           any
+		readErr     error
+		want        any
+		warn, err   string
+	}{
+		{"good value", "colour", "green", nil, "green", "", ""},
+		{"text converted", "count", "7", nil, 7, "", ""},
+		{"invalid falls back", "colour", "red", nil, "blue", "not valid", ""},
+		{"read error falls back", "colour", nil, errors.New("no such key"), "blue", "could not read kv1/colour: no such key", ""},
+		{"no default", "count", "x", nil, nil, "", "inputs.count: has no value"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, warn, err := pb.StoreValue(tc.input, tc.v, tc.readErr)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v", err)
+				}
+				return
+			}
+			if err != nil || got != tc.want || !strings.Contains(warn, tc.warn) || (tc.warn == "") != (warn == "") {
+				t.Fatalf("got %v %q %v", got, warn, err)
+			}
+		})
 	}
 }
