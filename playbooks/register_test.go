@@ -126,8 +126,15 @@ tasks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := call.ChildInputs(map[string]any{"a": 1, "b": 1}); !reflect.DeepEqual(got, map[string]any{"a": 2, "b": 1}) {
+	if got := call.ChildInputs(map[string]any{"a": 1, "b": 1}, nil); !reflect.DeepEqual(got, map[string]any{"a": 2, "b": 1}) {
 		t.Fatalf("child inputs %v", got)
+	}
+	child := mustParse(t, header+"inputs:\n  a: {type: Integer}\n  c: {type: String, required: false}\n")
+	if got := call.ChildInputs(map[string]any{"a": 1, "b": 1, "c": "x"}, child); !reflect.DeepEqual(got, map[string]any{"a": 2, "c": "x"}) {
+		t.Fatalf("child inputs limited to its declarations: %v", got)
+	}
+	if _, err := Parse([]byte(header + "nodes:\n  n: {type: mcollective, identity: [a]}\n")); err == nil || !strings.Contains(err.Error(), `did you mean "identities"`) {
+		t.Fatalf("identity: %v", err)
 	}
 	ds, err := DecodeData(pb.Tasks[0].Properties)
 	if err != nil || ds.Action != DataRead || ds.Store != "kv1" || ds.Key != "a/b" {
