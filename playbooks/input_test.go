@@ -327,3 +327,23 @@ inputs:
 		})
 	}
 }
+
+func TestSaveWrites(t *testing.T) {
+	pb := mustParse(t, header+`data_stores:
+  prefs: {type: file, file: /tmp/p.json, format: json}
+inputs:
+  token: {type: String, data: prefs/token, save: true}
+  region: {type: String, data: prefs/region, default: eu}
+`)
+	given, err := pb.ResolveInputs(map[string]any{"token": "abc", "region": "us"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pb.SaveWrites(given); !reflect.DeepEqual(got, map[string]any{"prefs/token": "abc"}) {
+		t.Fatalf("writes %v", got)
+	}
+	none, _ := pb.ResolveInputs(nil)
+	if got := pb.SaveWrites(none); len(got) != 0 {
+		t.Fatalf("nothing given, nothing saved: %v", got)
+	}
+}

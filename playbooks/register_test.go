@@ -1,6 +1,7 @@
 package playbooks
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -149,5 +150,23 @@ tasks:
 	}
 	if _, err := DecodePlaybookCall(map[string]any{"name": "", "file": ""}); err == nil {
 		t.Fatal("empty name and file accepted")
+	}
+}
+
+func TestRegisterCheckIsLinear(t *testing.T) {
+	// Many main tasks and many per-task hooks, each registering: checking must not unroll the
+	// main loop (tasks x hooks) nor copy sets per task.
+	var b strings.Builder
+	b.WriteString(header + "tasks:\n")
+	for i := range 3000 {
+		fmt.Fprintf(&b, "  - log: {message: \"{{ tasks.p%d.msg }}\", register: t%d}\n", i%3000, i)
+	}
+	b.WriteString("hooks:\n  pre_task:\n")
+	for i := range 3000 {
+		fmt.Fprintf(&b, "    - log: {message: \"{{ tasks.t0.msg }}\", register: p%d}\n", i)
+	}
+	pb := mustParse(t, b.String())
+	if len(pb.Tasks) != 3000 || len(pb.PreTask) != 3000 {
+		t.Fatalf("counts %d %d", len(pb.Tasks), len(pb.PreTask))
 	}
 }

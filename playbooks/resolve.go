@@ -150,29 +150,3 @@ func deepCopy(v any) any {
 	}
 	return v
 }
-
-// StoreValue decides the value of a data-bound input (see StoreInputs) that was not given, from
-// what the runner read from its store: v, or readErr when the read failed (a missing key, for
-// instance). A good value is converted to the input's type and validated. A bad value or a
-// failed read falls back to the input's Default with a warning (Choria's rule); without a
-// default it is an error naming the input. Messages never quote sensitive values.
-func (p *Playbook) StoreValue(name string, v any, readErr error) (value any, warning string, err error) {
-	in, ok := p.Input(name)
-	if !ok {
-		return nil, "", fmt.Errorf("input %q: %w", name, ErrUnknownInput)
-	}
-	why := ""
-	if readErr != nil {
-		why = fmt.Sprintf("could not read %s: %v", in.Data, readErr)
-	} else if cv, verr := p.ValidateInputValue(name, v); verr != nil {
-		why = fmt.Sprintf("value read from %s is not valid: %v", in.Data, verr)
-	} else {
-		return cv, "", nil
-	}
-	if in.HasDefault {
-		return deepCopy(in.Default), fmt.Sprintf("input %q: %s; using its default", name, why), nil
-	}
-	return nil, "", &ValidationError{Problems: []Problem{{
-		Path: joinPath("inputs", name), Message: fmt.Sprintf("has no value: %s, and it has no default", why),
-	}}}
-}
