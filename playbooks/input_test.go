@@ -347,3 +347,15 @@ inputs:
 		t.Fatalf("nothing given, nothing saved: %v", got)
 	}
 }
+
+func TestRepeatedValueForScalarInput(t *testing.T) {
+	pb := mustParse(t, header+"inputs:\n  release: {type: String}\n  servers: {type: Array}\n")
+	_, err := pb.ResolveInputs(map[string]any{"release": []any{"1.0", "2.0"}, "servers": []any{"a", "b"}})
+	if err == nil || !strings.Contains(err.Error(), "inputs.release: given 2 values, but only Array inputs take several") {
+		t.Fatalf("%v", err)
+	}
+	got, err := pb.ResolveInputs(map[string]any{"release": "1.0", "servers": []any{"a", "b"}})
+	if err != nil || !reflect.DeepEqual(got["servers"], []any{"a", "b"}) {
+		t.Fatalf("%v %v", got, err)
+	}
+}
