@@ -24,7 +24,7 @@ var Loglevels = []string{"debug", "info", "warn", "error", "fatal"}
 var (
 	callerIDRe     = regexp.MustCompile(`^\w+=[\w.\-]+$`)
 	playbookNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
-	lockRe     = regexp.MustCompile(`^[a-zA-Z0-9_-]+(/.+)?$`)
+	lockRe         = regexp.MustCompile(`^[a-zA-Z0-9_-]+(/.+)?$`)
 )
 
 // playbook decodes and validates the top-level map.
