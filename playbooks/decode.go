@@ -337,8 +337,24 @@ func (d *decoder) scalar(n *yaml.Node, path string) (any, bool) {
 		return f, true
 	}
 	// Strings, timestamps and any other tag keep their source text.
+	if !d.plainText(n, path) {
+		return nil, false
+	}
 	d.noteTemplate(path, n)
 	return n.Value, true
+}
+
+// plainText refuses strings holding control characters other than tab and line breaks (YAML
+// lets "\0" or "\e" through as escapes): they have no place in a playbook and can hide text
+// from people reading logs in a terminal.
+func (d *decoder) plainText(n *yaml.Node, path string) bool {
+	for _, r := range n.Value {
+		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			d.probs.add(path, n, "contains the control character %U; only tabs and line breaks are allowed", r)
+			return false
+		}
+	}
+	return true
 }
 
 // text returns a scalar's source text, for keys whose value is a free-form string
@@ -350,6 +366,9 @@ func (d *decoder) text(n *yaml.Node, path string) (string, bool) {
 		return "", false
 	}
 	d.spend(n)
+	if !d.plainText(n, path) {
+		return "", false
+	}
 	d.noteTemplate(path, n)
 	return n.Value, true
 }

@@ -18,6 +18,12 @@ func FuzzParse(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	invalid, _ := filepath.Glob("testdata/invalid/*.yaml")
+	for _, name := range invalid {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		pb, err := Parse(src)
 		if (pb == nil) == (err == nil) {
@@ -26,6 +32,7 @@ func FuzzParse(f *testing.F) {
 		if pb != nil {
 			_, _ = pb.ResolveInputs(nil)
 			_ = pb.Metadata()
+			_ = pb.Describe()
 		}
 	})
 }

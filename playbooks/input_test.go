@@ -1,6 +1,7 @@
 package playbooks
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -288,5 +289,73 @@ inputs:
 	_, err = Parse([]byte(header + "inputs:\n  pw: {type: Integer, sensitive: true, default: hunter2}\n"))
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("sensitive default error: %v", err)
+	}
+}
+
+func TestStoreValueFallsBackToDefault(t *testing.T) {
+	pb := mustParse(t, header+`data_stores:
+  kv1: {type: kv}
+inputs:
+  colour: {type: String, data: kv1/colour, default: blue, validation: ["blue", "green"]}
+  count: {type: Integer, data: kv1/count}
+`)
+	cases := []struct {
+		name, input string
+		v           any
+		readErr     error
+		want        any
+		warn, err   string
+	}{
+		{"good value", "colour", "green", nil, "green", "", ""},
+		{"text converted", "count", "7", nil, 7, "", ""},
+		{"invalid falls back", "colour", "red", nil, "blue", "not valid", ""},
+		{"read error falls back", "colour", nil, errors.New("no such key"), "blue", "could not read kv1/colour: no such key", ""},
+		{"no default", "count", "x", nil, nil, "", "inputs.count: has no value"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, warn, err := pb.StoreValue(tc.input, tc.v, tc.readErr)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v", err)
+				}
+				return
+			}
+			if err != nil || got != tc.want || !strings.Contains(warn, tc.warn) || (tc.warn == "") != (warn == "") {
+				t.Fatalf("got %v %q %v", got, warn, err)
+			}
+		})
+	}
+}
+
+func TestSaveWrites(t *testing.T) {
+	pb := mustParse(t, header+`data_stores:
+  prefs: {type: file, file: /tmp/p.json, format: json}
+inputs:
+  token: {type: String, data: prefs/token, save: true}
+  region: {type: String, data: prefs/region, default: eu}
+`)
+	given, err := pb.ResolveInputs(map[string]any{"token": "abc", "region": "us"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pb.SaveWrites(given); !reflect.DeepEqual(got, map[string]any{"prefs/token": "abc"}) {
+		t.Fatalf("writes %v", got)
+	}
+	none, _ := pb.ResolveInputs(nil)
+	if got := pb.SaveWrites(none); len(got) != 0 {
+		t.Fatalf("nothing given, nothing saved: %v", got)
+	}
+}
+
+func TestRepeatedValueForScalarInput(t *testing.T) {
+	pb := mustParse(t, header+"inputs:\n  release: {type: String}\n  servers: {type: Array}\n")
+	_, err := pb.ResolveInputs(map[string]any{"release": []any{"1.0", "2.0"}, "servers": []any{"a", "b"}})
+	if err == nil || !strings.Contains(err.Error(), "inputs.release: given 2 values, but only Array inputs take several") {
+		t.Fatalf("%v", err)
+	}
+	got, err := pb.ResolveInputs(map[string]any{"release": "1.0", "servers": []any{"a", "b"}})
+	if err != nil || !reflect.DeepEqual(got["servers"], []any{"a", "b"}) {
+		t.Fatalf("%v %v", got, err)
 	}
 }

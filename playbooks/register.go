@@ -36,7 +36,7 @@ func (d *decoder) checkRegisters(pb *Playbook) {
 	if len(d.taskRefs) == 0 {
 		return
 	}
-	avail := availableRegisters(pb)
+	pos := runPositions(pb)
 	for _, r := range d.taskRefs {
 		name := r.expr.Name
 		reg, ok := registeredAt[name]
@@ -44,57 +44,71 @@ func (d *decoder) checkRegisters(pb *Playbook) {
 			d.probs.add(r.tpl.path, r.tpl.node, "template %s refers to %q, but no task has register: %s", r.expr.Text, name, name)
 			continue
 		}
-		seen, runs := avail[taskPathOf(r.tpl.path)]
-		if runs && !seen[name] {
+		at, runs := pos[taskPathOf(r.tpl.path)]
+		if from := pos[reg.Path]; runs && !from.before(at) {
 			d.probs.add(r.tpl.path, r.tpl.node, "template %s refers to %q, which %s registers, but that task never runs before this one", r.expr.Text, name, reg.Path)
 		}
 	}
 }
 
-// availableRegisters walks the task lists in run order and returns, for each task path, the
-// register names that may have been set by the time the task starts (at any of its runs).
-// Tasks that never run (pre_task and post_task without main tasks) are absent.
-func availableRegisters(pb *Playbook) map[string]map[string]bool {
-	avail := map[string]map[string]bool{}
-	walk := func(list []Task, seen map[string]bool) map[string]bool {
-		for _, t := range list {
-			a := avail[t.Path]
-			if a == nil {
-				a = map[string]bool{}
-				avail[t.Path] = a
-			}
-			for k := range seen {
-				a[k] = true
-			}
-			if t.Register != "" {
-				next := copySet(seen)
-				next[t.Register] = true
-				seen = next
-			}
-		}
-		return seen
-	}
-	seen := walk(pb.PreBook, map[string]bool{})
-	for _, t := range pb.Tasks {
-		seen = walk(pb.PreTask, seen)
-		seen = walk([]Task{t}, seen)
-		seen = walk(pb.PostTask, seen)
-	}
-	onSuccess := walk(pb.OnSuccess, copySet(seen))
-	onFail := walk(pb.OnFail, copySet(seen))
-	for k := range onFail {
-		onSuccess[k] = true
-	}
-	walk(pb.PostBook, onSuccess)
-	return avail
+// Branches of the run order: on_success and on_fail exclude each other.
+const (
+	branchNone = iota
+	branchSuccess
+	branchFail
+)
+
+// span is where a task can run in the run order: its first and last possible positions (a
+// pre_task or post_task hook runs once per main task) and its branch.
+type span struct {
+	first, last int
+	branch      int
+	runs        bool
 }
 
-func copySet(m map[string]bool) map[string]bool {
-	out := make(map[string]bool, len(m)+1)
-	for k := range m {
-		out[k] = true
+// before reports whether a task at s can have finished before one at o starts.
+func (s span) before(o span) bool {
+	if !s.runs || !o.runs {
+		return false
 	}
-	return out
+	if s.branch != branchNone && o.branch != branchNone && s.branch != o.branch {
+		return false
+	}
+	return s.first < o.last
+}
+
+// runPositions numbers every task in run order without unrolling the main loop: pre_book, then
+// for each main task pre_task, the task, post_task; then on_success and on_fail (exclusive
+// branches); then post_book. Hooks of the main loop span from the first main task to the last;
+// with no main task they never run. It is linear in the number of tasks, whatever the document.
+func runPositions(pb *Playbook) map[string]span {
+	pos := map[string]span{}
+	seq := 0
+	linear := func(list []Task, branch int) {
+		for _, t := range list {
+			pos[t.Path] = span{first: seq, last: seq, branch: branch, runs: true}
+			seq++
+		}
+	}
+	linear(pb.PreBook, branchNone)
+	n, pre, post := len(pb.Tasks), len(pb.PreTask), len(pb.PostTask)
+	stride := pre + 1 + post
+	base := seq
+	for j, t := range pb.PreTask {
+		pos[t.Path] = span{first: base + j, last: base + (n-1)*stride + j, runs: n > 0}
+	}
+	for k, t := range pb.Tasks {
+		p := base + k*stride + pre
+		pos[t.Path] = span{first: p, last: p, runs: true}
+	}
+	for j, t := range pb.PostTask {
+		pos[t.Path] = span{first: base + pre + 1 + j, last: base + (n-1)*stride + pre + 1 + j, runs: n > 0}
+	}
+	seq = base + n*stride
+	linear(pb.OnSuccess, branchSuccess)
+	linear(pb.OnFail, branchFail)
+	linear(pb.PostBook, branchNone)
+	return pos
 }
 
 // taskPathOf cuts a field path inside a task ("hooks.on_fail[1].slack.text") down to the

@@ -1,6 +1,7 @@
 package playbooks
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -126,8 +127,15 @@ tasks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := call.ChildInputs(map[string]any{"a": 1, "b": 1}); !reflect.DeepEqual(got, map[string]any{"a": 2, "b": 1}) {
+	if got := call.ChildInputs(map[string]any{"a": 1, "b": 1}, nil); !reflect.DeepEqual(got, map[string]any{"a": 2, "b": 1}) {
 		t.Fatalf("child inputs %v", got)
+	}
+	child := mustParse(t, header+"inputs:\n  a: {type: Integer}\n  c: {type: String, required: false}\n")
+	if got := call.ChildInputs(map[string]any{"a": 1, "b": 1, "c": "x"}, child); !reflect.DeepEqual(got, map[string]any{"a": 2, "c": "x"}) {
+		t.Fatalf("child inputs limited to its declarations: %v", got)
+	}
+	if _, err := Parse([]byte(header + "nodes:\n  n: {type: mcollective, identity: [a]}\n")); err == nil || !strings.Contains(err.Error(), `did you mean "identities"`) {
+		t.Fatalf("identity: %v", err)
 	}
 	ds, err := DecodeData(pb.Tasks[0].Properties)
 	if err != nil || ds.Action != DataRead || ds.Store != "kv1" || ds.Key != "a/b" {
@@ -142,5 +150,23 @@ tasks:
 	}
 	if _, err := DecodePlaybookCall(map[string]any{"name": "", "file": ""}); err == nil {
 		t.Fatal("empty name and file accepted")
+	}
+}
+
+func TestRegisterCheckIsLinear(t *testing.T) {
+	// Many main tasks and many per-task hooks, each registering: checking must not unroll the
+	// main loop (tasks x hooks) nor copy sets per task.
+	var b strings.Builder
+	b.WriteString(header + "tasks:\n")
+	for i := range 3000 {
+		fmt.Fprintf(&b, "  - log: {message: \"{{ tasks.p%d.msg }}\", register: t%d}\n", i%3000, i)
+	}
+	b.WriteString("hooks:\n  pre_task:\n")
+	for i := range 3000 {
+		fmt.Fprintf(&b, "    - log: {message: \"{{ tasks.t0.msg }}\", register: p%d}\n", i)
+	}
+	pb := mustParse(t, b.String())
+	if len(pb.Tasks) != 3000 || len(pb.PreTask) != 3000 {
+		t.Fatalf("counts %d %d", len(pb.Tasks), len(pb.PreTask))
 	}
 }

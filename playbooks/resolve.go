@@ -47,6 +47,10 @@ func (p *Playbook) ResolveInputs(given map[string]any) (map[string]any, error) {
 		case in.Dynamic && isGiven:
 			probs.add(path, nil, "input %q is dynamic (read from its data store only) and cannot be given", in.Name)
 		case isGiven:
+			if l, many := v.([]any); many && in.Type != InputArray && len(l) > 1 {
+				probs.add(path, nil, "given %d values, but only Array inputs take several (input %q is of type %s)", len(l), in.Name, in.Type)
+				continue
+			}
 			cv, msg := convertInput(in.Type, v)
 			if msg == "" {
 				msg = in.check.validate(cv)

@@ -62,7 +62,7 @@ func JSONSchema() []byte {
 	metaText := map[string]any{"type": []string{"string", "number", "boolean"}, "minLength": 1}
 	props := map[string]any{
 		"$schema":     map[string]any{"type": "string", "description": "ignored; lets editors find this schema"},
-		"name":        metaText,
+		"name":        map[string]any{"type": []string{"string", "number"}, "pattern": playbookNameRe.String()},
 		"version":     metaText,
 		"author":      metaText,
 		"description": metaText,

@@ -87,17 +87,3 @@ func ScrubValue(v any, secrets []string) any {
 	}
 	return v
 }
-
-// StoreInputs maps the name of every input with a `data` binding to its "store/key" path. For
-// each, a runner reads the store when the input was not given (ResolveInputs leaves it out),
-// checks the value with ValidateInputValue and falls back to the input's Default; when the input
-// was given and has `save: true`, it writes the given value to that key before taking locks.
-func (p *Playbook) StoreInputs() map[string]string {
-	out := map[string]string{}
-	for _, in := range p.Inputs {
-		if in.Data != "" {
-			out[in.Name] = in.Data
-		}
-	}
-	return out
-}

@@ -38,13 +38,20 @@ type PlaybookCall struct {
 	InheritInputs bool
 }
 
-// ChildInputs returns the inputs to give the child run: the parent's (when InheritInputs)
-// overlaid with the task's own Inputs. The caller should pass the parent's unredacted inputs;
-// the child's own sensitive declarations decide what it redacts.
-func (c PlaybookCall) ChildInputs(parent map[string]any) map[string]any {
+// ChildInputs returns the inputs to give the child run: when InheritInputs, the parent's inputs
+// that child declares (an input the child does not declare is left out rather than refused),
+// overlaid with the task's own Inputs (which are all passed, so the child refuses unknown ones).
+// The caller passes the parent's unredacted inputs; the child's own sensitive declarations
+// decide what it redacts. child may be nil, in which case every parent input is inherited.
+func (c PlaybookCall) ChildInputs(parent map[string]any, child *Playbook) map[string]any {
 	out := map[string]any{}
 	if c.InheritInputs {
 		for k, v := range parent {
+			if child != nil {
+				if _, declared := child.Input(k); !declared {
+					continue
+				}
+			}
 			out[k] = deepCopy(v)
 		}
 	}

@@ -22,8 +22,9 @@ var requiredKeys = []string{"name", "version", "author", "description"}
 var Loglevels = []string{"debug", "info", "warn", "error", "fatal"}
 
 var (
-	callerIDRe = regexp.MustCompile(`^\w+=[\w.\-]+$`)
-	lockRe     = regexp.MustCompile(`^[a-zA-Z0-9_-]+(/.+)?$`)
+	callerIDRe     = regexp.MustCompile(`^\w+=[\w.\-]+$`)
+	playbookNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+	lockRe         = regexp.MustCompile(`^[a-zA-Z0-9_-]+(/.+)?$`)
 )
 
 // playbook decodes and validates the top-level map.
@@ -39,8 +40,14 @@ func (d *decoder) playbook(root *yaml.Node) *Playbook {
 		switch e.Key {
 		case "name", "version", "author", "description", "$schema":
 			s, ok := d.text(e.Value, e.Key)
-			if ok && strings.TrimSpace(s) == "" && e.Key != "$schema" {
+			switch {
+			case !ok:
+			case strings.TrimSpace(s) == "" && e.Key != "$schema":
 				d.probs.add(e.Key, e.Value, "must not be empty")
+			case e.Key == "name" && !playbookNameRe.MatchString(s):
+				// Choria's schema said so (its code did not check): the name becomes part of
+				// lock keys, KV keys and file names.
+				d.probs.add(e.Key, e.Value, "must be 1 to 64 letters, digits, '_' or '-', got %q", s)
 			}
 			d.setMeta(pb, e.Key, s)
 		case "tags":

@@ -89,14 +89,7 @@ func printDescription(w io.Writer, d playbooks.Description) error {
 	if len(d.Nodes) > 0 {
 		fmt.Fprintln(w, "\nNode sets:")
 		for _, ns := range d.Nodes {
-			extra := ""
-			if ns.Limit > 0 {
-				extra += fmt.Sprintf(", limit %d", ns.Limit)
-			}
-			if ns.Test {
-				extra += ", tested"
-			}
-			fmt.Fprintf(w, "  %s (%s, at least %d%s)\n", ns.Name, ns.Type, ns.AtLeast, extra)
+			fmt.Fprintf(w, "  %s (%s, at least %d%s)\n", ns.Name, ns.Type, ns.AtLeast, nodeSetNotes(ns))
 		}
 	}
 	if len(d.DataStores) > 0 {
@@ -111,20 +104,37 @@ func printDescription(w io.Writer, d playbooks.Description) error {
 	for _, l := range d.Lists {
 		fmt.Fprintf(w, "\n%s:\n", l.List)
 		for i, t := range l.Tasks {
-			extra := ""
-			if t.Tries > 1 {
-				extra += fmt.Sprintf(" (tries %d)", t.Tries)
-			}
-			if t.FailOK {
-				extra += " (fail_ok)"
-			}
-			if t.Register != "" {
-				extra += " -> tasks." + t.Register
-			}
-			fmt.Fprintf(w, "  %d. %s: %s%s\n", i+1, t.Type, t.Description, extra)
+			fmt.Fprintf(w, "  %d. %s: %s%s\n", i+1, t.Type, t.Description, taskNotes(t))
 		}
 	}
 	return nil
+}
+
+// nodeSetNotes lists a node set's limit and test settings.
+func nodeSetNotes(ns playbooks.NodeSetInfo) string {
+	notes := ""
+	if ns.Limit > 0 {
+		notes += fmt.Sprintf(", limit %d", ns.Limit)
+	}
+	if ns.Test {
+		notes += ", tested"
+	}
+	return notes
+}
+
+// taskNotes lists a task's tries, fail_ok and register settings.
+func taskNotes(t playbooks.TaskInfo) string {
+	notes := ""
+	if t.Tries > 1 {
+		notes += fmt.Sprintf(" (tries %d)", t.Tries)
+	}
+	if t.FailOK {
+		notes += " (fail_ok)"
+	}
+	if t.Register != "" {
+		notes += " -> tasks." + t.Register
+	}
+	return notes
 }
 
 func yesNo(b bool) string {

@@ -27,6 +27,8 @@ func TestInputFlagsValues(t *testing.T) {
 		{"repeated name is a list", inputFlags{pairs: []string{"n=a", "m=1", "n=b", "n=c"}}, map[string]any{"n": []any{"a", "b", "c"}, "m": "1"}, false},
 		{"json file, pairs win", inputFlags{file: jsonFile, pairs: []string{"name=cli"}}, map[string]any{"count": float64(3), "nodes": []any{"a"}, "name": "cli"}, false},
 		{"yaml file", inputFlags{file: yamlFile}, map[string]any{"count": 4, "labels": map[string]any{"a": "b"}}, false},
+		{"choria @file and JSON", inputFlags{pairs: []string{"@" + yamlFile, `{"count": 5, "x": true}`, "y=1"}}, map[string]any{"count": float64(5), "labels": map[string]any{"a": "b"}, "x": true, "y": "1"}, false},
+		{"bad JSON object", inputFlags{pairs: []string{`{"count": `}}, nil, true},
 		{"no equals", inputFlags{pairs: []string{"novalue"}}, nil, true},
 		{"empty name", inputFlags{pairs: []string{"=v"}}, nil, true},
 		{"bad extension", inputFlags{file: filepath.Join(dir, "in.txt")}, nil, true},
