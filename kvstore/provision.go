@@ -25,6 +25,9 @@ type Config struct {
 	ResultsMaxAge time.Duration
 	// Duplicates is the de-duplication window of the work streams; 0 means 2 minutes.
 	Duplicates time.Duration
+	// NodesTTL is how long a node stays in the registry without refreshing its registration
+	// (the bucket's MaxAge); 0 means DefaultNodesTTL. Agents refresh every third of it.
+	NodesTTL time.Duration
 }
 
 func (c Config) storage() jetstream.StorageType {
@@ -111,6 +114,7 @@ func (c Config) Buckets() []jetstream.KeyValueConfig {
 			Storage:     c.storage(),
 			Replicas:    c.replicas(),
 		},
+		c.nodesBucket(),
 	}
 }
 

@@ -186,6 +186,8 @@ func (r *run) execute(job *protocol.Job) (protocol.Result, error) {
 			return res, nil
 		}
 		return r.runShellJob(job)
+	case protocol.TaskRPC:
+		return r.runRPCJob(job)
 	default:
 		res := r.result(job, time.Now().UTC())
 		res.Msg = fmt.Sprintf("unsupported task type %s on worker %s", job.Type, r.w.opts.name)
