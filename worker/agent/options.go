@@ -14,17 +14,17 @@ import (
 type Option func(*options) error
 
 type options struct {
-	agentsDir    string
-	defs         map[string]*Definition
-	stateRoot    string
-	log          *slog.Logger
-	execTimeout  time.Duration
-	concurrency  int
-	dedupeSize   int
-	dedupeTTL    time.Duration
-	register     bool
-	store        kvstore.Config
-	refresh      time.Duration
+	agentsDir     string
+	defs          map[string]*Definition
+	stateRoot     string
+	log           *slog.Logger
+	execTimeout   time.Duration
+	concurrency   int
+	dedupeSize    int
+	dedupeTTL     time.Duration
+	register      bool
+	store         kvstore.Config
+	refresh       time.Duration
 	registerBurst int
 }
 
