@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"time"
 
@@ -19,13 +18,25 @@ import (
 // live node.
 const DefaultNodesTTL = 90 * time.Second
 
-// identityPattern is what a node identity may be: KV key characters that are also safe in a
-// subject, in dot-separated tokens (web01.example.net is fine; "a..b", ".a" or "a*" are not).
-var identityPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
-
 // ValidIdentity reports whether s can name a node: it is a registry key and the middle of the
-// node's RPC subject.
-func ValidIdentity(s string) bool { return len(s) <= 255 && identityPattern.MatchString(s) }
+// node's RPC subject. That is letters, digits, '_' and '-' in dot-separated tokens
+// (web01.example.net is fine; "a..b", ".a" or "a*" are not), at most 255 bytes. It is a loop,
+// not a regexp, because the rpc fan-out checks every target.
+func ValidIdentity(s string) bool {
+	if s == "" || len(s) > 255 || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		case c == '.' && s[i-1] != '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // nodesBucket is the node registry's configuration. Liveness is the bucket's TTL (MaxAge): every
 // refresh is a new message, and a node that stops refreshing simply ages out, with no reaper.

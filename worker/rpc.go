@@ -50,7 +50,45 @@ func (r *run) runRPCJob(job *protocol.Job) (protocol.Result, error) {
 		return res, nil
 	}
 	summarize(&res, spec, nodes)
+	fit(&res, r.w.nc.MaxPayload()-resultHeadroom)
 	return res, nil
+}
+
+// resultHeadroom is what fit leaves of the server's max payload for headers and framing.
+const resultHeadroom = 8 << 10
+
+// fit keeps a result publishable: a batch of thousands of nodes with chatty replies can exceed
+// the server's max payload (1 MiB by default), and a result that cannot be published would make
+// the job run again forever. It drops the data of successful nodes first, then every node's data,
+// then the messages of successful nodes; success, counts and the failures' messages stay.
+func fit(res *protocol.Result, limit int64) {
+	steps := []func(id string, n protocol.NodeResult) protocol.NodeResult{
+		func(_ string, n protocol.NodeResult) protocol.NodeResult {
+			if n.Success {
+				n.Data = nil
+			}
+			return n
+		},
+		func(_ string, n protocol.NodeResult) protocol.NodeResult { n.Data = nil; return n },
+		func(_ string, n protocol.NodeResult) protocol.NodeResult {
+			if n.Success {
+				n.Msg = ""
+			}
+			return n
+		},
+	}
+	for _, step := range steps {
+		b, err := json.Marshal(res)
+		if err != nil || int64(len(b)) <= limit {
+			return
+		}
+		for id, n := range res.Nodes {
+			res.Nodes[id] = step(id, n)
+		}
+		if counts, ok := res.Data.(map[string]any); ok {
+			counts["truncated"] = true
+		}
+	}
 }
 
 // summarize fills the result of a finished fan-out from its per-node outcomes.
