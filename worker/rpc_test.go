@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/protocol"
 	"github.com/fleetbook/fleetbook/worker/agent"
