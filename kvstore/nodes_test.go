@@ -93,3 +93,35 @@ func TestProvision_NodesBucketTTL(t *testing.T) {
 		t.Fatalf("ttl %s, want %s", ttl, DefaultNodesTTL)
 	}
 }
+
+// BenchmarkListNodes10k reads a registry of 10,000 nodes, as discovery does for every fleet
+// node set.
+//
+//	go test ./kvstore/ -run '^$' -bench ListNodes10k
+func BenchmarkListNodes10k(b *testing.B) {
+	s := natstest.RunServer(b)
+	_, js := natstest.Connect(b, s.ClientURL())
+	nodes, err := OpenNodes(b.Context(), js, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	agents := []protocol.AgentInfo{{Name: "rpcutil", Version: "1.0.0"}, {Name: "puppet", Version: "1.2.0"}}
+	infos := make([]protocol.NodeInfo, 10000)
+	for i := range infos {
+		infos[i] = protocol.NodeInfo{Identity: fmt.Sprintf("web%05d.sim", i), Facts: map[string]any{"cluster": "alfa", "role": "web"},
+			Classes: []string{"roles::web"}, Agents: agents}
+	}
+	start := time.Now()
+	if err := nodes.RegisterAll(b.Context(), infos, 256); err != nil {
+		b.Fatal(err)
+	}
+	registered := time.Since(start)
+	b.ResetTimer()
+	for range b.N {
+		list, err := nodes.ListNodes(b.Context())
+		if err != nil || len(list) != len(infos) {
+			b.Fatalf("listed %d (%v)", len(list), err)
+		}
+	}
+	b.ReportMetric(float64(registered.Milliseconds()), "register-all-ms")
+}

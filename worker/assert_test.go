@@ -40,8 +40,8 @@ func TestAssert(t *testing.T) {
 		{"missing=1", false},
 		{"missing!=1", false}, // a missing key fails every comparison
 		{"(enabled=true or load<5) and status=OK", true},
-		{"enabled=true or load<5 and status=WARNING", false}, // and binds tighter
-		{"AND=1 or idling=true", true},                       // keyword only as a whole token
+		{"idling=true or load>5 and status=WARNING", true}, // and binds tighter
+		{"AND=1 or idling=true", true},                     // keyword only as a whole token
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
 			a, err := parseAssert(tc.expr)

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
@@ -17,6 +19,7 @@ func upCommand() *cobra.Command {
 		dataDir, listen, syncMode string
 		workers                   int
 		verbose                   bool
+		fleet                     agentFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -50,6 +53,14 @@ when it starts again.`,
 			if err := startServices(cmd.Context(), &wg, dial, log, workers); err != nil {
 				return exitf(exitInfra, "%v", err)
 			}
+			if fleet.fleet != "" {
+				if !cmd.Flags().Changed("state-dir") {
+					fleet.stateDir = filepath.Join(dataDir, "nodes")
+				}
+				if err := startAgents(cmd.Context(), &wg, dial, log, &fleet); err != nil {
+					return exitf(exitRefused, "--fleet: %v", err)
+				}
+			}
 			fmt.Fprintf(os.Stderr, "fleetbook up: NATS on %s, state in %s; Ctrl-C to stop\n", srv.ClientURL(), dataDir)
 			<-cmd.Context().Done()
 			wg.Wait()
@@ -61,6 +72,10 @@ when it starts again.`,
 	cmd.Flags().StringVar(&syncMode, "sync", "default", "disk sync: default or always")
 	cmd.Flags().IntVar(&workers, "workers", 4, "jobs the worker runs at once")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also log the NATS server")
+	cmd.Flags().StringVar(&fleet.fleet, "fleet", "", "also simulate the nodes of this fleet file (state in DATA-DIR/nodes)")
+	cmd.Flags().StringVar(&fleet.agentsDir, "agents-dir", "", "agent definitions for --fleet (default the fleet file's agents_dir)")
+	cmd.Flags().StringVar(&fleet.stateDir, "state-dir", "", "node state for --fleet (default DATA-DIR/nodes)")
+	fleet.execTimeout, fleet.refresh, fleet.concurrency = 10*time.Second, 30*time.Second, 64
 	return cmd
 }
 

@@ -65,5 +65,6 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(runCommand(), validateCommand(), runsCommand(), upCommand(), coordinatorCommand(), workerCommand())
+	root.AddCommand(agentCommand())
 	return root
 }
