@@ -60,6 +60,8 @@ actions:
 		{"coerced strings", map[string]any{"name": "x", "count": "7", "ratio": "0.5", "force": "true"},
 			map[string]any{"name": "x", "count": int64(7), "ratio": 0.5, "force": true}, ""},
 		{"json numbers", map[string]any{"name": "x", "count": float64(2)}, map[string]any{"name": "x", "count": int64(2)}, ""},
+		{"symbol keys", map[string]any{":name": "x"}, map[string]any{"name": "x", "count": int64(1)}, ""},
+		{"symbol and plain", map[string]any{":name": "x", "name": "y"}, nil, `input "name" is given twice`},
 		{"missing required", map[string]any{}, nil, `input "name" is required`},
 		{"fraction for integer", map[string]any{"name": "x", "count": 1.5}, nil, `input "count": 1.5 is not a valid integer`},
 		{"validation", map[string]any{"name": "X1"}, nil, `input "name": "X1" does not match ^[a-z]+$`},

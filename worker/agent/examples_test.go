@@ -42,17 +42,41 @@ func TestExampleAgents(t *testing.T) {
 
 	t.Run("haproxy", func(t *testing.T) {
 		args := map[string]any{"backend": "app", "server": "web1"}
-		if d := ok("haproxy", "disable", args); d["status"] != "MAINT" || d["previous"] != "UP" {
+		server := func(d map[string]any, name string) map[string]any {
+			t.Helper()
+			s, _ := d["servers"].(map[string]any)[name].(map[string]any)
+			return s
+		}
+		if d := ok("haproxy", "disable", args); d["status"] != "MAINT" || server(d, "web1")["previous"] != "UP" {
 			t.Fatalf("disable: %v", d)
 		}
-		if d := ok("haproxy", "status", args); d["status"] != "MAINT" {
+		if d := ok("haproxy", "status", args); server(d, "web1")["status"] != "MAINT" {
 			t.Fatalf("status: %v", d)
 		}
-		if d := ok("haproxy", "enable", args); d["status"] != "UP" || d["previous"] != "MAINT" {
+		if d := ok("haproxy", "enable", args); d["status"] != "UP" || server(d, "web1")["previous"] != "MAINT" {
 			t.Fatalf("enable: %v", d)
 		}
 		if got := readState(t, state, "web1.test", "haproxy/app/web1"); got != "UP" {
 			t.Fatalf("state file says %s", got)
+		}
+		// A list of servers, as a playbook passes a node set.
+		list := map[string]any{"backend": "alfa", "servers": []any{"web-alfa1.example.net", "web-alfa2.example.net"}}
+		if d := ok("haproxy", "disable", list); server(d, "web-alfa2.example.net")["status"] != "MAINT" {
+			t.Fatalf("disable list: %v", d)
+		}
+		if got := readState(t, state, "web1.test", "haproxy/alfa/web-alfa1.example.net"); got != "MAINT" {
+			t.Fatalf("state file says %s", got)
+		}
+		for _, bad := range []map[string]any{
+			{"backend": "alfa", "servers": []any{"../../etc"}},
+			{"backend": "alfa", "servers": []any{"a\"b"}},
+			{"backend": "alfa"},
+			{"backend": "alfa", "servers": []any{"a,b"}},
+			{"backend": "alfa", "servers": []any{1}},
+		} {
+			if rep := call(t, nc, "web1.test", "", "haproxy", "disable", bad); rep.Success {
+				t.Fatalf("disable %v succeeded: %+v", bad, rep)
+			}
 		}
 	})
 

@@ -15,9 +15,12 @@ const shellMeta = "`$;|&><\n\r\x00\"'\\"
 // Arguments checks data against action's inputs and returns the arguments the action runs with:
 // defaults filled in, values coerced to their declared type. Every problem is reported, each
 // naming its input.
+//
+// Choria's old symbol style (":message") names the same input as "message".
 func (a *Action) Arguments(data map[string]any) (map[string]any, error) {
 	out := make(map[string]any, len(a.Inputs))
 	var problems []string
+	data, problems = unsymbol(data)
 	names := make([]string, 0, len(data))
 	for n := range data {
 		names = append(names, n)
@@ -59,6 +62,31 @@ func (a *Action) Arguments(data map[string]any) (map[string]any, error) {
 		return nil, fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return out, nil
+}
+
+// unsymbol renames ":name" keys to "name".
+func unsymbol(data map[string]any) (map[string]any, []string) {
+	has := false
+	for k := range data {
+		if strings.HasPrefix(k, ":") {
+			has = true
+			break
+		}
+	}
+	if !has {
+		return data, nil
+	}
+	out := make(map[string]any, len(data))
+	var problems []string
+	for k, v := range data {
+		name := strings.TrimPrefix(k, ":")
+		if _, dup := out[name]; dup {
+			problems = append(problems, fmt.Sprintf("input %q is given twice (as %q and %q)", name, name, ":"+name))
+		}
+		out[name] = v
+	}
+	sort.Strings(problems)
+	return out, problems
 }
 
 // coerce converts v to the input's type. Rendered playbook properties are often strings, so
