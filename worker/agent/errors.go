@@ -11,4 +11,8 @@ var (
 	// ErrFleet indicates that a fleet, facts or classes file is unusable; the wrapping error names
 	// the file and the field.
 	ErrFleet = errors.New("invalid fleet")
+	// ErrStartup indicates that Run could not subscribe or reach the node registry.
+	ErrStartup = errors.New("agent start-up failed")
+	// ErrAlreadyRunning indicates that Run was called twice on one Server.
+	ErrAlreadyRunning = errors.New("agent server is already running")
 )

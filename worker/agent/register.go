@@ -19,13 +19,13 @@ const deregisterMax = 16
 func (s *Server) openRegistry(ctx context.Context) (*kvstore.Nodes, error) {
 	js, err := jetstream.New(s.nc)
 	if err != nil {
-		return nil, fmt.Errorf("node registry: %w", err)
+		return nil, fmt.Errorf("%w: node registry: %w", ErrStartup, err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	reg, err := kvstore.OpenNodes(cctx, js, s.opts.store)
 	if err != nil {
-		return nil, fmt.Errorf("node registry: %w", err)
+		return nil, fmt.Errorf("%w: node registry: %w", ErrStartup, err)
 	}
 	return reg, nil
 }

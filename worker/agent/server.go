@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -18,7 +17,7 @@ import (
 )
 
 // Server answers RPC requests for one or many nodes on one NATS connection and keeps them
-// registered. Create it with New and start it with Run.
+// registered. Create it with New and start it with Run, once.
 type Server struct {
 	nc        *nats.Conn
 	opts      options
@@ -103,7 +102,7 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 // progress finish and returns nil. It returns an error only when it cannot start.
 func (s *Server) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
-		return errors.New("agent server is already running")
+		return ErrAlreadyRunning
 	}
 	var inflight sync.WaitGroup
 	// Actions outlive ctx: one that was started is finished and answered.
@@ -116,13 +115,13 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	sub, err := s.nc.Subscribe(subject, handler)
 	if err != nil {
-		return fmt.Errorf("subscribe %s: %w", subject, err)
+		return fmt.Errorf("%w: subscribe %s: %w", ErrStartup, subject, err)
 	}
 	// A burst of 10,000 requests must queue, not be dropped as a slow consumer.
 	_ = sub.SetPendingLimits(-1, 256<<20)
 	if err := s.nc.Flush(); err != nil {
 		_ = sub.Unsubscribe()
-		return fmt.Errorf("subscribe %s: %w", subject, err)
+		return fmt.Errorf("%w: subscribe %s: %w", ErrStartup, subject, err)
 	}
 
 	var bg sync.WaitGroup

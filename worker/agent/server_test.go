@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
@@ -194,4 +196,39 @@ func TestServer_RegistersAndRefreshes(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestServer_RunWithoutJetStreamFails(t *testing.T) {
+	s := natstest.RunServer(t, func(o *server.Options) { o.JetStream = false })
+	nc, _ := natstest.Connect(t, s.ClientURL())
+	srv, err := New(nc, []Node{{Identity: "a"}}, WithStateDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Run(t.Context()); !errors.Is(err, ErrStartup) {
+		t.Fatalf("Run = %v, want ErrStartup", err)
+	}
+}
+
+func TestNew_Refuses(t *testing.T) {
+	s := natstest.RunServer(t)
+	nc, _ := natstest.Connect(t, s.ClientURL())
+	for _, tc := range []struct {
+		name  string
+		nodes []Node
+		opts  []Option
+		want  string
+	}{
+		{"no nodes", nil, nil, "no nodes"},
+		{"bad identity", []Node{{Identity: "a b"}}, nil, `identity "a b"`},
+		{"duplicate", []Node{{Identity: "a"}, {Identity: "a"}}, nil, "listed twice"},
+		{"bad timeout", []Node{{Identity: "a"}}, []Option{WithExecTimeout(0)}, "exec timeout"},
+		{"missing agents dir", []Node{{Identity: "a"}}, []Option{WithAgentsDir(filepath.Join(t.TempDir(), "nope"))}, "agents dir"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(nc, tc.nodes, tc.opts...); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
 }
