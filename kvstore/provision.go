@@ -28,6 +28,9 @@ type Config struct {
 	// MemoryMaxAge bounds how long a memory data store's key lives when its run's end is never
 	// processed; 0 means 7 days.
 	MemoryMaxAge time.Duration
+	// NodesTTL is how long a node stays in the registry without refreshing its registration
+	// (the bucket's MaxAge); 0 means DefaultNodesTTL. Agents refresh every third of it.
+	NodesTTL time.Duration
 }
 
 func (c Config) storage() jetstream.StorageType {
@@ -140,6 +143,7 @@ func (c Config) Buckets() []jetstream.KeyValueConfig {
 			Storage:        c.storage(),
 			Replicas:       c.replicas(),
 		},
+		c.nodesBucket(),
 	}
 }
 

@@ -2,15 +2,12 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
 )
@@ -38,46 +35,22 @@ func (d *discoverer) fleetNodes(ctx context.Context, props map[string]any) ([]st
 	return out, registry, nil
 }
 
-// registry reads every live node of the registry (protocol.NodesBucket), keyed by identity. A
-// missing bucket is an empty registry: no node agent has started yet. Records that do not decode
-// are skipped rather than failing every discovery.
+// registry reads every live node of the registry, keyed by identity. A registry nobody has
+// written to yet is empty: no node agent has started.
 func (d *discoverer) registry(ctx context.Context) (map[string]*protocol.NodeInfo, error) {
-	nodes := map[string]*protocol.NodeInfo{}
-	kv, err := d.js.KeyValue(ctx, protocol.NodesBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nodes, nil
-	}
+	reg, err := kvstore.OpenNodes(ctx, d.js, kvstore.Config{})
 	if err != nil {
-		return nil, fmt.Errorf("node registry %s: %w", protocol.NodesBucket, err)
+		return nil, err
 	}
-	// One watcher delivers every current value, then a nil marker: one round trip per batch, not
-	// one per node, which matters with thousands of nodes.
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	list, err := reg.ListNodes(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("node registry %s: %w", protocol.NodesBucket, err)
+		return nil, err
 	}
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("node registry %s: reading it took too long: %w", protocol.NodesBucket, ctx.Err())
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, fmt.Errorf("node registry %s: the watch ended early", protocol.NodesBucket)
-			}
-			if e == nil {
-				return nodes, nil
-			}
-			var n protocol.NodeInfo
-			if err := json.Unmarshal(e.Value(), &n); err != nil {
-				continue
-			}
-			if n.Identity == "" {
-				n.Identity = e.Key()
-			}
-			nodes[n.Identity] = &n
-		}
+	nodes := make(map[string]*protocol.NodeInfo, len(list))
+	for i := range list {
+		nodes[list[i].Identity] = &list[i]
 	}
+	return nodes, nil
 }
 
 // checkUses verifies that every node runs every agent of uses at a version inside its range,

@@ -11,23 +11,19 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
 // registerNodes puts nodes into a fresh node registry bucket.
 func registerNodes(t *testing.T, js jetstream.JetStream, nodes []protocol.NodeInfo) {
 	t.Helper()
-	kv, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: protocol.NodesBucket})
+	reg, err := kvstore.OpenNodes(t.Context(), js, kvstore.Config{})
 	if err != nil {
-		t.Fatalf("create registry: %v", err)
+		t.Fatalf("open registry: %v", err)
 	}
 	for _, n := range nodes {
-		n.Version, n.Seen = 1, time.Now().UTC()
-		data, err := json.Marshal(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := kv.Put(t.Context(), n.Identity, data); err != nil {
+		if err := reg.Register(t.Context(), n); err != nil {
 			t.Fatalf("register %s: %v", n.Identity, err)
 		}
 	}

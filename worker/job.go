@@ -196,6 +196,8 @@ func (r *run) execute(job *protocol.Job) (protocol.Result, error) {
 		return r.runDataJob(job)
 	case protocol.TaskDiscover:
 		return r.runDiscoverJob(job)
+	case protocol.TaskRPC:
+		return r.runRPCJob(job)
 	default:
 		if r.isPluginJob(job) {
 			return r.runPluginJob(job)

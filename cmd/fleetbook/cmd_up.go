@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
@@ -18,6 +20,7 @@ func upCommand() *cobra.Command {
 		plugins                   string
 		workers                   int
 		verbose                   bool
+		fleet                     agentFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -55,6 +58,14 @@ when it starts again.`,
 			if err := startServices(cmd.Context(), &wg, dial, log, workers, pluginSet); err != nil {
 				return exitf(exitInfra, "%v", err)
 			}
+			if fleet.fleet != "" {
+				if !cmd.Flags().Changed("state-dir") {
+					fleet.stateDir = filepath.Join(dataDir, "nodes")
+				}
+				if err := startAgents(cmd.Context(), &wg, dial, log, &fleet); err != nil {
+					return exitf(exitRefused, "--fleet: %v", err)
+				}
+			}
 			fmt.Fprintf(os.Stderr, "fleetbook up: NATS on %s, state in %s; Ctrl-C to stop\n", srv.ClientURL(), dataDir)
 			<-cmd.Context().Done()
 			wg.Wait()
@@ -67,6 +78,10 @@ when it starts again.`,
 	cmd.Flags().IntVar(&workers, "workers", 4, "jobs the worker runs at once")
 	pluginsFlag(cmd, &plugins)
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also log the NATS server")
+	cmd.Flags().StringVar(&fleet.fleet, "fleet", "", "also simulate the nodes of this fleet file (state in DATA-DIR/nodes)")
+	cmd.Flags().StringVar(&fleet.agentsDir, "agents-dir", "", "agent definitions for --fleet (default the fleet file's agents_dir)")
+	cmd.Flags().StringVar(&fleet.stateDir, "state-dir", "", "node state for --fleet (default DATA-DIR/nodes)")
+	fleet.execTimeout, fleet.refresh, fleet.concurrency = 10*time.Second, 30*time.Second, 64
 	return cmd
 }
 

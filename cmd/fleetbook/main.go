@@ -66,5 +66,6 @@ func rootCommand() *cobra.Command {
 	}
 	root.AddCommand(runCommand(), validateCommand(), runsCommand(), upCommand(), coordinatorCommand(), workerCommand())
 	root.AddCommand(schemaCommand(), showCommand())
+	root.AddCommand(agentCommand())
 	return root
 }

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+
+	"github.com/fleetbook/fleetbook/worker/agent"
+)
+
+// agentFlags describe the node(s) an agent process serves.
+type agentFlags struct {
+	identity, facts, classes string
+	fleet                    string
+	agentsDir, stateDir      string
+	execTimeout, refresh     time.Duration
+	concurrency              int
+}
+
+func (f *agentFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.identity, "identity", "", "node identity (default the host name)")
+	cmd.Flags().StringVar(&f.facts, "facts", "", "facts file (YAML or JSON mapping)")
+	cmd.Flags().StringVar(&f.classes, "classes", "", "classes file (one class per line)")
+	cmd.Flags().StringVar(&f.fleet, "fleet", "", "fleet file: simulate every node it lists in this process")
+	cmd.Flags().StringVar(&f.agentsDir, "agents-dir", "", "agent definitions and executables (default the fleet file's agents_dir)")
+	cmd.Flags().StringVar(&f.stateDir, "state-dir", ".fleetbook/nodes", "agents keep each node's state in DIR/IDENTITY")
+	cmd.Flags().DurationVar(&f.execTimeout, "exec-timeout", 10*time.Second, "longest run of an agent executable")
+	cmd.Flags().DurationVar(&f.refresh, "refresh", 30*time.Second, "how often registrations are refreshed (at most a third of the registry TTL)")
+	cmd.Flags().IntVar(&f.concurrency, "concurrency", 64, "agent executables run at once")
+}
+
+// nodes reads the fleet file, or describes the single node of the flags.
+func (f *agentFlags) nodes() ([]agent.Node, string, error) {
+	if f.fleet != "" {
+		if f.identity != "" || f.facts != "" || f.classes != "" {
+			return nil, "", fmt.Errorf("--fleet cannot be combined with --identity, --facts or --classes")
+		}
+		fl, err := agent.LoadFleet(f.fleet)
+		if err != nil {
+			return nil, "", err
+		}
+		dir := f.agentsDir
+		if dir == "" {
+			dir = fl.AgentsDir
+		}
+		return fl.Nodes, dir, nil
+	}
+	n := agent.Node{Identity: f.identity, Facts: map[string]any{}}
+	if n.Identity == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, "", fmt.Errorf("--identity: no host name to default to: %w", err)
+		}
+		n.Identity = host
+	}
+	var err error
+	if f.facts != "" {
+		if n.Facts, err = agent.LoadFacts(f.facts); err != nil {
+			return nil, "", fmt.Errorf("--facts: %w", err)
+		}
+	}
+	if f.classes != "" {
+		if n.Classes, err = agent.LoadClasses(f.classes); err != nil {
+			return nil, "", fmt.Errorf("--classes: %w", err)
+		}
+	}
+	return []agent.Node{n}, f.agentsDir, nil
+}
+
+// server builds the agent server the flags describe, on nc.
+func (f *agentFlags) server(nc *nats.Conn, log *slog.Logger) (*agent.Server, int, error) {
+	nodes, dir, err := f.nodes()
+	if err != nil {
+		return nil, 0, err
+	}
+	srv, err := agent.New(nc, nodes, agent.WithAgentsDir(dir), agent.WithStateDir(f.stateDir),
+		agent.WithExecTimeout(f.execTimeout), agent.WithRefresh(f.refresh), agent.WithConcurrency(f.concurrency),
+		agent.WithLogger(log.With("component", "agent")))
+	return srv, len(nodes), err
+}
+
+// startAgents runs the agent server of f on its own connection until ctx ends.
+func startAgents(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*nats.Conn, error), log *slog.Logger, f *agentFlags) error {
+	nc, err := dial("fleetbook agents")
+	if err != nil {
+		return err
+	}
+	srv, n, err := f.server(nc, log)
+	if err != nil {
+		return err
+	}
+	wg.Go(func() {
+		if err := srv.Run(ctx); err != nil {
+			log.Error("agents stopped", "error", err)
+		}
+	})
+	select {
+	case <-srv.Ready():
+		fmt.Fprintf(os.Stderr, "fleetbook: serving %d node(s) with agents %v\n", n, agentNames(srv))
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+func agentNames(srv *agent.Server) []string {
+	var names []string
+	for _, a := range srv.Agents() {
+		names = append(names, a.Name+"@"+a.Version)
+	}
+	return names
+}
+
+func agentCommand() *cobra.Command {
+	var (
+		r       remoteFlags
+		f       agentFlags
+		verbose bool
+	)
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a node agent (or a simulated fleet of them) against a NATS server",
+		Long: `Run the node agent: register the node in the registry (identity, facts, classes, agents),
+keep the registration fresh, and answer RPC requests for its agents.
+
+  fleetbook agent --identity web1 --facts facts.yaml --classes classes.txt --agents-dir agents/ --server nats://host:4222
+  fleetbook agent --fleet examples/web-cluster/fleet.yaml --server nats://127.0.0.1:4222
+
+With --fleet, one process simulates every node of the fleet file (thousands are fine).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := logger(verbose)
+			nc, err := r.conn.dial("fleetbook agent")
+			if err != nil {
+				return exitf(exitInfra, "connect to NATS: %v", err)
+			}
+			defer nc.Close()
+			srv, n, err := f.server(nc, log)
+			if err != nil {
+				return exitf(exitRefused, "%v", err)
+			}
+			go func() {
+				select {
+				case <-srv.Ready():
+					fmt.Fprintf(os.Stderr, "fleetbook agent: serving %d node(s) with agents %v; Ctrl-C to stop\n", n, agentNames(srv))
+				case <-cmd.Context().Done():
+				}
+			}()
+			if err := srv.Run(cmd.Context()); err != nil {
+				return exitf(exitInfra, "%v", err)
+			}
+			return nil
+		},
+	}
+	r.register(cmd)
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log requests and registrations")
+	return cmd
+}
