@@ -64,6 +64,6 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCommand(), validateCommand(), runsCommand(), upCommand(), coordinatorCommand(), workerCommand())
+	root.AddCommand(runCommand(), validateCommand(), runsCommand(), upCommand(), coordinatorCommand(), workerCommand(), benchCommand())
 	return root
 }
