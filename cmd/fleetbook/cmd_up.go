@@ -14,9 +14,9 @@ import (
 
 func upCommand() *cobra.Command {
 	var (
-		dataDir, listen, syncMode string
-		workers                   int
-		verbose                   bool
+		dataDir, listen, syncMode, pprofAddr string
+		workers                              int
+		verbose                              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -27,6 +27,11 @@ commands reach it with --server nats://HOST:PORT. Stop it with Ctrl-C; runs in f
 when it starts again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			stopPprof, err := startPprof(pprofAddr)
+			if err != nil {
+				return err
+			}
+			defer stopPprof()
 			srv, err := startServer(serverConfig{dataDir: dataDir, listen: listen, syncAlways: syncMode == "always", verbose: verbose})
 			if err != nil {
 				return err
@@ -61,6 +66,7 @@ when it starts again.`,
 	cmd.Flags().StringVar(&syncMode, "sync", "default", "disk sync: default or always")
 	cmd.Flags().IntVar(&workers, "workers", 4, "jobs the worker runs at once")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also log the NATS server")
+	pprofFlag(cmd, &pprofAddr)
 	return cmd
 }
 
@@ -71,15 +77,20 @@ type remoteFlags struct {
 
 func coordinatorCommand() *cobra.Command {
 	var (
-		r    remoteFlags
-		name string
-		opts serviceFlags
+		r               remoteFlags
+		name, pprofAddr string
+		opts            serviceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "Run a coordinator against an existing NATS server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			stopPprof, err := startPprof(pprofAddr)
+			if err != nil {
+				return err
+			}
+			defer stopPprof()
 			nc, err := r.conn.dial("fleetbook coordinator")
 			if err != nil {
 				return exitf(exitInfra, "connect to NATS: %v", err)
@@ -103,21 +114,27 @@ func coordinatorCommand() *cobra.Command {
 	r.register(cmd)
 	opts.register(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "coordinator identity (default host-pid-random)")
+	pprofFlag(cmd, &pprofAddr)
 	return cmd
 }
 
 func workerCommand() *cobra.Command {
 	var (
-		r           remoteFlags
-		name, pool  string
-		concurrency int
-		opts        serviceFlags
+		r                     remoteFlags
+		name, pool, pprofAddr string
+		concurrency           int
+		opts                  serviceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker against an existing NATS server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			stopPprof, err := startPprof(pprofAddr)
+			if err != nil {
+				return err
+			}
+			defer stopPprof()
 			nc, err := r.conn.dial("fleetbook worker")
 			if err != nil {
 				return exitf(exitInfra, "connect to NATS: %v", err)
@@ -143,6 +160,7 @@ func workerCommand() *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "worker identity (default host-pid-random)")
 	cmd.Flags().StringVar(&pool, "pool", "default", "worker pool to take jobs from")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "jobs run at once")
+	pprofFlag(cmd, &pprofAddr)
 	return cmd
 }
 
