@@ -67,7 +67,7 @@ func BenchmarkRawStepLatency(b *testing.B) {
 		b.Run(mode.name, func(b *testing.B) {
 			e := benchEnv(b, mode.always)
 			b.ResetTimer()
-			samples, err := rawLatency(context.Background(), e, limit{n: b.N})
+			samples, err := rawLatency(context.Background(), e, 10, limit{n: b.N})
 			if err != nil {
 				b.Fatal(err)
 			}

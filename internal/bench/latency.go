@@ -37,8 +37,8 @@ func stepLatency(ctx context.Context, s *Stack, lim limit) ([]time.Duration, err
 
 // rawLatency is the raw JetStream step, one at a time: publish a job to a work-queue stream, a
 // worker consumes and acks it and replies on core NATS, the publisher gets the reply. It returns
-// each round trip's time.
-func rawLatency(ctx context.Context, e *Env, lim limit) (_ []time.Duration, err error) {
+// each round trip's time, after warmup round trips that are not counted.
+func rawLatency(ctx context.Context, e *Env, warmup int, lim limit) (_ []time.Duration, err error) {
 	const stream, subject = "BENCH_RAW_LATENCY", "bench.latency.jobs"
 	nc, js, err := e.Connect("bench raw client")
 	if err != nil {
@@ -75,7 +75,7 @@ func rawLatency(ctx context.Context, e *Env, lim limit) (_ []time.Duration, err 
 	defer func() { _ = sub.Unsubscribe() }()
 
 	var samples []time.Duration
-	for start := time.Now(); !lim.over(len(samples), start); {
+	for start := time.Now(); !lim.over(len(samples)-warmup, start); {
 		rctx, cancel := context.WithTimeout(ctx, runTimeout)
 		t0 := time.Now()
 		msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{replyHeader: []string{inbox}}}
@@ -89,5 +89,5 @@ func rawLatency(ctx context.Context, e *Env, lim limit) (_ []time.Duration, err 
 		}
 		samples = append(samples, time.Since(t0))
 	}
-	return samples, nil
+	return samples[min(warmup, len(samples)):], nil
 }

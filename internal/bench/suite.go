@@ -91,7 +91,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{}
 
 	progress("raw JetStream step latency (publish, consume, ack, reply; closed loop)")
-	raw, err := rawLatency(ctx, env, p.rawLatency)
+	raw, err := rawLatency(ctx, env, p.warmup, p.rawLatency)
 	if err != nil {
 		return nil, err
 	}
