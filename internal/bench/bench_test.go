@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"testing"
+
+	"github.com/fleetbook/fleetbook/kvstore"
 )
 
 // The Benchmark functions measure the same things as `fleetbook bench`, one figure each, so
@@ -27,9 +29,13 @@ func benchEnv(b *testing.B, always bool) *Env {
 
 // benchStack starts fleetbook on a server and warms it up.
 func benchStack(b *testing.B, always bool) (*Env, *Stack) {
+	return benchStackWith(b, always, kvstore.Config{})
+}
+
+func benchStackWith(b *testing.B, always bool, store kvstore.Config) (*Env, *Stack) {
 	b.Helper()
 	e := benchEnv(b, always)
-	s, err := e.StartStack(4)
+	s, err := e.StartStack(4, store)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -59,6 +65,21 @@ func BenchmarkStepLatency(b *testing.B) {
 			b.ReportMetric(float64(after.InMsgs-before.InMsgs)/float64(b.N), "server-msgs/run")
 		})
 	}
+}
+
+// BenchmarkStepLatencyMemoryStorage is a diagnostic, not a product figure: the same runs with
+// every stream and bucket in memory (which loses runs on a restart), to show how much of the
+// latency is the file store's.
+func BenchmarkStepLatencyMemoryStorage(b *testing.B) {
+	_, s := benchStackWith(b, false, kvstore.Config{Memory: true})
+	b.ResetTimer()
+	samples, err := stepLatency(context.Background(), s, limit{n: b.N})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(ms(percentile(samples, 50)), "p50-ms")
+	b.ReportMetric(ms(percentile(samples, 99)), "p99-ms")
 }
 
 // BenchmarkRawStepLatency is the baseline of BenchmarkStepLatency.

@@ -37,13 +37,14 @@ type Stack struct {
 	wg     sync.WaitGroup
 }
 
-// StartStack starts a coordinator and a worker with concurrency slots on e. Close stops them.
-func (e *Env) StartStack(concurrency int) (*Stack, error) {
+// StartStack starts a coordinator and a worker with concurrency slots on e, with the streams
+// and buckets shaped by store (the zero Config is the product default). Close stops them.
+func (e *Env) StartStack(concurrency int, store kvstore.Config) (*Stack, error) {
 	cnc, _, err := e.Connect("bench coordinator")
 	if err != nil {
 		return nil, err
 	}
-	coord, err := coordinator.New(cnc)
+	coord, err := coordinator.New(cnc, coordinator.WithStore(store))
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +52,7 @@ func (e *Env) StartStack(concurrency int) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	wrk, err := worker.New(wnc, worker.WithConcurrency(concurrency), worker.WithStore(kvstore.Config{}))
+	wrk, err := worker.New(wnc, worker.WithConcurrency(concurrency), worker.WithStore(store))
 	if err != nil {
 		return nil, err
 	}

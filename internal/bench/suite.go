@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/fleetbook/fleetbook/kvstore"
 )
 
 // Config chooses what a suite run measures and how long it may take.
@@ -95,7 +97,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	stack, err := env.StartStack(concurrency)
+	stack, err := env.StartStack(concurrency, kvstore.Config{})
 	if err != nil {
 		return nil, err
 	}
