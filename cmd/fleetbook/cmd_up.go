@@ -16,11 +16,11 @@ import (
 
 func upCommand() *cobra.Command {
 	var (
-		dataDir, listen, syncMode string
-		plugins                   string
-		workers                   int
-		verbose                   bool
-		fleet                     agentFlags
+		dataDir, listen, syncMode, pprofAddr string
+		plugins                              string
+		workers                              int
+		verbose                              bool
+		fleet                                agentFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -35,6 +35,11 @@ when it starts again.`,
 			if err != nil {
 				return err
 			}
+			stopPprof, err := startPprof(pprofAddr)
+			if err != nil {
+				return err
+			}
+			defer stopPprof()
 			srv, err := startServer(serverConfig{dataDir: dataDir, listen: listen, syncAlways: syncMode == "always", verbose: verbose})
 			if err != nil {
 				return err
@@ -82,6 +87,7 @@ when it starts again.`,
 	cmd.Flags().StringVar(&fleet.agentsDir, "agents-dir", "", "agent definitions for --fleet (default the fleet file's agents_dir)")
 	cmd.Flags().StringVar(&fleet.stateDir, "state-dir", "", "node state for --fleet (default DATA-DIR/nodes)")
 	fleet.execTimeout, fleet.refresh, fleet.concurrency = 10*time.Second, 30*time.Second, 64
+	pprofFlag(cmd, &pprofAddr)
 	return cmd
 }
 
@@ -92,10 +98,9 @@ type remoteFlags struct {
 
 func coordinatorCommand() *cobra.Command {
 	var (
-		r       remoteFlags
-		name    string
-		plugins string
-		opts    serviceFlags
+		r                        remoteFlags
+		name, pprofAddr, plugins string
+		opts                     serviceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "coordinator",
@@ -106,6 +111,11 @@ func coordinatorCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			stopPprof, err := startPprof(pprofAddr)
+			if err != nil {
+				return err
+			}
+			defer stopPprof()
 			nc, err := r.conn.dial("fleetbook coordinator")
 			if err != nil {
 				return exitf(exitInfra, "connect to NATS: %v", err)
@@ -132,16 +142,16 @@ func coordinatorCommand() *cobra.Command {
 	opts.register(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "coordinator identity (default host-pid-random)")
 	pluginsFlag(cmd, &plugins)
+	pprofFlag(cmd, &pprofAddr)
 	return cmd
 }
 
 func workerCommand() *cobra.Command {
 	var (
-		r           remoteFlags
-		name, pool  string
-		plugins     string
-		concurrency int
-		opts        serviceFlags
+		r                              remoteFlags
+		name, pool, pprofAddr, plugins string
+		concurrency                    int
+		opts                           serviceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -152,6 +162,11 @@ func workerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			stopPprof, err := startPprof(pprofAddr)
+			if err != nil {
+				return err
+			}
+			defer stopPprof()
 			nc, err := r.conn.dial("fleetbook worker")
 			if err != nil {
 				return exitf(exitInfra, "connect to NATS: %v", err)
@@ -180,6 +195,7 @@ func workerCommand() *cobra.Command {
 	cmd.Flags().StringVar(&pool, "pool", "default", "worker pool to take jobs from")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "jobs run at once")
 	pluginsFlag(cmd, &plugins)
+	pprofFlag(cmd, &pprofAddr)
 	return cmd
 }
 

@@ -64,8 +64,7 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCommand(), validateCommand(), runsCommand(), upCommand(), coordinatorCommand(), workerCommand())
-	root.AddCommand(schemaCommand(), showCommand())
-	root.AddCommand(agentCommand())
+	root.AddCommand(runCommand(), validateCommand(), showCommand(), schemaCommand(), runsCommand(),
+		upCommand(), coordinatorCommand(), workerCommand(), agentCommand(), benchCommand())
 	return root
 }

@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"context"
+	"testing"
+
+	"github.com/fleetbook/fleetbook/kvstore"
+)
+
+// The Benchmark functions measure the same things as `fleetbook bench`, one figure each, so
+// regressions show with go test -bench and benchstat. Each starts its own embedded server (file
+// storage under b.TempDir) in both sync modes.
+
+var syncModes = []struct {
+	name   string
+	always bool
+}{{"sync=default", false}, {"sync=always", true}}
+
+// benchEnv starts a server for one benchmark.
+func benchEnv(b *testing.B, always bool) *Env {
+	b.Helper()
+	e, err := StartEnv(b.TempDir(), always)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(e.Close)
+	return e
+}
+
+// benchStack starts fleetbook on a server and warms it up.
+func benchStack(b *testing.B, always bool) (*Env, *Stack) {
+	return benchStackWith(b, always, kvstore.Config{})
+}
+
+func benchStackWith(b *testing.B, always bool, store kvstore.Config) (*Env, *Stack) {
+	b.Helper()
+	e := benchEnv(b, always)
+	s, err := e.StartStack(4, store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.Close)
+	if _, err := stepLatency(context.Background(), s, limit{n: 10}); err != nil {
+		b.Fatal(err)
+	}
+	return e, s
+}
+
+// BenchmarkStepLatency is step_latency_p50/p99: one no-op run at a time, submit to complete. It
+// also reports what one run costs the server.
+func BenchmarkStepLatency(b *testing.B) {
+	for _, mode := range syncModes {
+		b.Run(mode.name, func(b *testing.B) {
+			e, s := benchStack(b, mode.always)
+			before := e.Counters()
+			b.ResetTimer()
+			samples, err := stepLatency(context.Background(), s, limit{n: b.N})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			after := e.Counters()
+			b.ReportMetric(ms(percentile(samples, 50)), "p50-ms")
+			b.ReportMetric(ms(percentile(samples, 99)), "p99-ms")
+			b.ReportMetric(float64(after.InMsgs-before.InMsgs)/float64(b.N), "server-msgs/run")
+		})
+	}
+}
+
+// BenchmarkStepLatencyMemoryStorage is a diagnostic, not a product figure: the same runs with
+// every stream and bucket in memory (which loses runs on a restart), to show how much of the
+// latency is the file store's.
+func BenchmarkStepLatencyMemoryStorage(b *testing.B) {
+	_, s := benchStackWith(b, false, kvstore.Config{Memory: true})
+	b.ResetTimer()
+	samples, err := stepLatency(context.Background(), s, limit{n: b.N})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(ms(percentile(samples, 50)), "p50-ms")
+	b.ReportMetric(ms(percentile(samples, 99)), "p99-ms")
+}
+
+// BenchmarkRawStepLatency is the baseline of BenchmarkStepLatency.
+func BenchmarkRawStepLatency(b *testing.B) {
+	for _, mode := range syncModes {
+		b.Run(mode.name, func(b *testing.B) {
+			e := benchEnv(b, mode.always)
+			b.ResetTimer()
+			samples, err := rawLatency(context.Background(), e, 10, limit{n: b.N})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			b.ReportMetric(ms(percentile(samples, 50)), "p50-ms")
+			b.ReportMetric(ms(percentile(samples, 99)), "p99-ms")
+		})
+	}
+}
+
+// BenchmarkStepsPerSecond is steps_per_second: 64 one-step runs in flight.
+func BenchmarkStepsPerSecond(b *testing.B) {
+	for _, mode := range syncModes {
+		b.Run(mode.name, func(b *testing.B) {
+			_, s := benchStack(b, mode.always)
+			b.ResetTimer()
+			r, err := stepsPerSecond(context.Background(), s, 64, limit{n: b.N})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(r.perSecond(), "steps/s")
+		})
+	}
+}
+
+// BenchmarkRawStepsPerSecond is the baseline of BenchmarkStepsPerSecond.
+func BenchmarkRawStepsPerSecond(b *testing.B) {
+	for _, mode := range syncModes {
+		b.Run(mode.name, func(b *testing.B) {
+			e := benchEnv(b, mode.always)
+			b.ResetTimer()
+			r, err := rawStepsPerSecond(context.Background(), e, 4, 1000, limit{n: b.N})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(r.perSecond(), "steps/s")
+		})
+	}
+}
+
+// BenchmarkRunRecordKV is run_record_kv_ops_per_second: kvstore.Runs update and get.
+func BenchmarkRunRecordKV(b *testing.B) {
+	for _, mode := range syncModes {
+		b.Run(mode.name, func(b *testing.B) {
+			e := benchEnv(b, mode.always)
+			b.ResetTimer()
+			r, _, err := runRecordKV(context.Background(), e, limit{n: b.N})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(r.perSecond(), "ops/s")
+		})
+	}
+}
+
+// BenchmarkRawKV is the baseline of BenchmarkRunRecordKV, with a value of the record's size.
+func BenchmarkRawKV(b *testing.B) {
+	for _, mode := range syncModes {
+		b.Run(mode.name, func(b *testing.B) {
+			e := benchEnv(b, mode.always)
+			size := len(mustJSON(b, sampleRecord()))
+			b.ResetTimer()
+			r, err := rawKV(context.Background(), e, size, limit{n: b.N})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(r.perSecond(), "ops/s")
+		})
+	}
+}
