@@ -35,8 +35,8 @@ type driver struct {
 	dispatched map[protocol.JobID]bool
 	// leases are the playbook's locks, held while the run is driven.
 	leases []kvstore.Lease
-	// secrets are the values of sensitive inputs, scrubbed from everything the run stores.
-	secrets []string
+	// secretValues caches the run's sensitive input values once the coordinator needed one.
+	secretValues map[string]any
 	// dynamic holds the latest values of dynamic inputs, read again before each task renders.
 	dynamic map[string]any
 }
@@ -148,6 +148,9 @@ func (d *driver) finish(ctx context.Context) error {
 	err := d.c.results.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(protocol.ResultsRunWildcardPattern, d.rec.ID)))
 	if err != nil {
 		d.log.Warn("purging results of finished run", "error", err)
+	}
+	if err := d.c.secrets.Delete(ctx, d.rec.ID); err != nil {
+		d.log.Warn("deleting the sensitive inputs of finished run", "error", err)
 	}
 	if err := kvstore.DropRunMemory(ctx, d.c.js, d.rec.ID); err != nil {
 		d.log.Warn("dropping the memory store of finished run", "error", err)

@@ -29,6 +29,10 @@ func (d *driver) storeInputs(ctx context.Context) (string, error) {
 		v, given := d.rec.Inputs[in.Name]
 		switch {
 		case given && in.Save:
+			v, err := d.reveal(ctx, v)
+			if err != nil {
+				return "", err
+			}
 			if err := d.storeWrite(ctx, path, v); err != nil {
 				return fmt.Sprintf("inputs.%s: saving to %s: %v", in.Name, path, err), nil
 			}
@@ -36,6 +40,11 @@ func (d *driver) storeInputs(ctx context.Context) (string, error) {
 			v, err := d.storeRead(ctx, in, path)
 			if err != nil {
 				return fmt.Sprintf("inputs.%s: %v", in.Name, err), nil
+			}
+			if v != nil && in.Sensitive {
+				if v, err = d.keepSecret(ctx, in.Name, v); err != nil {
+					return "", err
+				}
 			}
 			if v != nil {
 				settled[in.Name] = v
@@ -66,6 +75,11 @@ func (d *driver) refreshDynamic(ctx context.Context) error {
 		v, err := d.storeRead(ctx, in, in.Data)
 		if err != nil {
 			return fmt.Errorf("inputs.%s: %w", in.Name, err)
+		}
+		if in.Sensitive {
+			if v, err = d.keepSecret(ctx, in.Name, v); err != nil {
+				return err
+			}
 		}
 		if d.dynamic == nil {
 			d.dynamic = map[string]any{}

@@ -50,7 +50,7 @@ func (d *driver) runLocal(ctx context.Context, key string, task playbooks.Task) 
 
 // logTask writes a templated line into the run's log (its events) and report.
 func (d *driver) logTask(ctx context.Context, st *protocol.StepRecord, props map[string]any, res *protocol.Result) {
-	msg := fmt.Sprint(props["message"])
+	msg := protocol.RedactSecretRefs(fmt.Sprint(props["message"]))
 	level, _ := props["level"].(string)
 	if level == "" {
 		level = "info"
@@ -81,6 +81,12 @@ func (d *driver) playbookTask(ctx context.Context, key string, task playbooks.Ta
 		res.Msg = err.Error()
 		return nil
 	}
+	// The child keeps its own copy of any sensitive value it is given.
+	revealed, err := d.reveal(ctx, inputs)
+	if err != nil {
+		return err
+	}
+	inputs, _ = revealed.(map[string]any)
 	resp, apiErr := d.c.submit(ctx, protocol.SubmitRequest{
 		Version: protocol.SubmitVersion, Playbook: doc, Source: ref, Inputs: inputs, Files: d.rec.Files,
 		IdempotencyKey: fmt.Sprintf("%s/%d/%d", d.rec.ID, st.Seq, st.Attempt), Parent: d.rec.ID,

@@ -1,14 +1,13 @@
 package coordinator
 
 import (
-	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
 // ReportOf builds the report of a run from its record, with sensitive inputs redacted.
 func ReportOf(rec *protocol.RunRecord) *protocol.Report {
 	r := &protocol.Report{
-		ID: rec.ID, Playbook: rec.Playbook, Status: rec.Status, Error: rec.Error,
+		ID: rec.ID, Playbook: rec.Playbook, Status: rec.Status, Error: protocol.RedactSecretRefs(rec.Error),
 		Inputs: redactedInputs(rec), Nodes: rec.Nodes, StartedAt: rec.StartedAt, EndedAt: rec.EndedAt,
 		Tasks: []protocol.TaskReport{},
 	}
@@ -20,27 +19,23 @@ func ReportOf(rec *protocol.RunRecord) *protocol.Report {
 			continue // begun but not tried yet (in pre_sleep), or not a task of the playbook
 		}
 		r.Tasks = append(r.Tasks, protocol.TaskReport{
-			List: st.List, Type: st.Type, Description: st.Description, Success: st.Success, Msg: st.Msg,
+			List: st.List, Type: st.Type, Description: protocol.RedactSecretRefs(st.Description), Success: st.Success,
+			Msg: protocol.RedactSecretRefs(st.Msg),
 			Tries: st.Attempt, Data: st.Data, Nodes: st.Nodes, Child: st.Child, StartedAt: st.StartedAt, EndedAt: st.EndedAt,
 		})
 	}
 	return r
 }
 
-// redactedInputs hides the values of inputs the playbook marks sensitive. The stored document
-// says which they are; if it cannot be read, every value is hidden rather than risk one.
+// redactedInputs shows the inputs with every secret reference redacted: sensitive values are
+// never in the record, only references to them.
 func redactedInputs(rec *protocol.RunRecord) map[string]any {
-	pb, err := playbooks.Parse([]byte(rec.Document))
-	if err != nil {
-		out := make(map[string]any, len(rec.Inputs))
-		for k := range rec.Inputs {
-			out[k] = playbooks.Redacted
+	out := make(map[string]any, len(rec.Inputs))
+	for k, v := range rec.Inputs {
+		if s, ok := v.(string); ok {
+			v = protocol.RedactSecretRefs(s)
 		}
-		return out
-	}
-	out := pb.Redact(rec.Inputs)
-	if out == nil {
-		out = map[string]any{}
+		out[k] = v
 	}
 	return out
 }

@@ -61,6 +61,12 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest) (*
 			"idempotency key %q was already used for a different playbook or inputs (run %s)", req.IdempotencyKey, sub.RunID)
 	}
 
+	inputs, secrets := splitSecrets(pb, inputs)
+	if len(secrets) > 0 {
+		if err := c.secrets.Put(ctx, sub.RunID, secrets); err != nil {
+			return nil, apiError(protocol.CodeInternal, "store sensitive inputs: %v", err)
+		}
+	}
 	rec := &protocol.RunRecord{
 		Version:        protocol.RunVersion,
 		ID:             sub.RunID,
@@ -169,4 +175,17 @@ func newRunID() string {
 		return uuid.NewString()
 	}
 	return id.String()
+}
+
+// splitSecrets takes the values of sensitive inputs out of inputs, leaving a reference to each in
+// its place: the values are stored apart from the run record (see protocol.SecretRef).
+func splitSecrets(pb *playbooks.Playbook, inputs map[string]any) (map[string]any, map[string]any) {
+	secrets := map[string]any{}
+	for _, in := range pb.Inputs {
+		if v, ok := inputs[in.Name]; ok && in.Sensitive {
+			secrets[in.Name] = v
+			inputs[in.Name] = protocol.SecretRef(in.Name)
+		}
+	}
+	return inputs, secrets
 }

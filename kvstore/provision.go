@@ -118,6 +118,13 @@ func (c Config) Buckets() []jetstream.KeyValueConfig {
 			Replicas:    c.replicas(),
 		},
 		{
+			Bucket:      protocol.SecretsBucket,
+			Description: "fleetbook sensitive input values of unfinished runs, deleted when each run ends",
+			History:     1,
+			Storage:     c.storage(),
+			Replicas:    c.replicas(),
+		},
+		{
 			Bucket:      protocol.DataBucket,
 			Description: "fleetbook default data store (type kv), shared between runs",
 			History:     5,

@@ -101,8 +101,14 @@ func (r *run) process(ctx context.Context, log *slog.Logger, msg jetstream.Msg, 
 		return termJob, res.Msg
 	}
 
+	job, secrets, err := r.revealSecrets(ctx, msg.Data(), job)
+	if err != nil {
+		log.Warn("reading the job's sensitive inputs failed, retrying later", "error", err)
+		return nakLater, ""
+	}
 	log.Debug("running job")
 	res, err := r.execute(job)
+	res = scrubResult(res, secrets)
 	if errors.Is(err, errInterrupted) {
 		// No result: give the job straight back so another worker starts it without waiting for
 		// AckWait.
