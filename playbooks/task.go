@@ -76,35 +76,18 @@ var commonTaskKeys = map[string]propSpec{
 	"pre_sleep":   {kind: kindSeconds, literal: true},
 	"fail_ok":     {kind: kindBool, literal: true},
 	"timeout":     {kind: kindSeconds, literal: true, gt: true},
-	"register":    {kind: kindString, literal: true, check: checkName},
+	"register":    {kind: kindString, literal: true, pattern: namePattern},
 }
 
-// checkName refuses names that the template grammar cannot reference.
-func checkName(v any) string {
-	if s := v.(string); !nameRe.MatchString(s) {
-		return fmt.Sprintf("must match [a-zA-Z0-9_-]+ (the template grammar cannot reference it otherwise), got %q", s)
-	}
-	return ""
-}
-
+// Patterns of string properties; the schema uses them too.
 var (
-	rpcActionRe = regexp.MustCompile(`^[a-zA-Z0-9_]+\.[a-zA-Z0-9_]+$`)
-	dataPathRe  = regexp.MustCompile(`^[a-zA-Z0-9_-]+/.+$`)
+	// namePattern: names the template grammar can reference.
+	namePattern = &pattern{re: nameRe, must: "must match [a-zA-Z0-9_-]+ (the template grammar cannot reference it otherwise)"}
+	// rpcActionPattern: "agent.action".
+	rpcActionPattern = &pattern{re: regexp.MustCompile(`^[a-zA-Z0-9_]+\.[a-zA-Z0-9_]+$`), must: `must be "agent.action"`}
+	// dataPathPattern: "store/key"; the key may hold "/".
+	dataPathPattern = &pattern{re: regexp.MustCompile(`^[a-zA-Z0-9_-]+/.+$`), must: `must be "store/key"`}
 )
-
-func checkRPCAction(v any) string {
-	if s := v.(string); !rpcActionRe.MatchString(s) {
-		return fmt.Sprintf(`must be "agent.action", got %q`, s)
-	}
-	return ""
-}
-
-func checkDataPath(v any) string {
-	if s := v.(string); !dataPathRe.MatchString(s) {
-		return fmt.Sprintf(`must be "store/key", got %q`, s)
-	}
-	return ""
-}
 
 func checkAssertExpression(v any) string {
 	if l := v.([]any); len(l) != 3 {
@@ -115,7 +98,7 @@ func checkAssertExpression(v any) string {
 
 // rpcKeys are the properties of the rpc (mcollective) task.
 var rpcKeys = map[string]propSpec{
-	"action":           {kind: kindString, required: true, check: checkRPCAction},
+	"action":           {kind: kindString, required: true, pattern: rpcActionPattern},
 	"nodes":            {kind: kindStringList, required: true},
 	"properties":       {kind: kindMap},
 	"batch_size":       {kind: kindInt, min: 1, hasMin: true},
@@ -167,7 +150,7 @@ var taskKeys = map[string]map[string]propSpec{
 	},
 	TypeData: {
 		"action": {kind: kindString, literal: true, required: true, enum: []string{DataRead, DataWrite, DataDelete}},
-		"key":    {kind: kindString, required: true, check: checkDataPath},
+		"key":    {kind: kindString, required: true, pattern: dataPathPattern},
 		"value":  {kind: kindAny},
 	},
 	TypePlaybook: {
