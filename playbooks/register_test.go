@@ -148,6 +148,13 @@ tasks:
 	if _, err := DecodeLog(map[string]any{"message": 3}); err == nil || !strings.Contains(err.Error(), "log.message") {
 		t.Fatalf("log type check: %v", err)
 	}
+	files := mustParse(t, header+"tasks:\n  - playbook: {file: a.yaml}\nhooks:\n  on_fail:\n    - playbook: {file: b.yaml}\n    - playbook: {file: a.yaml}\n    - playbook: {name: stored}\n")
+	if got := files.PlaybookFiles(); !reflect.DeepEqual(got, []string{"a.yaml", "b.yaml"}) {
+		t.Fatalf("files %v", got)
+	}
+	if _, err := Parse([]byte(header + "inputs:\n  f: {type: String}\ntasks:\n  - playbook: {file: \"{{ inputs.f }}\"}\n")); err == nil || !strings.Contains(err.Error(), "must be a literal value") {
+		t.Fatalf("templated file: %v", err)
+	}
 	if _, err := DecodePlaybookCall(map[string]any{"name": "", "file": ""}); err == nil {
 		t.Fatal("empty name and file accepted")
 	}

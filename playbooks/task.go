@@ -155,7 +155,7 @@ var taskKeys = map[string]map[string]propSpec{
 	},
 	TypePlaybook: {
 		"name":           {kind: kindString},
-		"file":           {kind: kindString},
+		"file":           {kind: kindString, literal: true},
 		"inputs":         {kind: kindMap},
 		"inherit_inputs": {kind: kindBool, literal: true},
 	},

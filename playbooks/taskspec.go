@@ -61,6 +61,23 @@ func (c PlaybookCall) ChildInputs(parent map[string]any, child *Playbook) map[st
 	return out
 }
 
+// PlaybookFiles lists, in document order and without repeats, the `file` of every playbook task:
+// the child playbooks a runner must be able to read before the run starts (the key is literal,
+// never templated, for that reason).
+func (p *Playbook) PlaybookFiles() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, ln := range ListNames() {
+		for _, t := range p.List(ln) {
+			if f, ok := t.Properties["file"].(string); ok && t.Type == TypePlaybook && !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
 // DataSpec is a data task's properties after rendering.
 type DataSpec struct {
 	// Action is read, write or delete (lower case).
