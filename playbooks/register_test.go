@@ -177,3 +177,19 @@ func TestRegisterCheckIsLinear(t *testing.T) {
 		t.Fatalf("counts %d %d", len(pb.Tasks), len(pb.PreTask))
 	}
 }
+
+func TestRenderShellPassesRegisteredValuesAsData(t *testing.T) {
+	s := Scope{Registered: map[string]PreviousTask{"probe": {Ran: true, Msg: "x; rm -rf /"}}}
+	cmd, env, err := RenderShell(`echo {{ tasks.probe.msg }}`, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(cmd, "rm -rf") || len(env) != 1 {
+		t.Fatalf("value spliced into the command: %q %v", cmd, env)
+	}
+	for _, v := range env {
+		if v != "x; rm -rf /" {
+			t.Fatalf("env %v", env)
+		}
+	}
+}
