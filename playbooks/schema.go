@@ -27,10 +27,9 @@ func JSONSchema() []byte {
 		"input":     inputSchema(),
 		"node_set":  nodeSetSchema(),
 		"data_store": map[string]any{
-			"type":     "object",
-			"required": []string{"type"},
+			"type": "object",
 			"properties": map[string]any{
-				"type": map[string]any{"enum": sortedKeys(StoreTypes), "description": storeTypesDoc()},
+				"type": map[string]any{"enum": sortedKeys(StoreTypes), "default": DefaultStoreType, "description": storeTypesDoc()},
 			},
 			"description": "a data store; its other keys depend on the type (see docs/data-stores.md)",
 		},
