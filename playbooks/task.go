@@ -42,6 +42,9 @@ type Task struct {
 	Type string
 	// TypeAlias is the spelling used in the document when it differs from Type (e.g. "mcollective").
 	TypeAlias string
+	// Path is the task's field path in the document, like "tasks[2].shell" or
+	// "hooks.on_fail[0].slack", for error messages.
+	Path string
 	// Description is the raw, un-rendered description; default "<type> task".
 	Description string
 	// Tries is the number of attempts in total; default 1.
@@ -63,9 +66,6 @@ type Task struct {
 	Properties map[string]any
 	// Line is the YAML line of the task's type key.
 	Line int
-	// Path is the task's field path in the document, like "tasks[2].shell" or
-	// "hooks.on_fail[0].slack", for error messages.
-	Path string
 }
 
 // commonTaskKeys are the keys every task type accepts; they become Task fields.
