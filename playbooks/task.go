@@ -161,7 +161,7 @@ var taskKeys = map[string]map[string]propSpec{
 	},
 	TypeLog: {
 		"message": {kind: kindString, required: true},
-		"level":   {kind: kindString, enum: LogLevels},
+		"level":   {kind: kindString, enum: LogTaskLevels},
 	},
 }
 

@@ -11,8 +11,9 @@ const (
 	DataDelete = "delete"
 )
 
-// LogLevels are the levels a log task accepts; DefaultLogLevel is used when none is given.
-var LogLevels = []string{"debug", "info", "warn", "error"}
+// LogTaskLevels are the levels a log task accepts (the playbook's own loglevel is Loglevels);
+// DefaultLogLevel is used when none is given.
+var LogTaskLevels = []string{"debug", "info", "warn", "error"}
 
 // DefaultLogLevel is the level of a log task without `level`.
 const DefaultLogLevel = "info"
