@@ -57,16 +57,17 @@ func ParseFile(path string, opts ...ParseOption) (*Playbook, error) {
 
 // decoder walks a yaml.Node tree, collecting problems and warnings.
 type decoder struct {
+	// taskRefs are the tasks.NAME.FIELD references found in task lists.
+	taskRefs []taskRef
+	// lockNodes are the items of `locks`, for the lines of lock problems.
+	lockNodes []*yaml.Node
+
 	probs    problems
 	warnings problems
 	budget   int
 	overrun  bool
 	// tpls records every decoded string holding "{{", for the static reference check.
 	tpls []tplString
-	// taskRefs are the tasks.NAME.FIELD references found in task lists.
-	taskRefs []taskRef
-	// lockNodes are the items of `locks`, for the lines of lock problems.
-	lockNodes []*yaml.Node
 	// opts are the ParseOptions given to Parse.
 	opts parseOptions
 }

@@ -104,7 +104,6 @@ func TestParseRefusesBadDocuments(t *testing.T) {
 		{"node set at_least not int", header + "nodes:\n  a:\n    type: shell\n    script: /x\n    at_least: many\n", "nodes.a.at_least", 9, "must be an integer"},
 		{"node set undeclared agent", header + "nodes:\n  a:\n    type: shell\n    script: /x\n    uses: [puppet]\n", "nodes.a.uses[0]", 6, `agent "puppet" is not declared`},
 		{"node set at_least with empty_ok", header + "nodes:\n  a:\n    type: shell\n    script: /x\n    empty_ok: true\n    at_least: 2\n", "nodes.a.at_least", 10, "contradicts empty_ok"},
-		{"data store without type", header + "data_stores:\n  s:\n    prefix: X\n", "data_stores.s.type", 6, `required key "type"`},
 		{"lock on undeclared store", header + "locks:\n  - kv\n", "locks[0]", 6, "undeclared data store"},
 		{"duplicate top-level key", header + "name: again\n", "name", 5, `duplicate key "name" (first defined at line 1)`},
 		{"duplicate task key", header + "tasks:\n  - shell:\n      command: a\n      command: b\n", "tasks[0].shell.command", 8, "duplicate key"},
@@ -183,5 +182,12 @@ func TestValidationErrorFormat(t *testing.T) {
 	want := "invalid playbook: 1 problem(s)\n  line 8: tasks[0].shell.timeout: must be a number of seconds, got \"abc\""
 	if err == nil || err.Error() != want {
 		t.Fatalf("want\n%s\ngot\n%v", want, err)
+	}
+}
+
+func TestDataStoreTypeDefaultsToKV(t *testing.T) {
+	pb := mustParse(t, header+"data_stores:\n  team: {bucket: shared}\nlocks: [team]\n")
+	if ds := pb.DataStores["team"]; ds.Type != DefaultStoreType || ds.Properties["bucket"] != "shared" {
+		t.Fatalf("store %+v", ds)
 	}
 }

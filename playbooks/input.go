@@ -75,7 +75,7 @@ var inputKeys = map[string]propSpec{
 	"require":     {kind: kindBool},
 	"default":     {kind: kindAny, literal: true},
 	"validation":  {kind: kindAny, literal: true},
-	"data":        {kind: kindString, literal: true, check: checkDataPath},
+	"data":        {kind: kindString, literal: true, pattern: dataPathPattern},
 	"dynamic":     {kind: kindBool},
 	"save":        {kind: kindBool},
 	"sensitive":   {kind: kindBool},

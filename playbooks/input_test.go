@@ -267,6 +267,9 @@ inputs:
 	if red["token"] != Redacted || red["keys"] != Redacted || red["labels"] == Redacted {
 		t.Fatalf("redact %v", red)
 	}
+	if vals := pb.SensitiveValues(map[string]any{"keys": []any{true, "k1"}}); !reflect.DeepEqual(vals, []string{"true, k1", "k1"}) {
+		t.Fatalf("booleans are not scrubbed on their own: %q", vals)
+	}
 	secrets := pb.SensitiveValues(got)
 	if !reflect.DeepEqual(secrets, []string{"tok-abc", "k1, k22", "k22", "k1"}) {
 		t.Fatalf("secrets %q", secrets)

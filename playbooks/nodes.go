@@ -248,7 +248,7 @@ func (d *decoder) dataStores(n *yaml.Node) map[string]DataStore {
 			}
 			ds.Type = t
 		case nil:
-			d.probs.add(joinPath(path, "type"), e.KeyN, "required key %q is missing", "type")
+			ds.Type = DefaultStoreType
 		default:
 			d.probs.add(joinPath(path, "type"), e.KeyN, "must be a string, got %s", describe(t))
 		}

@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,8 +37,16 @@ type propSpec struct {
 	hasMin bool
 	// gt requires the number to be strictly greater than min.
 	gt bool
+	// pattern, for kindString, is a regular expression the (untemplated) value must match.
+	pattern *pattern
 	// check is an extra check run after the kind check passed; it returns a message or "".
 	check func(v any) string
+}
+
+// pattern is a regular expression a string property must match, and what to say when not.
+type pattern struct {
+	re   *regexp.Regexp
+	must string
 }
 
 // isTemplate reports whether s holds a template, which can only be type-checked once rendered.
@@ -81,6 +90,9 @@ func checkKind(spec propSpec, v any, allowTemplates bool) string {
 		}
 		if spec.kind == kindURL && !(strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")) {
 			return fmt.Sprintf("must be an http:// or https:// URL, got %q", s)
+		}
+		if spec.pattern != nil && !spec.pattern.re.MatchString(s) {
+			return fmt.Sprintf("%s, got %q", spec.pattern.must, s)
 		}
 	case kindInt:
 		i, ok := toInt(v)

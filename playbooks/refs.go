@@ -58,6 +58,10 @@ func (d *decoder) checkTemplates(pb *Playbook) {
 				if !isMetadataKey(e.Name) {
 					d.probs.add(t.path, t.node, "template %s refers to unknown metadata %q (known: %s)", e.Text, e.Name, strings.Join(MetadataKeys, ", "))
 				}
+			case ExprPreviousTask:
+				if !inTasks {
+					d.probs.add(t.path, t.node, "template %s cannot be used here: no task has run when %s is rendered", e.Text, section)
+				}
 			case ExprTask:
 				if !inTasks {
 					d.probs.add(t.path, t.node, "template %s cannot be used here: only tasks can read registered task results", e.Text)

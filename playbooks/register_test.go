@@ -148,6 +148,13 @@ tasks:
 	if _, err := DecodeLog(map[string]any{"message": 3}); err == nil || !strings.Contains(err.Error(), "log.message") {
 		t.Fatalf("log type check: %v", err)
 	}
+	files := mustParse(t, header+"tasks:\n  - playbook: {file: a.yaml}\nhooks:\n  on_fail:\n    - playbook: {file: b.yaml}\n    - playbook: {file: a.yaml}\n    - playbook: {name: stored}\n")
+	if got := files.PlaybookFiles(); !reflect.DeepEqual(got, []string{"a.yaml", "b.yaml"}) {
+		t.Fatalf("files %v", got)
+	}
+	if _, err := Parse([]byte(header + "inputs:\n  f: {type: String}\ntasks:\n  - playbook: {file: \"{{ inputs.f }}\"}\n")); err == nil || !strings.Contains(err.Error(), "must be a literal value") {
+		t.Fatalf("templated file: %v", err)
+	}
 	if _, err := DecodePlaybookCall(map[string]any{"name": "", "file": ""}); err == nil {
 		t.Fatal("empty name and file accepted")
 	}
@@ -168,5 +175,21 @@ func TestRegisterCheckIsLinear(t *testing.T) {
 	pb := mustParse(t, b.String())
 	if len(pb.Tasks) != 3000 || len(pb.PreTask) != 3000 {
 		t.Fatalf("counts %d %d", len(pb.Tasks), len(pb.PreTask))
+	}
+}
+
+func TestRenderShellPassesRegisteredValuesAsData(t *testing.T) {
+	s := Scope{Registered: map[string]PreviousTask{"probe": {Ran: true, Msg: "x; rm -rf /"}}}
+	cmd, env, err := RenderShell(`echo {{ tasks.probe.msg }}`, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(cmd, "rm -rf") || len(env) != 1 {
+		t.Fatalf("value spliced into the command: %q %v", cmd, env)
+	}
+	for _, v := range env {
+		if v != "x; rm -rf /" {
+			t.Fatalf("env %v", env)
+		}
 	}
 }

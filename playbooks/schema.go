@@ -27,10 +27,9 @@ func JSONSchema() []byte {
 		"input":     inputSchema(),
 		"node_set":  nodeSetSchema(),
 		"data_store": map[string]any{
-			"type":     "object",
-			"required": []string{"type"},
+			"type": "object",
 			"properties": map[string]any{
-				"type": map[string]any{"enum": sortedKeys(StoreTypes), "description": storeTypesDoc()},
+				"type": map[string]any{"enum": sortedKeys(StoreTypes), "default": DefaultStoreType, "description": storeTypesDoc()},
 			},
 			"description": "a data store; its other keys depend on the type (see docs/data-stores.md)",
 		},
@@ -118,6 +117,9 @@ func propSchema(spec propSpec) map[string]any {
 		if len(spec.enum) > 0 {
 			s = map[string]any{"enum": enumSpellings(spec.enum)}
 		}
+		if spec.pattern != nil {
+			s["pattern"] = spec.pattern.re.String()
+		}
 	case kindURL:
 		s = map[string]any{"type": "string", "pattern": "^https?://"}
 	case kindInt:
@@ -145,7 +147,7 @@ func propSchema(spec propSpec) map[string]any {
 	case kindStringMap:
 		s = map[string]any{"type": "object", "additionalProperties": map[string]any{"type": []string{"string", "number", "boolean"}}}
 	}
-	if spec.literal || spec.kind == kindAny || (spec.kind == kindString && len(spec.enum) == 0) {
+	if spec.literal || spec.kind == kindAny || (spec.kind == kindString && len(spec.enum) == 0 && spec.pattern == nil) {
 		return s
 	}
 	return map[string]any{"anyOf": []any{s, map[string]any{"$ref": "#/$defs/template"}}}

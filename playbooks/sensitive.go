@@ -7,8 +7,8 @@ import (
 
 // SensitiveValues returns the text of every value of a sensitive input in inputs (for lists
 // and maps, the whole value's text and each element's text), longest first, without empty
-// strings and duplicates. Runners pass inputs that include values read from data stores, then
-// scrub task output, messages and errors with Scrub before storing or publishing them.
+// strings, booleans and duplicates. Runners pass inputs that include values read from data
+// stores, then scrub task output, messages and errors with Scrub before storing or publishing.
 func (p *Playbook) SensitiveValues(inputs map[string]any) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -20,6 +20,9 @@ func (p *Playbook) SensitiveValues(inputs map[string]any) []string {
 	}
 	var walk func(v any)
 	walk = func(v any) {
+		if _, isBool := v.(bool); isBool {
+			return // scrubbing every "true" in task output would hide nothing and garble everything
+		}
 		add(textOf(v))
 		switch x := v.(type) {
 		case []any:

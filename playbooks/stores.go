@@ -1,5 +1,9 @@
 package playbooks
 
+// DefaultStoreType is the type of a data store declared without `type`: the JetStream KV
+// store shared between runs.
+const DefaultStoreType = "kv"
+
 // StoreType describes a data store type the language knows.
 type StoreType struct {
 	// CanLock tells whether `locks:` may name a store of this type.

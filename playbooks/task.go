@@ -42,6 +42,9 @@ type Task struct {
 	Type string
 	// TypeAlias is the spelling used in the document when it differs from Type (e.g. "mcollective").
 	TypeAlias string
+	// Path is the task's field path in the document, like "tasks[2].shell" or
+	// "hooks.on_fail[0].slack", for error messages.
+	Path string
 	// Description is the raw, un-rendered description; default "<type> task".
 	Description string
 	// Tries is the number of attempts in total; default 1.
@@ -63,9 +66,6 @@ type Task struct {
 	Properties map[string]any
 	// Line is the YAML line of the task's type key.
 	Line int
-	// Path is the task's field path in the document, like "tasks[2].shell" or
-	// "hooks.on_fail[0].slack", for error messages.
-	Path string
 	// Plugin is set when Type is a plugin task type (WithPlugins), run by a worker's executable.
 	Plugin bool
 }
@@ -78,35 +78,18 @@ var commonTaskKeys = map[string]propSpec{
 	"pre_sleep":   {kind: kindSeconds, literal: true},
 	"fail_ok":     {kind: kindBool, literal: true},
 	"timeout":     {kind: kindSeconds, literal: true, gt: true},
-	"register":    {kind: kindString, literal: true, check: checkName},
+	"register":    {kind: kindString, literal: true, pattern: namePattern},
 }
 
-// checkName refuses names that the template grammar cannot reference.
-func checkName(v any) string {
-	if s := v.(string); !nameRe.MatchString(s) {
-		return fmt.Sprintf("must match [a-zA-Z0-9_-]+ (the template grammar cannot reference it otherwise), got %q", s)
-	}
-	return ""
-}
-
+// Patterns of string properties; the schema uses them too.
 var (
-	rpcActionRe = regexp.MustCompile(`^[a-zA-Z0-9_]+\.[a-zA-Z0-9_]+$`)
-	dataPathRe  = regexp.MustCompile(`^[a-zA-Z0-9_-]+/.+$`)
+	// namePattern: names the template grammar can reference.
+	namePattern = &pattern{re: nameRe, must: "must match [a-zA-Z0-9_-]+ (the template grammar cannot reference it otherwise)"}
+	// rpcActionPattern: "agent.action".
+	rpcActionPattern = &pattern{re: regexp.MustCompile(`^[a-zA-Z0-9_]+\.[a-zA-Z0-9_]+$`), must: `must be "agent.action"`}
+	// dataPathPattern: "store/key"; the key may hold "/".
+	dataPathPattern = &pattern{re: regexp.MustCompile(`^[a-zA-Z0-9_-]+/.+$`), must: `must be "store/key"`}
 )
-
-func checkRPCAction(v any) string {
-	if s := v.(string); !rpcActionRe.MatchString(s) {
-		return fmt.Sprintf(`must be "agent.action", got %q`, s)
-	}
-	return ""
-}
-
-func checkDataPath(v any) string {
-	if s := v.(string); !dataPathRe.MatchString(s) {
-		return fmt.Sprintf(`must be "store/key", got %q`, s)
-	}
-	return ""
-}
 
 func checkAssertExpression(v any) string {
 	if l := v.([]any); len(l) != 3 {
@@ -117,7 +100,7 @@ func checkAssertExpression(v any) string {
 
 // rpcKeys are the properties of the rpc (mcollective) task.
 var rpcKeys = map[string]propSpec{
-	"action":           {kind: kindString, required: true, check: checkRPCAction},
+	"action":           {kind: kindString, required: true, pattern: rpcActionPattern},
 	"nodes":            {kind: kindStringList, required: true},
 	"properties":       {kind: kindMap},
 	"batch_size":       {kind: kindInt, min: 1, hasMin: true},
@@ -177,18 +160,18 @@ var taskKeys = map[string]map[string]propSpec{
 	},
 	TypeData: {
 		"action": {kind: kindString, literal: true, required: true, enum: []string{DataRead, DataWrite, DataDelete}},
-		"key":    {kind: kindString, required: true, check: checkDataPath},
+		"key":    {kind: kindString, required: true, pattern: dataPathPattern},
 		"value":  {kind: kindAny},
 	},
 	TypePlaybook: {
 		"name":           {kind: kindString},
-		"file":           {kind: kindString},
+		"file":           {kind: kindString, literal: true},
 		"inputs":         {kind: kindMap},
 		"inherit_inputs": {kind: kindBool, literal: true},
 	},
 	TypeLog: {
 		"message": {kind: kindString, required: true},
-		"level":   {kind: kindString, enum: LogLevels},
+		"level":   {kind: kindString, enum: LogTaskLevels},
 	},
 }
 

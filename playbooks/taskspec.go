@@ -11,8 +11,9 @@ const (
 	DataDelete = "delete"
 )
 
-// LogLevels are the levels a log task accepts; DefaultLogLevel is used when none is given.
-var LogLevels = []string{"debug", "info", "warn", "error"}
+// LogTaskLevels are the levels a log task accepts (the playbook's own loglevel is Loglevels);
+// DefaultLogLevel is used when none is given.
+var LogTaskLevels = []string{"debug", "info", "warn", "error"}
 
 // DefaultLogLevel is the level of a log task without `level`.
 const DefaultLogLevel = "info"
@@ -57,6 +58,23 @@ func (c PlaybookCall) ChildInputs(parent map[string]any, child *Playbook) map[st
 	}
 	for k, v := range c.Inputs {
 		out[k] = deepCopy(v)
+	}
+	return out
+}
+
+// PlaybookFiles lists, in document order and without repeats, the `file` of every playbook task:
+// the child playbooks a runner must be able to read before the run starts (the key is literal,
+// never templated, for that reason).
+func (p *Playbook) PlaybookFiles() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, ln := range ListNames() {
+		for _, t := range p.List(ln) {
+			if f, ok := t.Properties["file"].(string); ok && t.Type == TypePlaybook && !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
 	}
 	return out
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/playbooks"
@@ -73,10 +72,4 @@ func scrubResult(res protocol.Result, secrets []string) protocol.Result {
 		res.Nodes[id] = nr
 	}
 	return res
-}
-
-// hasSecretRefs is used by tests and logs: whether any string in the job still refers to a secret.
-func hasSecretRefs(job *protocol.Job) bool {
-	b, _ := json.Marshal(job)
-	return strings.Contains(string(b), "secret:") && protocol.HasSecretRefs(string(b))
 }
