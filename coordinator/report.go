@@ -20,7 +20,7 @@ func ReportOf(rec *protocol.RunRecord) *protocol.Report {
 		}
 		r.Tasks = append(r.Tasks, protocol.TaskReport{
 			List: st.List, Type: st.Type, Description: protocol.RedactSecretRefs(st.Description), Success: st.Success,
-			Msg: protocol.RedactSecretRefs(st.Msg),
+			Msg:   protocol.RedactSecretRefs(st.Msg),
 			Tries: st.Attempt, Data: st.Data, Nodes: st.Nodes, Child: st.Child, StartedAt: st.StartedAt, EndedAt: st.EndedAt,
 		})
 	}
