@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -25,6 +26,8 @@ type batchPlan struct {
 	// maxFail is the failed-node percentage above which the step stops and fails; -1 means any
 	// failure fails the step but every batch is still sent (Choria's default).
 	maxFail float64
+	// summarize counts the values of the replies' data (`post: [summarize]`).
+	summarize bool
 }
 
 // planOf reads the batching properties of an rpc task. chunk is the size of the parallel jobs
@@ -39,6 +42,9 @@ func planOf(task playbooks.Task, chunk int) batchPlan {
 	}
 	if f, ok := floatProp(task.Properties["max_fail_percentage"]); ok {
 		p.maxFail = f
+	}
+	if post, ok := task.Properties["post"].([]any); ok {
+		p.summarize = slices.Contains(post, any("summarize"))
 	}
 	return p
 }
@@ -79,7 +85,7 @@ func (d *driver) attempt(ctx context.Context, key string, task playbooks.Task, j
 	}
 	stopped := false
 	applyBatch := func(res *protocol.Result) (bool, error) {
-		if err := d.applyBatch(ctx, key, res); err != nil {
+		if err := d.applyBatch(ctx, key, res, plan.summarize); err != nil {
 			return true, err
 		}
 		st := d.find(key)
@@ -123,7 +129,7 @@ func (p batchPlan) overLimit(st *protocol.StepRecord) bool {
 
 // applyBatch records one batch's per-node outcomes. It is idempotent: a batch already recorded
 // changes nothing.
-func (d *driver) applyBatch(ctx context.Context, key string, res *protocol.Result) error {
+func (d *driver) applyBatch(ctx context.Context, key string, res *protocol.Result, summarize bool) error {
 	return d.update(ctx, func(rec *protocol.RunRecord) {
 		s := stepIn(rec, key)
 		if slices.Contains(s.DoneBatches, res.ID.Batch) {
@@ -132,6 +138,9 @@ func (d *driver) applyBatch(ctx context.Context, key string, res *protocol.Resul
 		s.DoneBatches = append(s.DoneBatches, res.ID.Batch)
 		if s.Nodes == nil {
 			s.Nodes = map[string]protocol.NodeResult{}
+		}
+		if summarize {
+			s.Summary = summarizeInto(s.Summary, res.Nodes)
 		}
 		for _, ok := range []bool{false, true} {
 			for id, nr := range res.Nodes {
@@ -184,8 +193,35 @@ func (d *driver) batchOutcome(key string, job *protocol.Job, plan batchPlan, sto
 	default:
 		res.Msg = fmt.Sprintf("%d/%d nodes ok, %d failed", st.NodesOK, total, st.NodesFailed)
 	}
-	res.Data = map[string]any{"ok": st.NodesOK, "failed": st.NodesFailed, "total": total}
+	data := map[string]any{"ok": st.NodesOK, "failed": st.NodesFailed, "total": total}
+	if plan.summarize {
+		data["summary"] = st.Summary
+	}
+	res.Data = data
 	return res
+}
+
+// summarizeInto adds the replies' data to a summary: for each key of each reply's data, how many
+// nodes replied each value (values other than text are counted by their JSON form).
+func summarizeInto(summary map[string]map[string]int, nodes map[string]protocol.NodeResult) map[string]map[string]int {
+	if summary == nil {
+		summary = map[string]map[string]int{}
+	}
+	for _, nr := range nodes {
+		data, _ := nr.Data.(map[string]any)
+		for k, v := range data {
+			text, ok := v.(string)
+			if !ok {
+				b, _ := json.Marshal(v)
+				text = string(b)
+			}
+			if summary[k] == nil {
+				summary[k] = map[string]int{}
+			}
+			summary[k][text]++
+		}
+	}
+	return summary
 }
 
 // intProp and floatProp read a numeric task property as decoded from YAML or JSON.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -114,6 +115,7 @@ func (d *driver) dispatch(ctx context.Context, key string, task playbooks.Task) 
 		s := stepIn(rec, key)
 		s.Attempt, s.Job, s.RetryAt = id.Attempt, job, time.Time{}
 		s.Batches, s.BatchSize, s.DoneBatches, s.Nodes, s.NodesOK, s.NodesFailed = batches, size, nil, nil, 0, 0
+		s.Summary = nil
 	}); err != nil {
 		return err
 	}
@@ -246,7 +248,8 @@ func (d *driver) apply(ctx context.Context, key string, task playbooks.Task, res
 	if res.Success || st.Attempt >= task.Tries {
 		return d.finishStep(ctx, key, task, res)
 	}
-	retryAt := time.Now().UTC().Add(task.TrySleep)
+	delay := task.RetryDelay(st.Attempt, rand.Float64())
+	retryAt := time.Now().UTC().Add(delay)
 	if err := d.update(ctx, func(rec *protocol.RunRecord) {
 		s := stepIn(rec, key)
 		s.Job, s.RetryAt, s.Msg, s.Data = nil, retryAt, res.Msg, capData(res.Data)
@@ -255,7 +258,7 @@ func (d *driver) apply(ctx context.Context, key string, task playbooks.Task, res
 	}
 	st = d.find(key)
 	ev := d.stepEvent(protocol.EventTaskRetry, st)
-	ev.Msg = fmt.Sprintf("try %d/%d failed: %s; next try in %s", st.Attempt, task.Tries, res.Msg, task.TrySleep)
+	ev.Msg = fmt.Sprintf("try %d/%d failed: %s; next try in %s", st.Attempt, task.Tries, res.Msg, delay.Round(time.Millisecond))
 	d.event(ctx, ev, fmt.Sprintf("%d/%d/retry", st.Seq, st.Attempt))
 	return nil
 }

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -280,5 +281,28 @@ func TestRegisterAndStoreInputs(t *testing.T) {
 	saved, err := kv.Get(context.Background(), "rev")
 	if err != nil || string(saved.Value()) != `"1.2.3"` {
 		t.Errorf("saved input: %v %s", err, saved.Value())
+	}
+}
+
+func TestRPCSummarize(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1", WithRPCChunk(3))
+	e.startTestWorker(func(job *protocol.Job) protocol.Result {
+		res := protocol.Result{Success: true, Nodes: map[string]protocol.NodeResult{}}
+		for _, n := range job.Targets {
+			version := "1.0"
+			if n == "n04" {
+				version = "0.9"
+			}
+			res.Nodes[n] = protocol.NodeResult{Success: true, Data: map[string]any{"version": version, "running": true}}
+		}
+		return res
+	})
+	doc := header + "tasks:\n  - rpc:\n      action: appmgr.status\n      nodes: " + nodeList(7) + "\n      post: [summarize]\n"
+	r := e.waitFinal(e.submit(doc, nil), 10*time.Second)
+	data, _ := r.Tasks[0].Data.(map[string]any)
+	summary, _ := json.Marshal(data["summary"])
+	if r.Status != protocol.StatusSuccess || string(summary) != `{"running":{"true":7},"version":{"0.9":1,"1.0":6}}` {
+		t.Fatalf("%s: summary %s (%s)", r.Status, summary, r.Error)
 	}
 }

@@ -66,6 +66,9 @@ type Task struct {
 	Properties map[string]any
 	// Line is the YAML line of the task's type key.
 	Line int
+	// Backoff doubles TrySleep after each failed try, up to MaxTrySleep, with jitter.
+	Backoff     bool
+	MaxTrySleep time.Duration
 	// Plugin is set when Type is a plugin task type (WithPlugins), run by a worker's executable.
 	Plugin bool
 }
@@ -79,6 +82,10 @@ var commonTaskKeys = map[string]propSpec{
 	"fail_ok":     {kind: kindBool, literal: true},
 	"timeout":     {kind: kindSeconds, literal: true, gt: true},
 	"register":    {kind: kindString, literal: true, pattern: namePattern},
+	// backoff doubles try_sleep after every failed try (up to max_try_sleep), with jitter, so
+	// retries against a struggling service spread out instead of hammering it in step.
+	"backoff":       {kind: kindBool, literal: true},
+	"max_try_sleep": {kind: kindSeconds, literal: true, gt: true},
 }
 
 // Patterns of string properties; the schema uses them too.
@@ -335,7 +342,33 @@ func setCommon(t *Task, key string, v any) {
 		t.Timeout, _ = toSeconds(v)
 	case "register":
 		t.Register = v.(string)
+	case "backoff":
+		t.Backoff = v.(bool)
+	case "max_try_sleep":
+		t.MaxTrySleep, _ = toSeconds(v)
 	}
+}
+
+// DefaultMaxTrySleep caps the pause between tries with backoff when max_try_sleep is not given.
+const DefaultMaxTrySleep = 5 * time.Minute
+
+// RetryDelay is the pause after failed try number attempt (from 1): try_sleep, or with backoff
+// try_sleep doubled per earlier failure, capped at max_try_sleep, then reduced by up to a fifth
+// at random (jitter in [0,1)), so many runs retrying together do not stay in step.
+func (t Task) RetryDelay(attempt int, jitter float64) time.Duration {
+	if !t.Backoff || attempt <= 1 {
+		return t.TrySleep
+	}
+	limit := t.MaxTrySleep
+	if limit <= 0 {
+		limit = DefaultMaxTrySleep
+	}
+	d := t.TrySleep
+	for i := 1; i < attempt && d < limit; i++ {
+		d *= 2
+	}
+	d = min(d, limit)
+	return d - time.Duration(float64(d)*0.2*jitter)
 }
 
 // allTaskKeys merges the common and type-specific keys.

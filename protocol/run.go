@@ -106,6 +106,9 @@ type StepRecord struct {
 	Batches     int   `json:"batches,omitempty"`
 	BatchSize   int   `json:"batch_size,omitempty"`
 	DoneBatches []int `json:"done_batches,omitempty"`
+	// Summary counts, for rpc steps with `post: [summarize]`, how many nodes replied each value of
+	// each data key: key → value → nodes.
+	Summary map[string]map[string]int `json:"summary,omitempty"`
 	// NodesOK and NodesFailed count per-node outcomes of the attempt.
 	NodesOK     int `json:"nodes_ok,omitempty"`
 	NodesFailed int `json:"nodes_failed,omitempty"`
