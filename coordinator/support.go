@@ -11,7 +11,7 @@ import (
 // (log, playbook).
 var runnableTaskTypes = map[string]bool{
 	protocol.TaskShell: true, protocol.TaskRPC: true, playbooks.TypeRPCAssert: true, protocol.TaskWebhook: true,
-	protocol.TaskSlack: true, protocol.TaskGraphiteEvent: true, protocol.TaskData: true, taskLog: true, taskPlaybook: true,
+	protocol.TaskSlack: true, protocol.TaskGraphiteEvent: true, protocol.TaskData: true, taskLog: true, taskPlaybook: true, protocol.TaskNoop: true,
 }
 
 // unsupported lists the parts of a valid playbook that this version cannot run yet, so that such a

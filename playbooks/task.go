@@ -20,6 +20,9 @@ const (
 	TypeData          = "data"
 	TypePlaybook      = "playbook"
 	TypeLog           = "log"
+	// TypeNoop does nothing, on a worker: for trying a flow's hooks and retries without side
+	// effects, and for measuring the engine itself.
+	TypeNoop = "noop"
 )
 
 // typeAliases maps accepted spellings to canonical task types.
@@ -179,6 +182,10 @@ var taskKeys = map[string]map[string]propSpec{
 	TypeLog: {
 		"message": {kind: kindString, required: true},
 		"level":   {kind: kindString, enum: LogTaskLevels},
+	},
+	TypeNoop: {
+		// msg is the message of the task's (successful) result.
+		"msg": {kind: kindString},
 	},
 }
 

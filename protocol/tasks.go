@@ -18,6 +18,8 @@ const (
 	// TaskDiscover resolves a node set (Job.Discover) into node identities: Result.Data is a
 	// []string.
 	TaskDiscover = "discover"
+	// TaskNoop succeeds at once on a worker, with Properties["msg"] as its message.
+	TaskNoop = "noop"
 	// TaskPluginPrefix is not a type: plugin task types are any other name that a worker finds
 	// in its plugin directory.
 )

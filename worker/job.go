@@ -202,6 +202,13 @@ func (r *run) execute(job *protocol.Job) (protocol.Result, error) {
 		return r.runDataJob(job)
 	case protocol.TaskDiscover:
 		return r.runDiscoverJob(job)
+	case protocol.TaskNoop:
+		res := r.result(job, time.Now().UTC())
+		res.Success, res.Msg = true, "noop"
+		if msg, ok := job.Properties["msg"].(string); ok && msg != "" {
+			res.Msg = msg
+		}
+		return res, nil
 	case protocol.TaskRPC:
 		return r.runRPCJob(job)
 	default:

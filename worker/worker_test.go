@@ -417,3 +417,14 @@ func TestRunWithoutStreamsFails(t *testing.T) {
 		t.Errorf("Run without streams: got %v, want ErrStartup", err)
 	}
 }
+
+func TestNoopJobSucceedsWithItsMessage(t *testing.T) {
+	nc, js := setup(t)
+	start(t, newWorker(t, nc))
+	job := shellJob(1, "")
+	job.Type, job.Shell, job.Properties = protocol.TaskNoop, nil, map[string]any{"msg": "nothing to do"}
+	publishJob(t, js, job)
+	if res := waitResult(t, js, job.ID); !res.Success || res.Msg != "nothing to do" {
+		t.Errorf("noop result %+v", res)
+	}
+}
