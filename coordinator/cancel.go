@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/kvstore"
@@ -30,15 +31,22 @@ func haltReason(ctx context.Context) string {
 
 // watchHalt returns a context for the run's steps that is cancelled, with a *halted cause, when
 // the run is cancelled or passes its deadline, or by halt. stop ends the watch.
+//
+// A cancellation is seen three ways, so none is missed: it is already in the record when the
+// run is claimed; the coordinator that recorded it announces it on the run's cancel subject; and
+// the recording makes the driver's next compare-and-set fail, whose fresh read shows it (update).
 func (d *driver) watchHalt(ctx context.Context) (sctx context.Context, halt context.CancelCauseFunc, stop func()) {
 	sctx, halt = context.WithCancelCause(ctx)
-	wctx, stopWatch := context.WithCancel(ctx)
-	go func() {
-		rec, err := d.c.runs.WaitFor(wctx, d.rec.ID, func(r *protocol.RunRecord) bool { return r.CancelRequested })
-		if err == nil {
-			halt(&halted{reason: "cancelled: " + rec.CancelReason})
-		}
-	}()
+	d.halt = halt
+	if d.rec.CancelRequested {
+		halt(&halted{reason: "cancelled: " + d.rec.CancelReason})
+	}
+	sub, err := d.c.nc.Subscribe(protocol.CancelSubject(d.rec.ID), func(m *nats.Msg) {
+		halt(&halted{reason: "cancelled: " + string(m.Data)})
+	})
+	if err != nil {
+		d.log.Warn("subscribing to the run's cancellation; it is still seen at the next write", "error", err)
+	}
 	var timer *time.Timer
 	if dl := d.rec.Deadline; !dl.IsZero() {
 		timer = time.AfterFunc(time.Until(dl), func() {
@@ -46,10 +54,13 @@ func (d *driver) watchHalt(ctx context.Context) (sctx context.Context, halt cont
 		})
 	}
 	return sctx, halt, func() {
-		stopWatch()
+		if sub != nil {
+			_ = sub.Unsubscribe()
+		}
 		if timer != nil {
 			timer.Stop()
 		}
+		d.halt = nil
 		halt(context.Canceled)
 	}
 }
@@ -119,6 +130,10 @@ func (c *Coordinator) handleCancel(ctx context.Context, data []byte) (any, *prot
 			continue
 		} else if err != nil {
 			return nil, apiError(protocol.CodeInternal, "cancel run %s: %v", req.RunID, err)
+		}
+		// The driver also sees the change at its next write; this tells it (and the workers) now.
+		if err := c.nc.Publish(protocol.CancelSubject(req.RunID), []byte(req.Reason)); err != nil {
+			c.opts.log.Warn("announcing a cancellation", "run_id", req.RunID, "error", err)
 		}
 		return ReportOf(rec), nil
 	}

@@ -39,7 +39,9 @@ func New(nc *nats.Conn, opts ...Option) (*Coordinator, error) {
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("coordinator options: %w", err)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+		o.log.Warn("publishing event", "subject", m.Subject, "error", err)
+	}))
 	if err != nil {
 		return nil, err
 	}

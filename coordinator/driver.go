@@ -33,6 +33,8 @@ type driver struct {
 	// dispatched holds the jobs this driver published itself; any other attempt in flight was
 	// left by an earlier owner and is looked up in the streams before anything is published.
 	dispatched map[protocol.JobID]bool
+	// halt stops the run's steps (see watchHalt); nil outside the walk.
+	halt context.CancelCauseFunc
 	// leases are the playbook's locks, held while the run is driven.
 	leases []kvstore.Lease
 	// secretValues caches the run's sensitive input values once the coordinator needed one.
@@ -208,6 +210,11 @@ func (d *driver) update(ctx context.Context, mutate func(*protocol.RunRecord)) e
 			return ErrLostOwnership
 		}
 		d.rec, d.rev = fresh, frev
+		if fresh.CancelRequested && d.halt != nil {
+			h := &halted{reason: "cancelled: " + fresh.CancelReason}
+			d.halt(h)
+			return h
+		}
 	}
 }
 

@@ -13,7 +13,9 @@ import (
 
 // event publishes ev on the run's event subject. key makes its message id, so an event published
 // again by a coordinator replaying the run is stored once. Events are the run's log, not its
-// truth (the record is), so a failure to publish one is logged and the run goes on.
+// truth (the record is): they are published without waiting for the server's acknowledgement,
+// off the run's critical path, and a failure is logged. The run's last event is the exception
+// (see finish): it is confirmed before the run message is released.
 func (d *driver) event(ctx context.Context, ev protocol.Event, key string) {
 	ev.Version, ev.RunID, ev.Coordinator = protocol.EventVersion, d.rec.ID, d.c.opts.name
 	if ev.Time.IsZero() {
@@ -25,6 +27,12 @@ func (d *driver) event(ctx context.Context, ev protocol.Event, key string) {
 		return
 	}
 	id := fmt.Sprintf("%s/%s", d.rec.ID, key)
+	if ev.Type != protocol.EventRunFinished {
+		if _, err := d.c.js.PublishAsync(protocol.EventSubject(d.rec.ID), body, jetstream.WithMsgID(id)); err != nil {
+			d.log.Warn("publishing event", "type", ev.Type, "error", err)
+		}
+		return
+	}
 	for try := 0; try < 3; try++ {
 		if _, err = d.c.js.Publish(ctx, protocol.EventSubject(d.rec.ID), body, jetstream.WithMsgID(id)); err == nil {
 			return

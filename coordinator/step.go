@@ -22,7 +22,15 @@ const maxRecordedData = 32 << 10
 // step the record already holds as done is not run again: its recorded outcome is returned.
 func (d *driver) step(ctx context.Context, key string, list playbooks.ListName, task playbooks.Task) (protocol.StepRecord, error) {
 	if d.find(key) == nil {
-		if err := d.begin(ctx, key, list, task); err != nil {
+		fresh := d.newStep(key, list, task)
+		var err error
+		if fresh.RetryAt.IsZero() && !isLocal(task.Type) {
+			// The step's first attempt is recorded in the same write that begins the step.
+			err = d.dispatch(ctx, key, task, fresh)
+		} else {
+			err = d.update(ctx, func(rec *protocol.RunRecord) { ensureStep(rec, fresh) })
+		}
+		if err != nil {
 			return protocol.StepRecord{}, err
 		}
 	}
@@ -52,7 +60,7 @@ func (d *driver) step(ctx context.Context, key string, list playbooks.ListName, 
 				return protocol.StepRecord{}, err
 			}
 		default:
-			if err := d.dispatch(ctx, key, task); err != nil {
+			if err := d.dispatch(ctx, key, task, nil); err != nil {
 				return protocol.StepRecord{}, err
 			}
 		}
@@ -69,33 +77,46 @@ func (d *driver) find(key string) *protocol.StepRecord {
 	return nil
 }
 
-// begin records a new step. Its description is rendered once, when it starts.
-func (d *driver) begin(ctx context.Context, key string, list playbooks.ListName, task playbooks.Task) error {
-	desc, err := playbooks.RenderString(task.Description, d.scope(len(d.rec.Steps)+1))
+// newStep is the record of a step about to begin, numbered after the steps recorded so far. Its
+// description is rendered once, when it starts.
+func (d *driver) newStep(key string, list playbooks.ListName, task playbooks.Task) *protocol.StepRecord {
+	seq := len(d.rec.Steps) + 1
+	desc, err := playbooks.RenderString(task.Description, d.scope(seq))
 	if err != nil {
 		desc = task.Description
 	}
 	now := time.Now().UTC()
-	st := protocol.StepRecord{Key: key, List: string(list), Type: task.Type, Description: desc, StartedAt: now, Register: task.Register}
+	st := &protocol.StepRecord{Seq: seq, Key: key, List: string(list), Type: task.Type, Description: desc, StartedAt: now,
+		Register: task.Register}
 	if task.PreSleep > 0 {
 		// Recorded, so a coordinator taking over sleeps only what is left.
 		st.RetryAt = now.Add(task.PreSleep)
 	}
-	return d.update(ctx, func(rec *protocol.RunRecord) {
-		for _, s := range rec.Steps {
-			if s.Key == key {
-				return
-			}
+	return st
+}
+
+// ensureStep returns the step fresh names in rec, appending fresh first if it is not there. It is
+// idempotent, as record mutations must be.
+func ensureStep(rec *protocol.RunRecord, fresh *protocol.StepRecord) *protocol.StepRecord {
+	for i := range rec.Steps {
+		if rec.Steps[i].Key == fresh.Key {
+			return &rec.Steps[i]
 		}
-		st.Seq = len(rec.Steps) + 1
-		rec.Steps = append(rec.Steps, st)
-	})
+	}
+	st := *fresh
+	st.Seq = len(rec.Steps) + 1
+	rec.Steps = append(rec.Steps, st)
+	return &rec.Steps[len(rec.Steps)-1]
 }
 
 // dispatch records the next attempt of a step, with its rendered job, then publishes the job.
-// Recording first means a coordinator taking over knows the job may exist.
-func (d *driver) dispatch(ctx context.Context, key string, task playbooks.Task) error {
+// Recording first means a coordinator taking over knows the job may exist. fresh, when the step
+// has not begun yet, is its record: it begins in the same write.
+func (d *driver) dispatch(ctx context.Context, key string, task playbooks.Task, fresh *protocol.StepRecord) error {
 	st := d.find(key)
+	if st == nil {
+		st = fresh
+	}
 	id := protocol.JobID{RunID: d.rec.ID, Step: st.Seq, Attempt: st.Attempt + 1}
 	err := d.refreshDynamic(ctx)
 	var job *protocol.Job
@@ -105,14 +126,14 @@ func (d *driver) dispatch(ctx context.Context, key string, task playbooks.Task) 
 	if err != nil {
 		res := &protocol.Result{ID: id, Msg: "could not render the task: " + err.Error(), ExitCode: -1,
 			StartedAt: time.Now().UTC(), EndedAt: time.Now().UTC()}
-		if err := d.update(ctx, func(rec *protocol.RunRecord) { stepIn(rec, key).Attempt = id.Attempt }); err != nil {
+		if err := d.update(ctx, func(rec *protocol.RunRecord) { ensureStep(rec, st).Attempt = id.Attempt }); err != nil {
 			return err
 		}
 		return d.finishStep(ctx, key, task, res)
 	}
 	batches, size := batching(job, task, d.c.opts.rpcChunk)
 	if err := d.update(ctx, func(rec *protocol.RunRecord) {
-		s := stepIn(rec, key)
+		s := ensureStep(rec, st)
 		s.Attempt, s.Job, s.RetryAt = id.Attempt, job, time.Time{}
 		s.Batches, s.BatchSize, s.DoneBatches, s.Nodes, s.NodesOK, s.NodesFailed = batches, size, nil, nil, 0, 0
 		s.Summary = nil

@@ -146,7 +146,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Benchmarks = append(rep.Benchmarks, newResult("run_record_kv_ops_per_second", "ops/s", recRate.perSecond(), rawKVRate.perSecond()))
 	rep.Notes = append(rep.Notes, fmt.Sprintf("run record KV: %d-byte record, %d ops; raw KV: %d ops", size, recRate.ops, rawKVRate.ops))
 
-	rep.Notes = append(rep.Notes, "no-op step: fleetbook has no no-op task type yet, so the step is `shell: true` (a fork and exec of /bin/sh per step)")
 	rep.Notes = append(rep.Notes, notYet...)
 	return rep, nil
 }
