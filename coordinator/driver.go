@@ -151,14 +151,43 @@ func (d *driver) finish(ctx context.Context) error {
 	if err != nil {
 		d.log.Warn("purging results of finished run", "error", err)
 	}
-	if err := d.c.secrets.Delete(ctx, d.rec.ID); err != nil {
-		d.log.Warn("deleting the sensitive inputs of finished run", "error", err)
+	// Only what the run can have used is cleaned up: each clean-up is a write to the server.
+	if d.hasSecrets() {
+		if err := d.c.secrets.Delete(ctx, d.rec.ID); err != nil {
+			d.log.Warn("deleting the sensitive inputs of finished run", "error", err)
+		}
 	}
-	if err := kvstore.DropRunMemory(ctx, d.c.js, d.rec.ID); err != nil {
-		d.log.Warn("dropping the memory store of finished run", "error", err)
+	if d.usesMemoryStore() {
+		if err := kvstore.DropRunMemory(ctx, d.c.js, d.rec.ID); err != nil {
+			d.log.Warn("dropping the memory store of finished run", "error", err)
+		}
 	}
 	d.log.Info("run finished", "status", d.rec.Status)
 	return d.msg.DoubleAck(ctx)
+}
+
+// hasSecrets reports whether the run has sensitive values stored apart (see protocol.SecretRef).
+func (d *driver) hasSecrets() bool {
+	for _, v := range d.rec.Inputs {
+		if s, ok := v.(string); ok && protocol.HasSecretRefs(s) {
+			return true
+		}
+	}
+	return d.secretValues != nil
+}
+
+// usesMemoryStore reports whether the run's playbook declares a memory data store; when the
+// playbook is unknown (it no longer parses), it answers yes, to be safe.
+func (d *driver) usesMemoryStore() bool {
+	if d.pb == nil {
+		return true
+	}
+	for _, ds := range d.pb.DataStores {
+		if ds.Type == kvstore.TypeMemory {
+			return true
+		}
+	}
+	return false
 }
 
 // heartbeat keeps the run message (the lease on the run) while the run is driven.
