@@ -47,11 +47,7 @@ func (d *driver) walk(ctx context.Context) (protocol.RunStatus, string, error) {
 
 // walkLists walks the playbook: preparation, then the task lists.
 func (d *driver) walkLists(ctx context.Context, halt context.CancelCauseFunc) (bool, string, error) {
-	failure, err := d.prepare(ctx)
-	if err == nil && failure == "" {
-		failure, err = d.takeLocks(ctx)
-		d.watchLeases(ctx, halt)
-	}
+	failure, err := d.prepare(ctx, halt)
 	if err != nil {
 		return false, "", err
 	}

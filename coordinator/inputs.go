@@ -2,79 +2,72 @@ package coordinator
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/fleetbook/fleetbook/kvstore"
-	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
 // storeInputs settles the inputs bound to data stores (`data: store/key`) before the run's first
-// task: a given value with `save: true` is written to its key; an input not given is read from
-// its key, falling back to its default. Values read are checked like given ones. The settled
-// values are recorded, so a coordinator taking over does not read them again; dynamic inputs are
-// read again before every task (refreshDynamic). It returns what went wrong, if anything did.
+// task, as Choria did: a given value with `save: true` is written to its key; an input not given
+// is read from its key (falling back to its default, with a warning in the run's log, when the
+// key is missing or its value invalid). The names read are recorded, so that they are read again
+// before every task (refreshStoreInputs): a store value can change while the run goes on. It
+// returns what went wrong, if anything did.
 func (d *driver) storeInputs(ctx context.Context) (string, error) {
-	bound := d.pb.StoreInputs()
-	if len(bound) == 0 {
+	if len(d.pb.StoreInputs()) == 0 {
 		return "", nil
 	}
-	settled := map[string]any{}
+	if d.rec.StoreInputs != nil {
+		// Settled by an earlier owner: read the current values for the templates to come.
+		if err := d.refreshStoreInputs(ctx); err != nil {
+			return err.Error(), nil
+		}
+		return "", nil
+	}
+	revealed, err := d.reveal(ctx, d.rec.Inputs)
+	if err != nil {
+		return "", err
+	}
+	given, _ := revealed.(map[string]any)
+	for path, v := range d.pb.SaveWrites(given) {
+		if err := d.storeWrite(ctx, path, v); err != nil {
+			return fmt.Sprintf("saving an input to %s: %v", path, err), nil
+		}
+	}
+	read := []string{}
 	for _, in := range d.pb.Inputs {
-		path, ok := bound[in.Name]
-		if !ok {
+		if _, ok := given[in.Name]; ok || in.Data == "" {
 			continue
 		}
-		v, given := d.rec.Inputs[in.Name]
-		switch {
-		case given && in.Save:
-			v, err := d.reveal(ctx, v)
-			if err != nil {
-				return "", err
-			}
-			if err := d.storeWrite(ctx, path, v); err != nil {
-				return fmt.Sprintf("inputs.%s: saving to %s: %v", in.Name, path, err), nil
-			}
-		case !given:
-			v, err := d.storeRead(ctx, in, path)
-			if err != nil {
-				return fmt.Sprintf("inputs.%s: %v", in.Name, err), nil
-			}
-			if v != nil && in.Sensitive {
-				if v, err = d.keepSecret(ctx, in.Name, v); err != nil {
-					return "", err
-				}
-			}
-			if v != nil {
-				settled[in.Name] = v
-			}
-		}
+		read = append(read, in.Name)
 	}
-	if len(settled) == 0 {
-		return "", nil
+	if err := d.readStoreInputs(ctx, read); err != nil {
+		return err.Error(), nil
 	}
-	return "", d.update(ctx, func(rec *protocol.RunRecord) {
-		if rec.Inputs == nil {
-			rec.Inputs = map[string]any{}
-		}
-		for k, v := range settled {
-			if _, ok := rec.Inputs[k]; !ok {
-				rec.Inputs[k] = v
-			}
-		}
-	})
+	return "", d.update(ctx, func(rec *protocol.RunRecord) { rec.StoreInputs = read })
 }
 
-// refreshDynamic reads the dynamic inputs again, so the next task sees their current values.
-func (d *driver) refreshDynamic(ctx context.Context) error {
+// refreshStoreInputs reads the store-bound inputs again, so the next task sees their current values.
+func (d *driver) refreshStoreInputs(ctx context.Context) error {
+	return d.readStoreInputs(ctx, d.rec.StoreInputs)
+}
+
+// readStoreInputs reads the named inputs from their stores into the run's current input values.
+func (d *driver) readStoreInputs(ctx context.Context, names []string) error {
 	for _, in := range d.pb.Inputs {
-		if !in.Dynamic || in.Data == "" {
+		if !slices.Contains(names, in.Name) {
 			continue
 		}
-		v, err := d.storeRead(ctx, in, in.Data)
+		v, readErr := d.storeRead(ctx, in.Data)
+		v, warning, err := d.pb.StoreValue(in.Name, v, readErr)
 		if err != nil {
-			return fmt.Errorf("inputs.%s: %w", in.Name, err)
+			return err
+		}
+		if warning != "" {
+			d.event(ctx, protocol.Event{Type: protocol.EventLog, Status: "warn", Msg: warning},
+				fmt.Sprintf("%d/input/%s", len(d.rec.Steps), in.Name))
 		}
 		if in.Sensitive {
 			if v, err = d.keepSecret(ctx, in.Name, v); err != nil {
@@ -89,24 +82,13 @@ func (d *driver) refreshDynamic(ctx context.Context) error {
 	return nil
 }
 
-// storeRead reads an input's value from its store, or its default when the key is absent.
-func (d *driver) storeRead(ctx context.Context, in playbooks.Input, path string) (any, error) {
+// storeRead reads the value of a "store/key" path.
+func (d *driver) storeRead(ctx context.Context, path string) (any, error) {
 	store, key, err := d.openStore(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	v, err := store.Get(ctx, key)
-	switch {
-	case errors.Is(err, kvstore.ErrKeyNotFound) && in.HasDefault:
-		return in.Default, nil
-	case errors.Is(err, kvstore.ErrKeyNotFound) && in.Required:
-		return nil, fmt.Errorf("no value at %s and no default", path)
-	case errors.Is(err, kvstore.ErrKeyNotFound):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return d.pb.ValidateInputValue(in.Name, v)
+	return store.Get(ctx, key)
 }
 
 func (d *driver) storeWrite(ctx context.Context, path string, v any) error {

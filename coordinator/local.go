@@ -36,7 +36,11 @@ func (d *driver) runLocal(ctx context.Context, key string, task playbooks.Task) 
 		d.event(ctx, d.stepEvent(protocol.EventTaskStarted, st), fmt.Sprintf("%d/%d/started", st.Seq, id.Attempt))
 	}
 	res := &protocol.Result{ID: id, StartedAt: time.Now().UTC()}
-	props, err := renderProps(task.Properties, d.scope(st.Seq))
+	err := d.refreshStoreInputs(ctx)
+	var props map[string]any
+	if err == nil {
+		props, err = renderProps(task.Properties, d.scope(st.Seq))
+	}
 	if err != nil {
 		res.Msg = "could not render the task: " + err.Error()
 	} else if task.Type == taskLog {

@@ -13,13 +13,18 @@ import (
 // report shows what they found in its nodes and not among its tasks.
 const listDiscover playbooks.ListName = "discover"
 
-// prepare readies the run before its first task: it settles the inputs bound to data stores and
-// discovers every node set in declaration order. It returns what went wrong, if anything did; an error means the run cannot be driven
+// prepare readies the run before its first task, in Choria's order: it settles the inputs bound
+// to data stores, takes the playbook's locks (a lost one halts the run), and discovers every node
+// set in declaration order. It returns what went wrong, if anything did; an error means the run cannot be driven
 // now (lost, or shutting down).
-func (d *driver) prepare(ctx context.Context) (string, error) {
+func (d *driver) prepare(ctx context.Context, halt context.CancelCauseFunc) (string, error) {
 	if failure, err := d.storeInputs(ctx); err != nil || failure != "" {
 		return failure, err
 	}
+	if failure, err := d.takeLocks(ctx); err != nil || failure != "" {
+		return failure, err
+	}
+	d.watchLeases(ctx, halt)
 	for _, ns := range d.pb.Nodes {
 		if _, done := d.rec.Nodes[ns.Name]; done {
 			continue

@@ -35,8 +35,10 @@ func (d *driver) scope(seq int) playbooks.Scope {
 		}
 	}
 	if len(d.dynamic) > 0 {
-		s.Inputs = maps.Clone(s.Inputs)
-		maps.Copy(s.Inputs, d.dynamic)
+		inputs := make(map[string]any, len(s.Inputs)+len(d.dynamic))
+		maps.Copy(inputs, s.Inputs)
+		maps.Copy(inputs, d.dynamic)
+		s.Inputs = inputs
 	}
 	return s
 }

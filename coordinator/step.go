@@ -118,7 +118,7 @@ func (d *driver) dispatch(ctx context.Context, key string, task playbooks.Task, 
 		st = fresh
 	}
 	id := protocol.JobID{RunID: d.rec.ID, Step: st.Seq, Attempt: st.Attempt + 1}
-	err := d.refreshDynamic(ctx)
+	err := d.refreshStoreInputs(ctx)
 	var job *protocol.Job
 	if err == nil {
 		job, err = d.render(task, id, st.Description, d.scope(st.Seq))

@@ -306,3 +306,31 @@ func TestRPCSummarize(t *testing.T) {
 		t.Fatalf("%s: summary %s (%s)", r.Status, summary, r.Error)
 	}
 }
+
+// A data-bound input is read again before every task, and an invalid store value falls back to
+// the input's default.
+func TestStoreInputsAreReadBeforeEveryTask(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1")
+	kv, err := e.js.KeyValue(context.Background(), protocol.DataBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(context.Background(), "level", []byte(`"bogus"`)); err != nil {
+		t.Fatal(err)
+	}
+	e.startTestWorker(func(job *protocol.Job) protocol.Result {
+		if _, err := kv.Put(context.Background(), "level", []byte(`"high"`)); err != nil {
+			t.Error(err)
+		}
+		return succeed(job)
+	})
+	doc := header + "data_stores:\n  ds:\n    type: kv\n" +
+		"inputs:\n  level:\n    type: String\n    description: l\n    data: ds/level\n    default: low\n    validation: [low, high]\n" +
+		"tasks:\n  - log:\n      message: \"{{{ inputs.level }}}\"\n" + shell("raise") +
+		"  - log:\n      message: \"{{{ inputs.level }}}\"\n"
+	r := e.waitFinal(e.submit(doc, nil), 10*time.Second)
+	if r.Status != protocol.StatusSuccess || r.Tasks[0].Msg != "low" || r.Tasks[2].Msg != "high" {
+		t.Fatalf("%s %s: %+v", r.Status, r.Error, r.Tasks)
+	}
+}

@@ -63,6 +63,9 @@ type RunRecord struct {
 	Epoch      int    `json:"epoch"`
 	RunMessage uint64 `json:"run_message,omitempty"`
 
+	// StoreInputs names the inputs read from their data stores (they were not given); they are
+	// read again before every task. Nil until the run's inputs are settled.
+	StoreInputs []string `json:"store_inputs,omitempty"`
 	// Files are the other playbook documents the run may start as child runs (playbook tasks),
 	// keyed by the name or path the playbook uses for them.
 	Files map[string]string `json:"files,omitempty"`
