@@ -23,6 +23,7 @@ type Coordinator struct {
 
 	runs        *kvstore.Runs
 	submissions *kvstore.Submissions
+	agents      *kvstore.Agents
 	jobs        jetstream.Stream
 	results     jetstream.Stream
 }
@@ -132,6 +133,9 @@ func (c *Coordinator) open(ctx context.Context) error {
 		return err
 	}
 	if c.submissions, err = kvstore.OpenSubmissions(ctx, c.js); err != nil {
+		return err
+	}
+	if c.agents, err = kvstore.OpenAgents(ctx, c.js, c.opts.store); err != nil {
 		return err
 	}
 	if c.jobs, err = c.js.Stream(ctx, protocol.JobsStreamName); err != nil {
