@@ -54,7 +54,8 @@ func newWebCluster(t *testing.T) *webCluster {
 // run runs the upgrade with inputs, on the embedded default with the simulated fleet.
 func (w *webCluster) run(t *testing.T, inputs ...string) (result, *protocol.Report) {
 	t.Helper()
-	args := []string{"run", w.book, "--embedded", "--data-dir", w.data, "--fleet", w.fleet, "--agents-dir", w.agents, "--json",
+	// A relative data directory, as README.md's command has (the default ./.fleetbook).
+	args := []string{"run", w.book, "--embedded", "--data-dir", filepath.Base(w.data), "--fleet", w.fleet, "--agents-dir", w.agents, "--json",
 		"-i", "webhook_url=" + w.url + "/hooks/deploy", "-i", "chat_api_url=" + w.url + "/api"}
 	for _, in := range inputs {
 		args = append(args, "-i", in)
