@@ -204,3 +204,23 @@ func TestWebClusterExample_RedCheckRunsFailureHandler(t *testing.T) {
 		t.Errorf("chat call %+v", calls[1])
 	}
 }
+
+// A receiver port already in use stops the run before anything is submitted, naming the address.
+func TestRunFleetReceiverPortTaken(t *testing.T) {
+	t.Parallel()
+	w := newWebCluster(t)
+	taken, err := net.Listen("tcp", strings.TrimPrefix(w.url, "http://"))
+	if err != nil {
+		t.Skipf("the free port was taken meanwhile: %v", err)
+	}
+	defer taken.Close()
+	r := cli(t, w.dir, "run", w.book, "--embedded", "--data-dir", "state", "--fleet", w.fleet, "--agents-dir", w.agents,
+		"-i", "tier=alfa", "-i", "revision=1.2.3")
+	addr := strings.TrimPrefix(w.url, "http://")
+	if r.code != exitInfra || !strings.Contains(r.stderr, "receiver cannot listen on "+addr) {
+		t.Fatalf("exit %d, stderr:\n%s\nwant exit %d naming %s", r.code, r.stderr, exitInfra, addr)
+	}
+	if out := cli(t, w.dir, "runs", "list", "--json", "--embedded", "--data-dir", "state"); strings.Contains(out.stdout, "web_cluster_upgrade") {
+		t.Errorf("a run was submitted:\n%s", out.stdout)
+	}
+}
