@@ -24,6 +24,7 @@ type Coordinator struct {
 	runs        *kvstore.Runs
 	submissions *kvstore.Submissions
 	secrets     *kvstore.Secrets
+	agents      *kvstore.Agents
 	jobs        jetstream.Stream
 	results     jetstream.Stream
 }
@@ -138,6 +139,9 @@ func (c *Coordinator) open(ctx context.Context) error {
 		return err
 	}
 	if c.secrets, err = kvstore.OpenSecrets(ctx, c.js); err != nil {
+		return err
+	}
+	if c.agents, err = kvstore.OpenAgents(ctx, c.js, c.opts.store); err != nil {
 		return err
 	}
 	if c.jobs, err = c.js.Stream(ctx, protocol.JobsStreamName); err != nil {

@@ -41,6 +41,8 @@ type driver struct {
 	secretValues map[string]any
 	// dynamic holds the latest values of dynamic inputs, read again before each task renders.
 	dynamic map[string]any
+	// agentDefs caches, per agent, the definitions node agents published (see checkRPC).
+	agentDefs map[string][]*playbooks.AgentDefinition
 }
 
 // drive runs one run message to its end, or until the run is lost or ctx is cancelled.

@@ -123,9 +123,14 @@ func (d *driver) dispatch(ctx context.Context, key string, task playbooks.Task, 
 	if err == nil {
 		job, err = d.render(task, id, st.Description, d.scope(st.Seq))
 	}
+	var refusal string
 	if err != nil {
-		res := &protocol.Result{ID: id, Msg: "could not render the task: " + err.Error(), ExitCode: -1,
-			StartedAt: time.Now().UTC(), EndedAt: time.Now().UTC()}
+		refusal = "could not render the task: " + err.Error()
+	} else if job.Type == protocol.TaskRPC {
+		refusal = d.checkRPC(ctx, job.RPC)
+	}
+	if refusal != "" {
+		res := &protocol.Result{ID: id, Msg: refusal, ExitCode: -1, StartedAt: time.Now().UTC(), EndedAt: time.Now().UTC()}
 		if err := d.update(ctx, func(rec *protocol.RunRecord) { ensureStep(rec, st).Attempt = id.Attempt }); err != nil {
 			return err
 		}

@@ -151,6 +151,7 @@ func (c Config) Buckets() []jetstream.KeyValueConfig {
 			Replicas:       c.replicas(),
 		},
 		c.nodesBucket(),
+		c.agentsBucket(),
 	}
 }
 

@@ -27,4 +27,8 @@ var (
 	// ErrTemplateValue indicates a template value could not be turned into text (for example a
 	// value containing a NUL byte passed to the shell).
 	ErrTemplateValue = errors.New("invalid template value")
+
+	// ErrAgentDefinition indicates an agent definition is unusable; the wrapping error names the
+	// file (when there is one) and the field.
+	ErrAgentDefinition = errors.New("invalid agent definition")
 )

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -35,77 +36,112 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.concurrency, "concurrency", 64, "agent executables run at once")
 }
 
-// nodes reads the fleet file, or describes the single node of the flags.
-func (f *agentFlags) nodes() ([]agent.Node, string, error) {
+// nodes reads the fleet file, or describes the single node of the flags. The fleet's receiver
+// section, if any, comes back too.
+func (f *agentFlags) nodes() ([]agent.Node, string, *agent.ReceiverConfig, error) {
 	if f.fleet != "" {
 		if f.identity != "" || f.facts != "" || f.classes != "" {
-			return nil, "", fmt.Errorf("--fleet cannot be combined with --identity, --facts or --classes")
+			return nil, "", nil, fmt.Errorf("--fleet cannot be combined with --identity, --facts or --classes")
 		}
 		fl, err := agent.LoadFleet(f.fleet)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		dir := f.agentsDir
 		if dir == "" {
 			dir = fl.AgentsDir
 		}
-		return fl.Nodes, dir, nil
+		return fl.Nodes, dir, fl.Receiver, nil
 	}
 	n := agent.Node{Identity: f.identity, Facts: map[string]any{}}
 	if n.Identity == "" {
 		host, err := os.Hostname()
 		if err != nil {
-			return nil, "", fmt.Errorf("--identity: no host name to default to: %w", err)
+			return nil, "", nil, fmt.Errorf("--identity: no host name to default to: %w", err)
 		}
 		n.Identity = host
 	}
 	var err error
 	if f.facts != "" {
 		if n.Facts, err = agent.LoadFacts(f.facts); err != nil {
-			return nil, "", fmt.Errorf("--facts: %w", err)
+			return nil, "", nil, fmt.Errorf("--facts: %w", err)
 		}
 	}
 	if f.classes != "" {
 		if n.Classes, err = agent.LoadClasses(f.classes); err != nil {
-			return nil, "", fmt.Errorf("--classes: %w", err)
+			return nil, "", nil, fmt.Errorf("--classes: %w", err)
 		}
 	}
-	return []agent.Node{n}, f.agentsDir, nil
+	return []agent.Node{n}, f.agentsDir, nil, nil
 }
 
-// server builds the agent server the flags describe, on nc.
-func (f *agentFlags) server(nc *nats.Conn, log *slog.Logger) (*agent.Server, int, error) {
-	nodes, dir, err := f.nodes()
+// server builds the agent server the flags describe, on nc, and the receiver the fleet file asks
+// for (nil if none). The receiver already listens: a port in use is refused here.
+func (f *agentFlags) server(nc *nats.Conn, log *slog.Logger) (*agent.Server, *agent.Receiver, int, error) {
+	nodes, dir, rcfg, err := f.nodes()
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	srv, err := agent.New(nc, nodes, agent.WithAgentsDir(dir), agent.WithStateDir(f.stateDir),
 		agent.WithExecTimeout(f.execTimeout), agent.WithRefresh(f.refresh), agent.WithConcurrency(f.concurrency),
 		agent.WithLogger(log.With("component", "agent")))
-	return srv, len(nodes), err
+	if err != nil || rcfg == nil {
+		return srv, nil, len(nodes), err
+	}
+	rcv, err := agent.NewReceiver(*rcfg, f.stateDir)
+	return srv, rcv, len(nodes), err
 }
 
-// startAgents runs the agent server of f on its own connection until ctx ends.
+// runReceiver serves rcv (if any) until ctx ends, and says where it records.
+func runReceiver(ctx context.Context, wg *sync.WaitGroup, rcv *agent.Receiver, log *slog.Logger) {
+	if rcv == nil {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "fleetbook: receiver for webhook and chat calls on %s, recording to %s\n", rcv.URL(), rcv.File())
+	wg.Go(func() {
+		if err := rcv.Run(ctx); err != nil {
+			log.Error("receiver stopped", "error", err)
+		}
+	})
+}
+
+// startAgents runs the agent server of f (and its fleet's receiver) on its own connection until
+// ctx ends. It returns once every node is registered, so discovery finds them.
 func startAgents(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*nats.Conn, error), log *slog.Logger, f *agentFlags) error {
 	nc, err := dial("fleetbook agents")
 	if err != nil {
 		return err
 	}
-	srv, n, err := f.server(nc, log)
+	srv, rcv, n, err := f.server(nc, log)
 	if err != nil {
 		return err
 	}
+	runReceiver(ctx, wg, rcv, log)
+	failed := make(chan error, 1)
 	wg.Go(func() {
 		if err := srv.Run(ctx); err != nil {
 			log.Error("agents stopped", "error", err)
+			failed <- err
 		}
 	})
 	select {
 	case <-srv.Ready():
 		fmt.Fprintf(os.Stderr, "fleetbook: serving %d node(s) with agents %v\n", n, agentNames(srv))
+	case err := <-failed:
+		return err
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// agentExit maps an error starting agents to an exit code: a bad fleet file or agent definition
+// is refused (2); anything else, such as a receiver port in use or no registry, is
+// infrastructure (3).
+func agentExit(what string, err error) error {
+	if errors.Is(err, agent.ErrFleet) || errors.Is(err, agent.ErrDefinition) || errors.Is(err, agent.ErrInvalidOption) {
+		return exitf(exitRefused, "%s: %v", what, err)
+	}
+	return exitf(exitInfra, "%s: %v", what, err)
 }
 
 func agentNames(srv *agent.Server) []string {
@@ -140,10 +176,13 @@ With --fleet, one process simulates every node of the fleet file (thousands are 
 				return exitf(exitInfra, "connect to NATS: %v", err)
 			}
 			defer nc.Close()
-			srv, n, err := f.server(nc, log)
+			srv, rcv, n, err := f.server(nc, log)
 			if err != nil {
 				return exitf(exitRefused, "%v", err)
 			}
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			runReceiver(cmd.Context(), &wg, rcv, log)
 			go func() {
 				select {
 				case <-srv.Ready():

@@ -88,6 +88,7 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 		},
 	}
 	conn.register(cmd)
+	conn.registerFleet(cmd)
 	cmd.Flags().StringArrayVarP(&in.pairs, "input", "i", nil, "input value NAME=VALUE (repeatable)")
 	cmd.Flags().StringVar(&in.file, "inputs", "", "file of input values (.json or .yaml)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the final report as JSON on stdout")

@@ -68,7 +68,7 @@ when it starts again.`,
 					fleet.stateDir = filepath.Join(dataDir, "nodes")
 				}
 				if err := startAgents(cmd.Context(), &wg, dial, log, &fleet); err != nil {
-					return exitf(exitRefused, "--fleet: %v", err)
+					return agentExit("--fleet", err)
 				}
 			}
 			fmt.Fprintf(os.Stderr, "fleetbook up: NATS on %s, state in %s; Ctrl-C to stop\n", srv.ClientURL(), dataDir)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -31,6 +32,8 @@ type connFlags struct {
 	verbose  bool
 	// plugins is the plugin directory of the embedded worker (run --plugins).
 	plugins string
+	// fleet is the simulated fleet an embedded session also runs (run --fleet).
+	fleet agentFlags
 }
 
 func (f *connFlags) register(cmd *cobra.Command) {
@@ -40,6 +43,15 @@ func (f *connFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", ".fleetbook", "state directory of the embedded server")
 	cmd.Flags().StringVar(&f.sync, "sync", "default", "embedded server disk sync: default (every 2 minutes; survives process crashes) or always (survives power loss, slower)")
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log what the embedded coordinator and worker do")
+}
+
+// registerFleet adds --fleet, --agents-dir and --state-dir: an embedded session then also runs
+// the fleet file's simulated nodes (and its receiver), registered before the command goes on.
+func (f *connFlags) registerFleet(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.fleet.fleet, "fleet", "", "with --embedded: also simulate the nodes of this fleet file (state in DATA-DIR/nodes)")
+	cmd.Flags().StringVar(&f.fleet.agentsDir, "agents-dir", "", "agent definitions for --fleet (default the fleet file's agents_dir)")
+	cmd.Flags().StringVar(&f.fleet.stateDir, "state-dir", "", "node state for --fleet (default DATA-DIR/nodes)")
+	f.fleet.execTimeout, f.fleet.refresh, f.fleet.concurrency = 10*time.Second, 30*time.Second, 64
 }
 
 // session is a connection ready for API calls, and whatever was started to provide it.
@@ -58,6 +70,9 @@ func (f *connFlags) connect(ctx context.Context, name string) (*session, error) 
 	}
 	if !remote {
 		return f.embeddedSession(ctx, name)
+	}
+	if f.fleet.fleet != "" {
+		return nil, exitf(exitRefused, "--fleet runs a simulated fleet in an embedded session only; against a server, run `fleetbook agent --fleet FILE --server URL`")
 	}
 	nc, err := f.dial(name)
 	if err != nil {
@@ -117,6 +132,15 @@ func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session,
 	if err := startServices(svcCtx, &wg, inproc, log, 4, plugins); err != nil {
 		stop()
 		return nil, exitf(exitInfra, "%v", err)
+	}
+	if f.fleet.fleet != "" {
+		if f.fleet.stateDir == "" {
+			f.fleet.stateDir = filepath.Join(f.dataDir, "nodes")
+		}
+		if err := startAgents(svcCtx, &wg, inproc, log, &f.fleet); err != nil {
+			stop()
+			return nil, agentExit("--fleet", err)
+		}
 	}
 	nc, err := inproc(name)
 	if err != nil {

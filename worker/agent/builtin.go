@@ -1,6 +1,10 @@
 package agent
 
-import "time"
+import (
+	"time"
+
+	"github.com/fleetbook/fleetbook/playbooks"
+)
 
 // builtinFunc implements the actions of a built-in agent. It must be quick: it runs on the
 // dispatching goroutine.
@@ -14,7 +18,7 @@ type outcome struct {
 }
 
 // builtinRPCUtil is the rpcutil agent every node runs: liveness and self-description.
-var builtinRPCUtil = &Definition{
+var builtinRPCUtil = &Definition{AgentDefinition: &playbooks.AgentDefinition{
 	Name:        "rpcutil",
 	Version:     "1.0.0",
 	Description: "Node liveness and inventory (built in)",
@@ -36,8 +40,7 @@ var builtinRPCUtil = &Definition{
 			Outputs:     map[string]*Input{"agents": {Type: TypeList, Description: "[{agent, version, description}]"}},
 		},
 	},
-	builtin: rpcutil,
-}
+}, builtin: rpcutil}
 
 func rpcutil(s *Server, n *node, action string, _ map[string]any) outcome {
 	switch action {

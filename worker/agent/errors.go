@@ -1,13 +1,18 @@
 package agent
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/fleetbook/fleetbook/playbooks"
+)
 
 var (
 	// ErrInvalidOption indicates that New was given an option value it cannot work with.
 	ErrInvalidOption = errors.New("invalid agent option")
 	// ErrDefinition indicates that an agent definition file is unusable; the wrapping error names
-	// the file and the field.
-	ErrDefinition = errors.New("invalid agent definition")
+	// the file and the field. It is playbooks.ErrAgentDefinition, which the definition language
+	// returns.
+	ErrDefinition = playbooks.ErrAgentDefinition
 	// ErrFleet indicates that a fleet, facts or classes file is unusable; the wrapping error names
 	// the file and the field.
 	ErrFleet = errors.New("invalid fleet")

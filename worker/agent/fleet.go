@@ -20,12 +20,16 @@ type Fleet struct {
 	// empty when the file names none.
 	AgentsDir string
 	Nodes     []Node
+	// Receiver, when the file asks for one, is the local HTTP sink the fleet process runs for
+	// the playbooks' webhook and chat calls (see NewReceiver).
+	Receiver *ReceiverConfig
 }
 
 // fleetFile is the YAML form: a mapping with agents_dir and nodes, or just the list of nodes.
 type fleetFile struct {
-	AgentsDir string      `yaml:"agents_dir"`
-	Nodes     []fleetNode `yaml:"nodes"`
+	AgentsDir string          `yaml:"agents_dir"`
+	Receiver  *ReceiverConfig `yaml:"receiver"`
+	Nodes     []fleetNode     `yaml:"nodes"`
 }
 
 // fleetNode is one node, or with count a group of count nodes whose identity is a printf
@@ -71,7 +75,12 @@ func ParseFleet(file string, data []byte) (*Fleet, error) {
 	if len(ff.Nodes) == 0 {
 		return nil, fmt.Errorf("%w: %s: nodes: at least one node is required", ErrFleet, file)
 	}
-	fleet := &Fleet{AgentsDir: ff.AgentsDir}
+	if ff.Receiver != nil {
+		if err := ff.Receiver.check(); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrFleet, file, err)
+		}
+	}
+	fleet := &Fleet{AgentsDir: ff.AgentsDir, Receiver: ff.Receiver}
 	seen := map[string]bool{}
 	for i, fn := range ff.Nodes {
 		where := fmt.Sprintf("%s: nodes[%d]", file, i)

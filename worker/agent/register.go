@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -16,18 +17,44 @@ import (
 // simulated fleet lets them age out rather than send thousands of deletes at shutdown.
 const deregisterMax = 16
 
-func (s *Server) openRegistry(ctx context.Context) (*kvstore.Nodes, error) {
+// registry is where a server registers its nodes and publishes its agents' definitions.
+type registry struct {
+	nodes  *kvstore.Nodes
+	agents *kvstore.Agents
+}
+
+func (s *Server) openRegistry(ctx context.Context) (*registry, error) {
 	js, err := jetstream.New(s.nc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: node registry: %w", ErrStartup, err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	reg, err := kvstore.OpenNodes(cctx, js, s.opts.store)
+	nodes, err := kvstore.OpenNodes(cctx, js, s.opts.store)
 	if err != nil {
 		return nil, fmt.Errorf("%w: node registry: %w", ErrStartup, err)
 	}
-	return reg, nil
+	agents, err := kvstore.OpenAgents(cctx, js, s.opts.store)
+	if err != nil {
+		return nil, fmt.Errorf("%w: agent definitions: %w", ErrStartup, err)
+	}
+	return &registry{nodes: nodes, agents: agents}, nil
+}
+
+// publishDefinitions puts the definition of every agent this server runs in the agents bucket,
+// so coordinators can check rpc properties against it. It is one put per agent, however many
+// nodes the server simulates.
+func (s *Server) publishDefinitions(ctx context.Context, agents *kvstore.Agents) error {
+	for _, a := range s.agentList {
+		data, err := json.Marshal(s.defs[a.Name].AgentDefinition)
+		if err != nil {
+			return fmt.Errorf("encode definition of %s: %w", a.Name, err)
+		}
+		if err := agents.Publish(ctx, a.Name, a.Version, data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // infos are the registrations of every node; Agents is shared, since every node runs the same.
@@ -45,16 +72,20 @@ func (s *Server) infos() []protocol.NodeInfo {
 // refreshLoop registers every node at once, then refreshes them all in one pipelined burst per
 // interval. The interval is jittered by up to a tenth so many fleet processes started together
 // do not refresh in step.
-func (s *Server) refreshLoop(ctx context.Context, reg *kvstore.Nodes) {
+func (s *Server) refreshLoop(ctx context.Context, reg *registry) {
 	interval := s.opts.refresh
-	if ttl, err := reg.TTL(ctx); err == nil && ttl > 0 && ttl/3 < interval {
+	if ttl, err := reg.nodes.TTL(ctx); err == nil && ttl > 0 && ttl/3 < interval {
 		interval = ttl / 3
 	}
 	infos := s.infos()
 	register := func() {
 		cctx, cancel := context.WithTimeout(ctx, interval)
 		defer cancel()
-		if err := reg.RegisterAll(cctx, infos, s.opts.registerBurst); err != nil {
+		// Definitions first: a coordinator that discovers a node can then find its agents'.
+		if err := s.publishDefinitions(cctx, reg.agents); err != nil {
+			s.log.Warn("publishing agent definitions failed", "error", err)
+		}
+		if err := reg.nodes.RegisterAll(cctx, infos, s.opts.registerBurst); err != nil {
 			s.log.Warn("refreshing node registrations failed", "nodes", len(infos), "error", err)
 		}
 	}
@@ -66,7 +97,7 @@ func (s *Server) refreshLoop(ctx context.Context, reg *kvstore.Nodes) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			s.deregister(reg)
+			s.deregister(reg.nodes)
 			return
 		case <-t.C:
 			register()

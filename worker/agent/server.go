@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -50,9 +51,15 @@ func New(nc *nats.Conn, nodes []Node, opts ...Option) (*Server, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	// Executables run in their node's state directory and get its path: a relative root would
+	// then name a directory inside itself.
+	root, err := filepath.Abs(o.stateRoot)
+	if err != nil {
+		return nil, fmt.Errorf("%w: state directory: %w", ErrInvalidOption, err)
+	}
+	o.stateRoot = root
 	defs := o.defs
 	if defs == nil {
-		var err error
 		if defs, err = LoadDefinitions(o.agentsDir); err != nil {
 			return nil, err
 		}

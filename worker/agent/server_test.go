@@ -3,8 +3,10 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,8 @@ import (
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/playbooks"
+	"github.com/fleetbook/fleetbook/protocol"
 )
 
 func TestServer_RefusesBadRequests(t *testing.T) {
@@ -230,5 +234,35 @@ func TestNew_Refuses(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Registering publishes every agent's definition once, whatever the number of nodes, and what
+// is published decodes into a definition that checks arguments like the node does.
+func TestServer_PublishesDefinitions(t *testing.T) {
+	dir := filepath.Join("..", "..", "examples", "web-cluster", "agents")
+	nc, _, _ := serve(t, []Node{{Identity: "a.test"}, {Identity: "b.test"}}, WithAgentsDir(dir))
+	js, _ := jetstream.New(nc)
+	agents, err := kvstore.OpenAgents(t.Context(), js, kvstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions, err := agents.Versions(t.Context(), "puppet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, ok := versions[protocol.AgentKey("puppet", "1.2.0")]
+	if len(versions) != 1 || !ok {
+		t.Fatalf("published puppet definitions %v, want version 1.2.0 only", slices.Collect(maps.Keys(versions)))
+	}
+	def, err := playbooks.DecodeAgentDefinition(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := def.Actions["disable"].Arguments(map[string]any{"message": `say "hi"`}); err == nil {
+		t.Error("the published puppet#disable accepts a message its validation refuses")
+	}
+	if rpcutil, err := agents.Versions(t.Context(), "rpcutil"); err != nil || len(rpcutil) != 1 {
+		t.Errorf("rpcutil published as %v (%v)", rpcutil, err)
 	}
 }

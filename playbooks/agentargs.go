@@ -1,4 +1,4 @@
-package agent
+package playbooks
 
 import (
 	"encoding/json"
@@ -12,12 +12,12 @@ import (
 // shellMeta are the characters the shellsafe validation refuses (Choria's list).
 const shellMeta = "`$;|&><\n\r\x00\"'\\"
 
-// Arguments checks data against action's inputs and returns the arguments the action runs with:
-// defaults filled in, values coerced to their declared type. Every problem is reported, each
-// naming its input.
+// Arguments checks data against the action's inputs and returns the arguments the action runs
+// with: defaults filled in, values coerced to their declared type. Every problem is reported,
+// each naming its input.
 //
 // Choria's old symbol style (":message") names the same input as "message".
-func (a *Action) Arguments(data map[string]any) (map[string]any, error) {
+func (a *AgentAction) Arguments(data map[string]any) (map[string]any, error) {
 	out := make(map[string]any, len(a.Inputs))
 	var problems []string
 	data, problems = unsymbol(data)
@@ -91,16 +91,16 @@ func unsymbol(data map[string]any) (map[string]any, []string) {
 
 // coerce converts v to the input's type. Rendered playbook properties are often strings, so
 // "5" is an integer and "true" a boolean when the type says so.
-func (in *Input) coerce(v any) (any, error) {
+func (in *AgentInput) coerce(v any) (any, error) {
 	switch in.Type {
-	case TypeString:
+	case AgentTypeString:
 		switch x := v.(type) {
 		case string:
 			return x, nil
 		case float64, int, int64, bool:
 			return fmt.Sprint(x), nil
 		}
-	case TypeInteger:
+	case AgentTypeInteger:
 		switch x := v.(type) {
 		case float64:
 			if x == math.Trunc(x) {
@@ -119,7 +119,7 @@ func (in *Input) coerce(v any) (any, error) {
 				return i, nil
 			}
 		}
-	case TypeNumber:
+	case AgentTypeNumber:
 		switch x := v.(type) {
 		case float64:
 			return x, nil
@@ -132,7 +132,7 @@ func (in *Input) coerce(v any) (any, error) {
 				return f, nil
 			}
 		}
-	case TypeBoolean:
+	case AgentTypeBoolean:
 		switch x := v.(type) {
 		case bool:
 			return x, nil
@@ -141,22 +141,22 @@ func (in *Input) coerce(v any) (any, error) {
 				return b, nil
 			}
 		}
-	case TypeList:
+	case AgentTypeList:
 		if x, ok := v.([]any); ok {
 			return x, nil
 		}
-	case TypeHash:
+	case AgentTypeHash:
 		if x, ok := v.(map[string]any); ok {
 			return x, nil
 		}
-	case TypeAny:
+	case AgentTypeAny:
 		return v, nil
 	}
-	return nil, fmt.Errorf("%s is not a valid %s", describe(v), in.Type)
+	return nil, fmt.Errorf("%s is not a valid %s", describeArg(v), in.Type)
 }
 
 // validate applies the input's validation to a coerced string value.
-func (in *Input) validate(v any) error {
+func (in *AgentInput) validate(v any) error {
 	s, ok := v.(string)
 	if !ok || in.Validation == "" {
 		return nil
@@ -167,13 +167,16 @@ func (in *Input) validate(v any) error {
 		}
 		return nil
 	}
+	if in.re == nil {
+		return fmt.Errorf("validation %q was not compiled (the definition was not checked)", in.Validation)
+	}
 	if !in.re.MatchString(s) {
 		return fmt.Errorf("%q does not match %s", s, in.Validation)
 	}
 	return nil
 }
 
-func describe(v any) string {
+func describeArg(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil || len(b) > 60 {
 		return fmt.Sprintf("a %T", v)
