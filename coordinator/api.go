@@ -16,6 +16,9 @@ import (
 // apiTimeout bounds the storage work of one API request.
 const apiTimeout = 10 * time.Second
 
+// apiConcurrency bounds the API requests one coordinator handles at once.
+const apiConcurrency = 64
+
 // defaultListLimit is how many runs a listing returns when the request names no limit.
 const defaultListLimit = 50
 
@@ -50,22 +53,35 @@ func (c *Coordinator) serve() (micro.Service, error) {
 
 // handler adapts an API function to micro: errors go out as micro errors whose body is the full
 // ErrorResponse, so clients get every problem and not only the header's one line.
+//
+// micro calls an endpoint's handler for one request at a time, and a request waits on a few
+// storage round trips: each is handled on a goroutine of its own, at most apiConcurrency at once
+// (past that, the handler waits, and requests queue in the subscription as before).
 func (c *Coordinator) handler(f func(context.Context, []byte) (any, *protocol.ErrorResponse)) micro.Handler {
 	return micro.HandlerFunc(func(r micro.Request) {
-		ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
-		defer cancel()
-		resp, apiErr := f(ctx, r.Data())
-		if apiErr != nil {
-			body, _ := json.Marshal(apiErr)
-			if err := r.Error(apiErr.Code, apiErr.Message, body); err != nil {
-				c.opts.log.Warn("replying to api request", "subject", r.Subject(), "error", err)
-			}
-			return
-		}
-		if err := r.RespondJSON(resp); err != nil {
+		c.apiSlots <- struct{}{}
+		go func() {
+			defer func() { <-c.apiSlots }()
+			c.answer(r, f)
+		}()
+	})
+}
+
+// answer handles one API request and replies to it.
+func (c *Coordinator) answer(r micro.Request, f func(context.Context, []byte) (any, *protocol.ErrorResponse)) {
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	resp, apiErr := f(ctx, r.Data())
+	if apiErr != nil {
+		body, _ := json.Marshal(apiErr)
+		if err := r.Error(apiErr.Code, apiErr.Message, body); err != nil {
 			c.opts.log.Warn("replying to api request", "subject", r.Subject(), "error", err)
 		}
-	})
+		return
+	}
+	if err := r.RespondJSON(resp); err != nil {
+		c.opts.log.Warn("replying to api request", "subject", r.Subject(), "error", err)
+	}
 }
 
 func apiError(code, format string, args ...any) *protocol.ErrorResponse {

@@ -27,6 +27,8 @@ type Coordinator struct {
 	agents      *kvstore.Agents
 	jobs        jetstream.Stream
 	results     jetstream.Stream
+	// apiSlots bounds the API requests handled at once.
+	apiSlots chan struct{}
 }
 
 // New returns a coordinator using nc. Nothing happens until Run.
@@ -46,7 +48,7 @@ func New(nc *nats.Conn, opts ...Option) (*Coordinator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Coordinator{nc: nc, js: js, opts: o}, nil
+	return &Coordinator{nc: nc, js: js, opts: o, apiSlots: make(chan struct{}, apiConcurrency)}, nil
 }
 
 // Name is the coordinator's identity.
