@@ -58,6 +58,9 @@ func (l *kvLocker) Lock(ctx context.Context, key string, wait time.Duration) (Le
 	if !errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, fmt.Errorf("lock %s: %w", key, err)
 	}
+	if ls := l.adopt(ctx, key, data); ls != nil {
+		return ls, nil
+	}
 	if wait <= 0 {
 		return nil, lockTimeout(key, wait)
 	}
@@ -85,6 +88,22 @@ func (l *kvLocker) Lock(ctx context.Context, key string, wait time.Duration) (Le
 			return nil, lockTimeout(key, wait)
 		}
 	}
+}
+
+// adopt takes over a lock its owner already holds: a run taken over by another coordinator finds
+// its locks held under its own name by the coordinator that died, and goes on holding them
+// instead of waiting for their leases to expire. Ownership of the run itself is fenced by the
+// run record, so two holders of one owner cannot both act.
+func (l *kvLocker) adopt(ctx context.Context, key string, data []byte) *kvLease {
+	e, err := l.kv.Get(ctx, key)
+	if err != nil {
+		return nil
+	}
+	var held lockRecord
+	if json.Unmarshal(e.Value(), &held) != nil || held.Owner != l.owner {
+		return nil
+	}
+	return l.lease(key, data, e.Revision())
 }
 
 // waitFree waits for the watched key to be deleted or purged, or for one TTL to pass: a lease

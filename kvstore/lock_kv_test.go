@@ -219,3 +219,36 @@ func TestKVLockReleaseByNonHolderRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A run taken over by another coordinator takes its own locks back at once.
+func TestKVLockSameOwnerAdopts(t *testing.T) {
+	js := jsSetup(t)
+	first, err := openKVLocker(t.Context(), js, 30*time.Second, "run-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Lock(t.Context(), "adopted", 0); err != nil {
+		t.Fatal(err)
+	}
+	again, err := openKVLocker(t.Context(), js, 30*time.Second, "run-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := again.Lock(t.Context(), "adopted", 0)
+	if err != nil {
+		t.Fatalf("the same owner could not take its lock back: %v", err)
+	}
+	other, err := openKVLocker(t.Context(), js, 30*time.Second, "run-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Lock(t.Context(), "adopted", 0); !errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("another owner took a held lock: %v", err)
+	}
+	if err := lease.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Lock(t.Context(), "adopted", 0); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+}
