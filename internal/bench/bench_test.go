@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/fleetbook/fleetbook/kvstore"
@@ -156,6 +157,46 @@ func BenchmarkRawKV(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportMetric(r.perSecond(), "ops/s")
+		})
+	}
+}
+
+// BenchmarkStepsPerSecondInflight is a diagnostic: steps_per_second with 1 to 256 runs in flight.
+// Where the rate stops growing, something serial or shared is the limit.
+func BenchmarkStepsPerSecondInflight(b *testing.B) {
+	for _, inflight := range []int{1, 4, 16, 64, 256} {
+		b.Run(fmt.Sprintf("inflight=%d", inflight), func(b *testing.B) {
+			_, s := benchStack(b, false)
+			b.ResetTimer()
+			r, err := stepsPerSecond(context.Background(), s, inflight, limit{n: b.N})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(r.perSecond(), "steps/s")
+		})
+	}
+}
+
+// BenchmarkStepsPerSecondStacks is a diagnostic: steps_per_second with 1 to 3 coordinators and
+// workers (one each per stack) sharing the server. If the rate does not grow, the limit is not in
+// one coordinator or worker but in what they share: the server and the machine's two cores.
+func BenchmarkStepsPerSecondStacks(b *testing.B) {
+	for _, n := range []int{1, 2, 3} {
+		b.Run(fmt.Sprintf("stacks=%d", n), func(b *testing.B) {
+			e, s := benchStack(b, false)
+			for range n - 1 {
+				extra, err := e.StartStack(4, kvstore.Config{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(extra.Close)
+			}
+			b.ResetTimer()
+			r, err := stepsPerSecond(context.Background(), s, 64, limit{n: b.N})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(r.perSecond(), "steps/s")
 		})
 	}
 }

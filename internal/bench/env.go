@@ -77,10 +77,9 @@ func (e *Env) Connect(name string) (*nats.Conn, jetstream.JetStream, error) {
 
 // Counters are server-wide totals, to count what one operation costs the server.
 type Counters struct {
-	// InMsgs counts messages clients sent the server (publishes, requests, acks).
+	// InMsgs counts messages clients sent the server: publishes, requests and replies, acks,
+	// pull requests, direct gets.
 	InMsgs int64
-	// API counts JetStream API requests (stream and consumer lookups, pulls, direct gets...).
-	API uint64
 }
 
 // Counters reads the server's totals.
@@ -88,9 +87,6 @@ func (e *Env) Counters() Counters {
 	var c Counters
 	if vz, err := e.srv.Varz(nil); err == nil {
 		c.InMsgs = vz.InMsgs
-	}
-	if jz, err := e.srv.Jsz(nil); err == nil {
-		c.API = jz.API.Total
 	}
 	return c
 }

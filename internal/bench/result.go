@@ -49,7 +49,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 // WriteTable writes the report as an aligned text table.
 func (r *Report) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "benchmark\tvalue\tbaseline\tunit\tratio\t")
 	for _, b := range r.Benchmarks {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f\t\n", b.Name, number(b.Value), number(b.Baseline), b.Unit, b.Ratio)

@@ -117,8 +117,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		newResult("step_latency_p99", "ms", ms(percentile(prod, 99)), ms(percentile(raw, 99))))
 	runs := float64(len(prod))
 	rep.Notes = append(rep.Notes, fmt.Sprintf(
-		"step latency: %d fleetbook runs, %d raw round trips; server work per one-step run: %.1f client messages, %.1f JetStream API requests",
-		len(prod), len(raw), float64(after.InMsgs-before.InMsgs)/runs, float64(after.API-before.API)/runs))
+		"step latency: %d fleetbook runs, %d raw round trips; each one-step run sent the server %.1f messages (publishes, requests, replies, acks, pulls)",
+		len(prod), len(raw), float64(after.InMsgs-before.InMsgs)/runs))
 
 	progress("raw JetStream minimal steps per second (%d workers, %d in flight)", p.rawWorkers, p.rawWindow)
 	rawRate, err := rawStepsPerSecond(ctx, env, p.rawWorkers, p.rawWindow, p.rawSteps)
