@@ -40,9 +40,6 @@ func sampleRecord() *protocol.RunRecord {
 
 // runRecordKV alternates compare-and-set updates and reads of one run record through
 // kvstore.Runs, serially, and returns the operations done (an update and a read are two).
-//
-// TODO(kv_store_ops_per_second): measure the playbook data-store API (kvstore.Open with a
-// protocol.StoreSpec of type kv) here once it exists; the run record is the KV path there is.
 func runRecordKV(ctx context.Context, e *Env, lim limit) (rate, int, error) {
 	_, js, err := e.Connect("bench run records")
 	if err != nil {

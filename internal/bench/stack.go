@@ -82,18 +82,24 @@ func (s *Stack) Close() {
 
 // Run submits doc and waits until the run has a final status. It fails unless the run succeeded.
 func (s *Stack) Run(ctx context.Context, doc string) error {
+	_, err := s.run(ctx, doc)
+	return err
+}
+
+// run is Run, returning the run's id.
+func (s *Stack) run(ctx context.Context, doc string) (string, error) {
 	resp, err := s.client.Submit(ctx, protocol.SubmitRequest{Playbook: doc, IdempotencyKey: uuid.NewString()})
 	if err != nil {
-		return fmt.Errorf("submit: %w", err)
+		return "", fmt.Errorf("submit: %w", err)
 	}
 	ev, err := s.done.wait(ctx, resp.RunID)
 	if err != nil {
-		return fmt.Errorf("wait for run %s: %w", resp.RunID, err)
+		return "", fmt.Errorf("wait for run %s: %w", resp.RunID, err)
 	}
 	if ev.Status != protocol.StatusSuccess {
-		return fmt.Errorf("run %s ended %s: %s", resp.RunID, ev.Status, ev.Msg)
+		return "", fmt.Errorf("run %s ended %s: %s", resp.RunID, ev.Status, ev.Msg)
 	}
-	return nil
+	return resp.RunID, nil
 }
 
 // completions learns that runs ended from their run_finished events. The coordinator publishes

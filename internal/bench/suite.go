@@ -35,6 +35,9 @@ type plan struct {
 	inflight, rawWindow int
 	rawWorkers          int
 	kv, rawKV           limit
+	// fanoutNodes is the size of the simulated fleet; fanoutRuns how many fan-out runs are timed
+	// (the median counts) after one warm-up run.
+	fanoutNodes, fanoutRuns int
 }
 
 func planFor(cfg Config) plan {
@@ -49,8 +52,9 @@ func planFor(cfg Config) plan {
 			steps:      limit{d: 8 * time.Second},
 			rawSteps:   limit{n: 300000, d: 3 * time.Second},
 			inflight:   64, rawWindow: 1000, rawWorkers: 4,
-			kv:    limit{n: 100000, d: 2 * time.Second},
-			rawKV: limit{n: 100000, d: 2 * time.Second},
+			kv:          limit{n: 100000, d: 2 * time.Second},
+			rawKV:       limit{n: 100000, d: 2 * time.Second},
+			fanoutNodes: 10000, fanoutRuns: 1,
 		}
 	}
 	return plan{
@@ -60,16 +64,15 @@ func planFor(cfg Config) plan {
 		steps:      limit{d: 30 * time.Second},
 		rawSteps:   limit{n: 1000000, d: 10 * time.Second},
 		inflight:   64, rawWindow: 1000, rawWorkers: 4,
-		kv:    limit{n: 500000, d: 10 * time.Second},
-		rawKV: limit{n: 500000, d: 10 * time.Second},
+		kv:          limit{n: 500000, d: 10 * time.Second},
+		rawKV:       limit{n: 500000, d: 10 * time.Second},
+		fanoutNodes: 10000, fanoutRuns: 5,
 	}
 }
 
 // notYet names the benchmarks of issue 6 that cannot be measured honestly yet, and why.
 var notYet = []string{
-	"fanout_10k_seconds: not measured: needs rpc steps (coordinator batching, worker fan-out) and a simulated fleet of node agents",
-	"coordinator_rss_ratio_10k_vs_1k: not measured: needs rpc steps with 10k and 1k targets",
-	"kv_store_ops_per_second: not measured: the data-store API (kvstore.Open with a kv StoreSpec) does not exist yet; run_record_kv_ops_per_second measures the run-record KV path instead",
+	"coordinator_rss_ratio_10k_vs_1k: not measured: here the coordinator shares its process and heap with the server, the worker and the simulated fleet; it needs a coordinator process of its own",
 }
 
 // Run starts an embedded server and measures every benchmark that can be measured, each next to
@@ -146,6 +149,58 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Benchmarks = append(rep.Benchmarks, newResult("run_record_kv_ops_per_second", "ops/s", recRate.perSecond(), rawKVRate.perSecond()))
 	rep.Notes = append(rep.Notes, fmt.Sprintf("run record KV: %d-byte record, %d ops; raw KV: %d ops", size, recRate.ops, rawKVRate.ops))
 
+	progress("data store (kvstore.Open, type kv: put+get) and raw KV (put+get)")
+	storeRate, valueSize, err := dataStoreKV(ctx, env, p.kv)
+	if err != nil {
+		return nil, err
+	}
+	rawStoreRate, err := rawKV(ctx, env, valueSize, p.rawKV)
+	if err != nil {
+		return nil, err
+	}
+	rep.Benchmarks = append(rep.Benchmarks, newResult("kv_store_ops_per_second", "ops/s", storeRate.perSecond(), rawStoreRate.perSecond()))
+	rep.Notes = append(rep.Notes, fmt.Sprintf("data store: %d-byte value, %d ops; raw KV: %d ops", valueSize, storeRate.ops, rawStoreRate.ops))
+
+	if p.fanoutNodes > 0 {
+		res, note, err := fanout(ctx, env, stack, p, progress)
+		if err != nil {
+			return nil, err
+		}
+		rep.Benchmarks = append(rep.Benchmarks, res)
+		rep.Notes = append(rep.Notes, note)
+	}
 	rep.Notes = append(rep.Notes, notYet...)
 	return rep, nil
+}
+
+// fanout measures one rpc step to p.fanoutNodes simulated nodes: the median step time of
+// p.fanoutRuns runs, after a warm-up run, next to as many raw core NATS request/replies.
+func fanout(ctx context.Context, env *Env, stack *Stack, p plan, progress func(string, ...any)) (Result, string, error) {
+	n := p.fanoutNodes
+	progress("raw core NATS: %d request/replies at once", n)
+	raw, err := rawFanout(ctx, env, n)
+	if err != nil {
+		return Result{}, "", err
+	}
+	progress("fleetbook rpc step to %d simulated nodes (%d runs after a warm-up)", n, p.fanoutRuns)
+	stopFleet, err := env.StartFleet(n)
+	if err != nil {
+		return Result{}, "", err
+	}
+	defer stopFleet()
+	if _, _, err := rpcStep(ctx, stack, n); err != nil {
+		return Result{}, "", fmt.Errorf("fan-out warm-up: %w", err)
+	}
+	var steps, runs []time.Duration
+	for range p.fanoutRuns {
+		step, run, err := rpcStep(ctx, stack, n)
+		if err != nil {
+			return Result{}, "", err
+		}
+		steps, runs = append(steps, step), append(runs, run)
+	}
+	med := percentile(steps, 50)
+	note := fmt.Sprintf("fan-out: rpc step to %d nodes, median of %d: step %s (whole run with discovery %s); raw %d request/replies %s",
+		n, len(steps), med.Round(time.Millisecond), percentile(runs, 50).Round(time.Millisecond), n, raw.Round(time.Millisecond))
+	return newResult("fanout_10k_seconds", "s", med.Seconds(), raw.Seconds()), note, nil
 }
