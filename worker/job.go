@@ -39,6 +39,9 @@ const (
 	nakLater
 	// termJob: the job is answered (or can never be) and must not come back.
 	termJob
+	// leaveJob: this worker lost the job's lease; the message belongs to another delivery now and
+	// is left alone.
+	leaveJob
 )
 
 // handle deals with one delivered job, start to finish: it always ends in exactly one of Ack,
@@ -52,9 +55,13 @@ func (r *run) handle(ctx context.Context, log *slog.Logger, msg jetstream.Msg) {
 	}
 	log = log.With("subject", msg.Subject(), "delivery", md.NumDelivered, "stream_seq", md.Sequence.Stream)
 
+	// The job's own context: killed at the end of the shutdown grace, when the job's run is
+	// cancelled, or when the heartbeat finds the lease lost.
+	jctx, stopJob := context.WithCancelCause(r.hard)
+	defer stopJob(nil)
 	// Heartbeat from the start: the lookup and publish round trips count against AckWait too.
-	stop := startHeartbeat(msg, r.w.opts.heartbeat(), log)
-	how, reason := r.process(ctx, log, msg, md.NumDelivered)
+	stop := startHeartbeat(msg, r.w.opts.heartbeat(), r.w.opts.ackWait, log, func() { stopJob(errLeaseLost) })
+	how, reason := r.process(ctx, jctx, log, msg, md.NumDelivered)
 	stop()
 
 	switch how {
@@ -66,12 +73,13 @@ func (r *run) handle(ctx context.Context, log *slog.Logger, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(retryLater)
 	case termJob:
 		_ = msg.TermWithReason(reason)
+	case leaveJob:
 	}
 }
 
 // process decides a delivered job: it runs it if it must and publishes its result, and says how
 // the message is to be settled (with the Term reason, for termJob).
-func (r *run) process(ctx context.Context, log *slog.Logger, msg jetstream.Msg, delivery uint64) (settlement, string) {
+func (r *run) process(ctx, jctx context.Context, log *slog.Logger, msg jetstream.Msg, delivery uint64) (settlement, string) {
 	job, err := decodeJob(msg.Data())
 	if err != nil {
 		return r.refuse(log, msg.Subject(), err)
@@ -102,14 +110,31 @@ func (r *run) process(ctx context.Context, log *slog.Logger, msg jetstream.Msg, 
 	}
 
 	log.Debug("running job")
-	res, err := r.execute(job)
+	res, err := r.executeTracked(jctx, job)
+	switch cause := context.Cause(jctx); {
+	case errors.Is(cause, errLeaseLost):
+		// The server gave the job to another worker: whatever this copy did, its result must not
+		// compete with that one's.
+		log.Warn("lease lost: no heartbeat went out for longer than AckWait; dropping this copy of the job")
+		return leaveJob, ""
+	case errors.Is(res.cause, errRunCancelled):
+		out := cancelledResult(res.Result, res.cause)
+		if out.ID.RunID == "" {
+			out = cancelledResult(r.result(job, time.Now().UTC()), res.cause)
+		}
+		log.Info("job stopped: its run was cancelled")
+		if !r.publish(log, out) {
+			return nakLater, ""
+		}
+		return ackJob, ""
+	}
 	if errors.Is(err, errInterrupted) {
 		// No result: give the job straight back so another worker starts it without waiting for
 		// AckWait.
 		log.Warn("job killed at shutdown, handing it back")
 		return nakNow, ""
 	}
-	if !r.publish(log, res) {
+	if !r.publish(log, res.Result) {
 		// The effects may have happened, but without a result nobody can know: running again is
 		// the at-least-once promise.
 		return nakLater, ""
@@ -172,6 +197,30 @@ func jobIDFromSubject(subject, pool string) (protocol.JobID, bool) {
 		n[i] = v
 	}
 	return protocol.JobID{RunID: tok[0], Step: n[0], Attempt: n[1], Batch: n[2]}, true
+}
+
+// tracked is the outcome of an execution and, when its run was cancelled while it ran, why.
+type tracked struct {
+	protocol.Result
+	cause error
+}
+
+// executeTracked runs the job's task under a context of its own, derived from jctx and cancelled
+// with the job's run. A job of a run already cancelled is not started.
+func (r *run) executeTracked(jctx context.Context, job *protocol.Job) (tracked, error) {
+	rctx, done := r.cancels.track(jctx, job.ID.RunID)
+	defer done()
+	if errors.Is(context.Cause(rctx), errRunCancelled) {
+		return tracked{cause: context.Cause(rctx)}, nil
+	}
+	// Executors take their context from run.hard: this copy hands them the job's.
+	jr := *r
+	jr.hard = rctx
+	res, err := jr.execute(job)
+	if cause := context.Cause(rctx); errors.Is(cause, errRunCancelled) {
+		return tracked{Result: res, cause: cause}, nil
+	}
+	return tracked{Result: res}, err
 }
 
 // execute runs the job's task. A task that fails is a failed Result, never an error: the only

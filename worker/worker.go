@@ -57,7 +57,11 @@ type run struct {
 	cons    jetstream.Consumer
 	results jetstream.Stream
 	// hard is cancelled when the shutdown grace is over: executions still running are killed.
+	// Executors run under a per-job copy of run whose hard is the job's own context, which is
+	// also cancelled when the job's run is cancelled or its lease is lost.
 	hard context.Context
+	// cancels reaches the executions of a cancelled run.
+	cancels *cancels
 }
 
 // Run pulls and executes jobs until ctx is cancelled. It then stops pulling, gives running jobs
@@ -91,7 +95,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	// Executions outlive ctx by the grace, so they hang off a context of their own.
 	hard, kill := context.WithCancel(context.WithoutCancel(ctx))
 	defer kill()
-	r := &run{w: w, js: js, cons: cons, results: results, hard: hard}
+	r := &run{w: w, js: js, cons: cons, results: results, hard: hard, cancels: newCancels()}
+	csub, err := r.subscribeCancels()
+	if err != nil {
+		return fmt.Errorf("%w: subscribe to run cancellations: %w", ErrStartup, err)
+	}
+	defer func() { _ = csub.Unsubscribe() }()
 
 	var wg sync.WaitGroup
 	for i := range w.opts.concurrency {
