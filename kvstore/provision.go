@@ -2,7 +2,9 @@ package kvstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,6 +30,13 @@ type Config struct {
 	// MemoryMaxAge bounds how long a memory data store's key lives when its run's end is never
 	// processed; 0 means 7 days.
 	MemoryMaxAge time.Duration
+	// MaxRuns bounds the runs queued or in flight (messages of the RUNS stream); a submit beyond it
+	// is refused with protocol.CodeQueueFull. 0 keeps the stream's current limit (none when new).
+	MaxRuns int64
+	// MaxJobs bounds the jobs queued or in flight (messages of the JOBS stream); a coordinator
+	// finding it full waits and retries, so accepted runs slow down instead of losing steps.
+	// 0 keeps the stream's current limit (none when new).
+	MaxJobs int64
 }
 
 func (c Config) storage() jetstream.StorageType {
@@ -38,6 +47,14 @@ func (c Config) storage() jetstream.StorageType {
 }
 
 func (c Config) replicas() int { return max(c.Replicas, 1) }
+
+// limit turns a configured bound into a stream limit: 0 (unset) is unlimited (-1).
+func limit(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {
@@ -55,10 +72,12 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			Description: "fleetbook run messages, held by the coordinator driving each run",
 			Subjects:    []string{protocol.RunsSubjectWildcard},
 			Retention:   jetstream.WorkQueuePolicy,
-			Discard:     jetstream.DiscardNew,
-			Storage:     c.storage(),
-			Replicas:    c.replicas(),
-			Duplicates:  dup,
+			// A full queue refuses new runs loudly (protocol.CodeQueueFull) and drops none.
+			Discard:    jetstream.DiscardNew,
+			MaxMsgs:    limit(c.MaxRuns),
+			Storage:    c.storage(),
+			Replicas:   c.replicas(),
+			Duplicates: dup,
 		},
 		{
 			Name:        protocol.JobsStreamName,
@@ -67,6 +86,7 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			Retention:   jetstream.WorkQueuePolicy,
 			// A full queue must refuse new jobs loudly rather than drop accepted ones.
 			Discard:    jetstream.DiscardNew,
+			MaxMsgs:    limit(c.MaxJobs),
 			Storage:    c.storage(),
 			Replicas:   c.replicas(),
 			Duplicates: dup,
@@ -147,14 +167,58 @@ func (c Config) Buckets() []jetstream.KeyValueConfig {
 // call from every process at start-up, concurrently.
 func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	for _, sc := range cfg.Streams() {
+		keepLimit(ctx, js, &sc)
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("provision stream %s: %w", sc.Name, err)
+			return fmt.Errorf("provision stream %s: %w", sc.Name, replicasHint(ctx, js, sc.Name, cfg.replicas(), err))
 		}
 	}
 	for _, bc := range cfg.Buckets() {
 		if _, err := js.CreateOrUpdateKeyValue(ctx, bc); err != nil {
-			return fmt.Errorf("provision bucket %s: %w", bc.Bucket, err)
+			return fmt.Errorf("provision bucket %s: %w", bc.Bucket, replicasHint(ctx, js, "KV_"+bc.Bucket, cfg.replicas(), err))
 		}
 	}
 	return nil
 }
+
+// keepLimit leaves an existing work queue's MaxMsgs alone when this process configures none, so a
+// worker started without the limit does not lift the one the coordinators set.
+func keepLimit(ctx context.Context, js jetstream.JetStream, sc *jetstream.StreamConfig) {
+	if sc.Retention != jetstream.WorkQueuePolicy || sc.MaxMsgs > 0 {
+		return
+	}
+	if st, err := js.Stream(ctx, sc.Name); err == nil {
+		sc.MaxMsgs = st.CachedInfo().Config.MaxMsgs
+	}
+}
+
+// replicasHint explains a provisioning failure caused by the replica count: a single server
+// refuses more than one replica, and an existing stream may have been made with another count.
+func replicasHint(ctx context.Context, js jetstream.JetStream, stream string, want int, err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrReplicasNotSupported {
+		return fmt.Errorf("%w: %d replicas need a NATS cluster; this server is not clustered (use --replicas 1)", err, want)
+	}
+	if st, serr := js.Stream(ctx, stream); serr == nil {
+		if have := st.CachedInfo().Config.Replicas; have != want {
+			return fmt.Errorf("%w: it exists with %d replicas and cannot be changed to %d here (keep --replicas %d, or change the stream with the nats CLI)", err, have, want, have)
+		}
+	}
+	return err
+}
+
+// jsErrReplicasNotSupported is the server's error code for replicas > 1 on a single server.
+const jsErrReplicasNotSupported jetstream.ErrorCode = 10074
+
+// IsQueueFull reports whether err is a publish refused because its stream is at its MaxMsgs or
+// MaxBytes limit (DiscardNew): nothing was stored.
+func IsQueueFull(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != jsErrStoreFailed {
+		return false
+	}
+	d := apiErr.Description
+	return strings.Contains(d, "maximum messages") || strings.Contains(d, "maximum bytes")
+}
+
+// jsErrStoreFailed is the server's error code for a message it refused to store.
+const jsErrStoreFailed jetstream.ErrorCode = 10077
