@@ -21,37 +21,26 @@ var (
 	errLeaseLost = errors.New("lease lost")
 )
 
-// cancelMemory is how long a cancel message is remembered: a job of that run pulled just before
-// the coordinator purged the queue may only start after the message came.
-const cancelMemory = 10 * time.Minute
-
-// cancelled is a run cancellation: why, and when it came.
-type cancelled struct {
-	reason string
-	at     time.Time
-}
-
-// cancels routes a run's cancel message to the executions of that run in flight here.
+// cancels routes a run's cancel message to the jobs of that run held here.
+//
+// A cancel concerns only the jobs held when it comes: the coordinator removes the run's queued jobs
+// before it sends the message, and dispatches the run's on_fail and post_book hooks after it, as
+// jobs of the same run that must run. So nothing is remembered of a cancel once it is delivered.
 type cancels struct {
 	mu      sync.Mutex
 	running map[string]map[*context.CancelCauseFunc]struct{}
-	recent  map[string]cancelled
 }
 
 func newCancels() *cancels {
-	return &cancels{running: map[string]map[*context.CancelCauseFunc]struct{}{}, recent: map[string]cancelled{}}
+	return &cancels{running: map[string]map[*context.CancelCauseFunc]struct{}{}}
 }
 
-// track returns a context for one execution of a job of runID, cancelled when the run is (at
-// once if it already was). done must be called when the execution ends.
+// track returns a context for a job of runID held from now on, cancelled when the run is. done
+// must be called when the job is settled.
 func (c *cancels) track(parent context.Context, runID string) (ctx context.Context, done func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if rc, ok := c.recent[runID]; ok && time.Since(rc.at) < cancelMemory {
-		cancel(runCancelled(rc.reason))
-		return ctx, func() { cancel(nil) }
-	}
 	if c.running[runID] == nil {
 		c.running[runID] = map[*context.CancelCauseFunc]struct{}{}
 	}
@@ -68,18 +57,10 @@ func (c *cancels) track(parent context.Context, runID string) (ctx context.Conte
 	}
 }
 
-// cancel stops every execution of runID and remembers the run for later ones. It returns how
-// many executions it stopped.
+// cancel stops every job of runID held here and returns how many it stopped.
 func (c *cancels) cancel(runID, reason string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := time.Now()
-	for id, rc := range c.recent {
-		if now.Sub(rc.at) >= cancelMemory {
-			delete(c.recent, id)
-		}
-	}
-	c.recent[runID] = cancelled{reason: reason, at: now}
 	for stop := range c.running[runID] {
 		(*stop)(runCancelled(reason))
 	}

@@ -85,6 +85,10 @@ func (r *run) process(ctx, jctx context.Context, log *slog.Logger, msg jetstream
 		return r.refuse(log, msg.Subject(), err)
 	}
 	log = log.With("job", job.ID.String(), "type", job.Type)
+	// Tracked from the moment it is known: a cancel coming while the result is looked up still
+	// reaches it.
+	jctx, done := r.cancels.track(jctx, job.ID.RunID)
+	defer done()
 
 	// The previous holder may have published the result and died before acknowledging: running
 	// the job again would repeat its effects.
@@ -205,19 +209,17 @@ type tracked struct {
 	cause error
 }
 
-// executeTracked runs the job's task under a context of its own, derived from jctx and cancelled
-// with the job's run. A job of a run already cancelled is not started.
+// executeTracked runs the job's task under jctx, the job's own context, and says whether the job's
+// run was cancelled meanwhile. A job whose run is cancelled already is not started.
 func (r *run) executeTracked(jctx context.Context, job *protocol.Job) (tracked, error) {
-	rctx, done := r.cancels.track(jctx, job.ID.RunID)
-	defer done()
-	if errors.Is(context.Cause(rctx), errRunCancelled) {
-		return tracked{cause: context.Cause(rctx)}, nil
+	if cause := context.Cause(jctx); errors.Is(cause, errRunCancelled) {
+		return tracked{cause: cause}, nil
 	}
 	// Executors take their context from run.hard: this copy hands them the job's.
 	jr := *r
-	jr.hard = rctx
+	jr.hard = jctx
 	res, err := jr.execute(job)
-	if cause := context.Cause(rctx); errors.Is(cause, errRunCancelled) {
+	if cause := context.Cause(jctx); errors.Is(cause, errRunCancelled) {
 		return tracked{Result: res, cause: cause}, nil
 	}
 	return tracked{Result: res}, err
