@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/protocol"
@@ -168,16 +170,66 @@ func (c Config) Buckets() []jetstream.KeyValueConfig {
 func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	for _, sc := range cfg.Streams() {
 		keepLimit(ctx, js, &sc)
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		err := ensure(ctx, js, sc.Name, sc, func() error { _, err := js.CreateOrUpdateStream(ctx, sc); return err })
+		if err != nil {
 			return fmt.Errorf("provision stream %s: %w", sc.Name, replicasHint(ctx, js, sc.Name, cfg.replicas(), err))
 		}
 	}
 	for _, bc := range cfg.Buckets() {
-		if _, err := js.CreateOrUpdateKeyValue(ctx, bc); err != nil {
+		want := jetstream.StreamConfig{Description: bc.Description, MaxMsgsPerSubject: int64(bc.History), MaxAge: bc.TTL,
+			Storage: bc.Storage, Replicas: bc.Replicas, SubjectDeleteMarkerTTL: bc.LimitMarkerTTL}
+		err := ensure(ctx, js, "KV_"+bc.Bucket, want, func() error { _, err := js.CreateOrUpdateKeyValue(ctx, bc); return err })
+		if err != nil {
 			return fmt.Errorf("provision bucket %s: %w", bc.Bucket, replicasHint(ctx, js, "KV_"+bc.Bucket, cfg.replicas(), err))
 		}
 	}
 	return nil
+}
+
+// provisionAttempts bounds the tries of one stream's or bucket's creation.
+const provisionAttempts = 5
+
+// ensure makes stream name match want by calling apply, unless it already does. On a cluster,
+// processes starting together create the same streams at once and all but one of them may get
+// no answer in time: a timeout is tried again, and the stream that another process created in
+// the meantime is then found as wanted.
+func ensure(ctx context.Context, js jetstream.JetStream, name string, want jetstream.StreamConfig, apply func() error) error {
+	for attempt := 1; ; attempt++ {
+		if st, err := js.Stream(ctx, name); err == nil && covers(st.CachedInfo().Config, want) {
+			return nil
+		}
+		err := apply()
+		if err == nil || attempt == provisionAttempts || !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 250 * time.Millisecond):
+		}
+	}
+}
+
+// covers reports whether an existing stream has every setting Provision chooses as want has it.
+// A bucket's want has no subjects and sets only what a bucket's configuration maps to.
+func covers(have, want jetstream.StreamConfig) bool {
+	same := have.Description == want.Description && have.MaxAge == want.MaxAge && have.Storage == want.Storage &&
+		have.Replicas == max(want.Replicas, 1) && have.MaxMsgsPerSubject == nonZero(want.MaxMsgsPerSubject) &&
+		have.SubjectDeleteMarkerTTL == want.SubjectDeleteMarkerTTL
+	if len(want.Subjects) == 0 {
+		return same
+	}
+	return same && slices.Equal(have.Subjects, want.Subjects) && have.Retention == want.Retention &&
+		have.Discard == want.Discard && have.MaxMsgs == nonZero(want.MaxMsgs) && have.Duplicates == want.Duplicates &&
+		have.AllowDirect == want.AllowDirect
+}
+
+// nonZero is a limit as the server reports it: unset is -1.
+func nonZero(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // keepLimit leaves an existing work queue's MaxMsgs alone when this process configures none, so a

@@ -45,3 +45,42 @@ func TestProvisionKeepsQueueLimits(t *testing.T) {
 		}
 	}
 }
+
+// Processes starting together on a cluster all provision the R3 streams and buckets, although the
+// cluster leaves concurrent creations of one stream unanswered; afterwards every stream and
+// bucket is found as wanted, so later starts change nothing.
+func TestProvisionConcurrentlyOnCluster(t *testing.T) {
+	c := natstest.RunCluster(t, 3)
+	cfg := Config{Replicas: 3}
+	errs := make(chan error, 4)
+	for range 4 {
+		_, js := natstest.Connect(t, c.URLs())
+		go func() { errs <- Provision(context.Background(), js, cfg) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("provision: %v", err)
+		}
+	}
+	_, js := natstest.Connect(t, c.URLs())
+	ctx := context.Background()
+	for _, sc := range cfg.Streams() {
+		st, err := js.Stream(ctx, sc.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.MaxMsgs = 0
+		if !covers(st.CachedInfo().Config, sc) {
+			t.Errorf("stream %s not as wanted: %+v", sc.Name, st.CachedInfo().Config)
+		}
+	}
+	for _, bc := range cfg.Buckets() {
+		st, err := js.Stream(ctx, "KV_"+bc.Bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.CachedInfo().Config.Replicas != 3 {
+			t.Errorf("bucket %s has %d replicas", bc.Bucket, st.CachedInfo().Config.Replicas)
+		}
+	}
+}
