@@ -74,11 +74,11 @@ func StartServerProcess(t testing.TB, o ProcessOptions) *ServerProcess {
 	p := &ServerProcess{t: t, bin: ServerBinary(t), Port: FreePorts(t, 1)[0], StoreDir: filepath.Join(dir, "store"),
 		conf: filepath.Join(dir, "nats.conf"), logPath: filepath.Join(dir, "nats.log")}
 	p.URL = fmt.Sprintf("nats://127.0.0.1:%d", p.Port)
-	sync := ""
+	syncConf := ""
 	if o.SyncAlways {
-		sync = "\n  sync_interval: always"
+		syncConf = "\n  sync_interval: always"
 	}
-	conf := fmt.Sprintf("server_name: natsproc\nlisten: \"127.0.0.1:%d\"\njetstream {\n  store_dir: %q%s\n}\n", p.Port, p.StoreDir, sync)
+	conf := fmt.Sprintf("server_name: natsproc\nlisten: \"127.0.0.1:%d\"\njetstream {\n  store_dir: %q%s\n}\n", p.Port, p.StoreDir, syncConf)
 	if err := os.WriteFile(p.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
