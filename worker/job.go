@@ -20,8 +20,12 @@ import (
 const (
 	// callTimeout bounds one round trip to the server (result lookup, publish, double ack).
 	callTimeout = 5 * time.Second
-	// publishAttempts is how often a result publish is tried before the job is handed back.
-	publishAttempts = 5
+	// publishPatience is how long a result publish is tried before the job is handed back. It is
+	// long because giving up means running the job again: a result that cannot be stored while the
+	// servers have lost their quorum for a while must be stored once they have it back.
+	publishPatience = 2 * time.Minute
+	// maxPublishBackoff caps the pause between two tries of a result publish.
+	maxPublishBackoff = time.Second
 	// retryLater is the Nak delay when the job could not be dealt with because the server did not
 	// answer: long enough not to spin, short enough not to matter next to a step.
 	retryLater = time.Second
@@ -296,6 +300,7 @@ func (r *run) publish(log *slog.Logger, res protocol.Result) bool {
 	}
 	subject := protocol.ResultSubject(res.ID)
 	backoff := 100 * time.Millisecond
+	giveUp := time.Now().Add(publishPatience)
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		_, err = r.js.Publish(ctx, subject, data,
@@ -305,13 +310,13 @@ func (r *run) publish(log *slog.Logger, res protocol.Result) bool {
 		if err == nil {
 			return true
 		}
-		if attempt == publishAttempts {
+		if time.Now().After(giveUp) || r.hard.Err() != nil {
 			log.Error("publishing result failed, handing the job back", "attempts", attempt, "error", err)
 			return false
 		}
 		log.Warn("publishing result failed, retrying", "attempt", attempt, "error", err)
 		time.Sleep(backoff)
-		backoff *= 2
+		backoff = min(2*backoff, maxPublishBackoff)
 	}
 }
 
