@@ -191,7 +191,7 @@ const provisionAttempts = 5
 
 // ensure makes stream name match want by calling apply, unless it already does. On a cluster,
 // processes starting together create the same streams at once and all but one of them may get
-// no answer in time: a timeout is tried again, and the stream that another process created in
+// no answer in time, or JetStream may still be electing: such errors are tried again, and the stream that another process created in
 // the meantime is then found as wanted.
 func ensure(ctx context.Context, js jetstream.JetStream, name string, want jetstream.StreamConfig, apply func() error) error {
 	for attempt := 1; ; attempt++ {
@@ -199,7 +199,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, name string, want jetst
 			return nil
 		}
 		err := apply()
-		if err == nil || attempt == provisionAttempts || !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+		if err == nil || attempt == provisionAttempts || !transient(err) {
 			return err
 		}
 		select {
@@ -208,6 +208,14 @@ func ensure(ctx context.Context, js jetstream.JetStream, name string, want jetst
 		case <-time.After(time.Duration(attempt) * 250 * time.Millisecond):
 		}
 	}
+}
+
+// transient reports whether err may go away by itself: no answer in time, or JetStream
+// temporarily unavailable (a cluster electing its leaders).
+func transient(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.As(err, &apiErr) && apiErr.Code == 503
 }
 
 // covers reports whether an existing stream has every setting Provision chooses as want has it.
