@@ -199,7 +199,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, name string, want jetst
 			return nil
 		}
 		err := apply()
-		if err == nil || attempt == provisionAttempts || !transient(err) {
+		if err == nil || attempt == provisionAttempts || !Transient(err) {
 			return err
 		}
 		select {
@@ -210,11 +210,12 @@ func ensure(ctx context.Context, js jetstream.JetStream, name string, want jetst
 	}
 }
 
-// transient reports whether err may go away by itself: no answer in time, or JetStream
-// temporarily unavailable (a cluster electing its leaders).
-func transient(err error) bool {
+// Transient reports whether a JetStream error may go away by itself: no answer in time, nobody
+// answering, or JetStream temporarily unavailable (a cluster electing its leaders).
+func Transient(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.As(err, &apiErr) && apiErr.Code == 503
 }
 
