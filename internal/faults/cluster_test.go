@@ -190,3 +190,27 @@ func TestN5ClusterLosesQuorum(t *testing.T) {
 		since(outage), failedDuring, slowest.Round(10*time.Millisecond), len(ids), since(recovered), len(list))
 	requireOK(t, "N5", r.check(ids, steps, reports))
 }
+
+// N6: rolling restarts: every node in turn is shut down and started again, waiting until the
+// streams are current before the next, while runs are in flight. Short form one cycle, long
+// form three. Every run succeeds, every effect once; the streams and buckets survive each cycle.
+func TestN6ClusterRollingRestarts(t *testing.T) {
+	t.Parallel()
+	c, r, js := clusterRig(t)
+	cycles := pick(1, 3)
+	const steps = 3
+	ids := r.submitMany(pick(20, 60), book(steps, sleepBody), map[string]any{"sleep": "0.5"})
+	t0 := time.Now()
+	for cycle := range cycles {
+		for i := range 3 {
+			name := c.Node(i).Name()
+			c.Shutdown(i)
+			c.Start(i)
+			natstest.Eventually(t, 2*time.Minute, func() error { return replicasCurrent(js, name) })
+		}
+		t.Logf("cycle %d done %s after start", cycle+1, since(t0))
+	}
+	reports := r.waitFinal(ids, 4*time.Minute)
+	t.Logf("ROW N6: %d rolling restart cycles of 3 nodes with %d runs in flight; all final %s after the first restart", cycles, len(ids), since(t0))
+	requireOK(t, "N6", r.check(ids, steps, reports))
+}
