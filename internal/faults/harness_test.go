@@ -305,7 +305,7 @@ func count(es []entry, kind, run string, step int) int {
 // verdict is what the checker found.
 type verdict struct {
 	runs, lost, notSucceeded, duplicateEffects, missingEffects, orderViolations, attempts int
-	problems                                                                            []string
+	problems                                                                              []string
 }
 
 func (v verdict) String() string {
