@@ -125,3 +125,45 @@ func record(t *testing.T, r *rig, id string) *protocol.RunRecord {
 	}
 	return rec
 }
+
+// C2 (approximated from outside the process): the coordinator is SIGKILLed at named points of a
+// run's life, found from the ledger (not from injected crash points inside the coordinator), and
+// restarted: right after the submit is acknowledged (record and run message written, run maybe
+// not claimed), as step 1 starts (job published and held by a worker), as step 1's effect is
+// written (its result being published and applied), and as the last step's effect is written
+// (final status, results purge and run message ack). Each run succeeds with every effect once.
+func TestC2CoordinatorKilledAtNamedPoints(t *testing.T) {
+	t.Parallel()
+	const steps = 3
+	points := []struct {
+		name string
+		at   func(e entry) bool
+	}{
+		{"after-accept", nil},
+		{"step1-started", func(e entry) bool { return e.kind == "start" && e.step == 1 }},
+		{"step1-effect", func(e entry) bool { return e.kind == "done" && e.step == 1 }},
+		{"last-effect", func(e entry) bool { return e.kind == "done" && e.step == steps }},
+	}
+	for _, p := range points {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			srv := natstest.RunServer(t)
+			r := newRig(t, srv.ClientURL())
+			c := r.coordinator("c1")
+			r.worker("w1")
+			body := "true"
+			if p.at != nil && p.name != "last-effect" {
+				body = "sleep 0.5"
+			}
+			id := r.mustSubmit(book(steps, body), nil)
+			if p.at != nil {
+				r.waitLedger(time.Minute, p.name, p.at)
+			}
+			c.kill()
+			r.coordinator("c1")
+			reports := r.waitFinal([]string{id}, time.Minute)
+			t.Logf("ROW C2 %s: killed and restarted; run %s", p.name, reports[id].Status)
+			requireOK(t, "C2 "+p.name, r.check([]string{id}, steps, reports))
+		})
+	}
+}
