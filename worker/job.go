@@ -43,6 +43,8 @@ const (
 	nakLater
 	// termJob: the job is answered (or can never be) and must not come back.
 	termJob
+	// nakHeld: another worker still runs the job; look again after AckWait.
+	nakHeld
 	// leaveJob: this worker lost the job's lease; the message belongs to another delivery now and
 	// is left alone.
 	leaveJob
@@ -75,6 +77,8 @@ func (r *run) handle(ctx context.Context, log *slog.Logger, msg jetstream.Msg) {
 		_ = msg.Nak()
 	case nakLater:
 		_ = msg.NakWithDelay(retryLater)
+	case nakHeld:
+		_ = msg.NakWithDelay(r.w.opts.ackWait)
 	case termJob:
 		_ = msg.TermWithReason(reason)
 	case leaveJob:
@@ -106,6 +110,16 @@ func (r *run) process(ctx, jctx context.Context, log *slog.Logger, msg jetstream
 		return ackJob, ""
 	}
 
+	if delivery > 1 {
+		// Redelivered: the holder may be alive (the jobs consumer moved to another server of a
+		// cluster, say). Its result will come; this delivery waits for it rather than run the job
+		// a second time. These rounds count as deliveries too.
+		if holder, ok := r.heldElsewhere(job.ID); ok {
+			log.Info("job delivered again but still run by another worker; leaving it to it", "holder", holder)
+			return nakHeld, ""
+		}
+	}
+
 	if delivery > uint64(r.w.opts.maxDeliveries) {
 		res := r.result(job, time.Now().UTC())
 		res.Msg = fmt.Sprintf("abandoned after %d deliveries", delivery-1)
@@ -116,6 +130,8 @@ func (r *run) process(ctx, jctx context.Context, log *slog.Logger, msg jetstream
 		}
 		return termJob, res.Msg
 	}
+
+	defer r.holding.hold(job.ID)()
 
 	log.Debug("running job")
 	res, err := r.executeTracked(jctx, job)
