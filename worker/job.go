@@ -118,6 +118,15 @@ func (r *run) process(ctx, jctx context.Context, log *slog.Logger, msg jetstream
 			log.Info("job delivered again but still run by another worker; leaving it to it", "holder", holder)
 			return nakHeld, ""
 		}
+		// The holder may have finished between the first lookup and the question: it publishes
+		// the result before it stops answering, so the result is found now.
+		if exists, err := r.resultExists(ctx, job.ID); err != nil || exists {
+			if err != nil {
+				return nakLater, ""
+			}
+			log.Info("job already has a result, acknowledging without running it")
+			return ackJob, ""
+		}
 	}
 
 	if delivery > uint64(r.w.opts.maxDeliveries) {
