@@ -84,7 +84,8 @@ func startProc(t *testing.T, name string, args ...string) *proc {
 		p.kill()
 		if t.Failed() {
 			b, _ := os.ReadFile(p.log)
-			if len(b) > 6000 {
+			// FLEETBOOK_FAULTS_FULL_LOGS=1 prints whole logs, to follow one job through them.
+			if len(b) > 6000 && os.Getenv("FLEETBOOK_FAULTS_FULL_LOGS") != "1" {
 				b = b[len(b)-6000:]
 			}
 			t.Logf("--- tail of %s log:\n%s", name, b)
