@@ -84,11 +84,12 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest) (*
 	if req.Timeout > 0 {
 		rec.Deadline = rec.CreatedAt.Add(req.Timeout)
 	}
-	if _, err := c.runs.Create(ctx, rec); err != nil {
+	rev, err := c.runs.Create(ctx, rec)
+	if err != nil {
 		if !errors.Is(err, kvstore.ErrExists) {
 			return nil, apiError(protocol.CodeInternal, "store run: %v", err)
 		}
-		if rec, _, err = c.runs.Get(ctx, sub.RunID); err != nil {
+		if rec, rev, err = c.runs.Get(ctx, sub.RunID); err != nil {
 			return nil, apiError(protocol.CodeInternal, "load run: %v", err)
 		}
 	}
@@ -97,6 +98,9 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest) (*
 	// the driver, which only follows the message recorded in the run.
 	if rec.Status == protocol.StatusPending && rec.RunMessage == 0 {
 		if err := c.publishRun(ctx, rec.ID); err != nil {
+			if kvstore.IsQueueFull(err) {
+				return nil, c.refuseFull(ctx, rec, rev, err)
+			}
 			return nil, apiError(protocol.CodeInternal, "queue run: %v", err)
 		}
 	}

@@ -126,3 +126,9 @@ func (r *Runs) WaitFor(ctx context.Context, id string, cond func(*protocol.RunRe
 		}
 	}
 }
+
+// Remove deletes the record if it is still at revision rev: for a submission that could not be
+// queued, whose record must not linger as a run that never starts. ErrConflict if it changed.
+func (r *Runs) Remove(ctx context.Context, id string, rev uint64) error {
+	return translate("remove run", id, r.kv.Delete(ctx, id, jetstream.LastRevision(rev)))
+}

@@ -67,3 +67,21 @@ func (s *Submissions) Claim(ctx context.Context, idempotencyKey string, sub Subm
 	}
 	return prev, false, nil
 }
+
+// Release forgets idempotencyKey if it still names runID, so a submission that could not be
+// queued can be retried with the same key. ErrConflict if the key changed meanwhile.
+func (s *Submissions) Release(ctx context.Context, idempotencyKey, runID string) error {
+	key := keyFor(idempotencyKey)
+	e, err := s.kv.Get(ctx, key)
+	if err != nil {
+		return translate("get idempotency key", key, err)
+	}
+	var prev Submission
+	if err := json.Unmarshal(e.Value(), &prev); err != nil {
+		return fmt.Errorf("decode submission %s: %w", key, err)
+	}
+	if prev.RunID != runID {
+		return fmt.Errorf("release idempotency key %s: %w", key, ErrConflict)
+	}
+	return translate("release idempotency key", key, s.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision())))
+}

@@ -20,8 +20,12 @@ import (
 const (
 	// callTimeout bounds one round trip to the server (result lookup, publish, double ack).
 	callTimeout = 5 * time.Second
-	// publishAttempts is how often a result publish is tried before the job is handed back.
-	publishAttempts = 5
+	// publishPatience is how long a result publish is tried before the job is handed back. It is
+	// long because giving up means running the job again: a result that cannot be stored while the
+	// servers have lost their quorum for a while must be stored once they have it back.
+	publishPatience = 2 * time.Minute
+	// maxPublishBackoff caps the pause between two tries of a result publish.
+	maxPublishBackoff = time.Second
 	// retryLater is the Nak delay when the job could not be dealt with because the server did not
 	// answer: long enough not to spin, short enough not to matter next to a step.
 	retryLater = time.Second
@@ -39,6 +43,11 @@ const (
 	nakLater
 	// termJob: the job is answered (or can never be) and must not come back.
 	termJob
+	// nakHeld: another worker still runs the job; look again after AckWait.
+	nakHeld
+	// leaveJob: this worker lost the job's lease; the message belongs to another delivery now and
+	// is left alone.
+	leaveJob
 )
 
 // handle deals with one delivered job, start to finish: it always ends in exactly one of Ack,
@@ -52,9 +61,13 @@ func (r *run) handle(ctx context.Context, log *slog.Logger, msg jetstream.Msg) {
 	}
 	log = log.With("subject", msg.Subject(), "delivery", md.NumDelivered, "stream_seq", md.Sequence.Stream)
 
+	// The job's own context: killed at the end of the shutdown grace, when the job's run is
+	// cancelled, or when the heartbeat finds the lease lost.
+	jctx, stopJob := context.WithCancelCause(r.hard)
+	defer stopJob(nil)
 	// Heartbeat from the start: the lookup and publish round trips count against AckWait too.
-	stop := startHeartbeat(msg, r.w.opts.heartbeat(), log)
-	how, reason := r.process(ctx, log, msg, md.NumDelivered)
+	stop := startHeartbeat(msg, r.w.opts.heartbeat(), r.w.opts.ackWait, log, func() { stopJob(errLeaseLost) })
+	how, reason := r.process(ctx, jctx, log, msg, md.NumDelivered)
 	stop()
 
 	switch how {
@@ -64,19 +77,26 @@ func (r *run) handle(ctx context.Context, log *slog.Logger, msg jetstream.Msg) {
 		_ = msg.Nak()
 	case nakLater:
 		_ = msg.NakWithDelay(retryLater)
+	case nakHeld:
+		_ = msg.NakWithDelay(r.w.opts.ackWait)
 	case termJob:
 		_ = msg.TermWithReason(reason)
+	case leaveJob:
 	}
 }
 
 // process decides a delivered job: it runs it if it must and publishes its result, and says how
 // the message is to be settled (with the Term reason, for termJob).
-func (r *run) process(ctx context.Context, log *slog.Logger, msg jetstream.Msg, delivery uint64) (settlement, string) {
+func (r *run) process(ctx, jctx context.Context, log *slog.Logger, msg jetstream.Msg, delivery uint64) (settlement, string) {
 	job, err := decodeJob(msg.Data())
 	if err != nil {
 		return r.refuse(log, msg.Subject(), err)
 	}
 	log = log.With("job", job.ID.String(), "type", job.Type)
+	// Tracked from the moment it is known: a cancel coming while the result is looked up still
+	// reaches it.
+	jctx, done := r.cancels.track(jctx, job.ID.RunID)
+	defer done()
 
 	// The previous holder may have published the result and died before acknowledging: running
 	// the job again would repeat its effects.
@@ -88,6 +108,25 @@ func (r *run) process(ctx context.Context, log *slog.Logger, msg jetstream.Msg, 
 	if exists {
 		log.Info("job already has a result, acknowledging without running it")
 		return ackJob, ""
+	}
+
+	if delivery > 1 {
+		// Redelivered: the holder may be alive (the jobs consumer moved to another server of a
+		// cluster, say). Its result will come; this delivery waits for it rather than run the job
+		// a second time. These rounds count as deliveries too.
+		if holder, ok := r.heldElsewhere(job.ID); ok {
+			log.Info("job delivered again but still run by another worker; leaving it to it", "holder", holder)
+			return nakHeld, ""
+		}
+		// The holder may have finished between the first lookup and the question: it publishes
+		// the result before it stops answering, so the result is found now.
+		if exists, err := r.resultExists(ctx, job.ID); err != nil || exists {
+			if err != nil {
+				return nakLater, ""
+			}
+			log.Info("job already has a result, acknowledging without running it")
+			return ackJob, ""
+		}
 	}
 
 	if delivery > uint64(r.w.opts.maxDeliveries) {
@@ -106,16 +145,35 @@ func (r *run) process(ctx context.Context, log *slog.Logger, msg jetstream.Msg, 
 		log.Warn("reading the job's sensitive inputs failed, retrying later", "error", err)
 		return nakLater, ""
 	}
+	defer r.holding.hold(job.ID)()
+
 	log.Debug("running job")
-	res, err := r.execute(job)
-	res = scrubResult(res, secrets)
+	res, err := r.executeTracked(jctx, job)
+	res.Result = scrubResult(res.Result, secrets)
+	switch cause := context.Cause(jctx); {
+	case errors.Is(cause, errLeaseLost):
+		// The server gave the job to another worker: whatever this copy did, its result must not
+		// compete with that one's.
+		log.Warn("lease lost: no heartbeat went out for longer than AckWait; dropping this copy of the job")
+		return leaveJob, ""
+	case errors.Is(res.cause, errRunCancelled):
+		out := cancelledResult(res.Result, res.cause)
+		if out.ID.RunID == "" {
+			out = cancelledResult(r.result(job, time.Now().UTC()), res.cause)
+		}
+		log.Info("job stopped: its run was cancelled")
+		if !r.publish(log, out) {
+			return nakLater, ""
+		}
+		return ackJob, ""
+	}
 	if errors.Is(err, errInterrupted) {
 		// No result: give the job straight back so another worker starts it without waiting for
 		// AckWait.
 		log.Warn("job killed at shutdown, handing it back")
 		return nakNow, ""
 	}
-	if !r.publish(log, res) {
+	if !r.publish(log, res.Result) {
 		// The effects may have happened, but without a result nobody can know: running again is
 		// the at-least-once promise.
 		return nakLater, ""
@@ -178,6 +236,28 @@ func jobIDFromSubject(subject, pool string) (protocol.JobID, bool) {
 		n[i] = v
 	}
 	return protocol.JobID{RunID: tok[0], Step: n[0], Attempt: n[1], Batch: n[2]}, true
+}
+
+// tracked is the outcome of an execution and, when its run was cancelled while it ran, why.
+type tracked struct {
+	protocol.Result
+	cause error
+}
+
+// executeTracked runs the job's task under jctx, the job's own context, and says whether the job's
+// run was cancelled meanwhile. A job whose run is cancelled already is not started.
+func (r *run) executeTracked(jctx context.Context, job *protocol.Job) (tracked, error) {
+	if cause := context.Cause(jctx); errors.Is(cause, errRunCancelled) {
+		return tracked{cause: cause}, nil
+	}
+	// Executors take their context from run.hard: this copy hands them the job's.
+	jr := *r
+	jr.hard = jctx
+	res, err := jr.execute(job)
+	if cause := context.Cause(jctx); errors.Is(cause, errRunCancelled) {
+		return tracked{Result: res, cause: cause}, nil
+	}
+	return tracked{Result: res}, err
 }
 
 // execute runs the job's task. A task that fails is a failed Result, never an error: the only
@@ -260,6 +340,7 @@ func (r *run) publish(log *slog.Logger, res protocol.Result) bool {
 	}
 	subject := protocol.ResultSubject(res.ID)
 	backoff := 100 * time.Millisecond
+	giveUp := time.Now().Add(publishPatience)
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		_, err = r.js.Publish(ctx, subject, data,
@@ -269,13 +350,13 @@ func (r *run) publish(log *slog.Logger, res protocol.Result) bool {
 		if err == nil {
 			return true
 		}
-		if attempt == publishAttempts {
+		if time.Now().After(giveUp) || r.hard.Err() != nil {
 			log.Error("publishing result failed, handing the job back", "attempts", attempt, "error", err)
 			return false
 		}
 		log.Warn("publishing result failed, retrying", "attempt", attempt, "error", err)
 		time.Sleep(backoff)
-		backoff *= 2
+		backoff = min(2*backoff, maxPublishBackoff)
 	}
 }
 

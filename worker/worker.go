@@ -57,7 +57,13 @@ type run struct {
 	cons    jetstream.Consumer
 	results jetstream.Stream
 	// hard is cancelled when the shutdown grace is over: executions still running are killed.
+	// Executors run under a per-job copy of run whose hard is the job's own context, which is
+	// also cancelled when the job's run is cancelled or its lease is lost.
 	hard context.Context
+	// cancels reaches the executions of a cancelled run.
+	cancels *cancels
+	// holding is the set of jobs this worker runs, which it answers for.
+	holding *holding
 }
 
 // Run pulls and executes jobs until ctx is cancelled. It then stops pulling, gives running jobs
@@ -91,7 +97,17 @@ func (w *Worker) Run(ctx context.Context) error {
 	// Executions outlive ctx by the grace, so they hang off a context of their own.
 	hard, kill := context.WithCancel(context.WithoutCancel(ctx))
 	defer kill()
-	r := &run{w: w, js: js, cons: cons, results: results, hard: hard}
+	r := &run{w: w, js: js, cons: cons, results: results, hard: hard, cancels: newCancels(), holding: newHolding()}
+	csub, err := r.subscribeCancels()
+	if err != nil {
+		return fmt.Errorf("%w: subscribe to run cancellations: %w", ErrStartup, err)
+	}
+	defer func() { _ = csub.Unsubscribe() }()
+	hsub, err := r.subscribeHeld()
+	if err != nil {
+		return fmt.Errorf("%w: subscribe to job holding questions: %w", ErrStartup, err)
+	}
+	defer func() { _ = hsub.Unsubscribe() }()
 
 	var wg sync.WaitGroup
 	for i := range w.opts.concurrency {

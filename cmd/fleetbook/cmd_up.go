@@ -121,7 +121,8 @@ func coordinatorCommand() *cobra.Command {
 				return exitf(exitInfra, "connect to NATS: %v", err)
 			}
 			defer nc.Close()
-			o := []coordinator.Option{coordinator.WithLogger(logger(true)), coordinator.WithLease(opts.lease),
+			log := logger(true)
+			o := []coordinator.Option{coordinator.WithLogger(log), coordinator.WithLease(opts.lease),
 				coordinator.WithStore(opts.store())}
 			o = append(o, pluginSet.coordinator()...)
 			if name != "" {
@@ -132,7 +133,7 @@ func coordinatorCommand() *cobra.Command {
 				return exitf(exitRefused, "%v", err)
 			}
 			// After Ctrl-C or SIGTERM an error is the stop interrupting start-up: a clean exit.
-			if err := c.Run(cmd.Context()); err != nil && cmd.Context().Err() == nil {
+			if err := runRetrying(cmd.Context(), log, "coordinator", c.Run); err != nil && cmd.Context().Err() == nil {
 				return exitf(exitInfra, "%v", err)
 			}
 			return nil
@@ -172,7 +173,8 @@ func workerCommand() *cobra.Command {
 				return exitf(exitInfra, "connect to NATS: %v", err)
 			}
 			defer nc.Close()
-			o := []worker.Option{worker.WithLogger(logger(true)), worker.WithPool(pool), worker.WithConcurrency(concurrency),
+			log := logger(true)
+			o := []worker.Option{worker.WithLogger(log), worker.WithPool(pool), worker.WithConcurrency(concurrency),
 				worker.WithAckWait(opts.lease), worker.WithStore(opts.store())}
 			o = append(o, pluginSet.worker()...)
 			if name != "" {
@@ -183,7 +185,7 @@ func workerCommand() *cobra.Command {
 				return exitf(exitRefused, "%v", err)
 			}
 			// After Ctrl-C or SIGTERM an error is the stop interrupting start-up: a clean exit.
-			if err := w.Run(cmd.Context()); err != nil && cmd.Context().Err() == nil {
+			if err := runRetrying(cmd.Context(), log, "worker", w.Run); err != nil && cmd.Context().Err() == nil {
 				return exitf(exitInfra, "%v", err)
 			}
 			return nil

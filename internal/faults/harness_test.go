@@ -1,0 +1,438 @@
+package faults
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetbook/fleetbook/coordinator"
+	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// bin is the fleetbook binary TestMain built.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "faults-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "fleetbook")
+	build := exec.Command("go", "build", "-o", bin, "github.com/fleetbook/fleetbook/cmd/fleetbook")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building fleetbook:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// long reports whether the long forms run (FLEETBOOK_FAULTS_LONG=1).
+func long() bool { return os.Getenv("FLEETBOOK_FAULTS_LONG") == "1" }
+
+// pick returns short, or long when the long forms run.
+func pick(short, long_ int) int {
+	if long() {
+		return long_
+	}
+	return short
+}
+
+// proc is a fleetbook process (coordinator or worker) the test can kill, pause and resume.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+// startProc starts fleetbook with args; it is SIGKILLed when the test ends, and its log printed
+// if the test failed.
+func startProc(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, log: filepath.Join(t.TempDir(), name+".log"), done: make(chan struct{})}
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(os.Environ(), "NATS_URL=")
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if err := p.cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { _ = p.cmd.Wait(); f.Close(); close(p.done) }()
+	t.Cleanup(func() {
+		p.signal(syscall.SIGCONT)
+		p.kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(p.log)
+			// FLEETBOOK_FAULTS_FULL_LOGS=1 prints whole logs, to follow one job through them.
+			if len(b) > 6000 && os.Getenv("FLEETBOOK_FAULTS_FULL_LOGS") != "1" {
+				b = b[len(b)-6000:]
+			}
+			t.Logf("--- tail of %s log:\n%s", name, b)
+		}
+	})
+	return p
+}
+
+func (p *proc) signal(sig syscall.Signal) { _ = p.cmd.Process.Signal(sig) }
+
+// kill SIGKILLs the process and waits for it to be gone.
+func (p *proc) kill() {
+	p.signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// logText is the process's log so far.
+func (p *proc) logText() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b)
+}
+
+// rig is a fleetbook deployment under test: a server (URL list), the processes started against
+// it, a client, and the effect ledger every ledger step writes to.
+type rig struct {
+	t        *testing.T
+	url      string
+	lease    time.Duration
+	replicas int
+	nc       *nats.Conn
+	client   *coordinator.Client
+	ledger   string
+}
+
+// newRig connects to url (reconnecting forever, so the server may be killed) with test timings:
+// coordinator lease and worker AckWait 2s.
+func newRig(t *testing.T, url string) *rig {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+		nats.RetryOnFailedConnect(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	client, err := coordinator.NewClient(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{t: t, url: url, lease: 2 * time.Second, replicas: 1, nc: nc, client: client,
+		ledger: filepath.Join(t.TempDir(), "ledger")}
+}
+
+func (r *rig) serviceArgs(kind, name string) []string {
+	return []string{kind, "--server", r.url, "--name", name, "--lease", r.lease.String(), "--replicas", strconv.Itoa(r.replicas)}
+}
+
+// coordinator starts a coordinator process.
+func (r *rig) coordinator(name string, extra ...string) *proc {
+	return startProc(r.t, name, append(r.serviceArgs("coordinator", name), extra...)...)
+}
+
+// worker starts a worker process.
+func (r *rig) worker(name string, extra ...string) *proc {
+	return startProc(r.t, name, append(r.serviceArgs("worker", name), extra...)...)
+}
+
+// submit submits doc under key and returns the run id; the error is whatever the API said.
+func (r *rig) submit(ctx context.Context, doc, key string, inputs map[string]any) (string, error) {
+	if inputs == nil {
+		inputs = map[string]any{}
+	}
+	if _, ok := inputs["ledger"]; !ok {
+		inputs["ledger"] = r.ledger
+	}
+	resp, err := r.client.Submit(ctx, protocol.SubmitRequest{Playbook: doc, Source: "faults.yaml", Inputs: inputs, IdempotencyKey: key})
+	if err != nil {
+		return "", err
+	}
+	return resp.RunID, nil
+}
+
+// mustSubmit submits doc under a fresh key and fails the test if it is not accepted.
+func (r *rig) mustSubmit(doc string, inputs map[string]any) string {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id, err := r.submit(ctx, doc, fmt.Sprintf("%s-%d", r.t.Name(), time.Now().UnixNano()), inputs)
+	if err != nil {
+		r.t.Fatalf("submit: %v", err)
+	}
+	return id
+}
+
+// report returns run id's report, nil when it cannot be read right now.
+func (r *rig) report(id string) (*protocol.Report, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return r.client.Get(ctx, id)
+}
+
+// waitFinal waits until every run in ids is final, and returns their reports.
+func (r *rig) waitFinal(ids []string, within time.Duration) map[string]*protocol.Report {
+	r.t.Helper()
+	out := map[string]*protocol.Report{}
+	natstest.Eventually(r.t, within, func() error {
+		for _, id := range ids {
+			if out[id] != nil {
+				continue
+			}
+			rep, err := r.report(id)
+			if err != nil {
+				return fmt.Errorf("run %s: %w", id, err)
+			}
+			if !rep.Status.Final() {
+				return fmt.Errorf("run %s is %s (%d of %d runs final)", id, rep.Status, len(out), len(ids))
+			}
+			out[id] = rep
+		}
+		return nil
+	})
+	return out
+}
+
+// book is a linear playbook of ledger steps: each appends "start RUN STEP ATTEMPT PID" to the
+// ledger, runs body, and appends "done RUN STEP" as its very last act: the done line is the
+// step's effect. extra holds task keys (like "tries: 3") added to every step.
+func book(steps int, body string, extra ...string) string {
+	var b strings.Builder
+	b.WriteString(`name: ledger
+version: "1.0.0"
+author: "fleetbook fault suite"
+description: "Steps that record their attempts and effects in a ledger file"
+inputs:
+  ledger:
+    description: "file every step appends to"
+    type: String
+  sleep:
+    description: "seconds each step takes"
+    type: String
+    required: false
+    default: "0"
+tasks:
+`)
+	for i := range steps {
+		fmt.Fprintf(&b, `  - shell:
+      description: "step %d"
+      command: 'echo "start $FLEETBOOK_RUN_ID $FLEETBOOK_STEP $FLEETBOOK_ATTEMPT $$" >> "$LEDGER"; %s; echo "done $FLEETBOOK_RUN_ID $FLEETBOOK_STEP" >> "$LEDGER"'
+      environment:
+        LEDGER: "{{{ inputs.ledger }}}"
+        SLEEP: "{{{ inputs.sleep }}}"
+`, i+1, body)
+		for _, e := range extra {
+			fmt.Fprintf(&b, "      %s\n", e)
+		}
+	}
+	return b.String()
+}
+
+// sleepBody is the step body that sleeps inputs.sleep seconds.
+const sleepBody = `sleep "$SLEEP"`
+
+// entry is one ledger line.
+type entry struct {
+	kind  string // start or done
+	run   string
+	step  int
+	extra []string
+}
+
+// readLedger parses the ledger in the order its lines were appended.
+func readLedger(t *testing.T, path string) []entry {
+	t.Helper()
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []entry
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) < 3 {
+			continue // a line cut by a kill mid-write
+		}
+		step, err := strconv.Atoi(fs[2])
+		if err != nil {
+			continue
+		}
+		out = append(out, entry{kind: fs[0], run: fs[1], step: step, extra: fs[3:]})
+	}
+	return out
+}
+
+// count is how often kind was written for run's step.
+func count(es []entry, kind, run string, step int) int {
+	n := 0
+	for _, e := range es {
+		if e.kind == kind && e.run == run && e.step == step {
+			n++
+		}
+	}
+	return n
+}
+
+// verdict is what the checker found.
+type verdict struct {
+	runs, lost, notSucceeded, duplicateEffects, missingEffects, orderViolations, attempts int
+	problems                                                                              []string
+}
+
+func (v verdict) String() string {
+	return fmt.Sprintf("runs=%d lost=%d not_succeeded=%d duplicate_effects=%d missing_effects=%d order_violations=%d step_attempts=%d",
+		v.runs, v.lost, v.notSucceeded, v.duplicateEffects, v.missingEffects, v.orderViolations, v.attempts)
+}
+
+// ok reports whether nothing was lost, doubled, missing or out of order.
+func (v verdict) ok() bool {
+	return v.lost == 0 && v.notSucceeded == 0 && v.duplicateEffects == 0 && v.missingEffects == 0 && v.orderViolations == 0
+}
+
+// check is the history checker: every accepted run (ids) must exist and have succeeded with each
+// of its steps' effects exactly once; no step may start before the step before it was done; no
+// effect may belong to a run that was not accepted.
+func (r *rig) check(ids []string, steps int, reports map[string]*protocol.Report) verdict {
+	r.t.Helper()
+	es := readLedger(r.t, r.ledger)
+	v := verdict{runs: len(ids)}
+	accepted := map[string]bool{}
+	for _, id := range ids {
+		accepted[id] = true
+		rep := reports[id]
+		switch {
+		case rep == nil:
+			v.lost++
+			v.problems = append(v.problems, "lost run "+id)
+			continue
+		case rep.Status != protocol.StatusSuccess:
+			v.notSucceeded++
+			v.problems = append(v.problems, fmt.Sprintf("run %s ended %s: %s", id, rep.Status, rep.Error))
+		}
+		for s := 1; s <= steps; s++ {
+			switch n := count(es, "done", id, s); {
+			case n > 1:
+				v.duplicateEffects += n - 1
+				v.problems = append(v.problems, fmt.Sprintf("run %s step %d: effect %d times", id, s, n))
+			case n == 0 && rep.Status == protocol.StatusSuccess:
+				v.missingEffects++
+				v.problems = append(v.problems, fmt.Sprintf("run %s step %d: no effect", id, s))
+			}
+		}
+	}
+	done := map[string]map[int]bool{}
+	for _, e := range es {
+		if !accepted[e.run] {
+			v.problems = append(v.problems, fmt.Sprintf("effect of a run never accepted: %s %s %d", e.kind, e.run, e.step))
+			v.duplicateEffects++
+			continue
+		}
+		if done[e.run] == nil {
+			done[e.run] = map[int]bool{}
+		}
+		switch e.kind {
+		case "start":
+			v.attempts++
+			if e.step > 1 && !done[e.run][e.step-1] {
+				v.orderViolations++
+				v.problems = append(v.problems, fmt.Sprintf("run %s step %d started before step %d was done", e.run, e.step, e.step-1))
+			}
+		case "done":
+			done[e.run][e.step] = true
+		}
+	}
+	return v
+}
+
+// requireOK fails the test with the checker's findings unless the verdict is clean.
+func requireOK(t *testing.T, row string, v verdict) {
+	t.Helper()
+	t.Logf("ROW %s: %s", row, v)
+	if !v.ok() {
+		if len(v.problems) > 20 {
+			v.problems = v.problems[:20]
+		}
+		t.Fatalf("%s: %s\n%s", row, v, strings.Join(v.problems, "\n"))
+	}
+}
+
+// waitLedger waits until the ledger has a line for which match is true.
+func (r *rig) waitLedger(within time.Duration, what string, match func(entry) bool) entry {
+	r.t.Helper()
+	var got entry
+	natstest.Eventually(r.t, within, func() error {
+		for _, e := range readLedger(r.t, r.ledger) {
+			if match(e) {
+				got = e
+				return nil
+			}
+		}
+		return errors.New(what + " not in the ledger yet")
+	})
+	return got
+}
+
+// supervise keeps a process running: start is called again whenever the last one exited, until
+// the test ends or stop is called. It returns how many times it started one.
+func supervise(t *testing.T, start func(n int) *proc) (stop func() int) {
+	var mu sync.Mutex
+	n := 0
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			mu.Lock()
+			n++
+			p := start(n)
+			mu.Unlock()
+			select {
+			case <-p.done:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() int {
+		once.Do(func() { close(quit); <-done })
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+// since formats the time since t0 for the row logs.
+func since(t0 time.Time) string { return time.Since(t0).Round(10 * time.Millisecond).String() }
