@@ -13,8 +13,13 @@ import (
 func (c *Coordinator) refuseFull(ctx context.Context, rec *protocol.RunRecord, rev uint64, queueErr error) *protocol.ErrorResponse {
 	if err := c.runs.Remove(ctx, rec.ID, rev); err != nil {
 		c.opts.log.Warn("taking back the record of a run the full queue refused", "run_id", rec.ID, "error", err)
-	} else if err := c.submissions.Release(ctx, rec.IdempotencyKey, rec.ID); err != nil {
-		c.opts.log.Warn("releasing the idempotency key of a run the full queue refused", "run_id", rec.ID, "error", err)
+	} else {
+		if err := c.submissions.Release(ctx, rec.IdempotencyKey, rec.ID); err != nil {
+			c.opts.log.Warn("releasing the idempotency key of a run the full queue refused", "run_id", rec.ID, "error", err)
+		}
+		if err := c.secrets.Delete(ctx, rec.ID); err != nil {
+			c.opts.log.Warn("deleting the sensitive inputs of a run the full queue refused", "run_id", rec.ID, "error", err)
+		}
 	}
 	c.opts.log.Warn("run refused: the run queue is full", "run_id", rec.ID, "error", queueErr)
 	return apiError(protocol.CodeQueueFull, "the run queue is full (stream %s is at its message limit); nothing was stored: retry later", protocol.RunsStreamName)
