@@ -33,6 +33,7 @@ func TestRunMeasuresEveryBenchmark(t *testing.T) {
 		kv:          limit{n: 20},
 		rawKV:       limit{n: 20},
 		fanoutNodes: 20, fanoutRuns: 1,
+		rssSmall: 5, rssLarge: 20,
 	}
 	rep, err := Run(context.Background(), Config{Dir: t.TempDir(), plan: tiny})
 	if err != nil {
@@ -127,5 +128,27 @@ func oneTo(n int) []int {
 func TestRatioOfZeroBaselineIsZero(t *testing.T) {
 	if r := newResult("x", "ms", 3, 0); r.Ratio != 0 {
 		t.Errorf("ratio %v with no baseline, want 0", r.Ratio)
+	}
+}
+
+// TestCoordinatorRSS runs the coordinator-memory benchmark with a real coordinator process (the
+// fleetbook binary, built here) and a small fleet: both steps complete and give peak RSS values.
+func TestCoordinatorRSS(t *testing.T) {
+	command := buildFleetbook(t)
+	samples, err := coordinatorRSS(context.Background(), command, false, 5, 20, func(string, ...any) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 2 || samples[0].targets != 5 || samples[1].targets != 20 {
+		t.Fatalf("samples %+v, want one for 5 and one for 20 targets", samples)
+	}
+	for _, s := range samples {
+		if s.idle <= 0 || s.peak < s.idle {
+			t.Errorf("%d targets: idle %d, peak %d bytes: want 0 < idle <= peak", s.targets, s.idle, s.peak)
+		}
+	}
+	res, note := rssResult(samples)
+	if res.Name != "coordinator_rss_ratio_10k_vs_1k" || res.Baseline != 1 || res.Value <= 0 || !strings.Contains(note, "20 nodes") {
+		t.Errorf("result %+v, note %q", res, note)
 	}
 }
