@@ -29,6 +29,8 @@ type Coordinator struct {
 	results     jetstream.Stream
 	// apiSlots bounds the API requests handled at once.
 	apiSlots chan struct{}
+	// router hands results to the drivers of their runs.
+	router *resultRouter
 }
 
 // New returns a coordinator using nc. Nothing happens until Run.
@@ -48,7 +50,8 @@ func New(nc *nats.Conn, opts ...Option) (*Coordinator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Coordinator{nc: nc, js: js, opts: o, apiSlots: make(chan struct{}, apiConcurrency)}, nil
+	return &Coordinator{nc: nc, js: js, opts: o, apiSlots: make(chan struct{}, apiConcurrency),
+		router: newResultRouter()}, nil
 }
 
 // Name is the coordinator's identity.
@@ -61,6 +64,11 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err := c.open(ctx); err != nil {
 		return err
 	}
+	rsub, err := c.router.subscribe(c.nc)
+	if err != nil {
+		return fmt.Errorf("subscribe to results: %w", err)
+	}
+	defer func() { _ = rsub.Unsubscribe() }()
 	svc, err := c.serve()
 	if err != nil {
 		return err
