@@ -117,6 +117,22 @@ func BenchmarkStepsPerSecond(b *testing.B) {
 	}
 }
 
+// BenchmarkStepsPerSecondMultiStep is steps_per_second_10_step_runs: 64 runs of 10 no-op steps
+// in flight; b.N counts steps.
+func BenchmarkStepsPerSecondMultiStep(b *testing.B) {
+	for _, mode := range syncModes {
+		b.Run(mode.name, func(b *testing.B) {
+			_, s := benchStack(b, mode.always)
+			b.ResetTimer()
+			r, err := stepsPerSecondOf(context.Background(), s, MultiStepPlaybook, MultiStepSteps, 64, limit{n: b.N})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(r.perSecond(), "steps/s")
+		})
+	}
+}
+
 // BenchmarkRawStepsPerSecond is the baseline of BenchmarkStepsPerSecond.
 func BenchmarkRawStepsPerSecond(b *testing.B) {
 	for _, mode := range syncModes {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -26,6 +27,20 @@ tasks:
   - noop:
       msg: done
 `
+
+// MultiStepSteps is the number of no-op steps of MultiStepPlaybook.
+const MultiStepSteps = 10
+
+// MultiStepPlaybook is a run of MultiStepSteps no-op steps, one after the other: the per-run
+// work (submit, claim, final status) is shared by all of them.
+var MultiStepPlaybook = `name: bench_noop_steps
+version: "1.0.0"
+author: fleetbook bench
+description: ten no-op steps
+tasks:
+` + strings.Repeat(`  - noop:
+      msg: done
+`, MultiStepSteps)
 
 // Stack is fleetbook running on an Env the way `fleetbook run --embedded` runs it: one
 // coordinator and one worker, each on its own in-process connection, and a client.

@@ -139,9 +139,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.Benchmarks = append(rep.Benchmarks, newResult("steps_per_second", "steps/s", prodRate.perSecond(), rawRate.perSecond()))
-	rep.Notes = append(rep.Notes, fmt.Sprintf("steps per second: %d fleetbook runs in %s, %d raw steps in %s",
-		prodRate.ops, prodRate.elapsed.Round(time.Millisecond), rawRate.ops, rawRate.elapsed.Round(time.Millisecond)))
+	progress("fleetbook steps per second (%d concurrent runs of %d no-op steps, worker concurrency %d)", p.inflight, MultiStepSteps, concurrency)
+	multiRate, err := stepsPerSecondOf(ctx, stack, MultiStepPlaybook, MultiStepSteps, p.inflight, p.steps)
+	if err != nil {
+		return nil, err
+	}
+	rep.Benchmarks = append(rep.Benchmarks,
+		newResult("steps_per_second", "steps/s", prodRate.perSecond(), rawRate.perSecond()),
+		newResult("steps_per_second_10_step_runs", "steps/s", multiRate.perSecond(), rawRate.perSecond()))
+	rep.Notes = append(rep.Notes, fmt.Sprintf("steps per second: %d fleetbook one-step runs in %s; %d steps of %d-step runs in %s; %d raw steps in %s",
+		prodRate.ops, prodRate.elapsed.Round(time.Millisecond), multiRate.ops, MultiStepSteps, multiRate.elapsed.Round(time.Millisecond),
+		rawRate.ops, rawRate.elapsed.Round(time.Millisecond)))
 
 	progress("run record KV (kvstore.Runs update+get) and raw KV (put+get)")
 	recRate, size, err := runRecordKV(ctx, env, p.kv)
