@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -15,6 +16,9 @@ import (
 // client only while every one of its maxRuns slots is busy; a message left there beyond the
 // lease is redelivered, and the epoch CAS in claim fences the two copies.
 const runPrefetch = 16
+
+// runPullExpiry is how long one pull request of the iterator lives (its heartbeat is half that).
+const runPullExpiry = 2 * time.Second
 
 // runPuller is one long-lived pull of run messages (a Messages iterator), instead of a Fetch
 // per run: each Fetch costs the server a subscription, a request and an unsubscription.
@@ -58,7 +62,9 @@ func (p *runPuller) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create consumer %s: %w", protocol.RunsConsumerName, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(runPrefetch))
+	// A short expiry re-arms the pull every couple of seconds, so a pull the server dropped or
+	// answered late holds runs back no longer than the old one-second Fetch did, near enough.
+	it, err := cons.Messages(jetstream.PullMaxMessages(runPrefetch), jetstream.PullExpiry(runPullExpiry))
 	if err != nil {
 		return fmt.Errorf("pull from consumer %s: %w", protocol.RunsConsumerName, err)
 	}
