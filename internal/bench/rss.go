@@ -12,8 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/fleetbook/fleetbook/coordinator"
 	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/protocol"
 )
 
 // rssSmallClass marks the nodes of the small step: the first rssSmall nodes of the fleet carry it
@@ -25,6 +28,8 @@ const rssSmallClass = "small"
 type rssSample struct {
 	targets    int
 	idle, peak int64 // bytes
+	// record is the size of the finished run record in bytes: it is rewritten on every CAS.
+	record int
 }
 
 // coordinatorRSS measures coordinator memory for one rpc step to small and to large targets. The
@@ -53,13 +58,17 @@ func coordinatorRSS(ctx context.Context, command []string, syncAlways bool, smal
 		return nil, err
 	}
 	defer stopFleet()
+	_, js, err := env.Connect("bench run records")
+	if err != nil {
+		return nil, err
+	}
 	var out []rssSample
 	for _, step := range []struct {
 		n     int
 		class string
 	}{{small, rssSmallClass}, {large, "sim"}} {
 		progress("coordinator process: rpc step to %d simulated nodes", step.n)
-		s, err := oneCoordinatorRSS(ctx, command, env.URL(), stack, step.n, step.class)
+		s, err := oneCoordinatorRSS(ctx, command, env.URL(), stack, js, step.n, step.class)
 		if err != nil {
 			return nil, fmt.Errorf("coordinator RSS, %d targets: %w", step.n, err)
 		}
@@ -70,7 +79,7 @@ func coordinatorRSS(ctx context.Context, command []string, syncAlways bool, smal
 
 // oneCoordinatorRSS starts a coordinator process, waits until it serves the API, runs the
 // fan-out playbook for the n nodes of class and returns the process's idle and peak RSS.
-func oneCoordinatorRSS(ctx context.Context, command []string, url string, stack *Stack, n int, class string) (rssSample, error) {
+func oneCoordinatorRSS(ctx context.Context, command []string, url string, stack *Stack, js jetstream.JetStream, n int, class string) (rssSample, error) {
 	cctx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
 	args := append(append([]string{}, command[1:]...), "--server", url)
@@ -90,14 +99,23 @@ func oneCoordinatorRSS(ctx context.Context, command []string, url string, stack 
 	if err != nil {
 		return rssSample{}, err
 	}
-	if _, err := stack.run(cctx, fanoutPlaybookFor(n, class)); err != nil {
+	id, err := stack.run(cctx, fanoutPlaybookFor(n, class))
+	if err != nil {
 		return rssSample{}, fmt.Errorf("%w; coordinator stderr: %s", err, tail(stderr.String()))
 	}
 	peak, err := peakRSS(cmd.Process.Pid)
 	if err != nil {
 		return rssSample{}, err
 	}
-	return rssSample{targets: n, idle: idle, peak: peak}, nil
+	runs, err := js.KeyValue(cctx, protocol.RunsBucket)
+	if err != nil {
+		return rssSample{}, err
+	}
+	rec, err := runs.Get(cctx, id)
+	if err != nil {
+		return rssSample{}, fmt.Errorf("read run record %s: %w", id, err)
+	}
+	return rssSample{targets: n, idle: idle, peak: peak, record: len(rec.Value())}, nil
 }
 
 // awaitCoordinator polls the API until a coordinator answers, failing early if the process exits.
@@ -171,8 +189,8 @@ func tail(s string) string {
 func rssResult(samples []rssSample) (Result, string) {
 	small, large := samples[0], samples[1]
 	mb := func(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
-	note := fmt.Sprintf("coordinator RSS (own process, peak VmHWM): after an rpc step to %d nodes %s (idle %s, so +%s); to %d nodes %s (idle %s, so +%s); baseline 1.0 = no growth",
-		small.targets, mb(small.peak), mb(small.idle), mb(small.peak-small.idle),
-		large.targets, mb(large.peak), mb(large.idle), mb(large.peak-large.idle))
+	note := fmt.Sprintf("coordinator RSS (own process, peak VmHWM): after an rpc step to %d nodes %s (idle %s, so +%s; run record %d bytes); to %d nodes %s (idle %s, so +%s; run record %d bytes); baseline 1.0 = no growth",
+		small.targets, mb(small.peak), mb(small.idle), mb(small.peak-small.idle), small.record,
+		large.targets, mb(large.peak), mb(large.idle), mb(large.peak-large.idle), large.record)
 	return newResult("coordinator_rss_ratio_10k_vs_1k", "ratio", float64(large.peak)/float64(small.peak), 1), note
 }

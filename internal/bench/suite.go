@@ -111,7 +111,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer stack.Close()
-	progress("fleetbook step latency (submit to run complete, one-step shell `true` playbook; closed loop)")
+	progress("fleetbook step latency (submit to run complete, one-step noop playbook; closed loop)")
 	if _, err := stepLatency(ctx, stack, limit{n: p.warmup}); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}

@@ -143,8 +143,8 @@ func TestCoordinatorRSS(t *testing.T) {
 		t.Fatalf("samples %+v, want one for 5 and one for 20 targets", samples)
 	}
 	for _, s := range samples {
-		if s.idle <= 0 || s.peak < s.idle {
-			t.Errorf("%d targets: idle %d, peak %d bytes: want 0 < idle <= peak", s.targets, s.idle, s.peak)
+		if s.idle <= 0 || s.peak < s.idle || s.record <= 0 {
+			t.Errorf("%d targets: idle %d, peak %d, record %d bytes: want 0 < idle <= peak and a record", s.targets, s.idle, s.peak, s.record)
 		}
 	}
 	res, note := rssResult(samples)
