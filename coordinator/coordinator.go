@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -29,6 +28,8 @@ type Coordinator struct {
 	results     jetstream.Stream
 	// apiSlots bounds the API requests handled at once.
 	apiSlots chan struct{}
+	// router hands results to the drivers of their runs.
+	router *resultRouter
 }
 
 // New returns a coordinator using nc. Nothing happens until Run.
@@ -48,7 +49,8 @@ func New(nc *nats.Conn, opts ...Option) (*Coordinator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Coordinator{nc: nc, js: js, opts: o, apiSlots: make(chan struct{}, apiConcurrency)}, nil
+	return &Coordinator{nc: nc, js: js, opts: o, apiSlots: make(chan struct{}, apiConcurrency),
+		router: newResultRouter()}, nil
 }
 
 // Name is the coordinator's identity.
@@ -61,28 +63,28 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err := c.open(ctx); err != nil {
 		return err
 	}
+	rsub, err := c.router.subscribe(c.nc)
+	if err != nil {
+		return fmt.Errorf("subscribe to results: %w", err)
+	}
+	defer func() { _ = rsub.Unsubscribe() }()
 	svc, err := c.serve()
 	if err != nil {
 		return err
 	}
 	defer svc.Stop()
 
-	cons, err := c.js.CreateOrUpdateConsumer(ctx, protocol.RunsStreamName, jetstream.ConsumerConfig{
-		Durable:       protocol.RunsConsumerName,
-		Description:   "fleetbook coordinators; holding a run message is driving the run",
-		FilterSubject: protocol.RunsSubjectWildcard,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       c.opts.lease,
-		MaxDeliver:    -1,
-		MaxAckPending: -1,
-	})
+	pull, err := c.pullRuns(ctx)
 	if err != nil {
-		return fmt.Errorf("create consumer %s: %w", protocol.RunsConsumerName, err)
+		return err
 	}
 	c.opts.log.Info("coordinator started", "name", c.opts.name, "lease", c.opts.lease)
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// Run messages still buffered when Run returns go back to the stream at once, for another
+	// coordinator, rather than after the lease.
+	defer pull.handBack()
 	slots := make(chan struct{}, c.opts.maxRuns)
 	for {
 		select {
@@ -90,18 +92,16 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
-		msg, err := c.next(ctx, cons)
+		msg, err := pull.next(ctx)
 		if err != nil {
 			<-slots
 			if ctx.Err() != nil {
 				return nil
 			}
-			c.opts.log.Warn("fetching run messages", "error", err)
-			time.Sleep(200 * time.Millisecond)
-			continue
-		}
-		if msg == nil {
-			<-slots
+			c.opts.log.Warn("pulling run messages", "error", err)
+			if err := sleep(ctx, 200*time.Millisecond); err != nil {
+				return nil
+			}
 			continue
 		}
 		wg.Go(func() {
@@ -109,24 +109,6 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			c.drive(ctx, msg)
 		})
 	}
-}
-
-// next waits a short while for one run message; nil when none came.
-func (c *Coordinator) next(ctx context.Context, cons jetstream.Consumer) (jetstream.Msg, error) {
-	fctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
-	if err != nil {
-		return nil, err
-	}
-	for msg := range batch.Messages() {
-		return msg, nil
-	}
-	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) &&
-		!errors.Is(err, context.DeadlineExceeded) {
-		return nil, err
-	}
-	return nil, nil
 }
 
 func (c *Coordinator) open(ctx context.Context) error {

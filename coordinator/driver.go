@@ -78,13 +78,8 @@ func (d *driver) run(ctx context.Context, runID string) error {
 
 	stop := d.heartbeat()
 	defer stop()
-	sub, err := d.c.nc.ChanSubscribe(fmt.Sprintf(protocol.ResultsRunWildcardPattern, runID), d.results)
-	if err != nil {
-		return fmt.Errorf("subscribe to results: %w", err)
-	}
 	// Results missed while the channel was full are found again by reconciliation.
-	_ = sub.SetPendingLimits(-1, -1)
-	defer sub.Unsubscribe()
+	defer d.c.router.add(runID, d.results)()
 
 	d.event(ctx, protocol.Event{Type: protocol.EventRunStarted}, fmt.Sprintf("started/%d", d.epoch))
 

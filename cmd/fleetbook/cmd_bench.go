@@ -27,7 +27,14 @@ that cannot be measured yet, go to stderr. --quick finishes within a minute.`,
 			if syncMode != "default" && syncMode != "always" {
 				return exitf(exitRefused, "--sync must be default or always, got %q", syncMode)
 			}
-			rep, err := bench.Run(cmd.Context(), bench.Config{Quick: quick, SyncAlways: syncMode == "always", Progress: os.Stderr})
+			cfg := bench.Config{Quick: quick, SyncAlways: syncMode == "always", Progress: os.Stderr}
+			// The coordinator-memory benchmark runs this same binary as `fleetbook coordinator`.
+			if self, err := os.Executable(); err == nil {
+				cfg.CoordinatorCommand = []string{self, "coordinator"}
+			} else {
+				fmt.Fprintln(os.Stderr, "note: cannot find this executable to start a coordinator process:", err)
+			}
+			rep, err := bench.Run(cmd.Context(), cfg)
 			if err != nil {
 				return exitf(exitInfra, "bench: %v", err)
 			}

@@ -34,8 +34,12 @@ func startServer(cfg serverConfig) (*server.Server, error) {
 		if err != nil {
 			return nil, exitf(exitRefused, "--listen %q: %v", cfg.listen, err)
 		}
-		if opts.Port, err = strconv.Atoi(port); err != nil {
-			return nil, exitf(exitRefused, "--listen %q: port must be a number", cfg.listen)
+		if opts.Port, err = strconv.Atoi(port); err != nil || opts.Port < 0 {
+			return nil, exitf(exitRefused, "--listen %q: port must be a number from 0 to 65535", cfg.listen)
+		}
+		if opts.Port == 0 {
+			// nats-server reads port 0 as "the default, 4222"; -1 is its "any free port".
+			opts.Port = server.RANDOM_PORT
 		}
 		opts.Host = host
 	}

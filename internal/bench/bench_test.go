@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/fleetbook/fleetbook/kvstore"
@@ -115,6 +117,22 @@ func BenchmarkStepsPerSecond(b *testing.B) {
 	}
 }
 
+// BenchmarkStepsPerSecondMultiStep is steps_per_second_10_step_runs: 64 runs of 10 no-op steps
+// in flight; b.N counts steps.
+func BenchmarkStepsPerSecondMultiStep(b *testing.B) {
+	for _, mode := range syncModes {
+		b.Run(mode.name, func(b *testing.B) {
+			_, s := benchStack(b, mode.always)
+			b.ResetTimer()
+			r, err := stepsPerSecondOf(context.Background(), s, MultiStepPlaybook, MultiStepSteps, 64, limit{n: b.N})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(r.perSecond(), "steps/s")
+		})
+	}
+}
+
 // BenchmarkRawStepsPerSecond is the baseline of BenchmarkStepsPerSecond.
 func BenchmarkRawStepsPerSecond(b *testing.B) {
 	for _, mode := range syncModes {
@@ -199,4 +217,39 @@ func BenchmarkStepsPerSecondStacks(b *testing.B) {
 			b.ReportMetric(r.perSecond(), "steps/s")
 		})
 	}
+}
+
+// buildFleetbook builds the fleetbook binary into a temporary directory and returns the command
+// that starts a coordinator with it. Without a go tool on PATH the test or benchmark is skipped.
+func buildFleetbook(tb testing.TB) []string {
+	tb.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		tb.Skip("coordinator RSS needs the fleetbook binary, and there is no go tool on PATH to build it")
+	}
+	bin := filepath.Join(tb.TempDir(), "fleetbook")
+	cmd := exec.Command(gobin, "build", "-o", bin, "github.com/fleetbook/fleetbook/cmd/fleetbook")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("build fleetbook: %v\n%s", err, out)
+	}
+	return []string{bin, "coordinator"}
+}
+
+// BenchmarkCoordinatorRSS reports coordinator_rss_ratio_10k_vs_1k: the peak RSS of a coordinator
+// process of its own after one rpc step to 10,000 simulated nodes over the same for 1,000. One
+// measurement takes several seconds, so it normally runs once; the last one is reported.
+func BenchmarkCoordinatorRSS(b *testing.B) {
+	command := buildFleetbook(b)
+	var samples []rssSample
+	for b.Loop() {
+		var err error
+		if samples, err = coordinatorRSS(context.Background(), command, false, 1000, 10000, func(string, ...any) {}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	res, note := rssResult(samples)
+	b.Log(note)
+	b.ReportMetric(res.Value, "rss_ratio_10k_vs_1k")
+	b.ReportMetric(float64(samples[0].peak)/(1<<20), "MB_1k")
+	b.ReportMetric(float64(samples[1].peak)/(1<<20), "MB_10k")
 }

@@ -27,6 +27,12 @@ type Env struct {
 // temporary directory when dir is empty), no listener, in-process connections. syncAlways makes
 // the server fsync before acknowledging every write (`--sync always`).
 func StartEnv(dir string, syncAlways bool) (*Env, error) {
+	return startEnv(dir, syncAlways, false)
+}
+
+// startEnv is StartEnv; with listen the server also accepts clients on a free loopback port
+// (URL), for fleetbook processes the benchmark starts.
+func startEnv(dir string, syncAlways, listen bool) (*Env, error) {
 	e := &Env{dir: dir}
 	if dir == "" {
 		d, err := os.MkdirTemp("", "fleetbook-bench-")
@@ -35,15 +41,19 @@ func StartEnv(dir string, syncAlways bool) (*Env, error) {
 		}
 		e.dir, e.ownsDir = d, true
 	}
-	srv, err := server.NewServer(&server.Options{
+	opts := &server.Options{
 		ServerName: "fleetbook-bench",
 		JetStream:  true,
 		StoreDir:   e.dir,
-		DontListen: true,
+		DontListen: !listen,
 		NoLog:      true,
 		NoSigs:     true,
 		SyncAlways: syncAlways,
-	})
+	}
+	if listen {
+		opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
+	}
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		e.removeDir()
 		return nil, fmt.Errorf("embedded nats server: %w", err)
@@ -74,6 +84,9 @@ func (e *Env) Connect(name string) (*nats.Conn, jetstream.JetStream, error) {
 	e.mu.Unlock()
 	return nc, js, nil
 }
+
+// URL is the server's client URL; it only accepts connections when the Env listens.
+func (e *Env) URL() string { return e.srv.ClientURL() }
 
 // Counters are server-wide totals, to count what one operation costs the server.
 type Counters struct {

@@ -15,7 +15,10 @@ import (
 
 // fanoutPlaybook discovers the n simulated nodes from the registry and pings them all in one
 // rpc step, cut into the coordinator's default batches.
-func fanoutPlaybook(n int) string {
+func fanoutPlaybook(n int) string { return fanoutPlaybookFor(n, "sim") }
+
+// fanoutPlaybookFor is fanoutPlaybook for the at least n nodes of class.
+func fanoutPlaybookFor(n int, class string) string {
 	return fmt.Sprintf(`name: bench_fanout
 version: "1.0.0"
 author: fleetbook bench
@@ -23,25 +26,31 @@ description: one rpc step to every simulated node
 nodes:
   all:
     type: fleet
-    classes: [sim]
+    classes: [%s]
     at_least: %d
 tasks:
   - rpc:
       action: rpcutil.ping
       nodes: "{{{ nodes.all }}}"
-`, n)
+`, class, n)
 }
 
 // StartFleet starts n simulated node agents (the built-in rpcutil agent) on a connection of their
 // own and waits until they are registered. stop ends them.
 func (e *Env) StartFleet(n int) (stop func(), err error) {
+	sim := []string{"sim"}
+	return e.startFleet(n, func(int) []string { return sim })
+}
+
+// startFleet is StartFleet with the classes of node i given by classes.
+func (e *Env) startFleet(n int, classes func(i int) []string) (stop func(), err error) {
 	nc, _, err := e.Connect("bench fleet")
 	if err != nil {
 		return nil, err
 	}
 	nodes := make([]agent.Node, n)
 	for i := range nodes {
-		nodes[i] = agent.Node{Identity: fmt.Sprintf("node%05d.sim", i), Classes: []string{"sim"}}
+		nodes[i] = agent.Node{Identity: fmt.Sprintf("node%05d.sim", i), Classes: classes(i)}
 	}
 	dir, err := os.MkdirTemp("", "fleetbook-bench-nodes-")
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -27,6 +28,20 @@ tasks:
       msg: done
 `
 
+// MultiStepSteps is the number of no-op steps of MultiStepPlaybook.
+const MultiStepSteps = 10
+
+// MultiStepPlaybook is a run of MultiStepSteps no-op steps, one after the other: the per-run
+// work (submit, claim, final status) is shared by all of them.
+var MultiStepPlaybook = `name: bench_noop_steps
+version: "1.0.0"
+author: fleetbook bench
+description: ten no-op steps
+tasks:
+` + strings.Repeat(`  - noop:
+      msg: done
+`, MultiStepSteps)
+
 // Stack is fleetbook running on an Env the way `fleetbook run --embedded` runs it: one
 // coordinator and one worker, each on its own in-process connection, and a client.
 type Stack struct {
@@ -39,13 +54,21 @@ type Stack struct {
 // StartStack starts a coordinator and a worker with concurrency slots on e, with the streams
 // and buckets shaped by store (the zero Config is the product default). Close stops them.
 func (e *Env) StartStack(concurrency int, store kvstore.Config) (*Stack, error) {
-	cnc, _, err := e.Connect("bench coordinator")
-	if err != nil {
-		return nil, err
-	}
-	coord, err := coordinator.New(cnc, coordinator.WithStore(store))
-	if err != nil {
-		return nil, err
+	return e.startStack(concurrency, store, true)
+}
+
+// startStack is StartStack; without withCoordinator it starts only the worker and the client,
+// for a coordinator that runs in a process of its own.
+func (e *Env) startStack(concurrency int, store kvstore.Config, withCoordinator bool) (*Stack, error) {
+	var coord *coordinator.Coordinator
+	if withCoordinator {
+		cnc, _, err := e.Connect("bench coordinator")
+		if err != nil {
+			return nil, err
+		}
+		if coord, err = coordinator.New(cnc, coordinator.WithStore(store)); err != nil {
+			return nil, err
+		}
 	}
 	wnc, _, err := e.Connect("bench worker")
 	if err != nil {
@@ -69,7 +92,9 @@ func (e *Env) StartStack(concurrency int, store kvstore.Config) (*Stack, error) 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.wg.Go(func() { _ = coord.Run(ctx) })
+	if coord != nil {
+		s.wg.Go(func() { _ = coord.Run(ctx) })
+	}
 	s.wg.Go(func() { _ = wrk.Run(ctx) })
 	return s, nil
 }

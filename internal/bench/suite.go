@@ -21,6 +21,10 @@ type Config struct {
 	Progress io.Writer
 	// WorkerConcurrency is the worker's slots; 0 means 4, the embedded default.
 	WorkerConcurrency int
+	// CoordinatorCommand starts a coordinator process when `--server URL` is appended, e.g.
+	// {"/path/to/fleetbook", "coordinator"}. Empty leaves coordinator_rss_ratio_10k_vs_1k out,
+	// with a note: it needs a coordinator process of its own.
+	CoordinatorCommand []string
 
 	// plan overrides the measurement sizes (tests shrink them).
 	plan *plan
@@ -38,6 +42,8 @@ type plan struct {
 	// fanoutNodes is the size of the simulated fleet; fanoutRuns how many fan-out runs are timed
 	// (the median counts) after one warm-up run.
 	fanoutNodes, fanoutRuns int
+	// rssSmall and rssLarge are the targets of the two coordinator-memory steps; 0 skips them.
+	rssSmall, rssLarge int
 }
 
 func planFor(cfg Config) plan {
@@ -55,6 +61,7 @@ func planFor(cfg Config) plan {
 			kv:          limit{n: 100000, d: 2 * time.Second},
 			rawKV:       limit{n: 100000, d: 2 * time.Second},
 			fanoutNodes: 10000, fanoutRuns: 1,
+			rssSmall: 1000, rssLarge: 10000,
 		}
 	}
 	return plan{
@@ -67,13 +74,12 @@ func planFor(cfg Config) plan {
 		kv:          limit{n: 500000, d: 10 * time.Second},
 		rawKV:       limit{n: 500000, d: 10 * time.Second},
 		fanoutNodes: 10000, fanoutRuns: 5,
+		rssSmall: 1000, rssLarge: 10000,
 	}
 }
 
-// notYet names the benchmarks of issue 6 that cannot be measured honestly yet, and why.
-var notYet = []string{
-	"coordinator_rss_ratio_10k_vs_1k: not measured: here the coordinator shares its process and heap with the server, the worker and the simulated fleet; it needs a coordinator process of its own",
-}
+// noCoordinatorCommand explains a missing coordinator_rss_ratio_10k_vs_1k.
+const noCoordinatorCommand = "coordinator_rss_ratio_10k_vs_1k: not measured: it needs a coordinator process of its own, and no command to start one was given"
 
 // Run starts an embedded server and measures every benchmark that can be measured, each next to
 // its raw JetStream baseline. Benchmarks that cannot be measured yet are named in the Notes.
@@ -105,7 +111,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer stack.Close()
-	progress("fleetbook step latency (submit to run complete, one-step shell `true` playbook; closed loop)")
+	progress("fleetbook step latency (submit to run complete, one-step noop playbook; closed loop)")
 	if _, err := stepLatency(ctx, stack, limit{n: p.warmup}); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
@@ -133,9 +139,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.Benchmarks = append(rep.Benchmarks, newResult("steps_per_second", "steps/s", prodRate.perSecond(), rawRate.perSecond()))
-	rep.Notes = append(rep.Notes, fmt.Sprintf("steps per second: %d fleetbook runs in %s, %d raw steps in %s",
-		prodRate.ops, prodRate.elapsed.Round(time.Millisecond), rawRate.ops, rawRate.elapsed.Round(time.Millisecond)))
+	progress("fleetbook steps per second (%d concurrent runs of %d no-op steps, worker concurrency %d)", p.inflight, MultiStepSteps, concurrency)
+	multiRate, err := stepsPerSecondOf(ctx, stack, MultiStepPlaybook, MultiStepSteps, p.inflight, p.steps)
+	if err != nil {
+		return nil, err
+	}
+	rep.Benchmarks = append(rep.Benchmarks,
+		newResult("steps_per_second", "steps/s", prodRate.perSecond(), rawRate.perSecond()),
+		newResult("steps_per_second_10_step_runs", "steps/s", multiRate.perSecond(), rawRate.perSecond()))
+	rep.Notes = append(rep.Notes, fmt.Sprintf("steps per second: %d fleetbook one-step runs in %s; %d steps of %d-step runs in %s; %d raw steps in %s",
+		prodRate.ops, prodRate.elapsed.Round(time.Millisecond), multiRate.ops, MultiStepSteps, multiRate.elapsed.Round(time.Millisecond),
+		rawRate.ops, rawRate.elapsed.Round(time.Millisecond)))
 
 	progress("run record KV (kvstore.Runs update+get) and raw KV (put+get)")
 	recRate, size, err := runRecordKV(ctx, env, p.kv)
@@ -169,7 +183,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Benchmarks = append(rep.Benchmarks, res)
 		rep.Notes = append(rep.Notes, note)
 	}
-	rep.Notes = append(rep.Notes, notYet...)
+	switch {
+	case p.rssLarge == 0:
+	case len(cfg.CoordinatorCommand) == 0:
+		rep.Notes = append(rep.Notes, noCoordinatorCommand)
+	default:
+		samples, err := coordinatorRSS(ctx, cfg.CoordinatorCommand, cfg.SyncAlways, p.rssSmall, p.rssLarge, progress)
+		if err != nil {
+			return nil, err
+		}
+		res, note := rssResult(samples)
+		rep.Benchmarks = append(rep.Benchmarks, res)
+		rep.Notes = append(rep.Notes, note)
+	}
 	return rep, nil
 }
 

@@ -33,6 +33,7 @@ func TestRunMeasuresEveryBenchmark(t *testing.T) {
 		kv:          limit{n: 20},
 		rawKV:       limit{n: 20},
 		fanoutNodes: 20, fanoutRuns: 1,
+		rssSmall: 5, rssLarge: 20,
 	}
 	rep, err := Run(context.Background(), Config{Dir: t.TempDir(), plan: tiny})
 	if err != nil {
@@ -48,7 +49,7 @@ func TestRunMeasuresEveryBenchmark(t *testing.T) {
 			t.Errorf("%s: ratio %v, want value/baseline %v", b.Name, b.Ratio, want)
 		}
 	}
-	want := []string{"step_latency_p50", "step_latency_p99", "steps_per_second", "run_record_kv_ops_per_second", "kv_store_ops_per_second", "fanout_10k_seconds"}
+	want := []string{"step_latency_p50", "step_latency_p99", "steps_per_second", "steps_per_second_10_step_runs", "run_record_kv_ops_per_second", "kv_store_ops_per_second", "fanout_10k_seconds"}
 	if !slices.Equal(names, want) {
 		t.Errorf("benchmarks %v, want %v", names, want)
 	}
@@ -127,5 +128,27 @@ func oneTo(n int) []int {
 func TestRatioOfZeroBaselineIsZero(t *testing.T) {
 	if r := newResult("x", "ms", 3, 0); r.Ratio != 0 {
 		t.Errorf("ratio %v with no baseline, want 0", r.Ratio)
+	}
+}
+
+// TestCoordinatorRSS runs the coordinator-memory benchmark with a real coordinator process (the
+// fleetbook binary, built here) and a small fleet: both steps complete and give peak RSS values.
+func TestCoordinatorRSS(t *testing.T) {
+	command := buildFleetbook(t)
+	samples, err := coordinatorRSS(context.Background(), command, false, 5, 20, func(string, ...any) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 2 || samples[0].targets != 5 || samples[1].targets != 20 {
+		t.Fatalf("samples %+v, want one for 5 and one for 20 targets", samples)
+	}
+	for _, s := range samples {
+		if s.idle <= 0 || s.peak < s.idle || s.record <= 0 {
+			t.Errorf("%d targets: idle %d, peak %d, record %d bytes: want 0 < idle <= peak and a record", s.targets, s.idle, s.peak, s.record)
+		}
+	}
+	res, note := rssResult(samples)
+	if res.Name != "coordinator_rss_ratio_10k_vs_1k" || res.Baseline != 1 || res.Value <= 0 || !strings.Contains(note, "20 nodes") {
+		t.Errorf("result %+v, note %q", res, note)
 	}
 }

@@ -29,6 +29,13 @@ func (r rate) perSecond() float64 {
 // stepsPerSecond keeps inflight no-op runs going at once, each submitter starting a new run as
 // soon as its last one completed, until lim; every run is one step.
 func stepsPerSecond(ctx context.Context, s *Stack, inflight int, lim limit) (rate, error) {
+	return stepsPerSecondOf(ctx, s, NoopPlaybook, 1, inflight, lim)
+}
+
+// stepsPerSecondOf is stepsPerSecond for runs of doc, which has steps no-op steps: a run is
+// started while fewer than lim.n steps were started, and the rate counts the steps of the runs
+// that completed.
+func stepsPerSecondOf(ctx context.Context, s *Stack, doc string, steps, inflight int, lim limit) (rate, error) {
 	var started, completed atomic.Int64
 	var mu sync.Mutex
 	var firstErr error
@@ -37,11 +44,11 @@ func stepsPerSecond(ctx context.Context, s *Stack, inflight int, lim limit) (rat
 	for range inflight {
 		wg.Go(func() {
 			for {
-				if lim.over(int(started.Add(1))-1, start) {
+				if lim.over((int(started.Add(1))-1)*steps, start) {
 					return
 				}
 				rctx, cancel := context.WithTimeout(ctx, runTimeout)
-				err := s.Run(rctx, NoopPlaybook)
+				err := s.Run(rctx, doc)
 				cancel()
 				if err != nil {
 					mu.Lock()
@@ -49,7 +56,7 @@ func stepsPerSecond(ctx context.Context, s *Stack, inflight int, lim limit) (rat
 					mu.Unlock()
 					return
 				}
-				completed.Add(1)
+				completed.Add(int64(steps))
 			}
 		})
 	}
