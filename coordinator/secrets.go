@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/fleetbook/fleetbook/protocol"
@@ -30,7 +29,7 @@ func revealValue(v any, values map[string]any) any {
 				return val
 			}
 		}
-		return protocol.ReplaceSecretRefs(x, func(name string) string { return secretText(values[name]) })
+		return protocol.ReplaceSecretRefs(x, func(name string) string { return protocol.SecretText(values[name]) })
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
@@ -45,15 +44,6 @@ func revealValue(v any, values map[string]any) any {
 		return out
 	}
 	return v
-}
-
-// secretText is a secret value as text inside a longer string.
-func secretText(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 // keepSecret stores a sensitive value obtained while the run is driven (an input read from a data

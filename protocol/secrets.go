@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"encoding/json"
 	"regexp"
 	"strings"
 )
@@ -42,4 +43,13 @@ func ReplaceSecretRefs(s string, value func(name string) string) string {
 // RedactSecretRefs replaces every secret reference in s with Redacted, for display.
 func RedactSecretRefs(s string) string {
 	return ReplaceSecretRefs(s, func(string) string { return Redacted })
+}
+
+// SecretText is a secret value as text: a string as is, anything else as its JSON.
+func SecretText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }

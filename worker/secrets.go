@@ -37,7 +37,7 @@ func (r *run) revealSecrets(ctx context.Context, raw []byte, job *protocol.Job) 
 		if !ok {
 			return protocol.Redacted
 		}
-		text := secretText(v)
+		text := protocol.SecretText(v)
 		texts = append(texts, text)
 		quoted, _ := json.Marshal(text)
 		return string(quoted[1 : len(quoted)-1])
@@ -49,14 +49,6 @@ func (r *run) revealSecrets(ctx context.Context, raw []byte, job *protocol.Job) 
 	// Longest first, so a secret containing another is scrubbed whole.
 	sort.SliceStable(texts, func(i, j int) bool { return len(texts[i]) > len(texts[j]) })
 	return &out, texts, nil
-}
-
-func secretText(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 // scrubResult removes secret values from everything a result carries out of the worker.
