@@ -20,4 +20,6 @@
 //     attempt in flight is looked up, job stream first and result stream second, and published
 //     again only if neither holds it: so a job is never run twice because of a coordinator crash.
 //   - A result is applied once: only the result of the attempt in flight moves the step on.
+//   - Writes are coalesced where the streams already hold the truth: the claim and the end of a
+//     step whose result a worker published are staged and stored with the next write (record.go).
 package coordinator

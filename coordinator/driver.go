@@ -27,7 +27,13 @@ type driver struct {
 	rec   *protocol.RunRecord
 	rev   uint64
 	epoch int
-	pb    *playbooks.Playbook
+	// runMessage is the stream sequence of the run message this driver holds.
+	runMessage uint64
+	// staged are record changes applied in memory and not stored yet; claimStaged says the
+	// claim is one of them (see record.go).
+	staged      []func(*protocol.RunRecord)
+	claimStaged bool
+	pb          *playbooks.Playbook
 	// results receives the results of this run's jobs as workers publish them.
 	results chan *nats.Msg
 	// dispatched holds the jobs this driver published itself; any other attempt in flight was
@@ -98,44 +104,40 @@ func (d *driver) run(ctx context.Context, runID string) error {
 }
 
 // claim makes this coordinator the run's owner. It returns false, having disposed of the
-// message, when there is nothing to drive.
+// message, when there is nothing to drive. The claim is staged, not written: the run's first
+// write stores it (see record.go), and a coordinator that claimed the run in between makes that
+// write fail.
 func (d *driver) claim(ctx context.Context, runID string, seq uint64) (bool, error) {
-	for {
-		rec, rev, err := d.c.runs.Get(ctx, runID)
-		switch {
-		case errors.Is(err, kvstore.ErrNotFound):
-			d.log.Error("run message without a run record; dropping it")
-			return false, d.msg.TermWithReason("run record missing")
-		case err != nil:
-			return false, err
-		}
-		d.rec, d.rev = rec, rev
-		if rec.Status.Final() {
-			// The owner died between recording the end and acknowledging the message.
-			return false, d.finish(ctx)
-		}
-		if rec.RunMessage != 0 && rec.RunMessage != seq {
-			d.log.Info("dropping duplicate run message", "seq", seq, "owner_seq", rec.RunMessage)
-			return false, d.msg.TermWithReason("duplicate run message")
-		}
-		if rec.Owner != "" {
-			d.log.Info("taking over run", "previous_owner", rec.Owner, "epoch", rec.Epoch+1)
-		}
-		rec.Owner, rec.Epoch, rec.RunMessage = d.c.opts.name, rec.Epoch+1, seq
-		if rec.Status == protocol.StatusPending {
-			rec.Status, rec.StartedAt = protocol.StatusRunning, time.Now().UTC()
-		}
-		nrev, err := d.c.runs.Update(ctx, rec, rev)
-		if errors.Is(err, kvstore.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		d.rev, d.epoch = nrev, rec.Epoch
-		d.results = make(chan *nats.Msg, 64)
-		return true, nil
+	rec, rev, err := d.c.runs.Get(ctx, runID)
+	switch {
+	case errors.Is(err, kvstore.ErrNotFound):
+		d.log.Error("run message without a run record; dropping it")
+		return false, d.msg.TermWithReason("run record missing")
+	case err != nil:
+		return false, err
 	}
+	d.rec, d.rev = rec, rev
+	if rec.Status.Final() {
+		// The owner died between recording the end and acknowledging the message.
+		return false, d.finish(ctx)
+	}
+	if rec.RunMessage != 0 && rec.RunMessage != seq {
+		d.log.Info("dropping duplicate run message", "seq", seq, "owner_seq", rec.RunMessage)
+		return false, d.msg.TermWithReason("duplicate run message")
+	}
+	if rec.Owner != "" {
+		d.log.Info("taking over run", "previous_owner", rec.Owner, "epoch", rec.Epoch+1)
+	}
+	owner, epoch, started := d.c.opts.name, rec.Epoch+1, time.Now().UTC()
+	d.stage(func(rec *protocol.RunRecord) {
+		rec.Owner, rec.Epoch, rec.RunMessage = owner, epoch, seq
+		if rec.Status == protocol.StatusPending {
+			rec.Status, rec.StartedAt = protocol.StatusRunning, started
+		}
+	})
+	d.epoch, d.runMessage, d.claimStaged = epoch, seq, true
+	d.results = make(chan *nats.Msg, 64)
+	return true, nil
 }
 
 // finish announces the end of a run, drops its results and releases its run message.
@@ -205,43 +207,6 @@ func (d *driver) heartbeat() (stop func()) {
 		}
 	}()
 	return func() { close(done) }
-}
-
-// update applies mutate to the run record and stores it with a compare-and-set. If the record
-// changed underneath, it is read again: another owner means the run is lost; otherwise an earlier
-// write of ours landed without our knowing, and mutate is applied again to the fresh record (so
-// mutations must be idempotent). Infrastructure errors are retried until ctx ends.
-func (d *driver) update(ctx context.Context, mutate func(*protocol.RunRecord)) error {
-	for {
-		mutate(d.rec)
-		rev, err := d.c.runs.Update(ctx, d.rec, d.rev)
-		if err == nil {
-			d.rev = rev
-			return nil
-		}
-		if !errors.Is(err, kvstore.ErrConflict) {
-			d.log.Warn("storing run record", "error", err)
-			if err := sleep(ctx, retryDelay); err != nil {
-				return err
-			}
-		}
-		fresh, frev, gerr := d.c.runs.Get(ctx, d.rec.ID)
-		for gerr != nil && !errors.Is(gerr, kvstore.ErrNotFound) {
-			if err := sleep(ctx, retryDelay); err != nil {
-				return err
-			}
-			fresh, frev, gerr = d.c.runs.Get(ctx, d.rec.ID)
-		}
-		if gerr != nil || fresh.Owner != d.c.opts.name || fresh.Epoch != d.epoch {
-			return ErrLostOwnership
-		}
-		d.rec, d.rev = fresh, frev
-		if fresh.CancelRequested && d.halt != nil {
-			h := &halted{reason: "cancelled: " + fresh.CancelReason}
-			d.halt(h)
-			return h
-		}
-	}
 }
 
 // sleep waits d or until ctx ends.

@@ -122,6 +122,20 @@ func (w *testWorker) executions() map[protocol.JobID]int {
 	return out
 }
 
+// ranEachOnce checks that want jobs ran, each exactly once.
+func (w *testWorker) ranEachOnce(t *testing.T, want int) {
+	t.Helper()
+	runs := w.executions()
+	for job, n := range runs {
+		if n != 1 {
+			t.Errorf("job %s ran %d times", job, n)
+		}
+	}
+	if len(runs) != want {
+		t.Errorf("%d jobs ran, want %d", len(runs), want)
+	}
+}
+
 // succeed is a job function that succeeds, echoing the command.
 func succeed(job *protocol.Job) protocol.Result {
 	return protocol.Result{Success: true, Msg: "Command completed successfully", Data: job.Shell.Command}

@@ -20,6 +20,10 @@ func isLocal(taskType string) bool { return taskType == taskLog || taskType == t
 
 // runLocal makes the next attempt of a task the coordinator runs itself and returns its result.
 func (d *driver) runLocal(ctx context.Context, key string, task playbooks.Task) (*protocol.Result, error) {
+	// A local task acts on the world (a child run, a log line): only a stored owner runs it.
+	if err := d.flush(ctx); err != nil {
+		return nil, err
+	}
 	st := d.find(key)
 	id := protocol.JobID{RunID: d.rec.ID, Step: st.Seq, Attempt: st.Attempt + 1}
 	if st.Child != "" && st.Job == nil && st.RetryAt.IsZero() {

@@ -18,6 +18,12 @@ const listDiscover playbooks.ListName = "discover"
 // set in declaration order. It returns what went wrong, if anything did; an error means the run cannot be driven
 // now (lost, or shutting down).
 func (d *driver) prepare(ctx context.Context, halt context.CancelCauseFunc) (string, error) {
+	if len(d.pb.StoreInputs()) > 0 || len(d.pb.Locks) > 0 {
+		// Data stores are written and locks taken by the owner only: the claim is stored first.
+		if err := d.flush(ctx); err != nil {
+			return "", err
+		}
+	}
 	if failure, err := d.storeInputs(ctx); err != nil || failure != "" {
 		return failure, err
 	}

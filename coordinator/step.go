@@ -48,6 +48,9 @@ func (d *driver) step(ctx context.Context, key string, list playbooks.ListName, 
 				return protocol.StepRecord{}, err
 			}
 		case time.Now().Before(st.RetryAt):
+			if err := d.flush(ctx); err != nil {
+				return protocol.StepRecord{}, err
+			}
 			if err := sleep(ctx, time.Until(st.RetryAt)); err != nil {
 				return protocol.StepRecord{}, err
 			}
@@ -186,6 +189,11 @@ func (d *driver) await(ctx context.Context, job *protocol.Job) (*protocol.Result
 // reconcile interval, and at once for a job this driver did not publish itself, the streams are
 // asked (and a job that was never published is published).
 func (d *driver) collect(ctx context.Context, jobs []*protocol.Job, got func(*protocol.Result) (stop bool, err error)) error {
+	// Nothing staged waits with the driver: a report read meanwhile shows the run as it is, and
+	// a claim is stored before reconcile may publish a job.
+	if err := d.flush(ctx); err != nil {
+		return err
+	}
 	pending := make(map[string]*protocol.Job, len(jobs))
 	for _, j := range jobs {
 		pending[protocol.ResultSubject(j.ID)] = j
@@ -291,9 +299,20 @@ func (d *driver) apply(ctx context.Context, key string, task playbooks.Task, res
 
 // finishStep records a step's final outcome. fail_ok turns a failure into success after the last
 // try, whatever the number of tries (Choria applied it only with tries: 1; see docs/playbooks.md).
+//
+// The end of a step whose result a worker published (its attempt has a job) is staged: the
+// next write stores it (see record.go). Any other end is stored at once: a local task's result
+// exists nowhere else.
 func (d *driver) finishStep(ctx context.Context, key string, task playbooks.Task, res *protocol.Result) error {
 	ended := time.Now().UTC()
-	if err := d.update(ctx, func(rec *protocol.RunRecord) {
+	write := d.update
+	if d.find(key).Job != nil {
+		write = func(_ context.Context, mutate func(*protocol.RunRecord)) error {
+			d.stage(mutate)
+			return nil
+		}
+	}
+	if err := write(ctx, func(rec *protocol.RunRecord) {
 		s := stepIn(rec, key)
 		s.Job, s.RetryAt, s.Done = nil, time.Time{}, true
 		s.Success = res.Success || task.FailOK

@@ -100,14 +100,7 @@ func TestIdempotentSubmit(t *testing.T) {
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("runs: %v %v, want exactly one", runs, err)
 	}
-	for id, n := range w.executions() {
-		if n != 1 {
-			t.Errorf("job %s ran %d times", id, n)
-		}
-	}
-	if got := len(w.executions()); got != 1 {
-		t.Errorf("%d jobs ran, want 1", got)
-	}
+	w.ranEachOnce(t, 1)
 }
 
 func TestConcurrentDuplicateSubmitsMakeOneRun(t *testing.T) {

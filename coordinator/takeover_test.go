@@ -40,14 +40,7 @@ func TestTakeoverAfterCoordinatorDies(t *testing.T) {
 	if r.Status != protocol.StatusSuccess || len(r.Tasks) != 3 {
 		t.Fatalf("status %s tasks %d: %s", r.Status, len(r.Tasks), r.Error)
 	}
-	for job, n := range w.executions() {
-		if n != 1 {
-			t.Errorf("job %s ran %d times", job, n)
-		}
-	}
-	if n := len(w.executions()); n != 3 {
-		t.Errorf("%d jobs ran, want 3", n)
-	}
+	w.ranEachOnce(t, 3)
 	rec, _, err := mustRuns(t, e).Get(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
