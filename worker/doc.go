@@ -9,8 +9,8 @@
 // Invariants:
 //
 //   - Delivery is at least once. A job is acknowledged only after its Result is stored (published
-//     with the job id as Nats-Msg-Id, then acknowledged with a confirmed double ack); anything
-//     else leaves it to come back.
+//     with the job id as Nats-Msg-Id, then acknowledged); anything else leaves it to come back.
+//     A lost acknowledgement only brings back a job whose result exists (see the next point).
 //   - A job whose Result exists is never run again. Before running a job the worker looks its
 //     result up by subject; if the previous holder stored it and died before acknowledging, the
 //     job is acknowledged without running. Two workers can still run one job concurrently if the

@@ -18,7 +18,7 @@ import (
 // Timings of the calls made around a job. They are not options: they bound network round trips,
 // not anything a user tunes.
 const (
-	// callTimeout bounds one round trip to the server (result lookup, publish, double ack).
+	// callTimeout bounds one round trip to the server (result lookup, publish).
 	callTimeout = 5 * time.Second
 	// publishPatience is how long a result publish is tried before the job is handed back. It is
 	// long because giving up means running the job again: a result that cannot be stored while the
@@ -360,13 +360,12 @@ func (r *run) publish(log *slog.Logger, res protocol.Result) bool {
 	}
 }
 
-// ack acknowledges and waits for the server to confirm, so the job is known gone before the slot
-// takes the next one. If the confirmation is lost the job comes back, finds its result and is
-// acknowledged then.
+// ack acknowledges the job without waiting for the server to confirm: the result is stored
+// already, so an acknowledgement that is lost only brings the job back, and the delivery that
+// brings it finds the result and acknowledges it without running it. Waiting would hold the slot
+// for a round trip per job and buys nothing.
 func (r *run) ack(log *slog.Logger, msg jetstream.Msg) {
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-	defer cancel()
-	if err := msg.DoubleAck(ctx); err != nil {
+	if err := msg.Ack(); err != nil {
 		log.Warn("acknowledging job failed; a redelivery will find its result", "error", err)
 	}
 }
