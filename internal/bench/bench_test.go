@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/fleetbook/fleetbook/kvstore"
 )
@@ -252,4 +253,50 @@ func BenchmarkCoordinatorRSS(b *testing.B) {
 	b.ReportMetric(res.Value, "rss_ratio_10k_vs_1k")
 	b.ReportMetric(float64(samples[0].peak)/(1<<20), "MB_1k")
 	b.ReportMetric(float64(samples[1].peak)/(1<<20), "MB_10k")
+}
+
+// BenchmarkStepCost is a diagnostic of where steps_per_second stands against its baseline: what
+// one step costs the whole process (server, coordinator, worker and client are all in it) in CPU
+// time, in messages sent to the server and in messages stored, for one-step runs, runs of 10 steps
+// and the raw minimal step. On a 2-core machine that is CPU-bound, the rate is about the busy
+// cores over the CPU per step. (The raw step's streams are deleted before the count is read: it
+// stores 2 messages per step, the job and the KV result.)
+func BenchmarkStepCost(b *testing.B) {
+	product := func(doc string, steps int) func(*testing.B) {
+		return func(b *testing.B) {
+			e, s := benchStack(b, false)
+			b.ResetTimer()
+			stepCost(b, e, func() (rate, error) {
+				return stepsPerSecondOf(context.Background(), s, doc, steps, 64, limit{n: b.N})
+			})
+		}
+	}
+	b.Run("one-step-runs", product(NoopPlaybook, 1))
+	b.Run("10-step-runs", product(MultiStepPlaybook, MultiStepSteps))
+	b.Run("raw", func(b *testing.B) {
+		e := benchEnv(b, false)
+		b.ResetTimer()
+		stepCost(b, e, func() (rate, error) {
+			return rawStepsPerSecond(context.Background(), e, 4, 1000, limit{n: b.N})
+		})
+	})
+}
+
+// stepCost runs measure and reports its rate and what each of its b.N steps cost.
+func stepCost(b *testing.B, e *Env, measure func() (rate, error)) {
+	before, start := e.Counters(), time.Now()
+	r, err := measure()
+	if err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	after := e.Counters()
+	n := float64(b.N)
+	b.ReportMetric(r.perSecond(), "steps/s")
+	b.ReportMetric((after.CPU-before.CPU).Seconds()/elapsed.Seconds(), "busy-cores")
+	b.ReportMetric(float64((after.CPU-before.CPU).Microseconds())/n, "cpu-us/step")
+	b.ReportMetric(float64(after.InMsgs-before.InMsgs)/n, "server-msgs/step")
+	if after.Stored > before.Stored {
+		b.ReportMetric(float64(after.Stored-before.Stored)/n, "stored/step")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -88,18 +89,35 @@ func (e *Env) Connect(name string) (*nats.Conn, jetstream.JetStream, error) {
 // URL is the server's client URL; it only accepts connections when the Env listens.
 func (e *Env) URL() string { return e.srv.ClientURL() }
 
-// Counters are server-wide totals, to count what one operation costs the server.
+// Counters are totals, to count what one operation costs the server and the process.
 type Counters struct {
 	// InMsgs counts messages clients sent the server: publishes, requests and replies, acks,
 	// pull requests, direct gets.
 	InMsgs int64
+	// Stored counts the messages ever stored in the streams that exist now (KV buckets included):
+	// the sum of their last sequences. A stream deleted in between is not counted.
+	Stored uint64
+	// CPU is the user and system time of this process: with everything in-process (server,
+	// coordinator, worker, client), what the whole system spent.
+	CPU time.Duration
 }
 
-// Counters reads the server's totals.
+// Counters reads the totals.
 func (e *Env) Counters() Counters {
 	var c Counters
 	if vz, err := e.srv.Varz(nil); err == nil {
 		c.InMsgs = vz.InMsgs
+	}
+	if jsz, err := e.srv.Jsz(&server.JSzOptions{Accounts: true, Streams: true}); err == nil {
+		for _, acc := range jsz.AccountDetails {
+			for _, st := range acc.Streams {
+				c.Stored += st.State.LastSeq
+			}
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		c.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return c
 }
