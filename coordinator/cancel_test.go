@@ -43,6 +43,15 @@ func TestCancelStopsTheRunAndRunsFailureHooks(t *testing.T) {
 	if _, err := e.client.Cancel(context.Background(), id, "wrong tier"); err != nil {
 		t.Fatal(err)
 	}
+	// The job ends only once the driver stopped its step: a result that came first would end the
+	// step as it happened (done), and the cancellation would stop the next one instead.
+	runs := mustRuns(t, e)
+	natstest.Eventually(t, 10*time.Second, func() error {
+		if rec, _, err := runs.Get(context.Background(), id); err != nil || len(rec.Steps) == 0 || !rec.Steps[0].Done {
+			return errNotYet
+		}
+		return nil
+	})
 	close(release)
 	r := e.waitFinal(id, 10*time.Second)
 	if r.Status != protocol.StatusCancelled || r.Error != "cancelled: wrong tier" {

@@ -30,26 +30,14 @@ func (d *driver) stage(mutate func(*protocol.RunRecord)) {
 }
 
 // update applies mutate to the run record and stores it, with every staged change, with a
-// compare-and-set. See store for conflicts and errors.
+// compare-and-set. If the record changed underneath, it is read again: another owner means the
+// run is lost; a cancellation halts the run and returns the halt, and mutate is then not kept
+// (the staged changes are); otherwise (an earlier write of ours landed without our knowing)
+// the staged changes and mutate are applied again to the fresh record and the write is retried.
+// Infrastructure errors are retried until ctx ends.
 func (d *driver) update(ctx context.Context, mutate func(*protocol.RunRecord)) error {
-	d.stage(mutate)
-	return d.store(ctx)
-}
-
-// flush stores the staged changes, if there are any.
-func (d *driver) flush(ctx context.Context) error {
-	if len(d.staged) == 0 {
-		return nil
-	}
-	return d.store(ctx)
-}
-
-// store writes the record with a compare-and-set. If the record changed underneath, it is read
-// again: another owner means the run is lost; otherwise (a cancellation was recorded, or an
-// earlier write of ours landed without our knowing) the staged mutations are applied again to
-// the fresh record and the write is retried. Infrastructure errors are retried until ctx ends.
-func (d *driver) store(ctx context.Context) error {
 	for {
+		mutate(d.rec)
 		rev, err := d.c.runs.Update(ctx, d.rec, d.rev)
 		if err == nil {
 			d.rev, d.staged, d.claimStaged = rev, d.staged[:0], false
@@ -72,8 +60,8 @@ func (d *driver) store(ctx context.Context) error {
 			return ErrLostOwnership
 		}
 		d.rec, d.rev = fresh, frev
-		for _, mutate := range d.staged {
-			mutate(d.rec)
+		for _, staged := range d.staged {
+			staged(d.rec)
 		}
 		if fresh.CancelRequested && d.halt != nil {
 			h := &halted{reason: "cancelled: " + fresh.CancelReason}
@@ -81,6 +69,14 @@ func (d *driver) store(ctx context.Context) error {
 			return h
 		}
 	}
+}
+
+// flush stores the staged changes, if there are any.
+func (d *driver) flush(ctx context.Context) error {
+	if len(d.staged) == 0 {
+		return nil
+	}
+	return d.update(ctx, func(*protocol.RunRecord) {})
 }
 
 // owns reports whether a freshly read record still lets this driver write it: it names this

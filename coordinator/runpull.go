@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/protocol"
@@ -14,113 +14,115 @@ import (
 
 // runPrefetch bounds the run messages a coordinator pulls ahead of a free slot. They wait in the
 // client only while every one of its maxRuns slots is busy; a message left there beyond the
-// lease is redelivered, and the epoch CAS in claim fences the two copies.
+// lease is redelivered, and the epoch CAS of the run's first write fences the two copies.
 const runPrefetch = 16
 
-// runPullExpiry is how long one pull request of the iterator lives (its heartbeat is half that).
+// runPullExpiry is how long one pull request lives on the server.
 const runPullExpiry = 2 * time.Second
 
-// runPuller is one long-lived pull of run messages (a Messages iterator), instead of a Fetch
-// per run: each Fetch costs the server a subscription, a request and an unsubscription.
+// runPullHeartbeat is the idle heartbeat of a pull request: a request the server no longer holds
+// is noticed after two missed heartbeats, and replaced.
+const runPullHeartbeat = 250 * time.Millisecond
+
+// runPullRetry is the pause after a pull that failed for a reason other than an empty queue.
+const runPullRetry = 200 * time.Millisecond
+
+// runPuller pulls run messages in batches of up to runPrefetch, one pull request at a time, and
+// hands them over one by one.
+//
+// Each batch is a Fetch: its request ends for certain (batch delivered, request expired, or
+// heartbeats missing), and the next is sent as soon as it ends. That costs a subscription per
+// batch, not per run (a Fetch per run did). A long-lived Messages iterator was used before; under
+// load it would now and then believe a pull request was open that the server no longer held, and
+// runs waited for its heartbeat check (two seconds) before they were claimed.
 type runPuller struct {
-	c  *Coordinator
-	mu sync.Mutex
-	it jetstream.MessagesContext
-	// stop ends the goroutine that drains the iterator when the coordinator's context ends.
+	c    *Coordinator
+	msgs chan jetstream.Msg
+	// stop ends the pulling; done closes when the pulling goroutine has returned, after it has
+	// handed back what it held.
 	stop context.CancelFunc
+	done chan struct{}
 }
 
-// pullRuns creates the coordinators' consumer and starts pulling from it. The pull is drained
-// when ctx ends: buffered messages are still returned by next, then it fails.
+// pullRuns creates the coordinators' consumer and starts pulling from it until ctx ends.
 func (c *Coordinator) pullRuns(ctx context.Context) (*runPuller, error) {
-	p := &runPuller{c: c}
-	if err := p.start(ctx); err != nil {
+	cons, err := c.runsConsumer(ctx)
+	if err != nil {
 		return nil, err
 	}
-	wctx, stop := context.WithCancel(ctx)
-	p.stop = stop
-	go func() {
-		<-wctx.Done()
-		p.mu.Lock()
-		p.it.Drain()
-		p.mu.Unlock()
-	}()
+	pctx, stop := context.WithCancel(ctx)
+	p := &runPuller{c: c, msgs: make(chan jetstream.Msg), stop: stop, done: make(chan struct{})}
+	go p.loop(pctx, cons)
 	return p, nil
 }
 
-// start (re)creates the consumer and a fresh iterator on it.
-func (p *runPuller) start(ctx context.Context) error {
-	cons, err := p.c.js.CreateOrUpdateConsumer(ctx, protocol.RunsStreamName, jetstream.ConsumerConfig{
+// runsConsumer creates (or finds) the coordinators' durable consumer on the RUNS stream.
+func (c *Coordinator) runsConsumer(ctx context.Context) (jetstream.Consumer, error) {
+	cons, err := c.js.CreateOrUpdateConsumer(ctx, protocol.RunsStreamName, jetstream.ConsumerConfig{
 		Durable:       protocol.RunsConsumerName,
 		Description:   "fleetbook coordinators; holding a run message is driving the run",
 		FilterSubject: protocol.RunsSubjectWildcard,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       p.c.opts.lease,
+		AckWait:       c.opts.lease,
 		MaxDeliver:    -1,
 		MaxAckPending: -1,
 	})
 	if err != nil {
-		return fmt.Errorf("create consumer %s: %w", protocol.RunsConsumerName, err)
+		return nil, fmt.Errorf("create consumer %s: %w", protocol.RunsConsumerName, err)
 	}
-	// A short expiry re-arms the pull every couple of seconds, so a pull the server dropped or
-	// answered late holds runs back no longer than the old one-second Fetch did, near enough.
-	it, err := cons.Messages(jetstream.PullMaxMessages(runPrefetch), jetstream.PullExpiry(runPullExpiry))
-	if err != nil {
-		return fmt.Errorf("pull from consumer %s: %w", protocol.RunsConsumerName, err)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.it != nil {
-		p.it.Stop()
-	}
-	p.it = it
-	if ctx.Err() != nil {
-		it.Drain()
-	}
-	return nil
+	return cons, nil
 }
 
-// next waits for the next run message. When the iterator ended while ctx is alive (the consumer
-// was deleted, say), the consumer and the iterator are created again and the error returned, so
-// the caller pauses before the next call.
+// loop fetches batch after batch until ctx ends. A run message fetched after that is handed
+// back at once (Nak), for another coordinator, rather than after the lease.
+func (p *runPuller) loop(ctx context.Context, cons jetstream.Consumer) {
+	defer close(p.done)
+	for ctx.Err() == nil {
+		fctx, cancel := context.WithTimeout(ctx, runPullExpiry)
+		batch, err := cons.Fetch(runPrefetch, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(runPullHeartbeat))
+		if err == nil {
+			for msg := range batch.Messages() {
+				select {
+				case p.msgs <- msg:
+				case <-ctx.Done():
+					_ = msg.Nak()
+				}
+			}
+			err = batch.Error()
+		}
+		cancel()
+		if err == nil || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+			errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrNoMessages) {
+			continue
+		}
+		p.c.opts.log.Warn("pulling run messages", "error", err)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+			// The Consumer handle pulls by name, so creating the durable again is enough.
+			if _, cerr := p.c.runsConsumer(ctx); cerr != nil {
+				p.c.opts.log.Warn("creating the coordinators' consumer again", "error", cerr)
+			}
+		}
+		_ = sleep(ctx, runPullRetry)
+	}
+}
+
+// next waits for the next run message, until ctx ends.
 func (p *runPuller) next(ctx context.Context) (jetstream.Msg, error) {
-	p.mu.Lock()
-	it := p.it
-	p.mu.Unlock()
-	msg, err := it.Next()
-	if err == nil {
+	select {
+	case msg := <-p.msgs:
 		if ctx.Err() != nil {
 			// Pulled during shutdown: hand it straight back instead of letting it wait for the lease.
 			_ = msg.Nak()
 			return nil, ctx.Err()
 		}
 		return msg, nil
-	}
-	if ctx.Err() != nil {
+	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
-		errors.Is(err, jetstream.ErrBadRequest) {
-		if serr := p.start(ctx); serr != nil {
-			return nil, errors.Join(err, serr)
-		}
-	}
-	return nil, err
 }
 
-// handBack stops pulling and Naks the run messages still buffered, so another coordinator takes
-// them now rather than after the lease.
+// handBack stops pulling and waits until the run messages still held are handed back.
 func (p *runPuller) handBack() {
 	p.stop()
-	p.mu.Lock()
-	it := p.it
-	p.mu.Unlock()
-	it.Drain()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			return
-		}
-		_ = msg.Nak()
-	}
+	<-p.done
 }

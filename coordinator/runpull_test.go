@@ -2,9 +2,11 @@ package coordinator
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
@@ -23,5 +25,44 @@ func TestRunsPulledAfterConsumerDeleted(t *testing.T) {
 	}
 	if r := e.waitFinal(e.submit(header+"tasks:\n"+shell("two"), nil), 20*time.Second); r.Status != protocol.StatusSuccess {
 		t.Fatalf("run after the consumer was deleted: %s", r.Status)
+	}
+}
+
+// A coordinator that stops hands back at once the run messages it pulled ahead (and the run it
+// was driving): another coordinator drives them without waiting for the lease to run out.
+func TestStoppingCoordinatorHandsRunsBack(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	nc, _ := natstest.Connect(t, e.url)
+	a, err := New(nc, WithName("a"), WithMaxRuns(1), WithLease(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); _ = a.Run(ctx) }()
+
+	release := make(chan struct{})
+	var started atomic.Int32
+	e.startTestWorker(blockOn(release, &started))
+	ids := []string{
+		e.submit(header+"tasks:\n  - shell:\n      command: block\n", nil),
+		e.submit(header+"tasks:\n"+shell("two"), nil),
+		e.submit(header+"tasks:\n"+shell("three"), nil),
+	}
+	natstest.Eventually(t, 10*time.Second, func() error {
+		if started.Load() == 0 {
+			return errNotYet
+		}
+		return nil
+	})
+	stop()
+	<-stopped
+	close(release)
+
+	e.startCoordinator("b", WithLease(time.Minute))
+	for _, id := range ids {
+		if r := e.waitFinal(id, 15*time.Second); r.Status != protocol.StatusSuccess {
+			t.Errorf("run %s: %s %s", id, r.Status, r.Error)
+		}
 	}
 }
