@@ -40,6 +40,7 @@ func (c *Coordinator) serve() (micro.Service, error) {
 		{"get", protocol.GetRunSubject, c.handleGet},
 		{"list", protocol.ListRunsSubject, c.handleList},
 		{"cancel", protocol.CancelRunSubject, c.handleCancel},
+		{"prune", protocol.PruneRunsSubject, c.handlePrune},
 	}
 	for _, ep := range endpoints {
 		err := svc.AddEndpoint(ep.name, c.handler(ep.handle), micro.WithEndpointSubject(ep.subject))

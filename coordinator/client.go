@@ -67,6 +67,23 @@ func (c *Client) Cancel(ctx context.Context, id, reason string) (*protocol.Repor
 	return &r, nil
 }
 
+// Prune deletes the runs that ended more than olderThan ago, asking again until a coordinator
+// looked at every run, and returns how many it deleted.
+func (c *Client) Prune(ctx context.Context, olderThan time.Duration) (int, error) {
+	pruned := 0
+	for {
+		var r protocol.PruneRunsResponse
+		req := protocol.PruneRunsRequest{Version: protocol.SubmitVersion, OlderThan: olderThan}
+		if err := c.call(ctx, protocol.PruneRunsSubject, req, &r); err != nil {
+			return pruned, err
+		}
+		pruned += r.Pruned
+		if r.Complete {
+			return pruned, nil
+		}
+	}
+}
+
 // List returns up to limit runs, newest first (0: the server's default).
 func (c *Client) List(ctx context.Context, limit int) ([]protocol.RunSummary, error) {
 	var r protocol.ListRunsResponse

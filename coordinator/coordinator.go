@@ -26,6 +26,7 @@ type Coordinator struct {
 	agents      *kvstore.Agents
 	jobs        jetstream.Stream
 	results     jetstream.Stream
+	retention   *kvstore.Retention
 	// apiSlots bounds the API requests handled at once.
 	apiSlots chan struct{}
 	// router hands results to the drivers of their runs.
@@ -78,10 +79,14 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.opts.log.Info("coordinator started", "name", c.opts.name, "lease", c.opts.lease)
+	c.opts.log.Info("coordinator started", "name", c.opts.name, "lease", c.opts.lease, "keep_runs", c.opts.keepRuns)
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	if c.opts.keepRuns > 0 {
+		wg.Go(func() { c.keepRunsFor(ctx, c.opts.keepRuns) })
+	}
+
 	// Run messages still buffered when Run returns go back to the stream at once, for another
 	// coordinator, rather than after the lease.
 	defer pull.handBack()
@@ -133,6 +138,9 @@ func (c *Coordinator) open(ctx context.Context) error {
 	}
 	if c.results, err = c.js.Stream(ctx, protocol.ResultsStreamName); err != nil {
 		return fmt.Errorf("open stream %s: %w", protocol.ResultsStreamName, err)
+	}
+	if c.retention, err = kvstore.OpenRetention(ctx, c.js); err != nil {
+		return err
 	}
 	return nil
 }

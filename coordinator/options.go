@@ -24,6 +24,8 @@ type options struct {
 	maxRuns   int
 	store     kvstore.Config
 	rpcChunk  int
+	// keepRuns is how long ended runs are kept; 0 keeps them for ever.
+	keepRuns time.Duration
 	// parse are the options every playbook is parsed with (plugin task types).
 	parse []playbooks.ParseOption
 }
@@ -37,6 +39,7 @@ func defaultOptions() options {
 		reconcile: 5 * time.Second,
 		maxRuns:   1000,
 		rpcChunk:  1000,
+		keepRuns:  DefaultKeepRuns,
 	}
 }
 
@@ -86,6 +89,22 @@ func WithMaxRuns(n int) Option {
 // WithStore sets the shape of the streams and buckets the coordinator provisions.
 func WithStore(cfg kvstore.Config) Option {
 	return func(o *options) error { o.store = cfg; return nil }
+}
+
+// DefaultKeepRuns is how long a run is kept after it ended: as long as its events (the
+// execution log, kvstore.Config.EventsMaxAge), so a report never outlives its log by default.
+const DefaultKeepRuns = 30 * 24 * time.Hour
+
+// WithKeepRuns sets how long ended runs are kept (record, idempotency key, events) before the
+// coordinator deletes them; 0 keeps them for ever. Default DefaultKeepRuns.
+func WithKeepRuns(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("keep-runs must not be negative, got %s", d)
+		}
+		o.keepRuns = d
+		return nil
+	}
 }
 
 // WithRPCChunk sets how many nodes one job of an rpc step without batch_size reaches: the step's

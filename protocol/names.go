@@ -108,6 +108,8 @@ const (
 	ListRunsSubject = APIPrefix + ".runs.list"
 	// CancelRunSubject accepts a CancelRunRequest and answers the run's Report.
 	CancelRunSubject = APIPrefix + ".runs.cancel"
+	// PruneRunsSubject accepts a PruneRunsRequest and answers a PruneRunsResponse.
+	PruneRunsSubject = APIPrefix + ".runs.prune"
 )
 
 // Headers.

@@ -73,3 +73,19 @@ type RunSummary struct {
 	StartedAt time.Time   `json:"started_at,omitzero"`
 	EndedAt   time.Time   `json:"ended_at,omitzero"`
 }
+
+// PruneRunsRequest asks for the runs that ended more than OlderThan ago to be deleted: their
+// records, idempotency keys and events. Runs that have not ended are never deleted.
+type PruneRunsRequest struct {
+	Version   int           `json:"version"`
+	OlderThan time.Duration `json:"older_than"`
+}
+
+// PruneRunsResponse answers a PruneRunsRequest. A coordinator works on one request for a
+// bounded time: Complete is false when it stopped before it looked at every run, and the
+// request is to be sent again.
+type PruneRunsResponse struct {
+	Version  int  `json:"version"`
+	Pruned   int  `json:"pruned"`
+	Complete bool `json:"complete"`
+}

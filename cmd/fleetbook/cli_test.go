@@ -172,6 +172,45 @@ func TestRunRefusedExitsTwoAndStoresNothing(t *testing.T) {
 	}
 }
 
+// runs prune deletes ended runs older than --older-than, and refuses a missing age.
+func TestRunsPrune(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	book := writeFile(t, dir, "broken.yaml", failBook)
+	if r := cli(t, dir, "run", book, "--embedded", "--data-dir", state); r.code != exitFailed {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	if r := cli(t, dir, "runs", "prune", "--embedded", "--data-dir", state); r.code != exitRefused || !strings.Contains(r.stderr, "--older-than") {
+		t.Fatalf("prune without an age: exit %d: %s", r.code, r.stderr)
+	}
+	// An hour is longer than the run has existed: nothing goes.
+	prune := func(age string) int {
+		r := cli(t, dir, "runs", "prune", "--older-than", age, "--embedded", "--data-dir", state, "--json")
+		if r.code != exitOK {
+			t.Fatalf("prune --older-than %s: exit %d: %s", age, r.code, r.stderr)
+		}
+		var out struct{ Pruned int }
+		decodeOne(t, r.stdout, &out)
+		return out.Pruned
+	}
+	if n := prune("1h"); n != 0 {
+		t.Errorf("prune --older-than 1h deleted %d runs, want 0", n)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if n := prune("1s"); n != 1 {
+		t.Errorf("prune --older-than 1s deleted %d runs, want 1", n)
+	}
+	r := cli(t, dir, "runs", "list", "--embedded", "--data-dir", state, "--json")
+	var list struct {
+		Runs []map[string]any `json:"runs"`
+	}
+	decodeOne(t, r.stdout, &list)
+	if len(list.Runs) != 0 {
+		t.Errorf("runs left after the prune: %v", list.Runs)
+	}
+}
+
 // No reachable server is an infrastructure failure: exit 3.
 func TestNoServerExitsThree(t *testing.T) {
 	t.Parallel()

@@ -15,7 +15,7 @@ import (
 
 func runsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "runs", Short: "View past and current runs"}
-	cmd.AddCommand(runsListCommand(), runsShowCommand(), runsCancelCommand())
+	cmd.AddCommand(runsListCommand(), runsShowCommand(), runsCancelCommand(), runsPruneCommand())
 	return cmd
 }
 
@@ -129,5 +129,44 @@ func runsCancelCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&reason, "reason", "", "why the run is cancelled (recorded in its report)")
 	cmd.Flags().BoolVar(&wait, "wait", true, "wait until the run has stopped and print its final report")
+	return cmd
+}
+
+func runsPruneCommand() *cobra.Command {
+	var (
+		conn      connFlags
+		asJSON    bool
+		olderThan time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "prune --older-than DURATION",
+		Short: "Delete the runs that ended more than DURATION ago (record, idempotency key, events)",
+		Long: `Delete what fleetbook keeps of every run that ended more than --older-than ago: its record
+(the report), its idempotency key and its events. Runs that have not ended are never deleted.
+Coordinators also do this on their own for runs older than their --keep-runs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if olderThan <= 0 {
+				return exitf(exitRefused, "--older-than: give a positive duration, such as 720h")
+			}
+			s, err := conn.connect(cmd.Context(), "fleetbook runs prune")
+			if err != nil {
+				return err
+			}
+			defer s.stop()
+			n, err := s.client.Prune(cmd.Context(), olderThan)
+			if err != nil {
+				return apiFailure(err, "runs prune", asJSON)
+			}
+			if asJSON {
+				return json.NewEncoder(os.Stdout).Encode(map[string]any{"pruned": n})
+			}
+			fmt.Printf("pruned %d runs that ended more than %s ago\n", n, olderThan)
+			return nil
+		},
+	}
+	conn.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"pruned\": N} as JSON")
+	cmd.Flags().DurationVar(&olderThan, "older-than", 0, "delete runs that ended longer ago than this (required)")
 	return cmd
 }

@@ -21,6 +21,7 @@ func upCommand() *cobra.Command {
 		workers                              int
 		verbose                              bool
 		fleet                                agentFlags
+		keepRuns                             time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -60,7 +61,7 @@ when it starts again.`,
 				}
 				return nc, err
 			}
-			if err := startServices(cmd.Context(), &wg, dial, log, workers, pluginSet); err != nil {
+			if err := startServices(cmd.Context(), &wg, dial, log, workers, pluginSet, coordinator.WithKeepRuns(keepRuns)); err != nil {
 				return exitf(exitInfra, "%v", err)
 			}
 			if fleet.fleet != "" {
@@ -81,6 +82,7 @@ when it starts again.`,
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "NATS client address to listen on")
 	cmd.Flags().StringVar(&syncMode, "sync", "default", "disk sync: default or always")
 	cmd.Flags().IntVar(&workers, "workers", 4, "jobs the worker runs at once")
+	keepRunsFlag(cmd, &keepRuns)
 	pluginsFlag(cmd, &plugins)
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also log the NATS server")
 	cmd.Flags().StringVar(&fleet.fleet, "fleet", "", "also simulate the nodes of this fleet file (state in DATA-DIR/nodes)")
@@ -101,6 +103,7 @@ func coordinatorCommand() *cobra.Command {
 		r                        remoteFlags
 		name, pprofAddr, plugins string
 		opts                     serviceFlags
+		keepRuns                 time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "coordinator",
@@ -123,7 +126,7 @@ func coordinatorCommand() *cobra.Command {
 			defer nc.Close()
 			log := logger(true)
 			o := []coordinator.Option{coordinator.WithLogger(log), coordinator.WithLease(opts.lease),
-				coordinator.WithStore(opts.store())}
+				coordinator.WithStore(opts.store()), coordinator.WithKeepRuns(keepRuns)}
 			o = append(o, pluginSet.coordinator()...)
 			if name != "" {
 				o = append(o, coordinator.WithName(name))
@@ -142,6 +145,7 @@ func coordinatorCommand() *cobra.Command {
 	r.register(cmd)
 	opts.register(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "coordinator identity (default host-pid-random)")
+	keepRunsFlag(cmd, &keepRuns)
 	pluginsFlag(cmd, &plugins)
 	pprofFlag(cmd, &pprofAddr)
 	return cmd

@@ -179,12 +179,13 @@ func awaitAPI(ctx context.Context, client *coordinator.Client) error {
 
 // startServices starts one coordinator and one worker, each on its own connection, until ctx ends.
 // extra options go to the worker.
-func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*nats.Conn, error), log *slog.Logger, concurrency int, plugins pluginSet) error {
+func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*nats.Conn, error), log *slog.Logger, concurrency int, plugins pluginSet, coordOpts ...coordinator.Option) error {
 	cnc, err := dial("fleetbook coordinator")
 	if err != nil {
 		return err
 	}
-	coord, err := coordinator.New(cnc, append(plugins.coordinator(), coordinator.WithLogger(log.With("component", "coordinator")))...)
+	coordOpts = append(coordOpts, coordinator.WithLogger(log.With("component", "coordinator")))
+	coord, err := coordinator.New(cnc, append(plugins.coordinator(), coordOpts...)...)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,122 @@
+package kvstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// Retention deletes what fleetbook keeps of runs that ended long ago: the run record with its
+// history, the idempotency key that created it, and its events. Runs that have not ended are
+// never touched, however old.
+type Retention struct {
+	runs        *Runs
+	records     jetstream.Stream
+	submissions jetstream.Stream
+	events      jetstream.Stream
+}
+
+// PruneResult says what one Prune did.
+type PruneResult struct {
+	// Pruned counts the runs deleted.
+	Pruned int
+	// Complete is false when ctx ended before every run was looked at; a later Prune goes on.
+	Complete bool
+}
+
+// OpenRetention binds to the runs and submissions buckets and the events stream.
+func OpenRetention(ctx context.Context, js jetstream.JetStream) (*Retention, error) {
+	runs, err := OpenRuns(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	r := &Retention{runs: runs}
+	for name, s := range map[string]*jetstream.Stream{
+		kvStreamName(protocol.RunsBucket):        &r.records,
+		kvStreamName(protocol.SubmissionsBucket): &r.submissions,
+		protocol.EventsStreamName:                &r.events,
+	} {
+		if *s, err = js.Stream(ctx, name); err != nil {
+			return nil, fmt.Errorf("open stream %s: %w", name, err)
+		}
+	}
+	return r, nil
+}
+
+// Prune deletes every run that ended before cutoff, until ctx ends. A run's events and
+// idempotency key go first and its record last, so a Prune interrupted half-way leaves the
+// record for the next one to find.
+func (r *Retention) Prune(ctx context.Context, cutoff time.Time) (PruneResult, error) {
+	var res PruneResult
+	lister, err := r.runs.kv.ListKeys(ctx)
+	if err != nil {
+		return res, fmt.Errorf("list runs: %w", err)
+	}
+	defer func() { _ = lister.Stop() }()
+	for id := range lister.Keys() {
+		if ctx.Err() != nil {
+			return res, nil
+		}
+		if created, ok := createdAt(id); ok && !created.Before(cutoff) {
+			continue // created after the cutoff, so it cannot have ended before it: not even read
+		}
+		rec, _, err := r.runs.Get(ctx, id)
+		switch {
+		case ctx.Err() != nil:
+			return res, nil
+		case errors.Is(err, ErrNotFound):
+			continue
+		case err != nil:
+			return res, err
+		case !rec.Status.Final() || !rec.EndedAt.Before(cutoff):
+			continue
+		}
+		if err := r.prune(ctx, rec); err != nil {
+			if ctx.Err() != nil {
+				return res, nil // the next Prune finds the record again and finishes the run
+			}
+			return res, err
+		}
+		res.Pruned++
+	}
+	res.Complete = ctx.Err() == nil
+	return res, nil
+}
+
+// prune deletes one ended run.
+func (r *Retention) prune(ctx context.Context, rec *protocol.RunRecord) error {
+	purges := []struct {
+		stream  jetstream.Stream
+		subject string
+	}{
+		{r.events, protocol.EventSubject(rec.ID)},
+		{r.submissions, kvSubject(protocol.SubmissionsBucket, keyFor(rec.IdempotencyKey))},
+		// A stream purge of the key leaves no delete marker behind, unlike a KV purge.
+		{r.records, kvSubject(protocol.RunsBucket, rec.ID)},
+	}
+	for _, p := range purges {
+		if rec.IdempotencyKey == "" && p.stream == r.submissions {
+			continue
+		}
+		if err := p.stream.Purge(ctx, jetstream.WithPurgeSubject(p.subject)); err != nil {
+			return fmt.Errorf("prune run %s: purge %s: %w", rec.ID, p.subject, err)
+		}
+	}
+	return nil
+}
+
+// createdAt reads the creation time a run id carries: run ids are UUIDv7, time-ordered.
+func createdAt(id string) (time.Time, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil || u.Version() != 7 {
+		return time.Time{}, false
+	}
+	sec, nsec := u.Time().UnixTime()
+	return time.Unix(sec, nsec), true
+}
