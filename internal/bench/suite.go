@@ -78,6 +78,21 @@ func planFor(cfg Config) plan {
 	}
 }
 
+// stepCostNote describes what each of steps cost between two readings of the counters. Stored
+// messages are left out when none were counted (the raw step's streams are deleted before the
+// second reading).
+func stepCostNote(before, after Counters, steps int, name string) string {
+	if steps == 0 {
+		return name + " n/a"
+	}
+	n := float64(steps)
+	out := fmt.Sprintf("%s %.0f µs, %.1f msgs", name, float64((after.CPU-before.CPU).Microseconds())/n, float64(after.InMsgs-before.InMsgs)/n)
+	if after.Stored > before.Stored {
+		out += fmt.Sprintf(", %.1f stored", float64(after.Stored-before.Stored)/n)
+	}
+	return out
+}
+
 // noCoordinatorCommand explains a missing coordinator_rss_ratio_10k_vs_1k.
 const noCoordinatorCommand = "coordinator_rss_ratio_10k_vs_1k: not measured: it needs a coordinator process of its own, and no command to start one was given"
 
@@ -130,26 +145,33 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		len(prod), len(raw), float64(after.InMsgs-before.InMsgs)/runs))
 
 	progress("raw JetStream minimal steps per second (%d workers, %d in flight)", p.rawWorkers, p.rawWindow)
+	c0 := env.Counters()
 	rawRate, err := rawStepsPerSecond(ctx, env, p.rawWorkers, p.rawWindow, p.rawSteps)
 	if err != nil {
 		return nil, err
 	}
+	c1 := env.Counters()
 	progress("fleetbook steps per second (%d concurrent one-step runs, worker concurrency %d)", p.inflight, concurrency)
 	prodRate, err := stepsPerSecond(ctx, stack, p.inflight, p.steps)
 	if err != nil {
 		return nil, err
 	}
+	c2 := env.Counters()
 	progress("fleetbook steps per second (%d concurrent runs of %d no-op steps, worker concurrency %d)", p.inflight, MultiStepSteps, concurrency)
 	multiRate, err := stepsPerSecondOf(ctx, stack, MultiStepPlaybook, MultiStepSteps, p.inflight, p.steps)
 	if err != nil {
 		return nil, err
 	}
+	c3 := env.Counters()
 	rep.Benchmarks = append(rep.Benchmarks,
 		newResult("steps_per_second", "steps/s", prodRate.perSecond(), rawRate.perSecond()),
 		newResult("steps_per_second_10_step_runs", "steps/s", multiRate.perSecond(), rawRate.perSecond()))
 	rep.Notes = append(rep.Notes, fmt.Sprintf("steps per second: %d fleetbook one-step runs in %s; %d steps of %d-step runs in %s; %d raw steps in %s",
 		prodRate.ops, prodRate.elapsed.Round(time.Millisecond), multiRate.ops, MultiStepSteps, multiRate.elapsed.Round(time.Millisecond),
 		rawRate.ops, rawRate.elapsed.Round(time.Millisecond)))
+	rep.Notes = append(rep.Notes, "cost per step (CPU of this whole process, messages sent to the server, messages stored): "+
+		stepCostNote(c0, c1, rawRate.ops, "raw")+"; "+stepCostNote(c1, c2, prodRate.ops, "one-step runs")+"; "+
+		stepCostNote(c2, c3, multiRate.ops, fmt.Sprintf("%d-step runs", MultiStepSteps)))
 
 	progress("run record KV (kvstore.Runs update+get) and raw KV (put+get)")
 	recRate, size, err := runRecordKV(ctx, env, p.kv)
