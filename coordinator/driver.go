@@ -64,7 +64,7 @@ func (c *Coordinator) drive(ctx context.Context, msg jetstream.Msg) {
 	case ctx.Err() != nil:
 		// Shutting down: hand the run to another coordinator now rather than after the lease.
 		if d.epoch > 0 {
-			_ = msg.Nak()
+			handBack(msg)
 		}
 	default:
 		d.log.Error("driving run failed; it will be retried", "error", err)

@@ -17,8 +17,10 @@ import (
 // lease is redelivered, and the epoch CAS of the run's first write fences the two copies.
 const runPrefetch = 16
 
-// runPullExpiry is how long one pull request lives on the server.
-const runPullExpiry = 2 * time.Second
+// runPullExpiry is how long one pull request lives on the server. It is also how long a
+// stopping coordinator waits for its last batch to end; an idle coordinator sends one pull
+// request per expiry.
+const runPullExpiry = time.Second
 
 // runPullHeartbeat is the idle heartbeat of a pull request: a request the server no longer holds
 // is noticed after two missed heartbeats, and replaced.
@@ -26,6 +28,15 @@ const runPullHeartbeat = 250 * time.Millisecond
 
 // runPullRetry is the pause after a pull that failed for a reason other than an empty queue.
 const runPullRetry = 200 * time.Millisecond
+
+// handBackDelay is how long a run message handed back at shutdown waits before the server
+// delivers it again. Handed back with no delay, it could go straight back to this coordinator's
+// own pull request, still open on the server for a moment, and be lost with its subscription
+// until the lease ran out.
+const handBackDelay = time.Second
+
+// handBack gives a run message back to the stream, for another coordinator, when this one stops.
+func handBack(msg jetstream.Msg) { _ = msg.NakWithDelay(handBackDelay) }
 
 // runPuller pulls run messages in batches of up to runPrefetch, one pull request at a time, and
 // hands them over one by one.
@@ -74,35 +85,78 @@ func (c *Coordinator) runsConsumer(ctx context.Context) (jetstream.Consumer, err
 }
 
 // loop fetches batch after batch until ctx ends. A run message fetched after that is handed
-// back at once (Nak), for another coordinator, rather than after the lease.
+// back (handBack), for another coordinator, rather than left to wait out the lease.
 func (p *runPuller) loop(ctx context.Context, cons jetstream.Consumer) {
 	defer close(p.done)
 	for ctx.Err() == nil {
-		fctx, cancel := context.WithTimeout(ctx, runPullExpiry)
-		batch, err := cons.Fetch(runPrefetch, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(runPullHeartbeat))
+		// The batch is not tied to ctx: a Fetch whose context ends drops the messages it has
+		// received and not yet handed over, and they would wait out the lease. At shutdown the
+		// batch runs to its end (runPullExpiry at most) and whatever it brings is handed back.
+		batch, err := cons.Fetch(runPrefetch, jetstream.FetchMaxWait(runPullExpiry), jetstream.FetchHeartbeat(runPullHeartbeat))
 		if err == nil {
-			for msg := range batch.Messages() {
-				select {
-				case p.msgs <- msg:
-				case <-ctx.Done():
-					_ = msg.Nak()
-				}
+			if !p.deliver(ctx, batch) {
+				return
 			}
 			err = batch.Error()
 		}
-		cancel()
-		if err == nil || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-			errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrNoMessages) {
-			continue
-		}
-		p.c.opts.log.Warn("pulling run messages", "error", err)
-		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
-			// The Consumer handle pulls by name, so creating the durable again is enough.
-			if _, cerr := p.c.runsConsumer(ctx); cerr != nil {
-				p.c.opts.log.Warn("creating the coordinators' consumer again", "error", cerr)
+		switch {
+		case err == nil || ctx.Err() != nil ||
+			errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages):
+			// The request ended the normal way: the next one goes out at once.
+		case errors.Is(err, jetstream.ErrNoHeartbeat):
+			// The server no longer holds the request: it restarted, or the consumer is gone (a
+			// pull for a consumer that does not exist is never answered). Make sure it exists.
+			p.ensureConsumer(ctx)
+		default:
+			// Consumer deleted or not found, no responders (a pull for a missing consumer), the
+			// server restarting: after a pause, make sure the consumer exists, whatever the cause.
+			// Creating it can itself fail while the server still removes the old one; the next
+			// failed pull tries again.
+			p.c.opts.log.Warn("pulling run messages", "error", err)
+			if sleep(ctx, runPullRetry) == nil {
+				p.ensureConsumer(ctx)
 			}
 		}
-		_ = sleep(ctx, runPullRetry)
+	}
+}
+
+// deliver hands the batch's messages over one by one until the batch ends. Once ctx has ended it
+// hands them back instead; it returns false if the connection closed meanwhile, when nothing can
+// be handed back and the batch would only end at its client-side timeout.
+func (p *runPuller) deliver(ctx context.Context, batch jetstream.MessageBatch) bool {
+	msgs, stopping := batch.Messages(), ctx.Done()
+	var closedCheck <-chan time.Time
+	for {
+		select {
+		case msg, ok := <-msgs:
+			if !ok {
+				return true
+			}
+			select {
+			case p.msgs <- msg:
+			case <-ctx.Done():
+				handBack(msg)
+			}
+		case <-stopping:
+			if p.c.nc.IsClosed() {
+				return false
+			}
+			t := time.NewTicker(50 * time.Millisecond)
+			defer t.Stop()
+			stopping, closedCheck = nil, t.C
+		case <-closedCheck:
+			if p.c.nc.IsClosed() {
+				return false
+			}
+		}
+	}
+}
+
+// ensureConsumer creates the coordinators' consumer again if it is gone. The Consumer handle
+// pulls by name, so that is all a lost consumer needs.
+func (p *runPuller) ensureConsumer(ctx context.Context) {
+	if _, err := p.c.runsConsumer(ctx); err != nil && ctx.Err() == nil {
+		p.c.opts.log.Warn("creating the coordinators' consumer again", "error", err)
 	}
 }
 
@@ -112,7 +166,7 @@ func (p *runPuller) next(ctx context.Context) (jetstream.Msg, error) {
 	case msg := <-p.msgs:
 		if ctx.Err() != nil {
 			// Pulled during shutdown: hand it straight back instead of letting it wait for the lease.
-			_ = msg.Nak()
+			handBack(msg)
 			return nil, ctx.Err()
 		}
 		return msg, nil
