@@ -10,7 +10,7 @@ import (
 
 // The run record is written with as few compare-and-sets as the guarantees allow: a change that
 // can wait is staged (applied to the record in memory and kept) and stored with the next write.
-// Two changes are staged on the happy path, which saves two writes per step and per run:
+// Two changes are staged on the happy path, which saves one write per step and one per run:
 //
 //   - the claim of the run (owner, epoch), stored with the first write that follows it. Until
 //     then the driver may only read and publish events; before anything else that acts on the

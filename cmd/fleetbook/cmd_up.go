@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -110,36 +112,19 @@ func coordinatorCommand() *cobra.Command {
 		Short: "Run a coordinator against an existing NATS server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pluginSet, err := loadPlugins(plugins)
-			if err != nil {
-				return err
-			}
-			stopPprof, err := startPprof(pprofAddr)
-			if err != nil {
-				return err
-			}
-			defer stopPprof()
-			nc, err := r.conn.dial("fleetbook coordinator")
-			if err != nil {
-				return exitf(exitInfra, "connect to NATS: %v", err)
-			}
-			defer nc.Close()
-			log := logger(true)
-			o := []coordinator.Option{coordinator.WithLogger(log), coordinator.WithLease(opts.lease),
-				coordinator.WithStore(opts.store()), coordinator.WithKeepRuns(keepRuns)}
-			o = append(o, pluginSet.coordinator()...)
-			if name != "" {
-				o = append(o, coordinator.WithName(name))
-			}
-			c, err := coordinator.New(nc, o...)
-			if err != nil {
-				return exitf(exitRefused, "%v", err)
-			}
-			// After Ctrl-C or SIGTERM an error is the stop interrupting start-up: a clean exit.
-			if err := runRetrying(cmd.Context(), log, "coordinator", c.Run); err != nil && cmd.Context().Err() == nil {
-				return exitf(exitInfra, "%v", err)
-			}
-			return nil
+			return r.serve(cmd, "coordinator", plugins, pprofAddr, func(nc *nats.Conn, log *slog.Logger, ps pluginSet) (func(context.Context) error, error) {
+				o := []coordinator.Option{coordinator.WithLogger(log), coordinator.WithLease(opts.lease),
+					coordinator.WithStore(opts.store()), coordinator.WithKeepRuns(keepRuns)}
+				o = append(o, ps.coordinator()...)
+				if name != "" {
+					o = append(o, coordinator.WithName(name))
+				}
+				c, err := coordinator.New(nc, o...)
+				if err != nil {
+					return nil, err
+				}
+				return c.Run, nil
+			})
 		},
 	}
 	r.register(cmd)
@@ -163,36 +148,19 @@ func workerCommand() *cobra.Command {
 		Short: "Run a worker against an existing NATS server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pluginSet, err := loadPlugins(plugins)
-			if err != nil {
-				return err
-			}
-			stopPprof, err := startPprof(pprofAddr)
-			if err != nil {
-				return err
-			}
-			defer stopPprof()
-			nc, err := r.conn.dial("fleetbook worker")
-			if err != nil {
-				return exitf(exitInfra, "connect to NATS: %v", err)
-			}
-			defer nc.Close()
-			log := logger(true)
-			o := []worker.Option{worker.WithLogger(log), worker.WithPool(pool), worker.WithConcurrency(concurrency),
-				worker.WithAckWait(opts.lease), worker.WithStore(opts.store())}
-			o = append(o, pluginSet.worker()...)
-			if name != "" {
-				o = append(o, worker.WithName(name))
-			}
-			w, err := worker.New(nc, o...)
-			if err != nil {
-				return exitf(exitRefused, "%v", err)
-			}
-			// After Ctrl-C or SIGTERM an error is the stop interrupting start-up: a clean exit.
-			if err := runRetrying(cmd.Context(), log, "worker", w.Run); err != nil && cmd.Context().Err() == nil {
-				return exitf(exitInfra, "%v", err)
-			}
-			return nil
+			return r.serve(cmd, "worker", plugins, pprofAddr, func(nc *nats.Conn, log *slog.Logger, ps pluginSet) (func(context.Context) error, error) {
+				o := []worker.Option{worker.WithLogger(log), worker.WithPool(pool), worker.WithConcurrency(concurrency),
+					worker.WithAckWait(opts.lease), worker.WithStore(opts.store())}
+				o = append(o, ps.worker()...)
+				if name != "" {
+					o = append(o, worker.WithName(name))
+				}
+				w, err := worker.New(nc, o...)
+				if err != nil {
+					return nil, err
+				}
+				return w.Run, nil
+			})
 		},
 	}
 	r.register(cmd)
@@ -203,6 +171,37 @@ func workerCommand() *cobra.Command {
 	pluginsFlag(cmd, &plugins)
 	pprofFlag(cmd, &pprofAddr)
 	return cmd
+}
+
+// serve is what `fleetbook coordinator` and `fleetbook worker` share: it loads the plugins,
+// starts pprof, connects, builds the service (a refusal there exits 2) and runs it until the
+// command is stopped, retrying a start-up that fails for a transient reason.
+func (r *remoteFlags) serve(cmd *cobra.Command, what, plugins, pprofAddr string,
+	build func(*nats.Conn, *slog.Logger, pluginSet) (func(context.Context) error, error)) error {
+	pluginSet, err := loadPlugins(plugins)
+	if err != nil {
+		return err
+	}
+	stopPprof, err := startPprof(pprofAddr)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
+	nc, err := r.conn.dial("fleetbook " + what)
+	if err != nil {
+		return exitf(exitInfra, "connect to NATS: %v", err)
+	}
+	defer nc.Close()
+	log := logger(true)
+	run, err := build(nc, log, pluginSet)
+	if err != nil {
+		return exitf(exitRefused, "%v", err)
+	}
+	// After Ctrl-C or SIGTERM an error is the stop interrupting start-up: a clean exit.
+	if err := runRetrying(cmd.Context(), log, what, run); err != nil && cmd.Context().Err() == nil {
+		return exitf(exitInfra, "%v", err)
+	}
+	return nil
 }
 
 func (r *remoteFlags) register(cmd *cobra.Command) {
