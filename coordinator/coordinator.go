@@ -89,7 +89,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 
 	// Run messages still buffered when Run returns go back to the stream at once, for another
 	// coordinator, rather than after the lease.
-	defer pull.handBack()
+	defer pull.close()
 	slots := make(chan struct{}, c.opts.maxRuns)
 	for {
 		select {

@@ -165,7 +165,7 @@ func (p *runPuller) next(ctx context.Context) (jetstream.Msg, error) {
 	select {
 	case msg := <-p.msgs:
 		if ctx.Err() != nil {
-			// Pulled during shutdown: hand it straight back instead of letting it wait for the lease.
+			// Pulled during shutdown: hand it back now instead of letting it wait for the lease.
 			handBack(msg)
 			return nil, ctx.Err()
 		}
@@ -175,8 +175,8 @@ func (p *runPuller) next(ctx context.Context) (jetstream.Msg, error) {
 	}
 }
 
-// handBack stops pulling and waits until the run messages still held are handed back.
-func (p *runPuller) handBack() {
+// close stops pulling and waits until the run messages still held are handed back.
+func (p *runPuller) close() {
 	p.stop()
 	<-p.done
 }
