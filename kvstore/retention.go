@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/protocol"
@@ -109,14 +108,4 @@ func (r *Retention) prune(ctx context.Context, rec *protocol.RunRecord) error {
 		}
 	}
 	return nil
-}
-
-// createdAt reads the creation time a run id carries: run ids are UUIDv7, time-ordered.
-func createdAt(id string) (time.Time, bool) {
-	u, err := uuid.Parse(id)
-	if err != nil || u.Version() != 7 {
-		return time.Time{}, false
-	}
-	sec, nsec := u.Time().UnixTime()
-	return time.Unix(sec, nsec), true
 }

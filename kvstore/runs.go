@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/protocol"
@@ -62,15 +64,43 @@ func (r *Runs) Update(ctx context.Context, rec *protocol.RunRecord, rev uint64) 
 
 // List returns up to limit records, newest first (limit <= 0: all).
 //
-// It reads every record: fine for thousands of runs, and the place to add an index when history
-// grows beyond that.
+// Run ids are UUIDv7, which carry their creation time, so only the keys are listed (no values)
+// and only the newest limit records are read, however long the history: a key's time is its
+// run's CreatedAt to the millisecond. Records whose id carries no time (none that fleetbook
+// made) are read and placed by their CreatedAt.
 func (r *Runs) List(ctx context.Context, limit int) ([]*protocol.RunRecord, error) {
 	lister, err := r.kv.ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
-	var recs []*protocol.RunRecord
+	type timedKey struct {
+		key string
+		at  time.Time
+	}
+	var timed []timedKey
+	var read []string
 	for key := range lister.Keys() {
+		if at, ok := createdAt(key); ok && limit > 0 {
+			timed = append(timed, timedKey{key, at})
+		} else {
+			read = append(read, key)
+		}
+	}
+	sort.Slice(timed, func(i, j int) bool {
+		if !timed[i].at.Equal(timed[j].at) {
+			return timed[i].at.After(timed[j].at)
+		}
+		return timed[i].key > timed[j].key
+	})
+	for i, tk := range timed {
+		// Keys of the same millisecond as the last one kept are read too: CreatedAt orders them.
+		if i >= limit && !tk.at.Equal(timed[limit-1].at) {
+			break
+		}
+		read = append(read, tk.key)
+	}
+	var recs []*protocol.RunRecord
+	for _, key := range read {
 		rec, _, err := r.Get(ctx, key)
 		if errors.Is(err, ErrNotFound) {
 			continue // deleted between the listing and the read
@@ -131,4 +161,14 @@ func (r *Runs) WaitFor(ctx context.Context, id string, cond func(*protocol.RunRe
 // queued, whose record must not linger as a run that never starts. ErrConflict if it changed.
 func (r *Runs) Remove(ctx context.Context, id string, rev uint64) error {
 	return translate("remove run", id, r.kv.Delete(ctx, id, jetstream.LastRevision(rev)))
+}
+
+// createdAt reads the creation time a run id carries: run ids are UUIDv7, time-ordered.
+func createdAt(id string) (time.Time, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil || u.Version() != 7 {
+		return time.Time{}, false
+	}
+	sec, nsec := u.Time().UnixTime()
+	return time.Unix(sec, nsec), true
 }
