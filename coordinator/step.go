@@ -305,14 +305,7 @@ func (d *driver) apply(ctx context.Context, key string, task playbooks.Task, res
 // exists nowhere else.
 func (d *driver) finishStep(ctx context.Context, key string, task playbooks.Task, res *protocol.Result) error {
 	ended := time.Now().UTC()
-	write := d.update
-	if d.find(key).Job != nil {
-		write = func(_ context.Context, mutate func(*protocol.RunRecord)) error {
-			d.stage(mutate)
-			return nil
-		}
-	}
-	if err := write(ctx, func(rec *protocol.RunRecord) {
+	end := func(rec *protocol.RunRecord) {
 		s := stepIn(rec, key)
 		s.Job, s.RetryAt, s.Done = nil, time.Time{}, true
 		s.Success = res.Success || task.FailOK
@@ -320,7 +313,10 @@ func (d *driver) finishStep(ctx context.Context, key string, task playbooks.Task
 		if !res.Success && task.FailOK {
 			s.Msg += " (failure ignored: fail_ok)"
 		}
-	}); err != nil {
+	}
+	if d.find(key).Job != nil {
+		d.stage(end)
+	} else if err := d.update(ctx, end); err != nil {
 		return err
 	}
 	st := d.find(key)

@@ -88,24 +88,22 @@ func (r *Retention) Prune(ctx context.Context, cutoff time.Time) (PruneResult, e
 	return res, nil
 }
 
-// prune deletes one ended run.
+// prune deletes one ended run: its events, its idempotency key (if it had one), then its record.
+// A stream purge of a key leaves no delete marker behind, unlike a KV purge.
 func (r *Retention) prune(ctx context.Context, rec *protocol.RunRecord) error {
-	purges := []struct {
-		stream  jetstream.Stream
-		subject string
-	}{
-		{r.events, protocol.EventSubject(rec.ID)},
-		{r.submissions, kvSubject(protocol.SubmissionsBucket, keyFor(rec.IdempotencyKey))},
-		// A stream purge of the key leaves no delete marker behind, unlike a KV purge.
-		{r.records, kvSubject(protocol.RunsBucket, rec.ID)},
-	}
-	for _, p := range purges {
-		if rec.IdempotencyKey == "" && p.stream == r.submissions {
-			continue
+	purge := func(stream jetstream.Stream, subject string) error {
+		if err := stream.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+			return fmt.Errorf("prune run %s: purge %s: %w", rec.ID, subject, err)
 		}
-		if err := p.stream.Purge(ctx, jetstream.WithPurgeSubject(p.subject)); err != nil {
-			return fmt.Errorf("prune run %s: purge %s: %w", rec.ID, p.subject, err)
+		return nil
+	}
+	if err := purge(r.events, protocol.EventSubject(rec.ID)); err != nil {
+		return err
+	}
+	if rec.IdempotencyKey != "" {
+		if err := purge(r.submissions, kvSubject(protocol.SubmissionsBucket, keyFor(rec.IdempotencyKey))); err != nil {
+			return err
 		}
 	}
-	return nil
+	return purge(r.records, kvSubject(protocol.RunsBucket, rec.ID))
 }
