@@ -31,4 +31,19 @@ var (
 	// ErrAgentDefinition indicates an agent definition is unusable; the wrapping error names the
 	// file (when there is one) and the field.
 	ErrAgentDefinition = errors.New("invalid agent definition")
+
+	// ErrInvalidExpression indicates an assert expression, compound filter, fact filter or
+	// class/identity/agent matcher that does not parse; the error quotes it and says where.
+	ErrInvalidExpression = errors.New("invalid expression")
 )
+
+// invalidExpression marks err, a parse error of an expression language (assert expressions,
+// compound filters, fact filters, class/identity/agent matchers), as ErrInvalidExpression
+// without changing its text.
+func invalidExpression(err error) error { return &expressionError{err: err} }
+
+// expressionError is an expression parse error that matches ErrInvalidExpression.
+type expressionError struct{ err error }
+
+func (e *expressionError) Error() string   { return e.err.Error() }
+func (e *expressionError) Unwrap() []error { return []error{ErrInvalidExpression, e.err} }

@@ -65,11 +65,11 @@ var nodeKeys = map[string]map[string]propSpec{
 // fleetNodeKeys are the filters of the fleet and mcollective types.
 var fleetNodeKeys = map[string]propSpec{
 	"discovery_method": {kind: kindString},
-	"agents":           {kind: kindStringList},
-	"classes":          {kind: kindStringList},
-	"facts":            {kind: kindStringList},
-	"identities":       {kind: kindStringList},
-	"compound":         {kind: kindString},
+	"agents":           {kind: kindStringList, check: fleetExpressionKeys["agents"]},
+	"classes":          {kind: kindStringList, check: fleetExpressionKeys["classes"]},
+	"facts":            {kind: kindStringList, check: fleetExpressionKeys["facts"]},
+	"identities":       {kind: kindStringList, check: fleetExpressionKeys["identities"]},
+	"compound":         {kind: kindString, check: fleetExpressionKeys["compound"]},
 	"federations":      {kind: kindAny, check: checkStringOrList},
 }
 

@@ -26,6 +26,9 @@ const Redacted = "[redacted]"
 //
 // Errors are a *ValidationError with paths like "inputs.count" naming the input: unknown input
 // names, wrong types, failed validation and missing required inputs, all of them collected.
+// When the inputs pass, the expressions templated with them (an rpc assert, a fleet node set's
+// filters) are rendered and checked, and a broken one is a problem at the expression's path
+// (see checkRenderedExpressions).
 func (p *Playbook) ResolveInputs(given map[string]any) (map[string]any, error) {
 	var probs problems
 	out := map[string]any{}
@@ -70,6 +73,10 @@ func (p *Playbook) ResolveInputs(given map[string]any) (map[string]any, error) {
 		case in.Required:
 			probs.add(path, nil, "required input %q (%s) is missing", in.Name, in.Type)
 		}
+	}
+	if len(probs.list) == 0 {
+		// Only now: an expression is rendered with values that passed their own checks.
+		p.checkRenderedExpressions(out, &probs)
 	}
 	if err := probs.err(); err != nil {
 		return nil, err

@@ -117,7 +117,7 @@ var rpcKeys = map[string]propSpec{
 	"batch_sleep_time": {kind: kindSeconds},
 	"silent":           {kind: kindBool},
 	"post":             {kind: kindStringList, enum: []string{"summarize"}},
-	"assert":           {kind: kindString},
+	"assert":           {kind: kindString, check: checkAssert},
 	// max_fail_percentage lets the step succeed with up to this share of nodes failed, and stops
 	// sending further batches once failures exceed it.
 	"max_fail_percentage": {kind: kindAny, check: checkPercent},
@@ -195,14 +195,6 @@ func checkPercent(v any) string {
 		return "must be a percentage from 0 to 100, got " + describe(v)
 	}
 	return ""
-}
-
-func checkAssertList(v any) string {
-	l, ok := v.([]any)
-	if !ok {
-		return "must be a list [key, operator, value], got " + describe(v)
-	}
-	return checkAssertExpression(l)
 }
 
 // TaskTypes returns the canonical task types.
