@@ -263,6 +263,16 @@ func (d *decoder) seq(n *yaml.Node, path string, depth int) ([]*yaml.Node, bool)
 	return n.Content, true
 }
 
+// fits reports whether v, the value of node n at path, fits spec; when not, the problem is
+// recorded at path.
+func (d *decoder) fits(spec propSpec, v any, path string, n *yaml.Node) bool {
+	if msg := checkValue(spec, v); msg != "" {
+		d.probs.add(path, n, "%s", msg)
+		return false
+	}
+	return true
+}
+
 // value converts n to a native Go value: string, int, float64, bool, nil, []any or map[string]any.
 func (d *decoder) value(n *yaml.Node, path string, depth int) (any, bool) {
 	n = resolveAlias(n)

@@ -84,18 +84,25 @@ var inputKeys = map[string]propSpec{
 // inputs decodes the `inputs` map, keeping declaration order. Templates are not allowed anywhere
 // in inputs (Choria never rendered them).
 func (d *decoder) inputs(n *yaml.Node) []Input {
-	entries, ok := d.pairs(n, "inputs", 1)
+	return namedEntries(d, n, "inputs", "input name must match [a-zA-Z0-9_-]+ (the template grammar cannot reference it otherwise)", d.input)
+}
+
+// namedEntries decodes a top-level map of named declarations (inputs, node sets) in document
+// order: every name must match nameRe (badName says so otherwise), and decode turns one entry
+// into a T, reporting false when it found problems.
+func namedEntries[T any](d *decoder, n *yaml.Node, section, badName string, decode func(e pair, path string) (T, bool)) []T {
+	entries, ok := d.pairs(n, section, 1)
 	if !ok {
 		return nil
 	}
-	var out []Input
+	var out []T
 	for _, e := range entries {
-		path := joinPath("inputs", e.Key)
+		path := joinPath(section, e.Key)
 		if !nameRe.MatchString(e.Key) {
-			d.probs.add(path, e.KeyN, "input name must match [a-zA-Z0-9_-]+ (the template grammar cannot reference it otherwise)")
+			d.probs.add(path, e.KeyN, "%s", badName)
 		}
-		if in, ok := d.input(e, path); ok {
-			out = append(out, in)
+		if v, ok := decode(e, path); ok {
+			out = append(out, v)
 		}
 	}
 	return out
@@ -125,8 +132,7 @@ func (d *decoder) input(e pair, path string) (Input, bool) {
 			good = false
 			continue
 		}
-		if msg := checkValue(spec, v); msg != "" {
-			d.probs.add(ppath, p.Value, "%s", msg)
+		if !d.fits(spec, v, ppath, p.Value) {
 			good = false
 			continue
 		}

@@ -90,21 +90,7 @@ var nameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 
 // nodeSets decodes the `nodes` map.
 func (d *decoder) nodeSets(n *yaml.Node) []NodeSet {
-	entries, ok := d.pairs(n, "nodes", 1)
-	if !ok {
-		return nil
-	}
-	var out []NodeSet
-	for _, e := range entries {
-		path := joinPath("nodes", e.Key)
-		if !nameRe.MatchString(e.Key) {
-			d.probs.add(path, e.KeyN, "node set name must match [a-zA-Z0-9_-]+")
-		}
-		if ns, ok := d.nodeSet(e, path); ok {
-			out = append(out, ns)
-		}
-	}
-	return out
+	return namedEntries(d, n, "nodes", "node set name must match [a-zA-Z0-9_-]+", d.nodeSet)
 }
 
 // nodeSet decodes one node set.
@@ -153,8 +139,7 @@ func (d *decoder) nodeSet(e pair, path string) (NodeSet, bool) {
 				continue
 			}
 		}
-		if msg := checkValue(spec, v); msg != "" {
-			d.probs.add(ppath, p.Value, "%s", msg)
+		if !d.fits(spec, v, ppath, p.Value) {
 			good = false
 			continue
 		}

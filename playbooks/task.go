@@ -264,8 +264,7 @@ func (d *decoder) task(e pair, path string) (Task, bool) {
 		seen[p.Key] = true
 		_, own := specs[p.Key]
 		if spec, ok := commonTaskKeys[p.Key]; ok && !own {
-			if msg := checkValue(spec, v); msg != "" {
-				d.probs.add(ppath, p.Value, "%s", msg)
+			if !d.fits(spec, v, ppath, p.Value) {
 				good = false
 				continue
 			}
@@ -279,8 +278,7 @@ func (d *decoder) task(e pair, path string) (Task, bool) {
 			good = false
 			continue
 		}
-		if msg := checkValue(spec, v); msg != "" {
-			d.probs.add(ppath, p.Value, "%s", msg)
+		if !d.fits(spec, v, ppath, p.Value) {
 			good = false
 		}
 		t.Properties[p.Key] = v
