@@ -177,7 +177,9 @@ func (d *decoder) nodeSet(e pair, path string) (NodeSet, bool) {
 			good = false
 		}
 	}
-	return ns, good
+	// A node set of a known type is declared even when some of its values are wrong: their
+	// problems are reported, and references to it are not reported as undeclared besides.
+	return ns, good || known
 }
 
 // allNodeKeys merges the common and type-specific node set keys.
