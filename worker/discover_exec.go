@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/fleetbook/fleetbook/worker/process"
 )
 
 // maxSourceOutput caps what is kept of a node source program's stdout and of its stderr.
@@ -27,27 +27,19 @@ type execOutcome struct {
 func runProgram(ctx context.Context, argv []string, timeout time.Duration) (execOutcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// Pdeathsig fires when the OS thread that started the child exits: keep this one until Wait
-	// returns, so a worker killed -9 takes its source program with it.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := process.Command(ctx, argv[0], argv[1:]...)
 	cmd.Env = os.Environ()
-	stdout, stderr := newCappedBuffer(maxSourceOutput), newCappedBuffer(maxSourceOutput)
+	stdout, stderr := process.NewCappedBuffer(maxSourceOutput), process.NewCappedBuffer(maxSourceOutput)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A grandchild that left the group but holds the pipes must not hang the job.
 	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
+	err := process.Run(cmd)
+	if cmd.Process == nil {
 		return execOutcome{}, fmt.Errorf("could not start %s: %w", argv[0], err)
 	}
-	err := cmd.Wait()
-	killGroup(cmd.Process.Pid)
 	out := execOutcome{stdout: stdout.String(), stderr: stderr.String()}
 	switch {
-	case stdout.total > maxSourceOutput:
+	case stdout.Total() > maxSourceOutput:
 		return out, fmt.Errorf("%s wrote more than %d bytes", argv[0], maxSourceOutput)
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded):
 		return out, fmt.Errorf("%s timed out after %s%s", argv[0], timeout, stderrTail(out.stderr))

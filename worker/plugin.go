@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
+	"github.com/fleetbook/fleetbook/worker/process"
 )
 
 // Plugin settings.
@@ -144,32 +144,16 @@ type pluginOutcome struct {
 func runPlugin(ctx context.Context, path string, input []byte, env []string, timeout, drainWait time.Duration) pluginOutcome {
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	stdout := newCappedBuffer(maxOutput)
-	stderr := newCappedBuffer(maxPluginStderr)
-	cmd := exec.CommandContext(tctx, path)
+	stdout := process.NewCappedBuffer(maxOutput)
+	stderr := process.NewCappedBuffer(maxPluginStderr)
+	cmd := process.Command(tctx, path)
 	cmd.Dir = filepath.Dir(path)
 	cmd.Env = env
 	cmd.Stdin = bytes.NewReader(input)
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = drainWait
-
-	done := make(chan error, 1)
-	go func() {
-		// Pdeathsig follows the thread that started the process: keep it for the whole run.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			done <- err
-			return
-		}
-		err := cmd.Wait()
-		killGroup(cmd.Process.Pid)
-		done <- err
-	}()
-	err := <-done
+	err := process.Run(cmd)
 
 	o := pluginOutcome{stdout: []byte(stdout.String()), stderr: stderr.String(), exitCode: -1}
 	var ee *exec.ExitError
@@ -192,7 +176,7 @@ func runPlugin(ctx context.Context, path string, input []byte, env []string, tim
 		}
 	case errors.Is(err, exec.ErrWaitDelay), err == nil:
 		o.exitCode = 0
-		if stdout.total > maxOutput {
+		if stdout.Total() > maxOutput {
 			o.failure = fmt.Sprintf("wrote more than %d bytes on stdout", maxOutput)
 		}
 	default:

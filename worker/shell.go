@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +17,12 @@ import (
 	"time"
 
 	"github.com/fleetbook/fleetbook/protocol"
+	"github.com/fleetbook/fleetbook/worker/process"
 )
+
+// maxOutput caps the output kept of one command: results travel as single NATS messages and are
+// stored with their run, so a chatty command must not make them huge.
+const maxOutput = 256 << 10
 
 // shellOutcome is what running one command gave.
 type shellOutcome struct {
@@ -112,29 +116,7 @@ func runShell(ctx context.Context, spec *protocol.ShellSpec, env []string, drain
 	}
 	cmd.Stdout = pw
 	cmd.Stderr = pw
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// The group is what a timeout or shutdown kills, children and grandchildren included.
-		Setpgid: true,
-		// If the worker is killed -9 the shell dies with it rather than running on unobserved
-		// while the job is redelivered to another worker.
-		Pdeathsig: syscall.SIGKILL,
-	}
-
-	started := make(chan error, 1)
-	exited := make(chan error, 1)
-	go func() {
-		// Pdeathsig fires when the creating OS thread exits, not the process: keep this thread
-		// ours, and alive in Wait, for as long as the shell runs.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		exited <- cmd.Wait()
-	}()
-	err = <-started
+	exited, err := process.Start(cmd)
 	// The children hold their own copies; ours must go or the reader never sees EOF.
 	pw.Close()
 	if err != nil {
@@ -142,7 +124,7 @@ func runShell(ctx context.Context, spec *protocol.ShellSpec, env []string, drain
 	}
 	pgid := cmd.Process.Pid
 
-	out := newCappedBuffer(maxOutput)
+	out := process.NewCappedBuffer(maxOutput)
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
@@ -161,15 +143,15 @@ func runShell(ctx context.Context, spec *protocol.ShellSpec, env []string, drain
 	case waitErr = <-exited:
 	case <-timeout:
 		timedOut = true
-		killGroup(pgid)
+		process.KillGroup(pgid)
 		waitErr = <-exited
 	case <-ctx.Done():
 		interrupted = true
-		killGroup(pgid)
+		process.KillGroup(pgid)
 		waitErr = <-exited
 	}
 	// Whatever the shell left running in its group goes with it.
-	killGroup(pgid)
+	process.KillGroup(pgid)
 	drain := time.NewTimer(drainWait)
 	select {
 	case <-copied:
@@ -202,10 +184,4 @@ func runShell(ctx context.Context, spec *protocol.ShellSpec, env []string, drain
 		o.msg = fmt.Sprintf("Command failed with code %d", o.exitCode)
 	}
 	return o
-}
-
-// killGroup sends SIGKILL to the process group pgid. ESRCH (the group is already gone) is the
-// common case after a normal exit and needs no handling.
-func killGroup(pgid int) {
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }

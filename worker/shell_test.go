@@ -93,29 +93,3 @@ func TestShellRejectsBadEnvironmentNames(t *testing.T) {
 		}
 	}
 }
-
-func TestCappedBuffer(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		writes []string
-		want   string
-	}{
-		{"fits", []string{"ab", "cd"}, "abcd"},
-		{"exactly full", []string{"abcdefgh"}, "abcdefgh"},
-		{"one big write", []string{"abcdefghij"}, "abcd\n[... 2 bytes omitted ...]\nghij"},
-		{"many small writes", strings.Split("abcdefghijklmnopqrstuvwxyz", ""), "abcd\n[... 18 bytes omitted ...]\nwxyz"},
-		{"tail spans writes", []string{"abcde", "fghijkl", "mn"}, "abcd\n[... 6 bytes omitted ...]\nklmn"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b := newCappedBuffer(8)
-			for _, w := range tc.writes {
-				if n, err := b.Write([]byte(w)); n != len(w) || err != nil {
-					t.Fatalf("write %q: %d %v", w, n, err)
-				}
-			}
-			if got := b.String(); got != tc.want {
-				t.Errorf("got %q, want %q", got, tc.want)
-			}
-		})
-	}
-}

@@ -1,17 +1,14 @@
-package worker
+package process
 
 import (
 	"fmt"
 	"sync"
 )
 
-// maxOutput caps the output kept of one command: results travel as single NATS messages and are
-// stored with their run, so a chatty command must not make them huge.
-const maxOutput = 256 << 10
-
-// cappedBuffer keeps the first and the last bytes written to it, up to a limit, and counts what it
+// CappedBuffer keeps the first and the last bytes written to it, up to a limit, and counts what it
 // dropped in between: the start of a command's output says what it did, the end why it stopped.
-type cappedBuffer struct {
+// It is safe for concurrent writers (a command's stdout and stderr may share it).
+type CappedBuffer struct {
 	mu      sync.Mutex
 	headCap int
 	tailCap int
@@ -22,12 +19,14 @@ type cappedBuffer struct {
 	total int64
 }
 
-func newCappedBuffer(limit int) *cappedBuffer {
-	return &cappedBuffer{headCap: limit / 2, tailCap: limit - limit/2}
+// NewCappedBuffer returns a buffer that keeps at most limit bytes: half from the start, half from
+// the end.
+func NewCappedBuffer(limit int) *CappedBuffer {
+	return &CappedBuffer{headCap: limit / 2, tailCap: limit - limit/2}
 }
 
 // Write implements io.Writer; it never fails.
-func (b *cappedBuffer) Write(p []byte) (int, error) {
+func (b *CappedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := len(p)
@@ -49,8 +48,15 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// Total is the number of bytes written, kept or not.
+func (b *CappedBuffer) Total() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.total
+}
+
 // String returns the kept output, with a marker where bytes were dropped.
-func (b *cappedBuffer) String() string {
+func (b *CappedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	tail := b.tail
