@@ -11,6 +11,7 @@ import (
 
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
+	"github.com/fleetbook/fleetbook/worker/discover"
 )
 
 // Option configures a Worker; it returns an error for a value it refuses outright, and New runs
@@ -154,4 +155,28 @@ func WithSlackAPI(url string) Option {
 // worker runs.
 func WithPluginDir(dir string) Option {
 	return func(o *options) error { o.pluginDir = dir; return nil }
+}
+
+// WithPuppetDB sets the base URL of the PuppetDB that pql node sets query (its /pdb/query/v4
+// endpoint); a node set's url property overrides it. Default $FLEETBOOK_PUPPETDB_URL, or
+// discover.DefaultPuppetDB.
+func WithPuppetDB(base string) Option {
+	return func(o *options) error {
+		if err := discover.CheckPuppetDBURL(base); err != nil {
+			return err
+		}
+		o.puppetDB = base
+		return nil
+	}
+}
+
+// puppetDBURL is the PuppetDB used when a node set names none.
+func (o *options) puppetDBURL() string {
+	if o.puppetDB != "" {
+		return o.puppetDB
+	}
+	if env := os.Getenv("FLEETBOOK_PUPPETDB_URL"); env != "" {
+		return env
+	}
+	return discover.DefaultPuppetDB
 }

@@ -111,9 +111,9 @@ func TestPluginTimeoutKillsGroup(t *testing.T) {
 	if res.Success || res.Msg != "plugin slow timed out after 300ms" {
 		t.Errorf("result: %+v", res)
 	}
-	for _, pid := range readPids(t, pids) {
+	for _, pid := range natstest.ReadPids(t, pids) {
 		natstest.Eventually(t, wait, func() error {
-			if !processGone(pid) {
+			if !natstest.ProcessGone(pid) {
 				return fmt.Errorf("process %d still runs", pid)
 			}
 			return nil

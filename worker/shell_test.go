@@ -20,9 +20,9 @@ func TestShellBackgroundChildDoesNotHoldTheJob(t *testing.T) {
 	if !out.success || out.output != "done\n" {
 		t.Fatalf("outcome: %+v", out)
 	}
-	pid := readPids(t, pids)[0]
+	pid := natstest.ReadPids(t, pids)[0]
 	natstest.Eventually(t, wait, func() error {
-		if !processGone(pid) {
+		if !natstest.ProcessGone(pid) {
 			return fmt.Errorf("background child %d outlived its job", pid)
 		}
 		return nil
@@ -38,7 +38,7 @@ func TestShellEscapedProcessHoldingPipeIsBounded(t *testing.T) {
 	spec := &protocol.ShellSpec{Command: `setsid sh -c 'echo $$ > "$PIDS"; exec sleep 60' & sleep 0.2; echo done`}
 	out := runShell(context.Background(), spec, append(os.Environ(), "PIDS="+pids), 100*time.Millisecond)
 	natstest.Eventually(t, wait, func() error { _, err := os.Stat(pids); return err })
-	for _, pid := range readPids(t, pids) {
+	for _, pid := range natstest.ReadPids(t, pids) {
 		_ = killPid(pid)
 	}
 	if !out.success || out.output != "done\n" {
@@ -60,7 +60,7 @@ func TestShellInterruptedByContext(t *testing.T) {
 	if !out.interrupted {
 		t.Errorf("outcome: %+v", out)
 	}
-	if pid := readPids(t, pids)[0]; !processGone(pid) {
+	if pid := natstest.ReadPids(t, pids)[0]; !natstest.ProcessGone(pid) {
 		t.Errorf("shell %d survived the interruption", pid)
 	}
 }

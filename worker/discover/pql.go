@@ -1,4 +1,4 @@
-package worker
+package discover
 
 import (
 	"context"
@@ -7,49 +7,25 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 )
 
 // DefaultPuppetDB is the PuppetDB a pql node set asks when neither the node set's url property
-// nor WithPuppetDB nor $FLEETBOOK_PUPPETDB_URL names one. Choria used plugin.choria.puppetdb_host
-// and _port (default puppet:8081, HTTPS with the node's certificate); here the query API is
-// plain HTTP(S) with the system's CAs.
+// nor the worker (worker.WithPuppetDB, $FLEETBOOK_PUPPETDB_URL) names one. Choria used
+// plugin.choria.puppetdb_host and _port (default puppet:8081, HTTPS with the node's
+// certificate); here the query API is plain HTTP(S) with the system's CAs.
 const DefaultPuppetDB = "http://puppetdb:8080"
 
 // maxPQLResponse caps a PuppetDB answer.
 const maxPQLResponse = 64 << 20
 
-// WithPuppetDB sets the base URL of the PuppetDB that pql node sets query (its /pdb/query/v4
-// endpoint); a node set's url property overrides it. Default $FLEETBOOK_PUPPETDB_URL, or
-// DefaultPuppetDB.
-func WithPuppetDB(base string) Option {
-	return func(o *options) error {
-		if err := checkPuppetDBURL(base); err != nil {
-			return err
-		}
-		o.puppetDB = base
-		return nil
-	}
-}
-
-func checkPuppetDBURL(base string) error {
+// CheckPuppetDBURL refuses a PuppetDB base URL that is not an absolute http or https URL.
+func CheckPuppetDBURL(base string) error {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("PuppetDB URL %q must be an absolute http or https URL", base)
 	}
 	return nil
-}
-
-// puppetDBURL is the PuppetDB used when a node set names none.
-func (o *options) puppetDBURL() string {
-	if o.puppetDB != "" {
-		return o.puppetDB
-	}
-	if env := os.Getenv("FLEETBOOK_PUPPETDB_URL"); env != "" {
-		return env
-	}
-	return DefaultPuppetDB
 }
 
 // pqlNodes sends the query property to PuppetDB's query API and takes the certname of every
@@ -67,7 +43,7 @@ func (d *discoverer) pqlNodes(ctx context.Context, props map[string]any) ([]stri
 	if base == "" {
 		base = d.puppetDB
 	}
-	if err := checkPuppetDBURL(base); err != nil {
+	if err := CheckPuppetDBURL(base); err != nil {
 		return nil, err
 	}
 	endpoint := strings.TrimSuffix(base, "/") + "/pdb/query/v4?" + url.Values{"query": {query}}.Encode()

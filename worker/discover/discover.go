@@ -1,4 +1,4 @@
-package worker
+package discover
 
 import (
 	"context"
@@ -15,11 +15,11 @@ import (
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
-// Discovery timings. A discover job's Timeout bounds the whole job; the others bound one part
-// of it and are shortened to fit.
+// Discovery timings. Config.Timeout bounds the whole discovery; the others bound one part of it
+// and are shortened to fit.
 const (
-	// defaultDiscoverTimeout bounds a discover job whose Job.Timeout is 0.
-	defaultDiscoverTimeout = time.Minute
+	// defaultTimeout bounds a discovery whose Config.Timeout is 0 (a discover job without one).
+	defaultTimeout = time.Minute
 	// defaultSourceTimeout bounds a shell or terraform node source program, as Choria's 10 s.
 	defaultSourceTimeout = 10 * time.Second
 	// defaultPingTimeout is how long test: true waits for every node's ping reply.
@@ -29,15 +29,55 @@ const (
 // Node set types a worker resolves. The playbook's types are the same names; fleet is this
 // project's registry and mcollective its Choria-compatible alias.
 const (
-	discoverYAML        = "yaml"
-	discoverShell       = "shell"
-	discoverTerraform   = "terraform"
-	discoverPQL         = "pql"
-	discoverFleet       = "fleet"
-	discoverMcollective = "mcollective"
+	typeYAML        = "yaml"
+	typeShell       = "shell"
+	typeTerraform   = "terraform"
+	typePQL         = "pql"
+	typeFleet       = "fleet"
+	typeMcollective = "mcollective"
 )
 
-// discoverer resolves node sets. It is built per job from the worker's connection and options.
+// Config is what resolving a node set may reach. The discover task builds it per job from the
+// worker's connection and options.
+type Config struct {
+	// NC carries the connectivity test's pings (test: true).
+	NC *nats.Conn
+	// JS reaches the node registry: fleet and mcollective node sets, and the uses check.
+	JS jetstream.JetStream
+	// PuppetDB is the base URL a pql node set queries when its url property names none.
+	PuppetDB string
+	// Caller names who asks, in the pings' RPC requests (the run id).
+	Caller string
+	// Timeout bounds the whole discovery; a source program and the wait for ping replies get
+	// their own defaults, shortened to fit. Zero means one minute.
+	Timeout time.Duration
+}
+
+// Nodes resolves the node set spec and returns its identities in the source's order, without
+// repeats: it runs the source, keeps the first spec.Limit nodes, then runs the connectivity
+// test (spec.Test) and the agent version check (spec.Uses) on what is kept. Any failure of the
+// source, of the test or of the check is an error naming the nodes concerned; ctx's end stops
+// the discovery with an error.
+func Nodes(ctx context.Context, cfg Config, spec *protocol.DiscoverSpec) ([]string, error) {
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	d := &discoverer{
+		nc:            cfg.NC,
+		js:            cfg.JS,
+		puppetDB:      cfg.PuppetDB,
+		http:          http.DefaultClient,
+		sourceTimeout: min(defaultSourceTimeout, timeout),
+		pingTimeout:   min(defaultPingTimeout, timeout),
+		caller:        cfg.Caller,
+	}
+	return d.discover(ctx, spec)
+}
+
+// discoverer resolves node sets: Config, with the timings of one discovery.
 type discoverer struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
@@ -48,48 +88,6 @@ type discoverer struct {
 	pingTimeout   time.Duration
 	// caller names who asks, in RPC requests (the run id).
 	caller string
-}
-
-// runDiscoverJob resolves the job's node set and answers the identities as Result.Data, a
-// []string in the source's order, without repeats. Any failure of the source, of the
-// connectivity test or of the agent version check fails the result with a message naming the
-// node set, and the nodes concerned.
-func (r *run) runDiscoverJob(job *protocol.Job) (protocol.Result, error) {
-	res := r.result(job, time.Now().UTC())
-	res.ExitCode = -1
-	spec := job.Discover
-	if spec == nil {
-		res.Msg = "discover job has no discover spec"
-		return res, nil
-	}
-	timeout := job.Timeout
-	if timeout <= 0 {
-		timeout = defaultDiscoverTimeout
-	}
-	ctx, cancel := context.WithTimeout(r.hard, timeout)
-	defer cancel()
-	d := &discoverer{
-		nc:            r.w.nc,
-		js:            r.js,
-		puppetDB:      r.w.opts.puppetDBURL(),
-		http:          http.DefaultClient,
-		sourceTimeout: min(defaultSourceTimeout, timeout),
-		pingTimeout:   min(defaultPingTimeout, timeout),
-		caller:        job.ID.RunID,
-	}
-	nodes, err := d.discover(ctx, spec)
-	if r.hard.Err() != nil {
-		return protocol.Result{}, errInterrupted
-	}
-	res.EndedAt = time.Now().UTC()
-	if err != nil {
-		res.Msg = fmt.Sprintf("node set %s: %v", spec.Name, err)
-		return res, nil
-	}
-	res.Success, res.ExitCode = true, 0
-	res.Msg = fmt.Sprintf("node set %s: discovered %d nodes", spec.Name, len(nodes))
-	res.Data = nodes
-	return res, nil
 }
 
 // discover runs the node set's source, de-duplicates, keeps the first Limit nodes, then runs the
@@ -105,15 +103,15 @@ func (d *discoverer) discover(ctx context.Context, spec *protocol.DiscoverSpec) 
 		err      error
 	)
 	switch spec.Type {
-	case discoverYAML:
+	case typeYAML:
 		nodes, err = yamlNodes(props)
-	case discoverShell:
+	case typeShell:
 		nodes, err = d.shellNodes(ctx, props)
-	case discoverTerraform:
+	case typeTerraform:
 		nodes, err = d.terraformNodes(ctx, props)
-	case discoverPQL:
+	case typePQL:
 		nodes, err = d.pqlNodes(ctx, props)
-	case discoverFleet, discoverMcollective:
+	case typeFleet, typeMcollective:
 		nodes, registry, err = d.fleetNodes(ctx, props)
 	default:
 		err = fmt.Errorf("unknown node set type %q (known: fleet, mcollective, pql, shell, terraform, yaml)", spec.Type)

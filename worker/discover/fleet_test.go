@@ -1,4 +1,4 @@
-package worker
+package discover
 
 import (
 	"encoding/json"
@@ -220,47 +220,6 @@ func TestDiscoverTestReportsFailedPing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `"x y" cannot be addressed as a node`) {
 		t.Fatalf("error %v, want the unaddressable name refused", err)
 	}
-}
-
-func TestDiscoverJobOnWorker(t *testing.T) {
-	nc, js := setup(t)
-	registerNodes(t, js, filterNodes)
-	answerPings(t, nc, "web1.uk.example.net", true)
-	start(t, newWorker(t, nc, WithName("w1")))
-
-	ok := protocol.Job{
-		Version: protocol.JobVersion, ID: protocol.JobID{RunID: "r1", Step: 1, Attempt: 1}, Type: protocol.TaskDiscover,
-		Timeout: 5 * time.Second,
-		Discover: &protocol.DiscoverSpec{Name: "web", Type: "mcollective", Test: true, Uses: map[string]string{"puppet": "~2.1"},
-			Properties: map[string]any{"classes": []any{"apache"}}},
-	}
-	publishJob(t, js, ok)
-	res := waitResult(t, js, ok.ID)
-	if !res.Success || res.Worker != "w1" || res.Msg != "node set web: discovered 1 nodes" {
-		t.Fatalf("result: %+v", res)
-	}
-	if got, _ := res.Data.([]any); len(got) != 1 || got[0] != "web1.uk.example.net" {
-		t.Fatalf("data %#v, want [web1.uk.example.net]", res.Data)
-	}
-
-	bad := ok
-	bad.ID.Step = 2
-	bad.Discover = &protocol.DiscoverSpec{Name: "de", Type: "fleet", Test: true, Properties: map[string]any{"facts": []any{"country=de"}}}
-	bad.Timeout = time.Second
-	publishJob(t, js, bad)
-	res = waitResult(t, js, bad.ID)
-	if res.Success || !strings.HasPrefix(res.Msg, "node set de: connectivity test failed for 1 of 1 nodes: web2.de.example.net (no node agent is listening)") {
-		t.Fatalf("result: %+v", res)
-	}
-
-	none := ok
-	none.ID.Step = 3
-	none.Discover = nil
-	publishJob(t, js, none)
-	if res = waitResult(t, js, none.ID); res.Success || res.Msg != "discover job has no discover spec" {
-		t.Fatalf("result: %+v", res)
-	}
-	waitJobsEmpty(t, js)
 }
 
 func TestDiscoverTestPingsManyNodesThroughOneSubscription(t *testing.T) {

@@ -1,4 +1,4 @@
-package worker
+package discover
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 )
 
 // compat is the Choria corpus shared with the playbooks package.
-const compat = "../playbooks/testdata/compat/"
+const compat = "../../playbooks/testdata/compat/"
 
 // localDiscoverer resolves node sets that need no NATS.
 func localDiscoverer() *discoverer {
@@ -147,10 +147,10 @@ func TestDiscoverShellTimeoutKillsGroup(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "timed out after 2s") {
 		t.Fatalf("error %v, want a timeout", err)
 	}
-	for _, pid := range readPids(t, pids) {
+	for _, pid := range natstest.ReadPids(t, pids) {
 		// SIGKILL is delivered asynchronously: the process may take a moment to go.
 		natstest.Eventually(t, wait, func() error {
-			if !processGone(pid) {
+			if !natstest.ProcessGone(pid) {
 				return fmt.Errorf("process %d outlived the timed-out script", pid)
 			}
 			return nil
@@ -236,24 +236,6 @@ func TestDiscoverPQL(t *testing.T) {
 	_, err := d.discover(context.Background(), &protocol.DiscoverSpec{Name: "s", Type: "pql", Properties: map[string]any{"query": query, "url": srv2.URL}})
 	if err == nil || !strings.Contains(err.Error(), "PuppetDB at "+srv2.URL) {
 		t.Fatalf("error %v, want one naming the PuppetDB", err)
-	}
-}
-
-func TestWithPuppetDB(t *testing.T) {
-	var o options
-	if err := WithPuppetDB("ftp://x")(&o); err == nil {
-		t.Error("ftp URL accepted")
-	}
-	t.Setenv("FLEETBOOK_PUPPETDB_URL", "")
-	if got := o.puppetDBURL(); got != DefaultPuppetDB {
-		t.Errorf("default %q, want %q", got, DefaultPuppetDB)
-	}
-	t.Setenv("FLEETBOOK_PUPPETDB_URL", "https://pdb.example:8081")
-	if got := o.puppetDBURL(); got != "https://pdb.example:8081" {
-		t.Errorf("from environment %q", got)
-	}
-	if err := WithPuppetDB("http://pdb.example:8080")(&o); err != nil || o.puppetDBURL() != "http://pdb.example:8080" {
-		t.Errorf("option: %v, %q", err, o.puppetDBURL())
 	}
 }
 
