@@ -12,6 +12,7 @@ import (
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
 	"github.com/fleetbook/fleetbook/worker/discover"
+	"github.com/fleetbook/fleetbook/worker/task"
 )
 
 // Option configures a Worker; it returns an error for a value it refuses outright, and New runs
@@ -57,7 +58,7 @@ func defaultOptions() options {
 		log:           slog.New(slog.DiscardHandler),
 		fetchWait:     2 * time.Second,
 		drainWait:     time.Second,
-		slackAPI:      DefaultSlackAPI,
+		slackAPI:      task.DefaultSlackAPI,
 	}
 }
 
@@ -79,7 +80,7 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: shutdown grace must not be negative, got %s", ErrInvalidOption, o.grace)
 	case o.log == nil:
 		return fmt.Errorf("%w: logger must not be nil", ErrInvalidOption)
-	case !isHTTPURL(o.slackAPI):
+	case !task.IsHTTPURL(o.slackAPI):
 		return fmt.Errorf("%w: Slack API URL %q is not an http:// or https:// URL", ErrInvalidOption, o.slackAPI)
 	case o.fetchWait <= 0 || o.drainWait <= 0:
 		return fmt.Errorf("%w: internal waits must be positive", ErrInvalidOption)
@@ -144,7 +145,7 @@ func WithStore(cfg kvstore.Config) Option {
 }
 
 // WithSlackAPI sets the base URL of the Slack Web API that slack tasks call (chat.postMessage is
-// appended); a task's api_url property overrides it. Default DefaultSlackAPI.
+// appended); a task's api_url property overrides it. Default task.DefaultSlackAPI.
 func WithSlackAPI(url string) Option {
 	return func(o *options) error { o.slackAPI = strings.TrimRight(url, "/"); return nil }
 }

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/fleetbook/fleetbook/worker/discover"
@@ -21,5 +22,16 @@ func TestWithPuppetDB(t *testing.T) {
 	}
 	if err := WithPuppetDB("http://pdb.example:8080")(&o); err != nil || o.puppetDBURL() != "http://pdb.example:8080" {
 		t.Errorf("option: %v, %q", err, o.puppetDBURL())
+	}
+}
+
+func TestWithSlackAPI(t *testing.T) {
+	if _, err := New(nil, WithSlackAPI("slack.com")); err == nil {
+		t.Error("nil connection accepted")
+	}
+	o := defaultOptions()
+	_ = WithSlackAPI("slack.com/api")(&o)
+	if err := o.validate(); err == nil || !strings.Contains(err.Error(), "Slack API URL") {
+		t.Errorf("bad WithSlackAPI: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package worker
+package task
 
 import (
 	"bytes"
@@ -32,24 +32,24 @@ const (
 )
 
 // isPluginJob reports whether job's type can be a plugin of this worker.
-func (r *run) isPluginJob(job *protocol.Job) bool {
-	return r.w.opts.pluginDir != "" && playbooks.ValidPluginName(job.Type)
+func isPluginJob(env Env, job *protocol.Job) bool {
+	return env.PluginDir != "" && playbooks.ValidPluginName(job.Type)
 }
 
 // runPluginJob runs the plugin executable of job.Type: the job as a protocol.PluginRequest on
 // stdin, a protocol.PluginReply expected on stdout. A non-zero exit, an answer that is not a
 // reply, or a timeout is a failed task.
-func (r *run) runPluginJob(job *protocol.Job) (protocol.Result, error) {
-	spec, err := playbooks.LoadPlugin(r.w.opts.pluginDir, job.Type)
+func runPluginJob(ctx context.Context, env Env, job *protocol.Job) (protocol.Result, error) {
+	spec, err := playbooks.LoadPlugin(env.PluginDir, job.Type)
 	if err != nil {
-		return r.failed(job, fmt.Sprintf("plugin task type %s is not usable on worker %s: %v", job.Type, r.w.opts.name, err)), nil
+		return env.failed(job, fmt.Sprintf("plugin task type %s is not usable on worker %s: %v", job.Type, env.Worker, err)), nil
 	}
 	props := job.Properties
 	if props == nil {
 		props = map[string]any{}
 	}
 	if err := spec.CheckProperties(props); err != nil {
-		return r.failed(job, fmt.Sprintf("plugin %s: %v", job.Type, err)), nil
+		return env.failed(job, fmt.Sprintf("plugin %s: %v", job.Type, err)), nil
 	}
 	timeout := firstPositive(job.Timeout, spec.Timeout, defaultPluginTimeout)
 	input, err := json.Marshal(protocol.PluginRequest{
@@ -58,14 +58,14 @@ func (r *run) runPluginJob(job *protocol.Job) (protocol.Result, error) {
 		Playbook: job.Playbook, RequestID: job.ID.String(), TimeoutSeconds: timeout.Seconds(),
 	})
 	if err != nil {
-		return r.failed(job, fmt.Sprintf("plugin %s: the task cannot be encoded: %v", job.Type, err)), nil
+		return env.failed(job, fmt.Sprintf("plugin %s: the task cannot be encoded: %v", job.Type, err)), nil
 	}
 
-	res := r.result(job, time.Now().UTC())
-	out := runPlugin(r.hard, spec.Path, input, pluginEnv(job, r.w.opts.name), timeout, r.w.opts.drainWait)
+	res := env.NewResult(job, time.Now().UTC())
+	out := runPlugin(ctx, spec.Path, input, pluginEnv(job, env.Worker), timeout, env.DrainWait)
 	res.EndedAt = time.Now().UTC()
 	if out.interrupted {
-		return protocol.Result{}, errInterrupted
+		return protocol.Result{}, ErrInterrupted
 	}
 	res.ExitCode = out.exitCode
 	if out.failure != "" {

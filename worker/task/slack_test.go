@@ -1,4 +1,4 @@
-package worker
+package task
 
 import (
 	"encoding/json"
@@ -33,7 +33,7 @@ func noToken(t *testing.T, res protocol.Result) {
 
 func TestSlackPostsMessage(t *testing.T) {
 	rc := newReceiver(t, false, 200, `{"ok": true, "channel": "C024BE91L", "ts": "1503435956.000247", "message": {"text": "x"}}`)
-	res := testRun(t, WithSlackAPI(rc.URL+"/api/")).mustExecute(t, propJob(t, protocol.TaskSlack, slackProps("", nil)))
+	res := mustExecute(t, slackAPIEnv(rc.URL+"/api/"), propJob(t, protocol.TaskSlack, slackProps("", nil)))
 
 	if !res.Success || res.Msg != "Message posted to Slack channel C024BE91L" {
 		t.Errorf("result: %+v", res)
@@ -69,8 +69,8 @@ func TestSlackPostsMessage(t *testing.T) {
 func TestSlackColorUsernameAndAPIOverride(t *testing.T) {
 	rc := newReceiver(t, false, 200, `{"ok": true, "channel": "C1", "ts": "1"}`)
 	// The worker's default points nowhere useful: the task's api_url wins.
-	r := testRun(t, WithSlackAPI("http://127.0.0.1:1"))
-	res := r.mustExecute(t, propJob(t, protocol.TaskSlack, slackProps(rc.URL, map[string]any{"color": "danger", "username": "deploybot"})))
+	env := slackAPIEnv("http://127.0.0.1:1")
+	res := mustExecute(t, env, propJob(t, protocol.TaskSlack, slackProps(rc.URL, map[string]any{"color": "danger", "username": "deploybot"})))
 	if !res.Success {
 		t.Fatalf("result: %+v", res)
 	}
@@ -98,7 +98,7 @@ func TestSlackFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := newReceiver(t, false, tc.status, tc.body)
-			res := testRun(t).mustExecute(t, propJob(t, protocol.TaskSlack, slackProps(rc.URL, nil)))
+			res := mustExecute(t, testEnv(), propJob(t, protocol.TaskSlack, slackProps(rc.URL, nil)))
 			if res.Success || res.Msg != tc.want {
 				t.Errorf("got %+v, want msg %q", res, tc.want)
 			}
@@ -120,19 +120,18 @@ func TestSlackBadProperties(t *testing.T) {
 		{"bad api", slackProps("file:///etc", nil), "property api_url: must be an http:// or https:// URL with a host"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := testRun(t).mustExecute(t, propJob(t, protocol.TaskSlack, tc.props))
+			res := mustExecute(t, testEnv(), propJob(t, protocol.TaskSlack, tc.props))
 			if res.Success || res.Msg != tc.want {
 				t.Errorf("got %+v, want %q", res, tc.want)
 			}
 			noToken(t, res)
 		})
 	}
-	if _, err := New(nil, WithSlackAPI("slack.com")); err == nil {
-		t.Error("nil connection accepted")
-	}
-	o := defaultOptions()
-	_ = WithSlackAPI("slack.com/api")(&o)
-	if err := o.validate(); err == nil || !strings.Contains(err.Error(), "Slack API URL") {
-		t.Errorf("bad WithSlackAPI: %v", err)
-	}
+}
+
+// slackAPIEnv is testEnv with the worker's Slack API base URL set to api.
+func slackAPIEnv(api string) Env {
+	env := testEnv()
+	env.SlackAPI = api
+	return env
 }

@@ -1,4 +1,4 @@
-package worker
+package task
 
 import (
 	"encoding/json"
@@ -38,7 +38,7 @@ func TestPluginReceivesJobAndCleanEnv(t *testing.T) {
 	writePlugin(t, dir, "echo", echoSpec, `in=$(cat); printf '{"success":true,"msg":"%s","data":%s}' "$(env | sort | tr '\n' ' ')" "$in"`)
 	t.Setenv("FLEETBOOK_TEST_SECRET", "from-the-worker")
 	job := propJob(t, "echo", map[string]any{"text": "hi", "count": 2})
-	res := testRun(t, WithPluginDir(dir)).mustExecute(t, job)
+	res := mustExecute(t, pluginDirEnv(dir), job)
 	if !res.Success || res.ExitCode != 0 {
 		t.Fatalf("result: %+v", res)
 	}
@@ -88,7 +88,7 @@ func TestPluginFailures(t *testing.T) {
 			if props == nil {
 				props = map[string]any{"text": "x"}
 			}
-			res := testRun(t, WithPluginDir(dir)).mustExecute(t, propJob(t, "echo", props))
+			res := mustExecute(t, pluginDirEnv(dir), propJob(t, "echo", props))
 			if res.Success || res.Msg != tc.want {
 				t.Errorf("got %+v, want msg %q", res, tc.want)
 			}
@@ -107,7 +107,7 @@ func TestPluginTimeoutKillsGroup(t *testing.T) {
 		fmt.Sprintf("sleep 300 & echo $! >> %s; echo $$ >> %s; wait", pids, pids))
 	job := propJob(t, "slow", nil)
 	job.Timeout = 300 * time.Millisecond
-	res := testRun(t, WithPluginDir(dir)).mustExecute(t, job)
+	res := mustExecute(t, pluginDirEnv(dir), job)
 	if res.Success || res.Msg != "plugin slow timed out after 300ms" {
 		t.Errorf("result: %+v", res)
 	}
@@ -124,61 +124,36 @@ func TestPluginTimeoutKillsGroup(t *testing.T) {
 func TestPluginNotUsable(t *testing.T) {
 	dir := t.TempDir()
 	// No plugin directory: the type is unsupported, as before.
-	res := testRun(t).mustExecute(t, propJob(t, "echo", nil))
+	res := mustExecute(t, testEnv(), propJob(t, "echo", nil))
 	if res.Success || res.Msg != "unsupported task type echo on worker w-test" {
 		t.Errorf("no plugin dir: %+v", res)
 	}
-	res = testRun(t, WithPluginDir(dir)).mustExecute(t, propJob(t, "echo", nil))
+	res = mustExecute(t, pluginDirEnv(dir), propJob(t, "echo", nil))
 	if res.Success || !strings.HasPrefix(res.Msg, "plugin task type echo is not usable on worker w-test: invalid plugin: ") {
 		t.Errorf("missing plugin: %+v", res)
 	}
 	// A type that is not a plugin name never reaches the file system.
-	res = testRun(t, WithPluginDir(dir)).mustExecute(t, propJob(t, "../echo", nil))
+	res = mustExecute(t, pluginDirEnv(dir), propJob(t, "../echo", nil))
 	if res.Success || res.Msg != "unsupported task type ../echo on worker w-test" {
 		t.Errorf("path type: %+v", res)
 	}
 }
 
+// pluginDirEnv is testEnv with the plugin task types of dir.
+func pluginDirEnv(dir string) Env {
+	env := testEnv()
+	env.PluginDir = dir
+	return env
+}
+
 // examplePlugins is the shipped example plugin directory.
 func examplePlugins(t *testing.T) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "examples", "plugins"))
+	dir, err := filepath.Abs(filepath.Join("..", "..", "examples", "plugins"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-func TestExampleTicketPluginThroughWorker(t *testing.T) {
-	nc, js := setup(t)
-	start(t, newWorker(t, nc, WithPluginDir(examplePlugins(t))))
-	queue := filepath.Join(t.TempDir(), "tickets.jsonl")
-
-	job := protocol.Job{
-		Version: protocol.JobVersion, ID: protocol.JobID{RunID: "r1", Step: 4, Attempt: 1},
-		Type: "ticket", Description: "file it", Playbook: "test_book",
-		Properties: map[string]any{"summary": "web1 is down", "priority": 2, "queue": queue},
-	}
-	publishJob(t, js, job)
-	res := waitResult(t, js, job.ID)
-	if !res.Success || res.Msg != "Ticket FB-r1-4-1 filed" {
-		t.Fatalf("result: %+v", res)
-	}
-	if d, _ := res.Data.(map[string]any); d["ticket"] != "FB-r1-4-1" || d["priority"] != float64(2) || d["queue"] != queue {
-		t.Errorf("data: %#v", res.Data)
-	}
-	if n := lines(t, queue); n != 1 {
-		t.Errorf("queue has %d tickets, want 1", n)
-	}
-
-	bad := job
-	bad.ID.Step = 5
-	bad.Properties = map[string]any{"summary": "x", "priority": 9, "queue": queue}
-	publishJob(t, js, bad)
-	if res := waitResult(t, js, bad.ID); res.Success || res.Msg != "priority must be 1 to 5, got 9" {
-		t.Errorf("bad priority: %+v", res)
-	}
-	waitJobsEmpty(t, js)
 }
 
 func TestExamplePluginSpecLoads(t *testing.T) {

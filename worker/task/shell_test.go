@@ -1,4 +1,4 @@
-package worker
+package task
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func TestShellEscapedProcessHoldingPipeIsBounded(t *testing.T) {
 	out := runShell(context.Background(), spec, append(os.Environ(), "PIDS="+pids), 100*time.Millisecond)
 	natstest.Eventually(t, wait, func() error { _, err := os.Stat(pids); return err })
 	for _, pid := range natstest.ReadPids(t, pids) {
-		_ = killPid(pid)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	if !out.success || out.output != "done\n" {
 		t.Errorf("outcome: %+v", out)
@@ -86,8 +87,7 @@ func TestShellOutputIsCapped(t *testing.T) {
 
 func TestShellRejectsBadEnvironmentNames(t *testing.T) {
 	for _, env := range []map[string]string{{"A=B": "x"}, {"": "x"}, {"A": "x\x00y"}} {
-		job := shellJob(1, "true")
-		job.Shell.Environment = env
+		job := protocol.Job{ID: protocol.JobID{RunID: "r1", Step: 1, Attempt: 1}, Shell: &protocol.ShellSpec{Command: "true", Environment: env}}
 		if _, err := shellEnv(&job, "w"); err == nil {
 			t.Errorf("environment %q accepted", env)
 		}

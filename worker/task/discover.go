@@ -1,6 +1,7 @@
-package worker
+package task
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -12,23 +13,23 @@ import (
 // []string in the source's order, without repeats. Any failure of the source, of the
 // connectivity test or of the agent version check fails the result with a message naming the
 // node set, and the nodes concerned.
-func (r *run) runDiscoverJob(job *protocol.Job) (protocol.Result, error) {
-	res := r.result(job, time.Now().UTC())
+func runDiscoverJob(ctx context.Context, env Env, job *protocol.Job) (protocol.Result, error) {
+	res := env.NewResult(job, time.Now().UTC())
 	res.ExitCode = -1
 	spec := job.Discover
 	if spec == nil {
 		res.Msg = "discover job has no discover spec"
 		return res, nil
 	}
-	nodes, err := discover.Nodes(r.hard, discover.Config{
-		NC:       r.w.nc,
-		JS:       r.js,
-		PuppetDB: r.w.opts.puppetDBURL(),
+	nodes, err := discover.Nodes(ctx, discover.Config{
+		NC:       env.NC,
+		JS:       env.JS,
+		PuppetDB: env.PuppetDB,
 		Caller:   job.ID.RunID,
 		Timeout:  job.Timeout,
 	}, spec)
-	if r.hard.Err() != nil {
-		return protocol.Result{}, errInterrupted
+	if ctx.Err() != nil {
+		return protocol.Result{}, ErrInterrupted
 	}
 	res.EndedAt = time.Now().UTC()
 	if err != nil {

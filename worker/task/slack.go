@@ -1,6 +1,7 @@
-package worker
+package task
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,8 +14,8 @@ import (
 
 // Slack task settings.
 const (
-	// DefaultSlackAPI is the Slack Web API base URL slack tasks call unless WithSlackAPI or the
-	// task's api_url says otherwise.
+	// DefaultSlackAPI is the Slack Web API base URL slack tasks call unless Env.SlackAPI (the
+	// worker's WithSlackAPI) or the task's api_url says otherwise.
 	DefaultSlackAPI = "https://slack.com/api"
 	// slackDefaultColor and slackDefaultUsername are Choria's defaults, the name made ours.
 	slackDefaultColor    = "#ffa449"
@@ -105,16 +106,16 @@ func slackRequest(job *protocol.Job, defaultAPI string) (*httpRequest, string, e
 
 // runSlackJob posts a message. Slack answers HTTP 200 with {"ok": false, "error": ...} when it
 // refuses one: that is a failed task naming the error. The token never appears in the result.
-func (r *run) runSlackJob(job *protocol.Job) (protocol.Result, error) {
-	rq, token, err := slackRequest(job, r.w.opts.slackAPI)
+func runSlackJob(ctx context.Context, env Env, job *protocol.Job) (protocol.Result, error) {
+	rq, token, err := slackRequest(job, env.SlackAPI)
 	if err != nil {
-		return r.failed(job, redact(err.Error(), token)), nil
+		return env.failed(job, redact(err.Error(), token)), nil
 	}
-	res := r.result(job, time.Now().UTC())
-	resp, err := sendHTTP(r.hard, rq)
+	res := env.NewResult(job, time.Now().UTC())
+	resp, err := sendHTTP(ctx, rq)
 	res.EndedAt = time.Now().UTC()
 	switch {
-	case errors.Is(err, errInterrupted):
+	case errors.Is(err, ErrInterrupted):
 		return protocol.Result{}, err
 	case err != nil:
 		res.Msg = redact(fmt.Sprintf("Slack chat.postMessage failed: %v", err), token)

@@ -1,4 +1,4 @@
-package worker
+package task
 
 import (
 	"encoding/json"
@@ -25,7 +25,7 @@ func TestGraphiteEvent(t *testing.T) {
 				props[k] = v
 			}
 			before := time.Now().Unix()
-			res := testRun(t).mustExecute(t, propJob(t, protocol.TaskGraphiteEvent, props))
+			res := mustExecute(t, testEnv(), propJob(t, protocol.TaskGraphiteEvent, props))
 			after := time.Now().Unix()
 			if !res.Success || res.Msg != "POST "+rc.URL+"/events/: HTTP 200 OK" {
 				t.Errorf("result: %+v", res)
@@ -48,7 +48,7 @@ func TestGraphiteEvent(t *testing.T) {
 
 func TestGraphiteEventFailures(t *testing.T) {
 	rc := newReceiver(t, false, 400, "bad event")
-	res := testRun(t).mustExecute(t, propJob(t, protocol.TaskGraphiteEvent, map[string]any{"what": "w", "data": "d", "graphite": rc.URL}))
+	res := mustExecute(t, testEnv(), propJob(t, protocol.TaskGraphiteEvent, map[string]any{"what": "w", "data": "d", "graphite": rc.URL}))
 	if res.Success || res.Msg != "POST "+rc.URL+": HTTP 400 Bad Request: bad event" {
 		t.Errorf("result: %+v", res)
 	}
@@ -63,53 +63,10 @@ func TestGraphiteEventFailures(t *testing.T) {
 		{"tags map", map[string]any{"what": "w", "data": "d", "graphite": "http://g", "tags": map[string]any{}}, "property tags: must be a list of strings, got a map"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := testRun(t).mustExecute(t, propJob(t, protocol.TaskGraphiteEvent, tc.props))
+			res := mustExecute(t, testEnv(), propJob(t, protocol.TaskGraphiteEvent, tc.props))
 			if res.Success || res.Msg != tc.want {
 				t.Errorf("got %+v, want %q", res, tc.want)
 			}
 		})
 	}
-}
-
-// TestHTTPTasksThroughWorker publishes webhook, slack and graphite_event jobs to the JOBS stream
-// of a real server and reads their results back.
-func TestHTTPTasksThroughWorker(t *testing.T) {
-	nc, js := setup(t)
-	hook := newReceiver(t, false, 200, `{"queued": 1}`)
-	slack := newReceiver(t, false, 200, `{"ok": false, "error": "not_in_channel"}`)
-	graphite := newReceiver(t, false, 200, "")
-	start(t, newWorker(t, nc, WithName("w-http"), WithSlackAPI(slack.URL)))
-
-	jobs := []protocol.Job{
-		{Type: protocol.TaskWebhook, Properties: map[string]any{"uri": hook.URL + "/deploy", "data": map[string]any{"rev": "abc"}}},
-		{Type: protocol.TaskSlack, Properties: map[string]any{"token": "xoxb-t", "channel": "#ops", "text": "hi"}},
-		{Type: protocol.TaskGraphiteEvent, Properties: map[string]any{"what": "deploy", "data": "abc", "graphite": graphite.URL}},
-	}
-	for i := range jobs {
-		jobs[i].Version = protocol.JobVersion
-		jobs[i].ID = protocol.JobID{RunID: "r1", Step: i + 1, Attempt: 1}
-		jobs[i].Playbook = "test_book"
-		publishJob(t, js, jobs[i])
-	}
-	want := []struct {
-		success bool
-		msg     string
-	}{
-		{true, "POST " + hook.URL + "/deploy: HTTP 200 OK"},
-		{false, "Slack chat.postMessage failed: not_in_channel"},
-		{true, "POST " + graphite.URL + ": HTTP 200 OK"},
-	}
-	for i, job := range jobs {
-		res := waitResult(t, js, job.ID)
-		if res.Success != want[i].success || res.Msg != want[i].msg || res.Worker != "w-http" {
-			t.Errorf("%s: %+v", job.Type, res)
-		}
-	}
-	if got := hook.only(t); got.header.Get(protocol.HTTPRequestIDHeader) != "r1/1/1/0" || string(got.body) != `{"rev":"abc"}` {
-		t.Errorf("webhook request: %v %s", got.header, got.body)
-	}
-	if d, _ := waitResult(t, js, jobs[0].ID).Data.(map[string]any); d["queued"] != float64(1) {
-		t.Errorf("webhook data: %#v", d)
-	}
-	waitJobsEmpty(t, js)
 }

@@ -1,6 +1,7 @@
-package worker
+package task
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -63,10 +64,10 @@ func graphiteRequest(job *protocol.Job, now time.Time) (*httpRequest, error) {
 }
 
 // runGraphiteJob posts an event; like a webhook, any 2xx is success.
-func (r *run) runGraphiteJob(job *protocol.Job) (protocol.Result, error) {
+func runGraphiteJob(ctx context.Context, env Env, job *protocol.Job) (protocol.Result, error) {
 	rq, err := graphiteRequest(job, time.Now())
 	if err != nil {
-		return r.failed(job, err.Error()), nil
+		return env.failed(job, err.Error()), nil
 	}
-	return r.runHTTPJob(job, rq)
+	return runHTTPJob(ctx, env, job, rq)
 }

@@ -1,4 +1,4 @@
-package worker
+package task
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,101 +17,6 @@ import (
 
 	"github.com/fleetbook/fleetbook/protocol"
 )
-
-// testRun is a run that executes jobs directly, without NATS, for the executors' own tests.
-func testRun(t *testing.T, opts ...Option) *run {
-	t.Helper()
-	o := defaultOptions()
-	o.name = "w-test"
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := o.validate(); err != nil {
-		t.Fatal(err)
-	}
-	return &run{w: &Worker{opts: o}, hard: t.Context()}
-}
-
-// propJob is a job of type typ with props as a worker receives them: through JSON, so numbers
-// are float64.
-func propJob(t *testing.T, typ string, props map[string]any) *protocol.Job {
-	t.Helper()
-	job := protocol.Job{
-		Version: protocol.JobVersion, ID: protocol.JobID{RunID: "r1", Step: 3, Attempt: 2},
-		Type: typ, Description: "notify", Playbook: "test_book", Properties: props,
-	}
-	data, err := json.Marshal(job)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := decodeJob(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
-// exec runs job on r and fails the test if it was interrupted.
-func (r *run) mustExecute(t *testing.T, job *protocol.Job) protocol.Result {
-	t.Helper()
-	res, err := r.execute(job)
-	if err != nil {
-		t.Fatalf("execute: %v", err)
-	}
-	return res
-}
-
-// captured is one request a receiver saw.
-type captured struct {
-	method, path, query string
-	header              http.Header
-	body                []byte
-}
-
-// receiver is an httptest server recording requests and answering with handler's status/body.
-type receiver struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []captured
-}
-
-func newReceiver(t *testing.T, tls bool, status int, body string) *receiver {
-	t.Helper()
-	rc := &receiver{}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, captured{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), b})
-		rc.mu.Unlock()
-		if strings.HasPrefix(body, "{") {
-			w.Header().Set("Content-Type", "application/json")
-		}
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	})
-	if tls {
-		rc.Server = httptest.NewUnstartedServer(h)
-		// The refused handshakes of the verify_ssl test are expected, not worth a log line.
-		rc.Config.ErrorLog = log.New(io.Discard, "", 0)
-		rc.StartTLS()
-	} else {
-		rc.Server = httptest.NewServer(h)
-	}
-	t.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *receiver) only(t *testing.T) captured {
-	t.Helper()
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if len(rc.reqs) != 1 {
-		t.Fatalf("receiver got %d requests, want 1", len(rc.reqs))
-	}
-	return rc.reqs[0]
-}
 
 func hmacHex(secret, data string) string {
 	m := hmac.New(sha256.New, []byte(secret))
@@ -128,7 +32,7 @@ func TestWebhookPost(t *testing.T) {
 		"data":           map[string]any{"nodes": []any{"a", "b"}, "n": 1.5, "ok": true},
 		"signing_secret": "s3cret",
 	})
-	res := testRun(t).mustExecute(t, job)
+	res := mustExecute(t, testEnv(), job)
 
 	if !res.Success || res.Msg != "POST "+rc.URL+"/hook: HTTP 201 Created" {
 		t.Errorf("result: %+v", res)
@@ -167,7 +71,7 @@ func TestWebhookGetQueryAndDefaults(t *testing.T) {
 		"data":           map[string]any{"name": "a b&c", "n": 2, "list": []any{"x", "y"}, "m": map[string]any{"k": "v"}},
 		"signing_secret": "k",
 	})
-	res := testRun(t).mustExecute(t, job)
+	res := mustExecute(t, testEnv(), job)
 	if !res.Success || res.Data != "plain text" || res.Msg != "GET "+rc.URL+"/q: HTTP 200 OK" {
 		t.Errorf("result: %+v", res)
 	}
@@ -184,7 +88,7 @@ func TestWebhookGetQueryAndDefaults(t *testing.T) {
 	}
 	// No signing_secret, no signature.
 	rc2 := newReceiver(t, false, 204, "")
-	res = testRun(t).mustExecute(t, propJob(t, protocol.TaskWebhook, map[string]any{"uri": rc2.URL}))
+	res = mustExecute(t, testEnv(), propJob(t, protocol.TaskWebhook, map[string]any{"uri": rc2.URL}))
 	if !res.Success || res.Data != nil || rc2.only(t).header.Get(protocol.HTTPSignatureHeader) != "" {
 		t.Errorf("unsigned: %+v %v", res, rc2.only(t).header)
 	}
@@ -192,7 +96,7 @@ func TestWebhookGetQueryAndDefaults(t *testing.T) {
 
 func TestWebhookFailures(t *testing.T) {
 	rc := newReceiver(t, false, 500, "boom\nat line 3")
-	res := testRun(t).mustExecute(t, propJob(t, protocol.TaskWebhook, map[string]any{
+	res := mustExecute(t, testEnv(), propJob(t, protocol.TaskWebhook, map[string]any{
 		"uri": rc.URL + "/x", "method": "GET", "data": map[string]any{"password": "hunter2"},
 	}))
 	if res.Success || res.Msg != "GET "+rc.URL+"/x: HTTP 500 Internal Server Error: boom at line 3" {
@@ -205,7 +109,7 @@ func TestWebhookFailures(t *testing.T) {
 	// Nothing listens on a closed server's port.
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	res = testRun(t).mustExecute(t, propJob(t, protocol.TaskWebhook, map[string]any{"uri": closed.URL + "/y?token=abc"}))
+	res = mustExecute(t, testEnv(), propJob(t, protocol.TaskWebhook, map[string]any{"uri": closed.URL + "/y?token=abc"}))
 	if res.Success || !strings.HasPrefix(res.Msg, "POST "+closed.URL+"/y failed: ") || strings.Contains(res.Msg, "token=abc") {
 		t.Errorf("connection refused: %+v", res)
 	}
@@ -228,7 +132,7 @@ func TestWebhookBadProperties(t *testing.T) {
 		{"secret number", map[string]any{"uri": "http://x", "signing_secret": 5}, "property signing_secret: must be a string, got a number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := testRun(t).mustExecute(t, propJob(t, protocol.TaskWebhook, tc.props))
+			res := mustExecute(t, testEnv(), propJob(t, protocol.TaskWebhook, tc.props))
 			if res.Success || res.Msg != tc.want || res.ExitCode != -1 {
 				t.Errorf("got %+v, want msg %q", res, tc.want)
 			}
@@ -238,13 +142,13 @@ func TestWebhookBadProperties(t *testing.T) {
 
 func TestWebhookVerifySSL(t *testing.T) {
 	rc := newReceiver(t, true, 200, `{"ok": true}`)
-	res := testRun(t).mustExecute(t, propJob(t, protocol.TaskWebhook, map[string]any{"uri": rc.URL}))
+	res := mustExecute(t, testEnv(), propJob(t, protocol.TaskWebhook, map[string]any{"uri": rc.URL}))
 	if res.Success || !strings.Contains(res.Msg, "certificate") {
 		t.Errorf("self-signed certificate accepted by default: %+v", res)
 	}
 	// A template renders "false" as text when it is not the whole string's value.
 	for _, off := range []any{false, "false"} {
-		res = testRun(t).mustExecute(t, propJob(t, protocol.TaskWebhook, map[string]any{"uri": rc.URL, "verify_ssl": off}))
+		res = mustExecute(t, testEnv(), propJob(t, protocol.TaskWebhook, map[string]any{"uri": rc.URL, "verify_ssl": off}))
 		if !res.Success {
 			t.Errorf("verify_ssl %v: %+v", off, res)
 		}
@@ -263,7 +167,7 @@ func TestWebhookTimeout(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	job := propJob(t, protocol.TaskWebhook, map[string]any{"uri": srv.URL})
 	job.Timeout = 200 * time.Millisecond
-	res := testRun(t).mustExecute(t, job)
+	res := mustExecute(t, testEnv(), job)
 	if res.Success || res.Msg != "POST "+srv.URL+" failed: timed out after 200ms" {
 		t.Errorf("result: %+v", res)
 	}
@@ -284,12 +188,10 @@ func TestWebhookInterruptedAtShutdown(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
-	r := testRun(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	r.hard = ctx
 	go func() { <-arrived; cancel() }()
-	if _, err := r.execute(propJob(t, protocol.TaskWebhook, map[string]any{"uri": srv.URL})); !errors.Is(err, errInterrupted) {
-		t.Fatalf("got %v, want errInterrupted", err)
+	if _, err := Execute(ctx, testEnv(), propJob(t, protocol.TaskWebhook, map[string]any{"uri": srv.URL})); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("got %v, want ErrInterrupted", err)
 	}
 }
 
@@ -313,11 +215,11 @@ func TestWebhookRedirects(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	res := testRun(t).mustExecute(t, propJob(t, protocol.TaskWebhook, map[string]any{"uri": srv.URL + "/moved", "data": map[string]any{"a": 1}}))
+	res := mustExecute(t, testEnv(), propJob(t, protocol.TaskWebhook, map[string]any{"uri": srv.URL + "/moved", "data": map[string]any{"a": 1}}))
 	if !res.Success || res.Data.(map[string]any)["a"] != json.Number("1") {
 		t.Errorf("same-host redirect: %+v", res)
 	}
-	res = testRun(t).mustExecute(t, propJob(t, protocol.TaskWebhook, map[string]any{"uri": srv.URL + "/away"}))
+	res = mustExecute(t, testEnv(), propJob(t, protocol.TaskWebhook, map[string]any{"uri": srv.URL + "/away"}))
 	if res.Success || !strings.Contains(res.Msg, "HTTP 302 Found (redirect to "+other.URL+" not followed: it is another host)") {
 		t.Errorf("cross-host redirect: %+v", res)
 	}
@@ -350,7 +252,7 @@ func TestWebhookResponseData(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := newReceiver(t, false, 200, tc.body)
-			res := testRun(t).mustExecute(t, propJob(t, protocol.TaskWebhook, map[string]any{"uri": rc.URL}))
+			res := mustExecute(t, testEnv(), propJob(t, protocol.TaskWebhook, map[string]any{"uri": rc.URL}))
 			if !res.Success || !tc.check(res.Data) {
 				t.Errorf("data %.200v", res.Data)
 			}

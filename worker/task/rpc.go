@@ -1,4 +1,4 @@
-package worker
+package task
 
 import (
 	"context"
@@ -25,8 +25,8 @@ const msgFailedNodes = 5
 // runRPCJob fans the job's request out to its targets and collects one NodeResult per target.
 // Result.Success is true only when every node succeeded; Data counts {ok, failed, no_reply,
 // total} so the coordinator can apply max_fail_percentage across batches.
-func (r *run) runRPCJob(job *protocol.Job) (protocol.Result, error) {
-	res := r.result(job, time.Now().UTC())
+func runRPCJob(ctx context.Context, env Env, job *protocol.Job) (protocol.Result, error) {
+	res := env.NewResult(job, time.Now().UTC())
 	res.ExitCode = -1
 	if job.RPC == nil {
 		res.Msg = "rpc job has no rpc spec"
@@ -40,17 +40,17 @@ func (r *run) runRPCJob(job *protocol.Job) (protocol.Result, error) {
 	if spec.Timeout <= 0 {
 		spec.Timeout = job.Timeout
 	}
-	nodes, err := Fanout(r.hard, r.w.nc, spec, job.Targets, job.ID.String(), job.ID.RunID)
+	nodes, err := Fanout(ctx, env.NC, spec, job.Targets, job.ID.String(), job.ID.RunID)
 	res.EndedAt = time.Now().UTC()
 	switch {
-	case r.hard.Err() != nil:
-		return res, errInterrupted
+	case ctx.Err() != nil:
+		return res, ErrInterrupted
 	case err != nil:
 		res.Msg = err.Error()
 		return res, nil
 	}
 	summarize(&res, spec, nodes)
-	fit(&res, r.w.nc.MaxPayload()-resultHeadroom)
+	fit(&res, env.NC.MaxPayload()-resultHeadroom)
 	return res, nil
 }
 

@@ -1,10 +1,12 @@
-package worker
+package task
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
@@ -22,8 +24,8 @@ const (
 const defaultDataTimeout = time.Minute
 
 // runDataJob reads, writes or deletes one key of the job's store. Data is the value read.
-func (r *run) runDataJob(job *protocol.Job) (protocol.Result, error) {
-	res := r.result(job, time.Now().UTC())
+func runDataJob(ctx context.Context, env Env, job *protocol.Job) (protocol.Result, error) {
+	res := env.NewResult(job, time.Now().UTC())
 	res.ExitCode = -1
 	if job.Store == nil || job.Data == nil {
 		res.Msg = "data job has no store or no operation"
@@ -36,13 +38,13 @@ func (r *run) runDataJob(job *protocol.Job) (protocol.Result, error) {
 	// Killed with the worker's shutdown like a shell command: a data call is short, and a
 	// redelivery repeats it harmlessly (reads and deletes are idempotent, a write writes the
 	// same value).
-	ctx, cancel := context.WithTimeout(r.hard, timeout)
+	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	data, msg, err := doData(ctx, r, job)
+	data, msg, err := doData(dctx, env.JS, job)
 	res.EndedAt = time.Now().UTC()
 	if err != nil {
-		if r.hard.Err() != nil {
-			return res, errInterrupted
+		if ctx.Err() != nil {
+			return res, ErrInterrupted
 		}
 		res.Msg = err.Error()
 		return res, nil
@@ -52,7 +54,7 @@ func (r *run) runDataJob(job *protocol.Job) (protocol.Result, error) {
 }
 
 // doData performs the job's operation and returns what was read and the success message.
-func doData(ctx context.Context, r *run, job *protocol.Job) (any, string, error) {
+func doData(ctx context.Context, js jetstream.JetStream, job *protocol.Job) (any, string, error) {
 	op, spec := job.Data, *job.Store
 	path := spec.Name + "/" + op.Key
 	switch op.Action {
@@ -60,7 +62,7 @@ func doData(ctx context.Context, r *run, job *protocol.Job) (any, string, error)
 	default:
 		return nil, "", fmt.Errorf("data action %q is not read, write or delete", op.Action)
 	}
-	st, err := kvstore.Open(ctx, r.js, spec, job.ID.RunID)
+	st, err := kvstore.Open(ctx, js, spec, job.ID.RunID)
 	if err != nil {
 		return nil, "", err
 	}

@@ -1,7 +1,8 @@
-package worker
+package task
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,13 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/protocol"
 	"github.com/fleetbook/fleetbook/worker/agent"
 )
 
 // exampleAgents is the web-cluster example's agents directory.
-var exampleAgents = filepath.Join("..", "examples", "web-cluster", "agents")
+var exampleAgents = filepath.Join("..", "..", "examples", "web-cluster", "agents")
 
 // simNodes names n simulated nodes.
 func simNodes(n int) []agent.Node {
@@ -62,6 +65,32 @@ func startFleet(t testing.TB, url string, nodes []agent.Node, opts ...agent.Opti
 	return state
 }
 
+// fleetConn starts a server and connects to it, for an rpc job's fan-out.
+func fleetConn(t *testing.T) *nats.Conn {
+	t.Helper()
+	s := natstest.RunServer(t)
+	nc, _ := natstest.Connect(t, s.ClientURL())
+	return nc
+}
+
+// executeRPC runs an rpc job that fans out over nc, and returns its result as the coordinator
+// reads it: the job and its result through JSON, as a worker receives and publishes them.
+func executeRPC(t *testing.T, nc *nats.Conn, job protocol.Job) protocol.Result {
+	t.Helper()
+	env := testEnv()
+	env.NC = nc
+	res := mustExecute(t, env, received(t, job))
+	data, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored protocol.Result
+	if err := json.Unmarshal(data, &stored); err != nil {
+		t.Fatal(err)
+	}
+	return stored
+}
+
 func rpcJob(step int, spec protocol.RPCSpec, targets []string) protocol.Job {
 	return protocol.Job{
 		Version: protocol.JobVersion,
@@ -73,14 +102,12 @@ func rpcJob(step int, spec protocol.RPCSpec, targets []string) protocol.Job {
 }
 
 func TestRPCJob_ThousandNodes(t *testing.T) {
-	nc, js := setup(t)
+	nc := fleetConn(t)
 	nodes := simNodes(1000)
 	startFleet(t, nc.ConnectedUrl(), nodes)
-	defer start(t, newWorker(t, nc))()
 
 	job := rpcJob(1, protocol.RPCSpec{Agent: "rpcutil", Action: "ping"}, identities(nodes))
-	publishJob(t, js, job)
-	res := waitResult(t, js, job.ID)
+	res := executeRPC(t, nc, job)
 	if !res.Success || len(res.Nodes) != 1000 {
 		t.Fatalf("success %v, %d nodes, msg %q", res.Success, len(res.Nodes), res.Msg)
 	}
@@ -99,16 +126,14 @@ func TestRPCJob_ThousandNodes(t *testing.T) {
 }
 
 func TestRPCJob_DownNodeFailsAndIsNamed(t *testing.T) {
-	nc, js := setup(t)
+	nc := fleetConn(t)
 	nodes := simNodes(3)
 	startFleet(t, nc.ConnectedUrl(), nodes)
-	defer start(t, newWorker(t, nc))()
 
 	// The fleet serves the wildcard subject, so the missing node is only noticed by its silence.
 	targets := append(identities(nodes), "ghost.test")
 	job := rpcJob(1, protocol.RPCSpec{Agent: "rpcutil", Action: "ping", Timeout: 300 * time.Millisecond}, targets)
-	publishJob(t, js, job)
-	res := waitResult(t, js, job.ID)
+	res := executeRPC(t, nc, job)
 	if res.Success {
 		t.Fatalf("succeeded with a node down: %q", res.Msg)
 	}
@@ -125,10 +150,9 @@ func TestRPCJob_DownNodeFailsAndIsNamed(t *testing.T) {
 }
 
 func TestFanout_NoAgentListening(t *testing.T) {
-	s := natstest.RunServer(t)
-	nc, _ := natstest.Connect(t, s.ClientURL())
+	nc := fleetConn(t)
 	// A single node subscribes to its own subject only: others get no-responders at once.
-	startFleet(t, s.ClientURL(), []agent.Node{{Identity: "alone.test"}})
+	startFleet(t, nc.ConnectedUrl(), []agent.Node{{Identity: "alone.test"}})
 	res, err := Fanout(t.Context(), nc, protocol.RPCSpec{Agent: "rpcutil", Action: "ping", Timeout: time.Minute},
 		[]string{"alone.test", "gone.test", "bad id"}, "r/1/1/0", "r")
 	if err != nil {
@@ -140,16 +164,14 @@ func TestFanout_NoAgentListening(t *testing.T) {
 }
 
 func TestRPCJob_AssertAndNodeFailures(t *testing.T) {
-	nc, js := setup(t)
+	nc := fleetConn(t)
 	nodes := simNodes(4)
 	state := startFleet(t, nc.ConnectedUrl(), nodes)
-	defer start(t, newWorker(t, nc))()
 	ids := identities(nodes)
 
 	up := rpcJob(1, protocol.RPCSpec{Agent: "appmgr", Action: "upgrade", Properties: map[string]any{"revision": "2.0.0"},
 		Assert: "revision=2.0.0 and upgrades>=1"}, ids)
-	publishJob(t, js, up)
-	if res := waitResult(t, js, up.ID); !res.Success {
+	if res := executeRPC(t, nc, up); !res.Success {
 		t.Fatalf("upgrade: %s", res.Msg)
 	}
 
@@ -161,32 +183,28 @@ func TestRPCJob_AssertAndNodeFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	check := rpcJob(2, protocol.RPCSpec{Agent: "nrpe", Action: "runcommand", Properties: map[string]any{"command": "check_load"}}, ids)
-	publishJob(t, js, check)
-	res := waitResult(t, js, check.ID)
+	res := executeRPC(t, nc, check)
 	if res.Success || res.Nodes[ids[2]].Msg != "CRITICAL - load average: 1" || !res.Nodes[ids[0]].Success {
 		t.Fatalf("check_load: %q %+v", res.Msg, res.Nodes)
 	}
 
 	// The reply succeeds but the assertion does not hold.
 	st := rpcJob(3, protocol.RPCSpec{Agent: "appmgr", Action: "status", Assert: "revision=3.0.0"}, ids[:1])
-	publishJob(t, js, st)
-	res = waitResult(t, js, st.ID)
+	res = executeRPC(t, nc, st)
 	if res.Success || res.Nodes[ids[0]].Msg != "assertion failed: revision=3.0.0" {
 		t.Fatalf("assert: %q %+v", res.Msg, res.Nodes)
 	}
 
 	// A refused request names the problem per node.
 	bad := rpcJob(4, protocol.RPCSpec{Agent: "appmgr", Action: "upgrade"}, ids[:1])
-	publishJob(t, js, bad)
-	res = waitResult(t, js, bad.ID)
+	res = executeRPC(t, nc, bad)
 	if res.Success || !strings.Contains(res.Nodes[ids[0]].Msg, `input "revision" is required`) {
 		t.Fatalf("bad args: %+v", res.Nodes)
 	}
 
 	// A bad assert fails the job before anything is sent.
 	syntax := rpcJob(5, protocol.RPCSpec{Agent: "appmgr", Action: "upgrade", Properties: map[string]any{"revision": "9.9.9"}, Assert: "revision"}, ids)
-	publishJob(t, js, syntax)
-	res = waitResult(t, js, syntax.ID)
+	res = executeRPC(t, nc, syntax)
 	if res.Success || !strings.Contains(res.Msg, "expected an operator") || len(res.Nodes) != 0 {
 		t.Fatalf("bad assert: %+v", res)
 	}
@@ -196,10 +214,9 @@ func TestRPCJob_AssertAndNodeFailures(t *testing.T) {
 }
 
 func TestFanout_RepeatedBatchActsOnce(t *testing.T) {
-	s := natstest.RunServer(t)
-	nc, _ := natstest.Connect(t, s.ClientURL())
+	nc := fleetConn(t)
 	nodes := simNodes(20)
-	state := startFleet(t, s.ClientURL(), nodes)
+	state := startFleet(t, nc.ConnectedUrl(), nodes)
 	spec := protocol.RPCSpec{Agent: "appmgr", Action: "upgrade", Properties: map[string]any{"revision": "4.0.0"}}
 	for range 3 {
 		res, err := Fanout(t.Context(), nc, spec, identities(nodes), "run/7/1/0", "run")

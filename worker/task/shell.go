@@ -1,4 +1,4 @@
-package worker
+package task
 
 import (
 	"context"
@@ -20,10 +20,6 @@ import (
 	"github.com/fleetbook/fleetbook/worker/process"
 )
 
-// maxOutput caps the output kept of one command: results travel as single NATS messages and are
-// stored with their run, so a chatty command must not make them huge.
-const maxOutput = 256 << 10
-
 // shellOutcome is what running one command gave.
 type shellOutcome struct {
 	success  bool
@@ -34,19 +30,24 @@ type shellOutcome struct {
 	interrupted bool
 }
 
-// runShellJob runs a shell job and turns its outcome into a Result, or errInterrupted when the
+// runShellJob runs a shell job and turns its outcome into a Result, or ErrInterrupted when the
 // shutdown grace ran out while it ran.
-func (r *run) runShellJob(job *protocol.Job) (protocol.Result, error) {
-	res := r.result(job, time.Now().UTC())
-	env, err := shellEnv(job, r.w.opts.name)
+func runShellJob(ctx context.Context, env Env, job *protocol.Job) (protocol.Result, error) {
+	res := env.NewResult(job, time.Now().UTC())
+	if job.Shell == nil {
+		res.Msg = "shell job has no shell spec"
+		res.ExitCode = -1
+		return res, nil
+	}
+	vars, err := shellEnv(job, env.Worker)
 	if err != nil {
 		res.Msg = err.Error()
 		res.ExitCode = -1
 		return res, nil
 	}
-	out := runShell(r.hard, job.Shell, env, r.w.opts.drainWait)
+	out := runShell(ctx, job.Shell, vars, env.DrainWait)
 	if out.interrupted {
-		return protocol.Result{}, errInterrupted
+		return protocol.Result{}, ErrInterrupted
 	}
 	res.EndedAt = time.Now().UTC()
 	res.Success = out.success

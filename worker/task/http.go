@@ -1,4 +1,4 @@
-package worker
+package task
 
 import (
 	"bytes"
@@ -71,7 +71,7 @@ func (rq *httpRequest) where() string {
 
 // sendHTTP makes the request. Redirects are followed only on the same host (and never from
 // https to http); a redirect elsewhere is returned as the 3xx response with offHost set, so a
-// task never talks to a host its playbook did not name. The error is errInterrupted when ctx
+// task never talks to a host its playbook did not name. The error is ErrInterrupted when ctx
 // ended; its text never holds the query string.
 func sendHTTP(ctx context.Context, rq *httpRequest) (*httpResponse, error) {
 	tctx, cancel := context.WithTimeout(ctx, rq.timeout)
@@ -141,7 +141,7 @@ func sendHTTP(ctx context.Context, rq *httpRequest) (*httpResponse, error) {
 func httpError(ctx, tctx context.Context, rq *httpRequest, err error) error {
 	switch {
 	case ctx.Err() != nil:
-		return errInterrupted
+		return ErrInterrupted
 	case errors.Is(tctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("timed out after %s", rq.timeout)
 	}
@@ -211,104 +211,24 @@ func httpTimeout(job *protocol.Job) time.Duration {
 // parseHTTPURL checks that raw is an absolute http or https URL.
 func parseHTTPURL(key, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
-	if err != nil || !isHTTPURL(raw) || u.Host == "" {
+	if err != nil || !IsHTTPURL(raw) || u.Host == "" {
 		return nil, fmt.Errorf("property %s: must be an http:// or https:// URL with a host", key)
 	}
 	return u, nil
 }
 
-// isHTTPURL reports whether s starts like an http or https URL.
-func isHTTPURL(s string) bool {
+// IsHTTPURL reports whether s starts like an http or https URL, as every URL of an HTTP task
+// must (the worker checks its Slack API URL with it).
+func IsHTTPURL(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
-// webhookRequest builds a webhook job's request from its properties: uri, method (GET or POST,
-// default POST), headers, data (POST: JSON body; GET: query parameters), verify_ssl (default
-// true) and signing_secret.
-func webhookRequest(job *protocol.Job) (*httpRequest, error) {
-	p := &props{m: job.Properties}
-	raw := p.str("uri", "", true)
-	method := strings.ToUpper(p.str("method", http.MethodPost, false))
-	headers := p.strMap("headers")
-	verify := p.boolean("verify_ssl", true)
-	secret := p.str("signing_secret", "", false)
-	if p.err != nil {
-		return nil, p.err
-	}
-	u, err := parseHTTPURL("uri", raw)
-	if err != nil {
-		return nil, err
-	}
-	data := map[string]any{}
-	if v, ok := job.Properties["data"]; ok && v != nil {
-		if data, ok = v.(map[string]any); !ok {
-			return nil, fmt.Errorf("property data: must be a map, got %s", typeName(v))
-		}
-	}
-	rq := &httpRequest{method: method, url: u, headers: headers, verifyTLS: verify,
-		timeout: httpTimeout(job), requestID: job.ID.String(), signingSecret: secret}
-	switch method {
-	case http.MethodPost:
-		if rq.body, err = json.Marshal(data); err != nil {
-			return nil, fmt.Errorf("property data: cannot be encoded as JSON: %w", err)
-		}
-		rq.contentType = "application/json"
-	case http.MethodGet:
-		q := u.Query()
-		for _, k := range slices.Sorted(maps.Keys(data)) {
-			if err := addQuery(q, k, data[k]); err != nil {
-				return nil, err
-			}
-		}
-		u.RawQuery = q.Encode()
-	default:
-		return nil, fmt.Errorf("property method: must be GET or POST, got %q", method)
-	}
-	return rq, nil
-}
-
-// addQuery adds one data entry to a GET query: scalars as one value, a list as the key repeated,
-// anything else as JSON text.
-func addQuery(q url.Values, k string, v any) error {
-	if s, ok := scalarText(v); ok {
-		q.Add(k, s)
-		return nil
-	}
-	if l, ok := v.([]any); ok {
-		for _, it := range l {
-			if err := addQuery(q, k, it); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if v == nil {
-		q.Add(k, "")
-		return nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("property data: value of %q cannot be encoded: %w", k, err)
-	}
-	q.Add(k, string(b))
-	return nil
-}
-
-// runWebhookJob calls a webhook. Any 2xx is success (Choria accepted only 200 and 201).
-func (r *run) runWebhookJob(job *protocol.Job) (protocol.Result, error) {
-	rq, err := webhookRequest(job)
-	if err != nil {
-		return r.failed(job, err.Error()), nil
-	}
-	return r.runHTTPJob(job, rq)
-}
-
 // runHTTPJob sends rq and makes the job's Result of the response.
-func (r *run) runHTTPJob(job *protocol.Job, rq *httpRequest) (protocol.Result, error) {
-	res := r.result(job, time.Now().UTC())
-	resp, err := sendHTTP(r.hard, rq)
+func runHTTPJob(ctx context.Context, env Env, job *protocol.Job, rq *httpRequest) (protocol.Result, error) {
+	res := env.NewResult(job, time.Now().UTC())
+	resp, err := sendHTTP(ctx, rq)
 	res.EndedAt = time.Now().UTC()
-	if errors.Is(err, errInterrupted) {
+	if errors.Is(err, ErrInterrupted) {
 		return protocol.Result{}, err
 	}
 	if err != nil {
@@ -319,12 +239,4 @@ func (r *run) runHTTPJob(job *protocol.Job, rq *httpRequest) (protocol.Result, e
 	res.Msg = rq.where() + ": " + resp.summary()
 	res.Data = resp.data()
 	return res, nil
-}
-
-// failed is a failed Result of job that never ran: its properties were unusable.
-func (r *run) failed(job *protocol.Job, msg string) protocol.Result {
-	res := r.result(job, time.Now().UTC())
-	res.Msg = msg
-	res.ExitCode = -1
-	return res
 }
