@@ -8,20 +8,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
-	"github.com/fleetbook/fleetbook/kvstore"
 )
 
 // wait bounds every Eventually in these tests: generous, since -race on a small machine is slow;
 // none of the tests asserts how fast anything is.
 const wait = 20 * time.Second
 
-// setup starts a server with every fleetbook stream and bucket provisioned.
+// setup starts a server for the node registry and the nodes' pings. Nothing is provisioned:
+// the registry's bucket is created by whoever opens it first, as on a fresh deployment.
 func setup(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	s := natstest.RunServer(t)
-	nc, js := natstest.Connect(t, s.ClientURL())
-	if err := kvstore.Provision(t.Context(), js, kvstore.Config{}); err != nil {
-		t.Fatalf("provision: %v", err)
-	}
-	return nc, js
+	return natstest.Connect(t, s.ClientURL())
 }
