@@ -12,15 +12,6 @@ import (
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
-// Job stops that are not the worker's shutdown. They are the causes of a job's context.
-var (
-	// errRunCancelled: the coordinator cancelled the job's run (protocol.CancelSubject).
-	errRunCancelled = errors.New("cancelled")
-	// errLeaseLost: the job went longer than AckWait without a heartbeat (the worker was paused,
-	// say), so the server has given it to another worker; this copy must stop and stay silent.
-	errLeaseLost = errors.New("lease lost")
-)
-
 // cancels routes a run's cancel message to the jobs of that run held here.
 //
 // A cancel concerns only the jobs held when it comes: the coordinator removes the run's queued jobs
@@ -83,12 +74,12 @@ func (e *cancelError) Unwrap() error { return errRunCancelled }
 
 // subscribeCancels listens for every run's cancel message until the returned subscription is
 // unsubscribed.
-func (r *run) subscribeCancels() (*nats.Subscription, error) {
+func (s *session) subscribeCancels() (*nats.Subscription, error) {
 	prefix := strings.TrimSuffix(protocol.CancelSubjectWildcard, "*")
-	return r.w.nc.Subscribe(protocol.CancelSubjectWildcard, func(m *nats.Msg) {
+	return s.w.nc.Subscribe(protocol.CancelSubjectWildcard, func(m *nats.Msg) {
 		runID := strings.TrimPrefix(m.Subject, prefix)
-		if n := r.cancels.cancel(runID, string(m.Data)); n > 0 {
-			r.w.log.Info("run cancelled: stopping its jobs", "run_id", runID, "jobs", n)
+		if n := s.cancels.cancel(runID, string(m.Data)); n > 0 {
+			s.w.log.Info("run cancelled: stopping its jobs", "run_id", runID, "jobs", n)
 		}
 	})
 }

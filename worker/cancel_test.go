@@ -42,10 +42,10 @@ func TestCancelKillsRunningJob(t *testing.T) {
 	if res.Success || res.Msg != "cancelled: requested by an operator" || res.ExitCode != -1 {
 		t.Errorf("result: %+v", res)
 	}
-	got := readPids(t, pids)
+	got := natstest.ReadPids(t, pids)
 	natstest.Eventually(t, wait, func() error {
 		for _, pid := range got {
-			if !processGone(pid) {
+			if !natstest.ProcessGone(pid) {
 				return fmt.Errorf("process %d still runs", pid)
 			}
 		}

@@ -2,6 +2,12 @@
 // their results to the RESULTS stream. Workers scale horizontally: every worker of a pool binds to
 // the pool's one durable consumer, and the server hands each job to one of them.
 //
+// This package is the job loop: pulling (worker.go), the lease and its heartbeat (heartbeat.go),
+// settling a job and publishing its result (job.go), answering for held jobs (held.go), run
+// cancellation (cancel.go), and secret reveal and scrubbing (secrets.go). The executors of the
+// task types are in worker/task, the node sources in worker/discover, process-group execution in
+// worker/process and the node agent in worker/agent.
+//
 // Each of a worker's slots pulls one job at a time (no client-side prefetch), so a job waiting in
 // the stream is always available to an idle worker, and a worker never holds a job it is not
 // running. While a job runs its slot sends InProgress every third of AckWait.
@@ -19,17 +25,20 @@
 //   - Every job ends in an answer. A job that cannot be decoded, has an unknown type or was
 //     delivered more than MaxDeliveries times is answered with a failed Result (when its id is
 //     known) and terminated, so no coordinator waits forever and no poison job circulates.
-//   - A command never outlives its job. It runs in its own process group, which is killed on
-//     timeout, at the end of the shutdown grace, and after the shell exits (background processes
-//     included; a process that must survive has to leave the group with setsid).
+//   - A job runs under a context of its own, ended at the end of the shutdown grace, when its
+//     run is cancelled or when its lease is lost; no context is kept in a struct. The executors
+//     stop with it (see worker/task); a result publish does not, and keeps trying until
+//     publishPatience passes or the grace ends.
+//   - Secret values reach a job only as it starts, and never leave the worker: every result is
+//     scrubbed of them before it is published.
 //
 // Shutdown: when Run's context is cancelled the slots stop pulling; running jobs get the shutdown
 // grace to finish and are then settled as usual. After the grace, their process groups are killed
 // and the jobs are Nak'd so another worker starts them at once.
 //
-// kill -9 of a worker: each of its shells receives SIGKILL too (Pdeathsig), so a command does not
-// run on unobserved; processes a shell put in the background survive it, since nothing is left to
-// kill their group. The jobs the worker held are redelivered after AckWait to another worker,
-// which runs them again unless their result was already stored. Results are never lost: they are
-// in the stream before the job is acknowledged.
+// kill -9 of a worker: each of its commands receives SIGKILL too (Pdeathsig, worker/process), so
+// a command does not run on unobserved; processes a command put in the background survive it,
+// since nothing is left to kill their group. The jobs the worker held are redelivered after
+// AckWait to another worker, which runs them again unless their result was already stored.
+// Results are never lost: they are in the stream before the job is acknowledged.
 package worker

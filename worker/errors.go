@@ -12,7 +12,11 @@ var (
 	// ErrAlreadyRunning indicates that Run was called on a Worker whose Run has not returned yet.
 	ErrAlreadyRunning = errors.New("worker is already running")
 
-	// errInterrupted reports that a job's execution was cut short by the end of the shutdown
-	// grace: the job has no result and must go back to the queue.
-	errInterrupted = errors.New("job interrupted by worker shutdown")
+	// Job stops that are not the worker's shutdown. They are the causes of a job's context.
+
+	// errRunCancelled: the coordinator cancelled the job's run (protocol.CancelSubject).
+	errRunCancelled = errors.New("cancelled")
+	// errLeaseLost: the job went longer than AckWait without a heartbeat (the worker was paused,
+	// say), so the server has given it to another worker; this copy must stop and stay silent.
+	errLeaseLost = errors.New("lease lost")
 )

@@ -45,18 +45,18 @@ func (h *holding) holds(key string) bool {
 }
 
 // subscribeHeld answers "who holds this job?" for the jobs this worker runs.
-func (r *run) subscribeHeld() (*nats.Subscription, error) {
+func (s *session) subscribeHeld() (*nats.Subscription, error) {
 	prefix := strings.TrimSuffix(protocol.HeldSubjectWildcard, "*")
-	return r.w.nc.Subscribe(protocol.HeldSubjectWildcard, func(m *nats.Msg) {
-		if r.holding.holds(strings.TrimPrefix(m.Subject, prefix)) && m.Reply != "" {
-			_ = m.Respond([]byte(r.w.opts.name))
+	return s.w.nc.Subscribe(protocol.HeldSubjectWildcard, func(m *nats.Msg) {
+		if s.holding.holds(strings.TrimPrefix(m.Subject, prefix)) && m.Reply != "" {
+			_ = m.Respond([]byte(s.w.opts.name))
 		}
 	})
 }
 
 // heldElsewhere asks whether another worker still runs job id, and names it.
-func (r *run) heldElsewhere(id protocol.JobID) (string, bool) {
-	m, err := r.w.nc.Request(protocol.HeldSubject(id), nil, heldProbeTimeout)
+func (s *session) heldElsewhere(id protocol.JobID) (string, bool) {
+	m, err := s.w.nc.Request(protocol.HeldSubject(id), nil, heldProbeTimeout)
 	if err != nil {
 		return "", false
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -150,42 +149,6 @@ func waitJobsEmpty(t *testing.T, js jetstream.JetStream) {
 		}
 		return err
 	})
-}
-
-// processGone reports whether pid no longer runs. A zombie counts as gone: it was killed and
-// only waits for a reaper, which a container's init may never be.
-func processGone(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return true
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	// The state follows the parenthesised command name, which may itself contain spaces.
-	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 {
-		fields := strings.Fields(string(stat[i+1:]))
-		return len(fields) > 0 && (fields[0] == "Z" || fields[0] == "X")
-	}
-	return false
-}
-
-// readPids reads one pid per line from path.
-func readPids(t *testing.T, path string) []int {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read pids: %v", err)
-	}
-	var pids []int
-	for _, f := range strings.Fields(string(data)) {
-		pid, err := strconv.Atoi(f)
-		if err != nil {
-			t.Fatalf("pid %q: %v", f, err)
-		}
-		pids = append(pids, pid)
-	}
-	return pids
 }
 
 // lines is the number of lines in path, 0 when it does not exist.

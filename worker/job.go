@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/protocol"
+	"github.com/fleetbook/fleetbook/worker/task"
 )
 
 // Timings of the calls made around a job. They are not options: they bound network round trips,
@@ -51,8 +52,9 @@ const (
 )
 
 // handle deals with one delivered job, start to finish: it always ends in exactly one of Ack,
-// Nak or Term, sent after the heartbeat has stopped so no InProgress follows it.
-func (r *run) handle(ctx context.Context, log *slog.Logger, msg jetstream.Msg) {
+// Nak or Term, sent after the heartbeat has stopped so no InProgress follows it. hard is the
+// session's context that ends with the shutdown grace.
+func (s *session) handle(hard context.Context, log *slog.Logger, msg jetstream.Msg) {
 	md, err := msg.Metadata()
 	if err != nil {
 		log.Error("job message without JetStream metadata", "subject", msg.Subject(), "error", err)
@@ -63,22 +65,22 @@ func (r *run) handle(ctx context.Context, log *slog.Logger, msg jetstream.Msg) {
 
 	// The job's own context: killed at the end of the shutdown grace, when the job's run is
 	// cancelled, or when the heartbeat finds the lease lost.
-	jctx, stopJob := context.WithCancelCause(r.hard)
+	jctx, stopJob := context.WithCancelCause(hard)
 	defer stopJob(nil)
 	// Heartbeat from the start: the lookup and publish round trips count against AckWait too.
-	stop := startHeartbeat(msg, r.w.opts.heartbeat(), r.w.opts.ackWait, log, func() { stopJob(errLeaseLost) })
-	how, reason := r.process(ctx, jctx, log, msg, md.NumDelivered)
+	stop := startHeartbeat(msg, s.w.opts.heartbeat(), s.w.opts.ackWait, log, func() { stopJob(errLeaseLost) })
+	how, reason := s.process(hard, jctx, log, msg, md.NumDelivered)
 	stop()
 
 	switch how {
 	case ackJob:
-		r.ack(log, msg)
+		s.ack(log, msg)
 	case nakNow:
 		_ = msg.Nak()
 	case nakLater:
 		_ = msg.NakWithDelay(retryLater)
 	case nakHeld:
-		_ = msg.NakWithDelay(r.w.opts.ackWait)
+		_ = msg.NakWithDelay(s.w.opts.ackWait)
 	case termJob:
 		_ = msg.TermWithReason(reason)
 	case leaveJob:
@@ -86,21 +88,23 @@ func (r *run) handle(ctx context.Context, log *slog.Logger, msg jetstream.Msg) {
 }
 
 // process decides a delivered job: it runs it if it must and publishes its result, and says how
-// the message is to be settled (with the Term reason, for termJob).
-func (r *run) process(ctx, jctx context.Context, log *slog.Logger, msg jetstream.Msg, delivery uint64) (settlement, string) {
+// the message is to be settled (with the Term reason, for termJob). The job runs under jctx, its
+// own context; the round trips around it derive from hard, the session's context that ends with
+// the shutdown grace, without its cancellation.
+func (s *session) process(hard, jctx context.Context, log *slog.Logger, msg jetstream.Msg, delivery uint64) (settlement, string) {
 	job, err := decodeJob(msg.Data())
 	if err != nil {
-		return r.refuse(log, msg.Subject(), err)
+		return s.refuse(hard, log, msg.Subject(), err)
 	}
 	log = log.With("job", job.ID.String(), "type", job.Type)
 	// Tracked from the moment it is known: a cancel coming while the result is looked up still
 	// reaches it.
-	jctx, done := r.cancels.track(jctx, job.ID.RunID)
+	jctx, done := s.cancels.track(jctx, job.ID.RunID)
 	defer done()
 
 	// The previous holder may have published the result and died before acknowledging: running
 	// the job again would repeat its effects.
-	exists, err := r.resultExists(ctx, job.ID)
+	exists, err := s.resultExists(hard, job.ID)
 	if err != nil {
 		log.Warn("looking up an earlier result failed, retrying later", "error", err)
 		return nakLater, ""
@@ -114,13 +118,13 @@ func (r *run) process(ctx, jctx context.Context, log *slog.Logger, msg jetstream
 		// Redelivered: the holder may be alive (the jobs consumer moved to another server of a
 		// cluster, say). Its result will come; this delivery waits for it rather than run the job
 		// a second time. These rounds count as deliveries too.
-		if holder, ok := r.heldElsewhere(job.ID); ok {
+		if holder, ok := s.heldElsewhere(job.ID); ok {
 			log.Info("job delivered again but still run by another worker; leaving it to it", "holder", holder)
 			return nakHeld, ""
 		}
 		// The holder may have finished between the first lookup and the question: it publishes
 		// the result before it stops answering, so the result is found now.
-		if exists, err := r.resultExists(ctx, job.ID); err != nil || exists {
+		if exists, err := s.resultExists(hard, job.ID); err != nil || exists {
 			if err != nil {
 				return nakLater, ""
 			}
@@ -129,26 +133,26 @@ func (r *run) process(ctx, jctx context.Context, log *slog.Logger, msg jetstream
 		}
 	}
 
-	if delivery > uint64(r.w.opts.maxDeliveries) {
-		res := r.result(job, time.Now().UTC())
+	if delivery > uint64(s.w.opts.maxDeliveries) {
+		res := s.env.NewResult(job, time.Now().UTC())
 		res.Msg = fmt.Sprintf("abandoned after %d deliveries", delivery-1)
 		res.ExitCode = -1
-		log.Warn("abandoning job delivered too often", "max_deliveries", r.w.opts.maxDeliveries)
-		if !r.publish(log, res) {
+		log.Warn("abandoning job delivered too often", "max_deliveries", s.w.opts.maxDeliveries)
+		if !s.publish(hard, log, res) {
 			return nakLater, ""
 		}
 		return termJob, res.Msg
 	}
 
-	job, secrets, err := r.revealSecrets(ctx, msg.Data(), job)
+	job, secrets, err := s.revealSecrets(hard, msg.Data(), job)
 	if err != nil {
 		log.Warn("reading the job's sensitive inputs failed, retrying later", "error", err)
 		return nakLater, ""
 	}
-	defer r.holding.hold(job.ID)()
+	defer s.holding.hold(job.ID)()
 
 	log.Debug("running job")
-	res, err := r.executeTracked(jctx, job)
+	res, err := s.executeTracked(jctx, job)
 	res.Result = scrubResult(res.Result, secrets)
 	switch cause := context.Cause(jctx); {
 	case errors.Is(cause, errLeaseLost):
@@ -159,21 +163,21 @@ func (r *run) process(ctx, jctx context.Context, log *slog.Logger, msg jetstream
 	case errors.Is(res.cause, errRunCancelled):
 		out := cancelledResult(res.Result, res.cause)
 		if out.ID.RunID == "" {
-			out = cancelledResult(r.result(job, time.Now().UTC()), res.cause)
+			out = cancelledResult(s.env.NewResult(job, time.Now().UTC()), res.cause)
 		}
 		log.Info("job stopped: its run was cancelled")
-		if !r.publish(log, out) {
+		if !s.publish(hard, log, out) {
 			return nakLater, ""
 		}
 		return ackJob, ""
 	}
-	if errors.Is(err, errInterrupted) {
+	if errors.Is(err, task.ErrInterrupted) {
 		// No result: give the job straight back so another worker starts it without waiting for
 		// AckWait.
 		log.Warn("job killed at shutdown, handing it back")
 		return nakNow, ""
 	}
-	if !r.publish(log, res.Result) {
+	if !s.publish(hard, log, res.Result) {
 		// The effects may have happened, but without a result nobody can know: running again is
 		// the at-least-once promise.
 		return nakLater, ""
@@ -201,14 +205,14 @@ func decodeJob(data []byte) (*protocol.Job, error) {
 // refuse settles a job that can never succeed anywhere. When the subject still names the job, a
 // failed Result is published first so the coordinator waiting for it fails the step at once
 // instead of waiting forever.
-func (r *run) refuse(log *slog.Logger, subject string, cause error) (settlement, string) {
+func (s *session) refuse(hard context.Context, log *slog.Logger, subject string, cause error) (settlement, string) {
 	reason := "undecodable job: " + cause.Error()
 	log.Error("refusing job", "error", cause)
-	if id, ok := jobIDFromSubject(subject, r.w.opts.pool); ok {
-		res := r.result(&protocol.Job{ID: id}, time.Now().UTC())
+	if id, ok := jobIDFromSubject(subject, s.w.opts.pool); ok {
+		res := s.env.NewResult(&protocol.Job{ID: id}, time.Now().UTC())
 		res.Msg = reason
 		res.ExitCode = -1
-		if !r.publish(log, res) {
+		if !s.publish(hard, log, res) {
 			return nakLater, ""
 		}
 	}
@@ -246,79 +250,23 @@ type tracked struct {
 
 // executeTracked runs the job's task under jctx, the job's own context, and says whether the job's
 // run was cancelled meanwhile. A job whose run is cancelled already is not started.
-func (r *run) executeTracked(jctx context.Context, job *protocol.Job) (tracked, error) {
+func (s *session) executeTracked(jctx context.Context, job *protocol.Job) (tracked, error) {
 	if cause := context.Cause(jctx); errors.Is(cause, errRunCancelled) {
 		return tracked{cause: cause}, nil
 	}
-	// Executors take their context from run.hard: this copy hands them the job's.
-	jr := *r
-	jr.hard = jctx
-	res, err := jr.execute(job)
+	res, err := task.Execute(jctx, s.env, job)
 	if cause := context.Cause(jctx); errors.Is(cause, errRunCancelled) {
 		return tracked{Result: res, cause: cause}, nil
 	}
 	return tracked{Result: res}, err
 }
 
-// execute runs the job's task. A task that fails is a failed Result, never an error: the only
-// error is errInterrupted, when shutdown killed it.
-func (r *run) execute(job *protocol.Job) (protocol.Result, error) {
-	switch job.Type {
-	case protocol.TaskShell:
-		if job.Shell == nil {
-			res := r.result(job, time.Now().UTC())
-			res.Msg = "shell job has no shell spec"
-			res.ExitCode = -1
-			return res, nil
-		}
-		return r.runShellJob(job)
-	case protocol.TaskWebhook:
-		return r.runWebhookJob(job)
-	case protocol.TaskSlack:
-		return r.runSlackJob(job)
-	case protocol.TaskGraphiteEvent:
-		return r.runGraphiteJob(job)
-	case protocol.TaskData:
-		return r.runDataJob(job)
-	case protocol.TaskDiscover:
-		return r.runDiscoverJob(job)
-	case protocol.TaskNoop:
-		res := r.result(job, time.Now().UTC())
-		res.Success, res.Msg = true, "noop"
-		if msg, ok := job.Properties["msg"].(string); ok && msg != "" {
-			res.Msg = msg
-		}
-		return res, nil
-	case protocol.TaskRPC:
-		return r.runRPCJob(job)
-	default:
-		if r.isPluginJob(job) {
-			return r.runPluginJob(job)
-		}
-		res := r.result(job, time.Now().UTC())
-		res.Msg = fmt.Sprintf("unsupported task type %s on worker %s", job.Type, r.w.opts.name)
-		res.ExitCode = -1
-		return res, nil
-	}
-}
-
-// result starts a failed Result of job by this worker, started and ended at now.
-func (r *run) result(job *protocol.Job, now time.Time) protocol.Result {
-	return protocol.Result{
-		Version:   protocol.JobVersion,
-		ID:        job.ID,
-		Worker:    r.w.opts.name,
-		StartedAt: now,
-		EndedAt:   now,
-	}
-}
-
 // resultExists reports whether a result of job id is already in the results stream.
-func (r *run) resultExists(ctx context.Context, id protocol.JobID) (bool, error) {
-	// Not cancelled with ctx: a job pulled just before shutdown is still handled properly.
+func (s *session) resultExists(ctx context.Context, id protocol.JobID) (bool, error) {
+	// Not cancelled with ctx: a job pulled just before the grace ends is still handled properly.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	defer cancel()
-	_, err := r.results.GetLastMsgForSubject(cctx, protocol.ResultSubject(id))
+	_, err := s.results.GetLastMsgForSubject(cctx, protocol.ResultSubject(id))
 	switch {
 	case err == nil:
 		return true, nil
@@ -329,8 +277,11 @@ func (r *run) resultExists(ctx context.Context, id protocol.JobID) (bool, error)
 }
 
 // publish stores res in the results stream, retrying because a lost result would make the job
-// run again. The job id is the Nats-Msg-Id, so a retry whose first try did land is a no-op.
-func (r *run) publish(log *slog.Logger, res protocol.Result) bool {
+// run again: for publishPatience, or until hard, the session's context that ends with the
+// shutdown grace, is done. A result must be stored whatever stopped its job, so each try derives
+// from hard without its cancellation and is bounded by callTimeout alone. The job id is the
+// Nats-Msg-Id, so a retry whose first try did land is a no-op.
+func (s *session) publish(hard context.Context, log *slog.Logger, res protocol.Result) bool {
 	data, err := json.Marshal(res)
 	if err != nil {
 		// Data is a string and the rest are plain fields: this cannot happen, but if it did no
@@ -342,15 +293,15 @@ func (r *run) publish(log *slog.Logger, res protocol.Result) bool {
 	backoff := 100 * time.Millisecond
 	giveUp := time.Now().Add(publishPatience)
 	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-		_, err = r.js.Publish(ctx, subject, data,
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(hard), callTimeout)
+		_, err = s.js.Publish(ctx, subject, data,
 			jetstream.WithMsgID(res.ID.String()),
 			jetstream.WithExpectStream(protocol.ResultsStreamName))
 		cancel()
 		if err == nil {
 			return true
 		}
-		if time.Now().After(giveUp) || r.hard.Err() != nil {
+		if time.Now().After(giveUp) || hard.Err() != nil {
 			log.Error("publishing result failed, handing the job back", "attempts", attempt, "error", err)
 			return false
 		}
@@ -364,7 +315,7 @@ func (r *run) publish(log *slog.Logger, res protocol.Result) bool {
 // already, so an acknowledgement that is lost only brings the job back, and the delivery that
 // brings it finds the result and acknowledges it without running it. Waiting would hold the slot
 // for a round trip per job and buys nothing.
-func (r *run) ack(log *slog.Logger, msg jetstream.Msg) {
+func (s *session) ack(log *slog.Logger, msg jetstream.Msg) {
 	if err := msg.Ack(); err != nil {
 		log.Warn("acknowledging job failed; a redelivery will find its result", "error", err)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
+	"github.com/fleetbook/fleetbook/worker/discover"
+	"github.com/fleetbook/fleetbook/worker/task"
 )
 
 // Option configures a Worker; it returns an error for a value it refuses outright, and New runs
@@ -56,7 +58,7 @@ func defaultOptions() options {
 		log:           slog.New(slog.DiscardHandler),
 		fetchWait:     2 * time.Second,
 		drainWait:     time.Second,
-		slackAPI:      DefaultSlackAPI,
+		slackAPI:      task.DefaultSlackAPI,
 	}
 }
 
@@ -78,7 +80,7 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: shutdown grace must not be negative, got %s", ErrInvalidOption, o.grace)
 	case o.log == nil:
 		return fmt.Errorf("%w: logger must not be nil", ErrInvalidOption)
-	case !isHTTPURL(o.slackAPI):
+	case !task.IsHTTPURL(o.slackAPI):
 		return fmt.Errorf("%w: Slack API URL %q is not an http:// or https:// URL", ErrInvalidOption, o.slackAPI)
 	case o.fetchWait <= 0 || o.drainWait <= 0:
 		return fmt.Errorf("%w: internal waits must be positive", ErrInvalidOption)
@@ -143,7 +145,7 @@ func WithStore(cfg kvstore.Config) Option {
 }
 
 // WithSlackAPI sets the base URL of the Slack Web API that slack tasks call (chat.postMessage is
-// appended); a task's api_url property overrides it. Default DefaultSlackAPI.
+// appended); a task's api_url property overrides it. Default task.DefaultSlackAPI.
 func WithSlackAPI(url string) Option {
 	return func(o *options) error { o.slackAPI = strings.TrimRight(url, "/"); return nil }
 }
@@ -154,4 +156,28 @@ func WithSlackAPI(url string) Option {
 // worker runs.
 func WithPluginDir(dir string) Option {
 	return func(o *options) error { o.pluginDir = dir; return nil }
+}
+
+// WithPuppetDB sets the base URL of the PuppetDB that pql node sets query (its /pdb/query/v4
+// endpoint); a node set's url property overrides it. Default $FLEETBOOK_PUPPETDB_URL, or
+// discover.DefaultPuppetDB.
+func WithPuppetDB(base string) Option {
+	return func(o *options) error {
+		if err := discover.CheckPuppetDBURL(base); err != nil {
+			return err
+		}
+		o.puppetDB = base
+		return nil
+	}
+}
+
+// puppetDBURL is the PuppetDB used when a node set names none.
+func (o *options) puppetDBURL() string {
+	if o.puppetDB != "" {
+		return o.puppetDB
+	}
+	if env := os.Getenv("FLEETBOOK_PUPPETDB_URL"); env != "" {
+		return env
+	}
+	return discover.DefaultPuppetDB
 }

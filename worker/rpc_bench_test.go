@@ -3,97 +3,39 @@ package worker
 import (
 	"context"
 	"encoding/json"
-	"strconv"
+	"fmt"
+	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
+	"github.com/fleetbook/fleetbook/worker/agent"
 )
 
-// BenchmarkRPCFanout10k measures one rpc batch to 10,000 simulated nodes (rpcutil#ping, one
-// in-process fleet) next to the raw baseline: 10,000 core NATS request/replies with one shared
-// reply subscription and a responder that answers a fixed payload. Target: fleetbook < 1 s.
-//
-//	go test ./worker/ -run '^$' -bench RPCFanout10k -benchtime 10x
-func BenchmarkRPCFanout10k(b *testing.B) {
-	const n = 10000
-	s := natstest.RunServer(b)
-	nodes := simNodes(n)
-	ids := identities(nodes)
-
-	b.Run("fleetbook", func(b *testing.B) {
-		startFleet(b, s.ClientURL(), nodes)
-		nc, _ := natstest.Connect(b, s.ClientURL())
-		spec := protocol.RPCSpec{Agent: "rpcutil", Action: "ping", Timeout: 30 * time.Second}
-		b.ResetTimer()
-		for i := range b.N {
-			res, err := Fanout(b.Context(), nc, spec, ids, "bench/"+strconv.Itoa(i), "bench")
-			if err != nil {
-				b.Fatal(err)
-			}
-			ok := 0
-			for _, r := range res {
-				if r.Success {
-					ok++
-				}
-			}
-			if ok != n {
-				b.Fatalf("%d/%d nodes ok", ok, n)
-			}
-		}
-	})
-
-	b.Run("raw", func(b *testing.B) {
-		rnc, _ := natstest.Connect(b, s.ClientURL())
-		pong := []byte(`{"pong":1}`)
-		sub, err := rnc.Subscribe("raw.>", func(m *nats.Msg) { _ = m.Respond(pong) })
-		if err != nil {
-			b.Fatal(err)
-		}
-		_ = sub.SetPendingLimits(-1, -1)
-		_ = rnc.Flush()
-		nc, _ := natstest.Connect(b, s.ClientURL())
-		b.ResetTimer()
-		for range b.N {
-			done := make(chan struct{})
-			left := n
-			inbox := nc.NewInbox()
-			rs, err := nc.Subscribe(inbox+".*", func(*nats.Msg) {
-				if left--; left == 0 {
-					close(done)
-				}
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			_ = rs.SetPendingLimits(-1, -1)
-			for j, id := range ids {
-				if err := nc.PublishRequest("raw."+id, inbox+"."+strconv.Itoa(j), []byte(`{"ping":1}`)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			_ = nc.Flush()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				b.Fatalf("raw: %d replies missing", left)
-			}
-			_ = rs.Unsubscribe()
-		}
-	})
-}
-
-// BenchmarkRPCJob10k is the same batch through the worker: the job from the JOBS stream, the
-// fan-out, and the 10,000-node result published to the RESULTS stream.
+// BenchmarkRPCJob10k measures one rpc batch (rpcutil#ping) to 10,000 simulated nodes through the
+// worker: the job from the JOBS stream, the fan-out, and the 10,000-node result published to the
+// RESULTS stream. BenchmarkRPCFanout10k in worker/task measures the fan-out alone.
 func BenchmarkRPCJob10k(b *testing.B) {
 	const n = 10000
 	s := natstest.RunServer(b)
-	nodes := simNodes(n)
-	startFleet(b, s.ClientURL(), nodes)
+	nodes := make([]agent.Node, n)
+	ids := make([]string, n)
+	for i := range nodes {
+		ids[i] = fmt.Sprintf("sim%05d.test", i)
+		nodes[i] = agent.Node{Identity: ids[i]}
+	}
+	fnc, _ := natstest.Connect(b, s.ClientURL())
+	fleet, err := agent.New(fnc, nodes, agent.WithoutRegistration(),
+		agent.WithAgentsDir(filepath.Join("..", "examples", "web-cluster", "agents")), agent.WithStateDir(b.TempDir()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fctx, stopFleet := context.WithCancel(context.Background())
+	fleetDone := make(chan error, 1)
+	go func() { fleetDone <- fleet.Run(fctx) }()
+	defer func() { stopFleet(); <-fleetDone }()
+	<-fleet.Ready()
 	nc, js := natstest.Connect(b, s.ClientURL())
 	if err := kvstore.Provision(b.Context(), js, kvstore.Config{}); err != nil {
 		b.Fatal(err)
@@ -107,11 +49,13 @@ func BenchmarkRPCJob10k(b *testing.B) {
 	go func() { done <- w.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	ids := identities(nodes)
 	var size int
 	b.ResetTimer()
 	for i := range b.N {
-		job := rpcJob(i+1, protocol.RPCSpec{Agent: "rpcutil", Action: "ping"}, ids)
+		job := protocol.Job{
+			Version: protocol.JobVersion, ID: protocol.JobID{RunID: "rpcrun", Step: i + 1, Attempt: 1},
+			Type: protocol.TaskRPC, RPC: &protocol.RPCSpec{Agent: "rpcutil", Action: "ping"}, Targets: ids,
+		}
 		data, _ := json.Marshal(job)
 		if _, err := js.Publish(b.Context(), protocol.JobSubject(protocol.DefaultPool, job.ID), data); err != nil {
 			b.Fatal(err)

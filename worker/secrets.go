@@ -15,13 +15,13 @@ import (
 // (see protocol.SecretRef), reading them from the secrets bucket at the last moment, and returns
 // the values' text so the job's output can be scrubbed of them. A job without references costs
 // nothing.
-func (r *run) revealSecrets(ctx context.Context, raw []byte, job *protocol.Job) (*protocol.Job, []string, error) {
+func (s *session) revealSecrets(ctx context.Context, raw []byte, job *protocol.Job) (*protocol.Job, []string, error) {
 	if !protocol.HasSecretRefs(string(raw)) {
 		return job, nil, nil
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	defer cancel()
-	store, err := kvstore.OpenSecrets(cctx, r.js)
+	store, err := kvstore.OpenSecrets(cctx, s.js)
 	if err != nil {
 		return nil, nil, err
 	}

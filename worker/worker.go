@@ -14,6 +14,7 @@ import (
 
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
+	"github.com/fleetbook/fleetbook/worker/task"
 )
 
 // Worker pulls the jobs of one pool from the JOBS stream, runs them and publishes their results.
@@ -50,16 +51,14 @@ func New(nc *nats.Conn, opts ...Option) (*Worker, error) {
 // Name is the worker's identity, as recorded in its results.
 func (w *Worker) Name() string { return w.opts.name }
 
-// run holds what one call of Run shares between its slots.
-type run struct {
+// session is one call of Run: what its slots share.
+type session struct {
 	w       *Worker
 	js      jetstream.JetStream
 	cons    jetstream.Consumer
 	results jetstream.Stream
-	// hard is cancelled when the shutdown grace is over: executions still running are killed.
-	// Executors run under a per-job copy of run whose hard is the job's own context, which is
-	// also cancelled when the job's run is cancelled or its lease is lost.
-	hard context.Context
+	// env is what the executors get of this worker.
+	env task.Env
 	// cancels reaches the executions of a cancelled run.
 	cancels *cancels
 	// holding is the set of jobs this worker runs, which it answers for.
@@ -94,16 +93,17 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("%w: stream %s: %w", ErrStartup, protocol.ResultsStreamName, err)
 	}
 
-	// Executions outlive ctx by the grace, so they hang off a context of their own.
+	// Executions outlive ctx by the grace, so they hang off a context of their own: hard is
+	// cancelled when the grace is over, and every job's context derives from it.
 	hard, kill := context.WithCancel(context.WithoutCancel(ctx))
 	defer kill()
-	r := &run{w: w, js: js, cons: cons, results: results, hard: hard, cancels: newCancels(), holding: newHolding()}
-	csub, err := r.subscribeCancels()
+	s := &session{w: w, js: js, cons: cons, results: results, env: w.taskEnv(js), cancels: newCancels(), holding: newHolding()}
+	csub, err := s.subscribeCancels()
 	if err != nil {
 		return fmt.Errorf("%w: subscribe to run cancellations: %w", ErrStartup, err)
 	}
 	defer func() { _ = csub.Unsubscribe() }()
-	hsub, err := r.subscribeHeld()
+	hsub, err := s.subscribeHeld()
 	if err != nil {
 		return fmt.Errorf("%w: subscribe to job holding questions: %w", ErrStartup, err)
 	}
@@ -111,7 +111,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	for i := range w.opts.concurrency {
-		wg.Go(func() { r.slot(ctx, i) })
+		wg.Go(func() { s.slot(ctx, hard, i) })
 	}
 	w.log.Info("worker started", "concurrency", w.opts.concurrency, "ack_wait", w.opts.ackWait)
 
@@ -134,6 +134,19 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
+// taskEnv is what the executors get of this worker, for a Run pulling through js.
+func (w *Worker) taskEnv(js jetstream.JetStream) task.Env {
+	return task.Env{
+		Worker:    w.opts.name,
+		NC:        w.nc,
+		JS:        js,
+		DrainWait: w.opts.drainWait,
+		SlackAPI:  w.opts.slackAPI,
+		PluginDir: w.opts.pluginDir,
+		PuppetDB:  w.opts.puppetDBURL(),
+	}
+}
+
 // consumerConfig is the pool's durable consumer, shared by every worker of the pool.
 func (w *Worker) consumerConfig() jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
@@ -150,15 +163,15 @@ func (w *Worker) consumerConfig() jetstream.ConsumerConfig {
 	}
 }
 
-// slot runs jobs one at a time until ctx is cancelled. It pulls a single message per request so
-// that nothing waits in a client-side buffer while this slot is busy: a job not yet pulled stays
-// available to every idle worker of the pool.
-func (r *run) slot(ctx context.Context, id int) {
-	log := r.w.log.With("slot", id)
+// slot runs jobs one at a time until ctx is cancelled; the jobs it runs are killed when hard is.
+// It pulls a single message per request so that nothing waits in a client-side buffer while this
+// slot is busy: a job not yet pulled stays available to every idle worker of the pool.
+func (s *session) slot(ctx, hard context.Context, id int) {
+	log := s.w.log.With("slot", id)
 	for ctx.Err() == nil {
-		msg, err := r.cons.Next(jetstream.FetchMaxWait(r.w.opts.fetchWait))
+		msg, err := s.cons.Next(jetstream.FetchMaxWait(s.w.opts.fetchWait))
 		if err != nil {
-			r.fetchFailed(ctx, log, err)
+			s.fetchFailed(ctx, log, err)
 			continue
 		}
 		if ctx.Err() != nil {
@@ -166,13 +179,13 @@ func (r *run) slot(ctx context.Context, id int) {
 			_ = msg.Nak()
 			return
 		}
-		r.handle(ctx, log, msg)
+		s.handle(hard, log, msg)
 	}
 }
 
 // fetchFailed deals with a failed pull: an empty queue is normal; anything else (a reconnect, a
 // deleted consumer) is logged and retried after a pause so a broken server is not hammered.
-func (r *run) fetchFailed(ctx context.Context, log *slog.Logger, err error) {
+func (s *session) fetchFailed(ctx context.Context, log *slog.Logger, err error) {
 	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {
 		return
 	}
@@ -180,7 +193,7 @@ func (r *run) fetchFailed(ctx context.Context, log *slog.Logger, err error) {
 	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		// The Consumer handle pulls by name, so recreating the durable is enough.
-		if _, err := r.js.CreateOrUpdateConsumer(cctx, protocol.JobsStreamName, r.w.consumerConfig()); err != nil {
+		if _, err := s.js.CreateOrUpdateConsumer(cctx, protocol.JobsStreamName, s.w.consumerConfig()); err != nil {
 			log.Warn("recreating the consumer failed", "error", err)
 		}
 		cancel()

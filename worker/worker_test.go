@@ -144,13 +144,13 @@ sleep 60`)
 	if res.Data != "started\n" {
 		t.Errorf("output %q", res.Data)
 	}
-	got := readPids(t, pids)
+	got := natstest.ReadPids(t, pids)
 	if len(got) != 4 {
 		t.Fatalf("want 4 pids, got %v", got)
 	}
 	natstest.Eventually(t, wait, func() error {
 		for _, pid := range got {
-			if !processGone(pid) {
+			if !natstest.ProcessGone(pid) {
 				return fmt.Errorf("process %d still runs", pid)
 			}
 		}
@@ -298,13 +298,13 @@ func TestShutdownKillsAndNaksRunningJob(t *testing.T) {
 	job.Shell.Environment = map[string]string{"PIDFILE": pidFile}
 	publishJob(t, js, job)
 	natstest.Eventually(t, wait, func() error { _, err := os.Stat(pidFile); return err })
-	pids := readPids(t, pidFile)
+	pids := natstest.ReadPids(t, pidFile)
 
 	stop()
 
-	if !processGone(pids[0]) {
+	if !natstest.ProcessGone(pids[0]) {
 		natstest.Eventually(t, wait, func() error {
-			if !processGone(pids[0]) {
+			if !natstest.ProcessGone(pids[0]) {
 				return fmt.Errorf("shell %d still runs", pids[0])
 			}
 			return nil

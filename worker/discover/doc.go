@@ -1,0 +1,19 @@
+// Package discover resolves a playbook's node sets into node identities, on the worker that runs
+// the set's discover job. The sources are the node registry (type fleet, and its Choria alias
+// mcollective) with its identity, class, agent, fact and compound filters; a YAML file of
+// groups; a program printing host names (shell); a Terraform output; and a PuppetDB query (pql).
+// Nodes runs the source, then the connectivity test and the agent version check on what it
+// found. docs/discovery.md describes every source as a playbook sees it.
+//
+// Invariants:
+//
+//   - Nothing a node set holds runs as code: the shell and terraform sources run their program
+//     from an argument list, never through a shell, so a rendered value stays one argument.
+//   - A source program never outlives its discovery: it runs in its own process group
+//     (worker/process), killed on timeout, when ctx ends and after the program exits.
+//   - What a source gives is bounded (program output, YAML file, PuppetDB answer) and checked
+//     before it is used: host names from programs, and identities that fit a node's RPC subject
+//     before the connectivity test sends to them.
+//   - The registry's filters are parsed from the node set's properties in one place
+//     (fleetFilters), once per discovery; a filter that does not parse fails the discovery.
+package discover

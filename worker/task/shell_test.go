@@ -1,0 +1,95 @@
+package task
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+func TestShellBackgroundChildDoesNotHoldTheJob(t *testing.T) {
+	pids := filepath.Join(t.TempDir(), "pids")
+	spec := &protocol.ShellSpec{Command: `sleep 60 & echo $! > "$PIDS"; echo done`}
+	out := runShell(context.Background(), spec, append(os.Environ(), "PIDS="+pids), 5*time.Second)
+	if !out.success || out.output != "done\n" {
+		t.Fatalf("outcome: %+v", out)
+	}
+	pid := natstest.ReadPids(t, pids)[0]
+	natstest.Eventually(t, wait, func() error {
+		if !natstest.ProcessGone(pid) {
+			return fmt.Errorf("background child %d outlived its job", pid)
+		}
+		return nil
+	})
+}
+
+func TestShellEscapedProcessHoldingPipeIsBounded(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/setsid"); err != nil {
+		t.Skip("setsid not available")
+	}
+	pids := filepath.Join(t.TempDir(), "pids")
+	// setsid leaves the group, so killing the group cannot reach it; it keeps stdout open.
+	spec := &protocol.ShellSpec{Command: `setsid sh -c 'echo $$ > "$PIDS"; exec sleep 60' & sleep 0.2; echo done`}
+	out := runShell(context.Background(), spec, append(os.Environ(), "PIDS="+pids), 100*time.Millisecond)
+	natstest.Eventually(t, wait, func() error { _, err := os.Stat(pids); return err })
+	for _, pid := range natstest.ReadPids(t, pids) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if !out.success || out.output != "done\n" {
+		t.Errorf("outcome: %+v", out)
+	}
+}
+
+func TestShellInterruptedByContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pids := filepath.Join(t.TempDir(), "pids")
+	done := make(chan shellOutcome, 1)
+	go func() {
+		spec := &protocol.ShellSpec{Command: `echo $$ > "$PIDS.tmp"; mv "$PIDS.tmp" "$PIDS"; sleep 60`}
+		done <- runShell(ctx, spec, append(os.Environ(), "PIDS="+pids), time.Second)
+	}()
+	natstest.Eventually(t, wait, func() error { _, err := os.Stat(pids); return err })
+	cancel()
+	out := <-done
+	if !out.interrupted {
+		t.Errorf("outcome: %+v", out)
+	}
+	if pid := natstest.ReadPids(t, pids)[0]; !natstest.ProcessGone(pid) {
+		t.Errorf("shell %d survived the interruption", pid)
+	}
+}
+
+func TestShellOutputIsCapped(t *testing.T) {
+	spec := &protocol.ShellSpec{Command: `echo BEGIN; head -c 600000 /dev/zero | tr '\0' x; echo; echo END`}
+	out := runShell(context.Background(), spec, os.Environ(), time.Second)
+	if !out.success {
+		t.Fatalf("outcome: %+v", out)
+	}
+	if !strings.HasPrefix(out.output, "BEGIN\n") || !strings.HasSuffix(out.output, "\nEND\n") {
+		t.Errorf("head or tail lost: %q ... %q", out.output[:20], out.output[len(out.output)-20:])
+	}
+	total := len("BEGIN\n") + 600000 + len("\nEND\n")
+	marker := fmt.Sprintf("[... %d bytes omitted ...]", total-maxOutput)
+	if !strings.Contains(out.output, marker) {
+		t.Errorf("marker %q missing", marker)
+	}
+	if len(out.output) > maxOutput+100 {
+		t.Errorf("output %d bytes, cap %d", len(out.output), maxOutput)
+	}
+}
+
+func TestShellRejectsBadEnvironmentNames(t *testing.T) {
+	for _, env := range []map[string]string{{"A=B": "x"}, {"": "x"}, {"A": "x\x00y"}} {
+		job := protocol.Job{ID: protocol.JobID{RunID: "r1", Step: 1, Attempt: 1}, Shell: &protocol.ShellSpec{Command: "true", Environment: env}}
+		if _, err := shellEnv(&job, "w"); err == nil {
+			t.Errorf("environment %q accepted", env)
+		}
+	}
+}
