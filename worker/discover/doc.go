@@ -14,6 +14,8 @@
 //   - What a source gives is bounded (program output, YAML file, PuppetDB answer) and checked
 //     before it is used: host names from programs, and identities that fit a node's RPC subject
 //     before the connectivity test sends to them.
-//   - The registry's filters are parsed from the node set's properties in one place
-//     (fleetFilters), once per discovery; a filter that does not parse fails the discovery.
+//   - The registry's filters are parsed by the playbook language (playbooks.ParseNodeFilter),
+//     which refused a broken literal filter when the playbook was submitted; here the rendered
+//     properties are parsed once per discovery, and a filter that still does not parse (one
+//     templated with run-time values) fails the discovery.
 package discover

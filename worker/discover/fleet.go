@@ -17,7 +17,8 @@ import (
 // the uses check. discovery_method and federations are accepted for Choria playbooks and ignored:
 // the registry is the only discovery.
 func (d *discoverer) fleetNodes(ctx context.Context, props map[string]any) ([]string, map[string]*protocol.NodeInfo, error) {
-	filters, err := fleetFilters(props)
+	// The filters were checked when the playbook was submitted; this parses the rendered ones.
+	filter, err := playbooks.ParseNodeFilter(props)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -27,12 +28,27 @@ func (d *discoverer) fleetNodes(ctx context.Context, props map[string]any) ([]st
 	}
 	var out []string
 	for _, id := range slices.Sorted(maps.Keys(registry)) {
-		n := registry[id]
-		if !slices.ContainsFunc(filters, func(f nodeFilter) bool { return !f.match(n) }) {
+		if filter.Match(registeredNode{registry[id]}) {
 			out = append(out, id)
 		}
 	}
 	return out, registry, nil
+}
+
+// registeredNode is a registry record as the playbook's node filters see it.
+type registeredNode struct{ info *protocol.NodeInfo }
+
+func (n registeredNode) Identity() string      { return n.info.Identity }
+func (n registeredNode) Classes() []string     { return n.info.Classes }
+func (n registeredNode) Facts() map[string]any { return n.info.Facts }
+
+// Agents lists the names of the node's agents; only agent filters ask.
+func (n registeredNode) Agents() []string {
+	names := make([]string, len(n.info.Agents))
+	for i, a := range n.info.Agents {
+		names[i] = a.Name
+	}
+	return names
 }
 
 // registry reads every live node of the registry, keyed by identity. A registry nobody has

@@ -255,3 +255,29 @@ func TestDiscoverTestPingsManyNodesThroughOneSubscription(t *testing.T) {
 		t.Fatalf("error %v, want %q", err, want)
 	}
 }
+
+// filterNodes is a small fleet for the registry tests: nodes with facts, classes and agents that
+// the node set filters tell apart.
+var filterNodes = []protocol.NodeInfo{
+	{
+		Identity: "web1.uk.example.net",
+		Facts: map[string]any{
+			"country": "uk", "cores": float64(8), "env": "prod", "os": map[string]any{"family": "Debian", "release": map[string]any{"major": "12"}},
+			"os.name": "Debian GNU/Linux", "roles": []any{"web", "cache"}, "virtual": true,
+		},
+		Classes: []string{"apache", "role::web"},
+		Agents:  []protocol.AgentInfo{{Name: "rpcutil", Version: "1.0.0"}, {Name: "puppet", Version: "2.1.0"}},
+	},
+	{
+		Identity: "web2.de.example.net",
+		Facts:    map[string]any{"country": "de", "cores": float64(16), "env": "prod", "os": map[string]any{"family": "RedHat", "release": map[string]any{"major": "9"}}},
+		Classes:  []string{"nginx", "role::web"},
+		Agents:   []protocol.AgentInfo{{Name: "rpcutil", Version: "1.0.0"}},
+	},
+	{
+		Identity: "db1.uk.example.net",
+		Facts:    map[string]any{"country": "uk", "cores": "4", "env": "dev"},
+		Classes:  []string{"postgres"},
+		Agents:   []protocol.AgentInfo{{Name: "rpcutil", Version: "1.0.0"}, {Name: "puppet", Version: "1.5.0"}},
+	},
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -143,10 +144,12 @@ func Fanout(ctx context.Context, nc *nats.Conn, spec protocol.RPCSpec, targets [
 	if spec.Agent == "" || spec.Action == "" {
 		return nil, fmt.Errorf("rpc: agent and action are required (got %q#%q)", spec.Agent, spec.Action)
 	}
-	var check *assertion
+	var check *playbooks.Assertion
 	if spec.Assert != "" {
+		// The playbook's assert was checked when it was submitted; this parses the rendered text
+		// the job carries.
 		var err error
-		if check, err = parseAssert(spec.Assert); err != nil {
+		if check, err = playbooks.ParseAssertion(spec.Assert); err != nil {
 			return nil, fmt.Errorf("rpc: %w", err)
 		}
 	}
@@ -213,7 +216,7 @@ func Fanout(ctx context.Context, nc *nats.Conn, spec protocol.RPCSpec, targets [
 }
 
 // outcome turns one node's reply (nil: none came) into its result.
-func outcome(rep *reply, check *assertion, timeout time.Duration) protocol.NodeResult {
+func outcome(rep *reply, check *playbooks.Assertion, timeout time.Duration) protocol.NodeResult {
 	switch {
 	case rep == nil:
 		return protocol.NodeResult{Msg: noReplyPrefix + timeout.String()}
