@@ -147,7 +147,7 @@ func (l *kvLocker) lease(key string, data []byte, rev uint64) *kvLease {
 
 func (ls *kvLease) Key() string            { return ls.key }
 func (ls *kvLease) Lost() <-chan struct{}  { return ls.r.lost }
-func (ls *kvLease) subject() string        { return kvSubject(protocol.LocksBucket, ls.key) }
+func (ls *kvLease) subject() string        { return protocol.BucketSubject(protocol.LocksBucket, ls.key) }
 func (ls *kvLease) revision() uint64       { ls.mu.Lock(); defer ls.mu.Unlock(); return ls.rev }
 func (ls *kvLease) setRevision(rev uint64) { ls.mu.Lock(); ls.rev = rev; ls.mu.Unlock() }
 

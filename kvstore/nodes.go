@@ -122,7 +122,7 @@ func (n *Nodes) RegisterAll(ctx context.Context, infos []protocol.NodeInfo, wind
 			return err
 		}
 		// A KV put is a publish on $KV.<bucket>.<key>; the bucket's stream takes it like any Put.
-		f, err := n.js.PublishAsync(kvSubject(protocol.NodesBucket, infos[i].Identity), data)
+		f, err := n.js.PublishAsync(protocol.BucketSubject(protocol.NodesBucket, infos[i].Identity), data)
 		if err != nil {
 			settle()
 			return fmt.Errorf("register node %s: %w", infos[i].Identity, err)

@@ -154,12 +154,12 @@ func DropRunMemory(ctx context.Context, js jetstream.JetStream, runID string) er
 	if !protocol.ValidToken(runID) {
 		return fmt.Errorf("drop run memory: run id %q is not a valid subject token", runID)
 	}
-	st, err := js.Stream(ctx, kvStreamName(protocol.MemoryBucket))
+	st, err := js.Stream(ctx, protocol.BucketStreamName(protocol.MemoryBucket))
 	if err != nil {
 		return fmt.Errorf("drop run memory of %s: %w", runID, err)
 	}
 	// One purge by subject removes the values, their history and their delete markers alike.
-	subject := kvSubject(protocol.MemoryBucket, runID+".>")
+	subject := protocol.BucketSubject(protocol.MemoryBucket, runID+".>")
 	if err := st.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
 		return fmt.Errorf("drop run memory of %s: %w", runID, err)
 	}
