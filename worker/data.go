@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/kvstore/datastore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -60,14 +60,14 @@ func doData(ctx context.Context, r *run, job *protocol.Job) (any, string, error)
 	default:
 		return nil, "", fmt.Errorf("data action %q is not read, write or delete", op.Action)
 	}
-	st, err := kvstore.Open(ctx, r.js, spec, job.ID.RunID)
+	st, err := datastore.Open(ctx, r.js, spec, job.ID.RunID)
 	if err != nil {
 		return nil, "", err
 	}
 	switch op.Action {
 	case dataRead:
 		v, err := st.Get(ctx, op.Key)
-		if errors.Is(err, kvstore.ErrKeyNotFound) {
+		if errors.Is(err, datastore.ErrNotFound) {
 			return nil, "", fmt.Errorf("could not read key %s: not found", path)
 		}
 		if err != nil {
