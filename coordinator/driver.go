@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/kvstore/datastore"
 	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
 )
@@ -42,7 +43,7 @@ type driver struct {
 	// halt stops the run's steps (see watchHalt); nil outside the walk.
 	halt context.CancelCauseFunc
 	// leases are the playbook's locks, held while the run is driven.
-	leases []kvstore.Lease
+	leases []datastore.Lease
 	// secretValues caches the run's sensitive input values once the coordinator needed one.
 	secretValues map[string]any
 	// dynamic holds the latest values of dynamic inputs, read again before each task renders.
@@ -157,7 +158,7 @@ func (d *driver) finish(ctx context.Context) error {
 		}
 	}
 	if d.usesMemoryStore() {
-		if err := kvstore.DropRunMemory(ctx, d.c.js, d.rec.ID); err != nil {
+		if err := datastore.DropRunMemory(ctx, d.c.js, d.rec.ID); err != nil {
 			d.log.Warn("dropping the memory store of finished run", "error", err)
 		}
 	}
@@ -182,7 +183,7 @@ func (d *driver) usesMemoryStore() bool {
 		return true
 	}
 	for _, ds := range d.pb.DataStores {
-		if ds.Type == kvstore.TypeMemory {
+		if ds.Type == datastore.TypeMemory {
 			return true
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/kvstore/datastore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -100,8 +100,8 @@ func (d *driver) storeWrite(ctx context.Context, path string, v any) error {
 }
 
 // openStore opens the store of a "store/key" path and returns it with the key.
-func (d *driver) openStore(ctx context.Context, path string) (kvstore.Store, string, error) {
-	name, key, err := kvstore.ParsePath(path)
+func (d *driver) openStore(ctx context.Context, path string) (datastore.Store, string, error) {
+	name, key, err := datastore.ParsePath(path)
 	if err != nil {
 		return nil, "", err
 	}
@@ -109,7 +109,7 @@ func (d *driver) openStore(ctx context.Context, path string) (kvstore.Store, str
 	if err != nil {
 		return nil, "", err
 	}
-	store, err := kvstore.Open(ctx, d.c.js, *spec, d.rec.ID)
+	store, err := datastore.Open(ctx, d.c.js, *spec, d.rec.ID)
 	if err != nil {
 		return nil, "", err
 	}

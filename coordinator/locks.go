@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/kvstore/datastore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -18,7 +18,7 @@ const lockReleaseTimeout = 10 * time.Second
 // the background; if one is lost the run is halted. It returns what went wrong, if anything did.
 func (d *driver) takeLocks(ctx context.Context) (string, error) {
 	for _, entry := range d.pb.Locks {
-		name, key, err := kvstore.ParseLock(entry, d.pb.Name)
+		name, key, err := datastore.ParseLock(entry, d.pb.Name)
 		if err != nil {
 			return fmt.Sprintf("locks: %v", err), nil
 		}
@@ -26,11 +26,11 @@ func (d *driver) takeLocks(ctx context.Context) (string, error) {
 		if err != nil {
 			return fmt.Sprintf("locks: %v", err), nil
 		}
-		wait, err := kvstore.LockWait(*spec)
+		wait, err := datastore.LockWait(*spec)
 		if err != nil {
 			return fmt.Sprintf("locks: %v", err), nil
 		}
-		locker, err := kvstore.OpenLocker(ctx, d.c.js, *spec, d.rec.ID)
+		locker, err := datastore.OpenLocker(ctx, d.c.js, *spec, d.rec.ID)
 		if err != nil {
 			return fmt.Sprintf("locks: %v", err), nil
 		}

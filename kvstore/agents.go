@@ -3,7 +3,6 @@ package kvstore
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -32,15 +31,10 @@ type Agents struct {
 // OpenAgents binds to the agent definitions bucket, creating it with cfg when it does not exist
 // yet, so a node agent can start before any coordinator.
 func OpenAgents(ctx context.Context, js jetstream.JetStream, cfg Config) (*Agents, error) {
-	kv, err := js.KeyValue(ctx, protocol.AgentsBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, cfg.agentsBucket())
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, protocol.AgentsBucket)
-		}
-	}
+	bc := cfg.agentsBucket()
+	kv, err := openBucket(ctx, js, bc.Bucket, &bc)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", protocol.AgentsBucket, err)
+		return nil, err
 	}
 	return &Agents{kv: kv}, nil
 }

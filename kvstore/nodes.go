@@ -3,7 +3,6 @@ package kvstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -61,15 +60,10 @@ type Nodes struct {
 // so a node agent can start before any coordinator. It never changes an existing bucket: the
 // coordinators' Provision owns its configuration.
 func OpenNodes(ctx context.Context, js jetstream.JetStream, cfg Config) (*Nodes, error) {
-	kv, err := js.KeyValue(ctx, protocol.NodesBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, cfg.nodesBucket())
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, protocol.NodesBucket)
-		}
-	}
+	bc := cfg.nodesBucket()
+	kv, err := openBucket(ctx, js, bc.Bucket, &bc)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", protocol.NodesBucket, err)
+		return nil, err
 	}
 	return &Nodes{js: js, kv: kv}, nil
 }
@@ -122,7 +116,7 @@ func (n *Nodes) RegisterAll(ctx context.Context, infos []protocol.NodeInfo, wind
 			return err
 		}
 		// A KV put is a publish on $KV.<bucket>.<key>; the bucket's stream takes it like any Put.
-		f, err := n.js.PublishAsync(kvSubject(protocol.NodesBucket, infos[i].Identity), data)
+		f, err := n.js.PublishAsync(protocol.BucketSubject(protocol.NodesBucket, infos[i].Identity), data)
 		if err != nil {
 			settle()
 			return fmt.Errorf("register node %s: %w", infos[i].Identity, err)

@@ -193,9 +193,9 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	for _, bc := range cfg.Buckets() {
 		want := jetstream.StreamConfig{Description: bc.Description, MaxMsgsPerSubject: int64(bc.History), MaxAge: bc.TTL,
 			Storage: bc.Storage, Replicas: bc.Replicas, SubjectDeleteMarkerTTL: bc.LimitMarkerTTL}
-		err := ensure(ctx, js, kvStreamName(bc.Bucket), want, func() error { _, err := js.CreateOrUpdateKeyValue(ctx, bc); return err })
+		err := ensure(ctx, js, protocol.BucketStreamName(bc.Bucket), want, func() error { _, err := js.CreateOrUpdateKeyValue(ctx, bc); return err })
 		if err != nil {
-			return fmt.Errorf("provision bucket %s: %w", bc.Bucket, replicasHint(ctx, js, kvStreamName(bc.Bucket), cfg.replicas(), err))
+			return fmt.Errorf("provision bucket %s: %w", bc.Bucket, replicasHint(ctx, js, protocol.BucketStreamName(bc.Bucket), cfg.replicas(), err))
 		}
 	}
 	return nil

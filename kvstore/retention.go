@@ -37,9 +37,9 @@ func OpenRetention(ctx context.Context, js jetstream.JetStream) (*Retention, err
 	}
 	r := &Retention{runs: runs}
 	for name, s := range map[string]*jetstream.Stream{
-		kvStreamName(protocol.RunsBucket):        &r.records,
-		kvStreamName(protocol.SubmissionsBucket): &r.submissions,
-		protocol.EventsStreamName:                &r.events,
+		protocol.BucketStreamName(protocol.RunsBucket):        &r.records,
+		protocol.BucketStreamName(protocol.SubmissionsBucket): &r.submissions,
+		protocol.EventsStreamName:                             &r.events,
 	} {
 		if *s, err = js.Stream(ctx, name); err != nil {
 			return nil, fmt.Errorf("open stream %s: %w", name, err)
@@ -101,9 +101,9 @@ func (r *Retention) prune(ctx context.Context, rec *protocol.RunRecord) error {
 		return err
 	}
 	if rec.IdempotencyKey != "" {
-		if err := purge(r.submissions, kvSubject(protocol.SubmissionsBucket, keyFor(rec.IdempotencyKey))); err != nil {
+		if err := purge(r.submissions, protocol.BucketSubject(protocol.SubmissionsBucket, keyFor(rec.IdempotencyKey))); err != nil {
 			return err
 		}
 	}
-	return purge(r.records, kvSubject(protocol.RunsBucket, rec.ID))
+	return purge(r.records, protocol.BucketSubject(protocol.RunsBucket, rec.ID))
 }

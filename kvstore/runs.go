@@ -21,9 +21,9 @@ type Runs struct {
 
 // OpenRuns binds to the runs bucket, which Provision must have created.
 func OpenRuns(ctx context.Context, js jetstream.JetStream) (*Runs, error) {
-	kv, err := js.KeyValue(ctx, protocol.RunsBucket)
+	kv, err := openBucket(ctx, js, protocol.RunsBucket, nil)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", protocol.RunsBucket, err)
+		return nil, err
 	}
 	return &Runs{kv: kv}, nil
 }

@@ -19,9 +19,9 @@ type Secrets struct {
 
 // OpenSecrets binds to the secrets bucket, which Provision must have created.
 func OpenSecrets(ctx context.Context, js jetstream.JetStream) (*Secrets, error) {
-	kv, err := js.KeyValue(ctx, protocol.SecretsBucket)
+	kv, err := openBucket(ctx, js, protocol.SecretsBucket, nil)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", protocol.SecretsBucket, err)
+		return nil, err
 	}
 	return &Secrets{kv: kv}, nil
 }

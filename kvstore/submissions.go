@@ -28,9 +28,9 @@ type Submissions struct {
 
 // OpenSubmissions binds to the submissions bucket, which Provision must have created.
 func OpenSubmissions(ctx context.Context, js jetstream.JetStream) (*Submissions, error) {
-	kv, err := js.KeyValue(ctx, protocol.SubmissionsBucket)
+	kv, err := openBucket(ctx, js, protocol.SubmissionsBucket, nil)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", protocol.SubmissionsBucket, err)
+		return nil, err
 	}
 	return &Submissions{kv: kv}, nil
 }

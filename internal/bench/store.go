@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/kvstore/datastore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
 // dataStoreKV alternates puts and gets of one 120-character string through the playbook
-// data-store API (kvstore.Open of a kv store on the default data bucket), serially, and returns
+// data-store API (datastore.Open of a kv store on the default data bucket), serially, and returns
 // the operations done and the size of the stored (JSON) value.
 func dataStoreKV(ctx context.Context, e *Env, lim limit) (rate, int, error) {
 	_, js, err := e.Connect("bench data store")
@@ -22,7 +23,7 @@ func dataStoreKV(ctx context.Context, e *Env, lim limit) (rate, int, error) {
 	if err := kvstore.Provision(ctx, js, kvstore.Config{}); err != nil {
 		return rate{}, 0, err
 	}
-	st, err := kvstore.Open(ctx, js, protocol.StoreSpec{Name: "bench", Type: kvstore.TypeKV}, "bench")
+	st, err := datastore.Open(ctx, js, protocol.StoreSpec{Name: "bench", Type: datastore.TypeKV}, "bench")
 	if err != nil {
 		return rate{}, 0, fmt.Errorf("open bench data store: %w", err)
 	}

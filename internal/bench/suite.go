@@ -185,7 +185,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Benchmarks = append(rep.Benchmarks, newResult("run_record_kv_ops_per_second", "ops/s", recRate.perSecond(), rawKVRate.perSecond()))
 	rep.Notes = append(rep.Notes, fmt.Sprintf("run record KV: %d-byte record, %d ops; raw KV: %d ops", size, recRate.ops, rawKVRate.ops))
 
-	progress("data store (kvstore.Open, type kv: put+get) and raw KV (put+get)")
+	progress("data store (datastore.Open, type kv: put+get) and raw KV (put+get)")
 	storeRate, valueSize, err := dataStoreKV(ctx, env, p.kv)
 	if err != nil {
 		return nil, err

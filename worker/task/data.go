@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/kvstore/datastore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -62,14 +62,14 @@ func doData(ctx context.Context, js jetstream.JetStream, job *protocol.Job) (any
 	default:
 		return nil, "", fmt.Errorf("data action %q is not read, write or delete", op.Action)
 	}
-	st, err := kvstore.Open(ctx, js, spec, job.ID.RunID)
+	st, err := datastore.Open(ctx, js, spec, job.ID.RunID)
 	if err != nil {
 		return nil, "", err
 	}
 	switch op.Action {
 	case dataRead:
 		v, err := st.Get(ctx, op.Key)
-		if errors.Is(err, kvstore.ErrKeyNotFound) {
+		if errors.Is(err, datastore.ErrNotFound) {
 			return nil, "", fmt.Errorf("could not read key %s: not found", path)
 		}
 		if err != nil {

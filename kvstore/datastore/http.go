@@ -1,4 +1,4 @@
-package kvstore
+package datastore
 
 import (
 	"bytes"
@@ -82,27 +82,4 @@ func statusError(status int, body []byte) error {
 		s = s[:300] + "..."
 	}
 	return &httpStatusError{status: status, body: s}
-}
-
-// pollUntil calls try every interval until it reports done or wait has passed; it returns false
-// on timeout.
-func pollUntil(ctx context.Context, wait, interval time.Duration, try func() (bool, error)) (bool, error) {
-	deadline := time.Now().Add(wait)
-	for {
-		done, err := try()
-		if err != nil || done {
-			return done, err
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return false, nil
-		}
-		t := time.NewTimer(min(interval, left))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false, ctx.Err()
-		case <-t.C:
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package kvstore
+package datastore
 
 import (
 	"bytes"
@@ -60,7 +60,7 @@ type shellStore struct {
 func newShellStore(c *shellConfig) *shellStore { return &shellStore{c: c} }
 
 // Get returns the program's standard output without its trailing newline, as a string. A program
-// that fails is an error, not ErrKeyNotFound: the protocol cannot tell a missing key apart.
+// that fails is an error, not ErrNotFound: the protocol cannot tell a missing key apart.
 func (s *shellStore) Get(ctx context.Context, key string) (any, error) {
 	out, err := s.run(ctx, "read", key, nil)
 	if err != nil {

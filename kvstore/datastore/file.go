@@ -1,4 +1,4 @@
-package kvstore
+package datastore
 
 import (
 	"bytes"
@@ -125,7 +125,7 @@ func (s *fileStore) Get(_ context.Context, key string) (any, error) {
 	}
 	v, ok := m[key]
 	if !ok {
-		return nil, fmt.Errorf("read %s: no such key in %s: %w", key, s.c.path, ErrKeyNotFound)
+		return nil, fmt.Errorf("read %s: no such key in %s: %w", key, s.c.path, ErrNotFound)
 	}
 	return v, nil
 }

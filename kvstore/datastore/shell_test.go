@@ -1,4 +1,4 @@
-package kvstore
+package datastore
 
 import (
 	"errors"
@@ -11,7 +11,8 @@ import (
 )
 
 // shellHelper is a shell data store program keeping one file per key in $STORE_DIR, after
-// Choria's spec/fixtures/playbooks/shell_data.rb: it checks the argv and CHORIA_DATA_* agree.
+// Choria's shell_data.rb (playbooks/testdata/compat/spec-shell_data.rb): it checks the argv and
+// CHORIA_DATA_* agree.
 const shellHelper = `#!/bin/sh
 set -eu
 action="${1#--}"; key="$2"

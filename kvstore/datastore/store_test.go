@@ -1,7 +1,6 @@
-package kvstore
+package datastore
 
 import (
-	"context"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -18,7 +18,7 @@ func jsSetup(t *testing.T) jetstream.JetStream {
 	t.Helper()
 	s := natstest.RunServer(t)
 	_, js := natstest.Connect(t, s.ClientURL())
-	if err := Provision(t.Context(), js, Config{}); err != nil {
+	if err := kvstore.Provision(t.Context(), js, kvstore.Config{}); err != nil {
 		t.Fatalf("provision: %v", err)
 	}
 	return js
@@ -32,14 +32,14 @@ func specWith(name, typ string, base, extra map[string]any) protocol.StoreSpec {
 	return protocol.StoreSpec{Name: name, Type: typ, Properties: base}
 }
 
-// storeContract checks what every store promises: a missing key is ErrKeyNotFound, a value
+// storeContract checks what every store promises: a missing key is ErrNotFound, a value
 // written is read back (as text by the stores that keep strings), a delete removes it, and
 // deleting a missing key is not an error. key must be valid for every store.
 func storeContract(t *testing.T, st Store, key string) {
 	t.Helper()
 	ctx := t.Context()
-	if _, err := st.Get(ctx, key); !errors.Is(err, ErrKeyNotFound) {
-		t.Fatalf("missing key: got %v, want ErrKeyNotFound", err)
+	if _, err := st.Get(ctx, key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing key: got %v, want ErrNotFound", err)
 	}
 	if err := st.Put(ctx, key, "green"); err != nil {
 		t.Fatal(err)
@@ -56,8 +56,8 @@ func storeContract(t *testing.T, st Store, key string) {
 	if err := st.Delete(ctx, key); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Get(ctx, key); !errors.Is(err, ErrKeyNotFound) {
-		t.Fatalf("after delete: got %v, want ErrKeyNotFound", err)
+	if _, err := st.Get(ctx, key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after delete: got %v, want ErrNotFound", err)
 	}
 	if err := st.Delete(ctx, key); err != nil {
 		t.Fatalf("deleting a missing key: %v", err)
@@ -129,45 +129,5 @@ func TestCheckAcceptsChoriaDocuments(t *testing.T) {
 		if err := Check(spec); err != nil {
 			t.Errorf("%s: %v", spec.Name, err)
 		}
-	}
-}
-
-func TestParsePathAndLock(t *testing.T) {
-	for _, tc := range []struct {
-		entry, store, key string
-		ok                bool
-	}{
-		{"team_kv", "team_kv", "choria/locks/playbook/deploy", true},
-		{"team_kv/locks/queue-maintenance", "team_kv", "locks/queue-maintenance", true},
-		{"bad store/key", "", "", false},
-		{"store/", "", "", false},
-		{"", "", "", false},
-	} {
-		store, key, err := ParseLock(tc.entry, "deploy")
-		if (err == nil) != tc.ok || store != tc.store || key != tc.key {
-			t.Errorf("ParseLock(%q) = %q, %q, %v", tc.entry, store, key, err)
-		}
-	}
-	if _, _, err := ParsePath("nokey"); !errors.Is(err, ErrInvalidKey) {
-		t.Errorf("ParsePath without a slash: %v", err)
-	}
-	if s, k, err := ParsePath("pb_consul/choria/kv/cluster"); err != nil || s != "pb_consul" || k != "choria/kv/cluster" {
-		t.Errorf("ParsePath: %q %q %v", s, k, err)
-	}
-}
-
-func TestCanLock(t *testing.T) {
-	for typ, want := range map[string]bool{"": true, "kv": true, "etcd": true, "consul": true, "memory": false, "environment": false, "file": false, "shell": false} {
-		if CanLock(typ) != want {
-			t.Errorf("CanLock(%q) = %v", typ, !want)
-		}
-	}
-	err := LockUnsupported("prefs", "file")
-	if !errors.Is(err, ErrLockUnsupported) || !strings.Contains(err.Error(), "data store prefs") {
-		t.Errorf("LockUnsupported: %v", err)
-	}
-	_, err = OpenLocker(context.Background(), nil, protocol.StoreSpec{Name: "pb_env", Type: "environment"}, "r1")
-	if !errors.Is(err, ErrLockUnsupported) || !strings.Contains(err.Error(), "pb_env") {
-		t.Errorf("OpenLocker on environment: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package kvstore
+package datastore
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -14,14 +15,14 @@ import (
 func benchJS(b *testing.B) jetstream.JetStream {
 	s := natstest.RunServer(b)
 	_, js := natstest.Connect(b, s.ClientURL())
-	if err := Provision(b.Context(), js, Config{}); err != nil {
+	if err := kvstore.Provision(b.Context(), js, kvstore.Config{}); err != nil {
 		b.Fatal(err)
 	}
 	return js
 }
 
 // The kv data store must cost little over raw KV (DESIGN: at least 80% of its throughput).
-// Compare: go test ./kvstore/ -run XXX -bench 'KVPut|KVGet'
+// Compare: go test ./kvstore/datastore/ -run XXX -bench 'KVPut|KVGet'
 
 func BenchmarkRawKVPut(b *testing.B) {
 	js := benchJS(b)

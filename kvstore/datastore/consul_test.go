@@ -1,4 +1,4 @@
-package kvstore
+package datastore
 
 import (
 	"encoding/base64"

@@ -1,12 +1,13 @@
-package kvstore
+package datastore
 
 import "errors"
 
-// Data store and lock errors. They live apart from errors.go because they concern the data-store
-// backends, not run state.
+// Data store and lock errors. The backends translate their own errors into these (JetStream's
+// for kv and memory stores, HTTP replies for etcd and Consul), so callers test them with
+// errors.Is whatever the store.
 var (
-	// ErrKeyNotFound indicates that a data store holds no value under the key.
-	ErrKeyNotFound = errors.New("key not found")
+	// ErrNotFound indicates that a data store holds no value under the key.
+	ErrNotFound = errors.New("key not found")
 	// ErrStoreSpec indicates a data store declaration that cannot work: unknown type, unknown or
 	// badly typed property. The wrapping error names the store and the property.
 	ErrStoreSpec = errors.New("invalid data store")

@@ -1,4 +1,4 @@
-package kvstore
+package datastore
 
 import (
 	"context"
@@ -13,6 +13,128 @@ import (
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
+// kvConfig is a kv store's configuration.
+type kvConfig struct {
+	bucket string
+}
+
+func parseKV(p *props) (*kvConfig, error) {
+	b, err := p.str("bucket", protocol.DataBucket)
+	if err != nil {
+		return nil, err
+	}
+	if !validBucket(b) {
+		return nil, p.errf("bucket", "%q is not a valid bucket name (letters, digits, - and _)", b)
+	}
+	return &kvConfig{bucket: b}, nil
+}
+
+func validBucket(b string) bool {
+	if b == "" {
+		return false
+	}
+	for _, r := range b {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// validKVKey reports whether key may be a JetStream KV key: letters, digits and -/_=. with no
+// empty dot-separated token.
+func validKVKey(key string) bool {
+	if key == "" || key[0] == '.' || key[len(key)-1] == '.' {
+		return false
+	}
+	prev := rune(0)
+	for _, r := range key {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '/' || r == '_' || r == '=' || r == '.') {
+			return false
+		}
+		if r == '.' && prev == '.' {
+			return false
+		}
+		prev = r
+	}
+	return true
+}
+
+func checkKVKey(key string) error {
+	if !validKVKey(key) {
+		return fmt.Errorf("%w: %q (kv keys are letters, digits and - / _ = ., not starting or ending with .)", ErrInvalidKey, key)
+	}
+	return nil
+}
+
+// kvStore keeps JSON values in a JetStream KV bucket under prefix+key.
+type kvStore struct {
+	kv     jetstream.KeyValue
+	prefix string
+}
+
+func openKV(ctx context.Context, js jetstream.JetStream, name string, cfg *config) (*kvStore, error) {
+	if js == nil {
+		return nil, fmt.Errorf("data store %s: kv stores need a JetStream connection", name)
+	}
+	kc := cfg.backend.(*kvConfig)
+	kv, err := js.KeyValue(ctx, kc.bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		// Not created on the fly: a typo in the bucket name must not silently start a new store.
+		return nil, fmt.Errorf("%w: data store %s: property bucket: bucket %q does not exist", ErrStoreSpec, name, kc.bucket)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("data store %s: open bucket %s: %w", name, kc.bucket, err)
+	}
+	return &kvStore{kv: kv}, nil
+}
+
+// Get decodes the JSON value under key. A value that is not JSON (written by another tool) is
+// returned as a string.
+func (s *kvStore) Get(ctx context.Context, key string) (any, error) {
+	if err := checkKVKey(key); err != nil {
+		return nil, err
+	}
+	e, err := s.kv.Get(ctx, s.prefix+key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil, fmt.Errorf("read %s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	var v any
+	if err := json.Unmarshal(e.Value(), &v); err != nil {
+		return string(e.Value()), nil
+	}
+	return v, nil
+}
+
+// Put stores value as JSON.
+func (s *kvStore) Put(ctx context.Context, key string, value any) error {
+	if err := checkKVKey(key); err != nil {
+		return err
+	}
+	b, err := json.Marshal(value)
+	if err != nil {
+		return fmt.Errorf("write %s: value cannot be encoded as JSON: %w", key, err)
+	}
+	if _, err := s.kv.Put(ctx, s.prefix+key, b); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+// Delete leaves a delete marker, so watchers see the deletion.
+func (s *kvStore) Delete(ctx context.Context, key string) error {
+	if err := checkKVKey(key); err != nil {
+		return err
+	}
+	if err := s.kv.Delete(ctx, s.prefix+key); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
 // kvLocker takes locks as keys of protocol.LocksBucket, each created with a per-key TTL (the
 // lease) and renewed by republishing it with a compare-and-set on its last sequence. A holder
 // that dies stops renewing and its key expires after the TTL; the server then writes a marker
@@ -22,12 +144,6 @@ type kvLocker struct {
 	kv    jetstream.KeyValue
 	ttl   time.Duration
 	owner string
-}
-
-// lockRecord is the value of a lock key: who holds it, for operators.
-type lockRecord struct {
-	Owner    string    `json:"owner"`
-	Acquired time.Time `json:"acquired"`
 }
 
 func openKVLocker(ctx context.Context, js jetstream.JetStream, ttl time.Duration, owner string) (*kvLocker, error) {
@@ -147,7 +263,7 @@ func (l *kvLocker) lease(key string, data []byte, rev uint64) *kvLease {
 
 func (ls *kvLease) Key() string            { return ls.key }
 func (ls *kvLease) Lost() <-chan struct{}  { return ls.r.lost }
-func (ls *kvLease) subject() string        { return kvSubject(protocol.LocksBucket, ls.key) }
+func (ls *kvLease) subject() string        { return protocol.BucketSubject(protocol.LocksBucket, ls.key) }
 func (ls *kvLease) revision() uint64       { ls.mu.Lock(); defer ls.mu.Unlock(); return ls.rev }
 func (ls *kvLease) setRevision(rev uint64) { ls.mu.Lock(); ls.rev = rev; ls.mu.Unlock() }
 

@@ -1,4 +1,4 @@
-package kvstore
+package datastore
 
 import (
 	"context"
@@ -11,6 +11,38 @@ import (
 
 	"github.com/fleetbook/fleetbook/protocol"
 )
+
+// DefaultLockTimeout is how long a lock is waited for when the store's timeout property does not
+// say: Choria's 120 seconds.
+const DefaultLockTimeout = 120 * time.Second
+
+// CanLock reports whether stores of type typ can hold locks. A playbook that locks on any other
+// type must be refused before it runs, with LockUnsupported's message.
+func CanLock(typ string) bool {
+	switch storeType(typ) {
+	case TypeKV, TypeEtcd, TypeConsul:
+		return true
+	}
+	return false
+}
+
+// LockUnsupported is the error for a lock on store name of type typ, or nil if that type locks.
+func LockUnsupported(name, typ string) error {
+	if CanLock(typ) {
+		return nil
+	}
+	return fmt.Errorf("%w: data store %s has type %s; only kv, etcd and consul stores can hold locks", ErrLockUnsupported, name, storeType(typ))
+}
+
+// LockWait is how long locks on the store spec declares are waited for: its timeout property,
+// DefaultLockTimeout when absent.
+func LockWait(spec protocol.StoreSpec) (time.Duration, error) {
+	_, cfg, err := parseSpec(spec)
+	if err != nil {
+		return 0, err
+	}
+	return cfg.lockWait, nil
+}
 
 // Locker takes locks in one data store.
 type Locker interface {
@@ -52,6 +84,12 @@ func OpenLocker(ctx context.Context, js jetstream.JetStream, spec protocol.Store
 		return newConsulStore(cfg.backend.(*consulConfig), cfg).locker(owner), nil
 	}
 	return nil, LockUnsupported(spec.Name, typ)
+}
+
+// lockRecord is the value of a lock key: who holds it, for operators.
+type lockRecord struct {
+	Owner    string    `json:"owner"`
+	Acquired time.Time `json:"acquired"`
 }
 
 // renewer keeps a lease alive: it calls renew every interval until stopped, and declares the
@@ -116,4 +154,30 @@ func (r *renewer) isLost() bool {
 // lockTimeout is the error for key still held after wait.
 func lockTimeout(key string, wait time.Duration) error {
 	return fmt.Errorf("%w: %s still held by another holder after %s", ErrLockTimeout, key, wait)
+}
+
+// lockPoll is how often a busy etcd or Consul lock is tried again.
+const lockPoll = 500 * time.Millisecond
+
+// pollUntil calls try every interval until it reports done or wait has passed; it returns false
+// on timeout.
+func pollUntil(ctx context.Context, wait, interval time.Duration, try func() (bool, error)) (bool, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		done, err := try()
+		if err != nil || done {
+			return done, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false, nil
+		}
+		t := time.NewTimer(min(interval, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, ctx.Err()
+		case <-t.C:
+		}
+	}
 }

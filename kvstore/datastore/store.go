@@ -1,11 +1,9 @@
-package kvstore
+package datastore
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -32,19 +30,15 @@ const (
 )
 
 // Store is one data store: a map of keys to values. Every backend implements it; those that can
-// also hold locks implement Locker too.
+// also hold locks (CanLock) have a Locker too, from OpenLocker.
 type Store interface {
-	// Get returns the value under key, or an error wrapping ErrKeyNotFound.
+	// Get returns the value under key, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, key string) (any, error)
 	// Put stores value under key.
 	Put(ctx context.Context, key string, value any) error
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 }
-
-// DefaultLockTimeout is how long a lock is waited for when the store's timeout property does not
-// say: Choria's 120 seconds.
-const DefaultLockTimeout = 120 * time.Second
 
 // Open builds the store spec declares. runID scopes memory stores; js serves kv and memory
 // stores and may be nil for the others. An unknown type or a missing, unknown or badly typed
@@ -59,24 +53,6 @@ func Open(ctx context.Context, js jetstream.JetStream, spec protocol.StoreSpec, 
 func Check(spec protocol.StoreSpec) error {
 	_, _, err := parseSpec(spec)
 	return err
-}
-
-// CanLock reports whether stores of type typ can hold locks. A playbook that locks on any other
-// type must be refused before it runs, with LockUnsupported's message.
-func CanLock(typ string) bool {
-	switch storeType(typ) {
-	case TypeKV, TypeEtcd, TypeConsul:
-		return true
-	}
-	return false
-}
-
-// LockUnsupported is the error for a lock on store name of type typ, or nil if that type locks.
-func LockUnsupported(name, typ string) error {
-	if CanLock(typ) {
-		return nil
-	}
-	return fmt.Errorf("%w: data store %s has type %s; only kv, etcd and consul stores can hold locks", ErrLockUnsupported, name, storeType(typ))
 }
 
 // storeType applies the default type.
@@ -181,47 +157,6 @@ func open(ctx context.Context, js jetstream.JetStream, spec protocol.StoreSpec, 
 		return newConsulStore(cfg.backend.(*consulConfig), cfg), nil
 	}
 	return nil, fmt.Errorf("%w: data store %s: type %q has no backend", ErrStoreSpec, spec.Name, typ)
-}
-
-// LockWait is how long locks on the store spec declares are waited for: its timeout property,
-// DefaultLockTimeout when absent.
-func LockWait(spec protocol.StoreSpec) (time.Duration, error) {
-	_, cfg, err := parseSpec(spec)
-	if err != nil {
-		return 0, err
-	}
-	return cfg.lockWait, nil
-}
-
-// storeNameRe is Choria's store name syntax in a "store/key" path.
-var storeNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
-
-// ParsePath splits a data path "store/key" into the store name and the key, which is everything
-// after the first slash and may itself contain slashes.
-func ParsePath(path string) (store, key string, err error) {
-	store, key, ok := strings.Cut(path, "/")
-	if !ok || !storeNameRe.MatchString(store) || key == "" {
-		return "", "", fmt.Errorf("%w: data path %q is not of the form store/key", ErrInvalidKey, path)
-	}
-	return store, key, nil
-}
-
-// DefaultLockKeyPattern is the printf pattern of the key a bare "store" lock entry takes: the
-// playbook name. It is Choria's, so a fleetbook run and a Choria run of the same playbook on one
-// Consul exclude each other.
-const DefaultLockKeyPattern = "choria/locks/playbook/%s"
-
-// ParseLock resolves a playbook's locks entry: "store" locks DefaultLockKeyPattern for playbook
-// in that store, "store/key" locks key.
-func ParseLock(entry, playbook string) (store, key string, err error) {
-	if storeNameRe.MatchString(entry) {
-		return entry, fmt.Sprintf(DefaultLockKeyPattern, playbook), nil
-	}
-	store, key, err = ParsePath(entry)
-	if err != nil {
-		return "", "", fmt.Errorf("%w: lock %q is neither a store name nor store/key", ErrInvalidKey, entry)
-	}
-	return store, key, nil
 }
 
 // textValue is the text form of a value for stores that hold strings (environment, shell, etcd,

@@ -1,4 +1,4 @@
-package kvstore
+package datastore
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func (s *envStore) name(key string) (string, error) {
 	return n, nil
 }
 
-// Get returns the variable's value; an unset variable is ErrKeyNotFound (an empty one is "").
+// Get returns the variable's value; an unset variable is ErrNotFound (an empty one is "").
 func (s *envStore) Get(_ context.Context, key string) (any, error) {
 	n, err := s.name(key)
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *envStore) Get(_ context.Context, key string) (any, error) {
 	}
 	v, ok := os.LookupEnv(n)
 	if !ok {
-		return nil, fmt.Errorf("read %s: environment variable %s is not set: %w", key, n, ErrKeyNotFound)
+		return nil, fmt.Errorf("read %s: environment variable %s is not set: %w", key, n, ErrNotFound)
 	}
 	return v, nil
 }

@@ -1,17 +1,80 @@
-package kvstore
+package datastore
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
+
+func TestKVStoreSharedBetweenRuns(t *testing.T) {
+	js := jsSetup(t)
+	ctx := t.Context()
+	spec := protocol.StoreSpec{Name: "team"}
+	a, err := Open(ctx, js, spec, "run1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(ctx, js, spec, "run2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := map[string]any{"colour": "green", "replicas": float64(3), "tags": []any{"a", "b"}}
+	if err := a.Put(ctx, "app/active", value); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Get(ctx, "app/active")
+	if err != nil || !reflect.DeepEqual(got, value) {
+		t.Fatalf("run2 read %#v, %v; want %#v", got, err, value)
+	}
+	if err := b.Delete(ctx, "app/active"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Get(ctx, "app/active"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after delete by run2, run1 read: %v", err)
+	}
+	if err := a.Delete(ctx, "never/written"); err != nil {
+		t.Fatalf("deleting a missing key: %v", err)
+	}
+	if err := a.Put(ctx, "bad key", "x"); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("bad key: %v", err)
+	}
+}
+
+func TestKVStoreReadsNonJSONAsString(t *testing.T) {
+	js := jsSetup(t)
+	kv, err := js.KeyValue(t.Context(), protocol.DataBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(t.Context(), "plain", []byte("hello world")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(t.Context(), js, protocol.StoreSpec{Name: "d", Type: "kv"}, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := st.Get(t.Context(), "plain"); err != nil || v != "hello world" {
+		t.Fatalf("got %#v, %v", v, err)
+	}
+}
+
+func TestKVStoreMissingBucketIsRefused(t *testing.T) {
+	js := jsSetup(t)
+	_, err := Open(t.Context(), js, protocol.StoreSpec{Name: "d", Type: "kv", Properties: map[string]any{"bucket": "nope"}}, "r")
+	if !errors.Is(err, ErrStoreSpec) || !strings.Contains(err.Error(), "property bucket") {
+		t.Fatalf("got %v", err)
+	}
+}
 
 // lockWait bounds waits that must succeed: generous, since nothing here asserts speed.
 const lockWait = 20 * time.Second
@@ -158,7 +221,7 @@ func TestKVLockWaitTimesOut(t *testing.T) {
 func TestKVLockOfCrashedHolderExpires(t *testing.T) {
 	s := natstest.RunServer(t)
 	_, js := natstest.Connect(t, s.ClientURL())
-	if err := Provision(t.Context(), js, Config{}); err != nil {
+	if err := kvstore.Provision(t.Context(), js, kvstore.Config{}); err != nil {
 		t.Fatal(err)
 	}
 	// A release first, so the crashing holder's Create goes through the key's purge marker: the

@@ -1,4 +1,4 @@
-package kvstore
+package datastore
 
 import (
 	"context"
@@ -109,7 +109,7 @@ func TestEtcdStore(t *testing.T) {
 		t.Fatalf("structured value read back as %#v", v)
 	}
 	dead, _ := Open(ctx, nil, etcdSpec(fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), nil), "r")
-	if _, err := dead.Get(ctx, "x"); err == nil || errors.Is(err, ErrKeyNotFound) {
+	if _, err := dead.Get(ctx, "x"); err == nil || errors.Is(err, ErrNotFound) {
 		t.Fatalf("unreachable etcd: %v", err)
 	}
 }
