@@ -49,8 +49,8 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 				return err
 			}
 			// Refuse a bad playbook before starting or reaching any server.
-			if _, _, apiErr := coordinator.Validate(doc, inputs, plugins.parse()...); apiErr != nil {
-				return refused(apiErr, args[0], asJSON)
+			if _, _, err := coordinator.Validate(doc, inputs, plugins.parse()...); err != nil {
+				return refused(err, args[0], asJSON)
 			}
 			if idemKey == "" {
 				idemKey = uuid.NewString()
@@ -107,8 +107,14 @@ func printDetached(id string, asJSON bool) error {
 	return nil
 }
 
-// refused prints a refusal, every problem on its own line, and exits 2.
-func refused(apiErr *protocol.ErrorResponse, source string, asJSON bool) error {
+// refused prints a refusal, every problem on its own line, and exits 2. err is the
+// *protocol.ErrorResponse of coordinator.Validate or of a refused submission; any other error is
+// printed as a refusal without problems.
+func refused(err error, source string, asJSON bool) error {
+	var apiErr *protocol.ErrorResponse
+	if !errors.As(err, &apiErr) {
+		apiErr = &protocol.ErrorResponse{Code: protocol.CodeBadRequest, Message: err.Error()}
+	}
 	if asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")

@@ -162,8 +162,8 @@ func BenchmarkOp(b *testing.B) {
 	// Not server operations: the CPU work and the process a no-op shell step costs.
 	b.Run("validate_playbook", func(b *testing.B) {
 		for range b.N {
-			if _, _, apiErr := coordinator.Validate([]byte(NoopPlaybook), nil); apiErr != nil {
-				b.Fatal(apiErr)
+			if _, _, err := coordinator.Validate([]byte(NoopPlaybook), nil); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
