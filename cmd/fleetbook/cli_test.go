@@ -71,7 +71,7 @@ func keys(t *testing.T, what string, m map[string]any, names ...string) {
 }
 
 // An embedded run that succeeds exits 0 and, with --json, prints exactly one report with the
-// fields DESIGN.md names on stdout, while progress goes to stderr.
+// fields of protocol.Report on stdout, while progress goes to stderr (README.md, "A short tour").
 func TestRunJSONReportContract(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

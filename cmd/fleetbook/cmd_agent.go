@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -132,16 +131,6 @@ func startAgents(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*na
 	case <-ctx.Done():
 	}
 	return nil
-}
-
-// agentExit maps an error starting agents to an exit code: a bad fleet file or agent definition
-// is refused (2); anything else, such as a receiver port in use or no registry, is
-// infrastructure (3).
-func agentExit(what string, err error) error {
-	if errors.Is(err, agent.ErrFleet) || errors.Is(err, agent.ErrDefinition) || errors.Is(err, agent.ErrInvalidOption) {
-		return exitf(exitRefused, "%s: %v", what, err)
-	}
-	return exitf(exitInfra, "%s: %v", what, err)
 }
 
 func agentNames(srv *agent.Server) []string {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -105,36 +104,4 @@ func printDetached(id string, asJSON bool) error {
 	}
 	fmt.Println(id)
 	return nil
-}
-
-// refused prints a refusal, every problem on its own line, and exits 2. err is the
-// *protocol.ErrorResponse of coordinator.Validate or of a refused submission; any other error is
-// printed as a refusal without problems.
-func refused(err error, source string, asJSON bool) error {
-	var apiErr *protocol.ErrorResponse
-	if !errors.As(err, &apiErr) {
-		apiErr = &protocol.ErrorResponse{Code: protocol.CodeBadRequest, Message: err.Error()}
-	}
-	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(apiErr)
-	}
-	fmt.Fprintf(os.Stderr, "%s: %s\n", source, apiErr.Message)
-	for _, p := range apiErr.Problems {
-		fmt.Fprintf(os.Stderr, "  %s\n", p)
-	}
-	return silentExit(exitRefused)
-}
-
-// apiFailure maps an API error to the exit code contract.
-func apiFailure(err error, source string, asJSON bool) error {
-	var apiErr *protocol.ErrorResponse
-	if errors.As(err, &apiErr) && apiErr.Refused() {
-		return refused(apiErr, source, asJSON)
-	}
-	if errors.Is(err, coordinator.ErrNoCoordinator) {
-		return exitf(exitInfra, "%v (start one with `fleetbook up` or `fleetbook coordinator`)", err)
-	}
-	return exitf(exitInfra, "%v", err)
 }
