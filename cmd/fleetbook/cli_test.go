@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -246,7 +247,7 @@ func TestPastRunsPersist(t *testing.T) {
 	checkShown(t, dir, embedded, first.ID, "greet embedded")
 
 	// The same state, served by `up`.
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	listen := fmt.Sprintf("127.0.0.1:%d", natstest.FreePorts(t, 1)[0])
 	server := []string{"--server", "nats://" + listen}
 	up := startUp(t, dir, state, listen)
 	r = cli(t, dir, "run", book, "--input", "who=up", "--json", server[0], server[1])
@@ -304,7 +305,7 @@ func startUp(t *testing.T, dir, state, listen string) *proc {
 
 func readLog(p *proc) ([]byte, error) {
 	<-p.done
-	return readFileBytes(p.log)
+	return os.ReadFile(p.log)
 }
 
 // checkListed fails the test unless `runs list --json` (with conn flags) lists every id.
