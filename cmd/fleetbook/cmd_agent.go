@@ -143,7 +143,7 @@ func agentNames(srv *agent.Server) []string {
 
 func agentCommand() *cobra.Command {
 	var (
-		r       remoteFlags
+		conn    connFlags
 		f       agentFlags
 		verbose bool
 	)
@@ -160,7 +160,7 @@ With --fleet, one process simulates every node of the fleet file (thousands are 
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := logger(verbose)
-			nc, err := r.conn.dial("fleetbook agent")
+			nc, err := conn.dial("fleetbook agent")
 			if err != nil {
 				return exitf(exitInfra, "connect to NATS: %v", err)
 			}
@@ -185,7 +185,7 @@ With --fleet, one process simulates every node of the fleet file (thousands are 
 			return nil
 		},
 	}
-	r.register(cmd)
+	conn.registerRemote(cmd)
 	f.register(cmd)
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log requests and registrations")
 	return cmd
