@@ -160,16 +160,8 @@ func TestRunRefusedExitsTwoAndStoresNothing(t *testing.T) {
 			}
 		})
 	}
-	r := cli(t, dir, "runs", "list", "--embedded", "--data-dir", state, "--json")
-	if r.code != exitOK {
-		t.Fatalf("runs list: exit %d: %s", r.code, r.stderr)
-	}
-	var list struct {
-		Runs []map[string]any `json:"runs"`
-	}
-	decodeOne(t, r.stdout, &list)
-	if len(list.Runs) != 0 {
-		t.Errorf("refused runs were stored: %v", list.Runs)
+	if runs := listRuns(t, dir, "--embedded", "--data-dir", state); len(runs) != 0 {
+		t.Errorf("refused runs were stored: %v", runs)
 	}
 }
 
@@ -202,13 +194,8 @@ func TestRunsPrune(t *testing.T) {
 	if n := prune("1s"); n != 1 {
 		t.Errorf("prune --older-than 1s deleted %d runs, want 1", n)
 	}
-	r := cli(t, dir, "runs", "list", "--embedded", "--data-dir", state, "--json")
-	var list struct {
-		Runs []map[string]any `json:"runs"`
-	}
-	decodeOne(t, r.stdout, &list)
-	if len(list.Runs) != 0 {
-		t.Errorf("runs left after the prune: %v", list.Runs)
+	if runs := listRuns(t, dir, "--embedded", "--data-dir", state); len(runs) != 0 {
+		t.Errorf("runs left after the prune: %v", runs)
 	}
 }
 
@@ -308,22 +295,32 @@ func readLog(p *proc) ([]byte, error) {
 	return os.ReadFile(p.log)
 }
 
-// checkListed fails the test unless `runs list --json` (with conn flags) lists every id.
-func checkListed(t *testing.T, dir string, conn []string, ids ...string) {
+// listedRun is one run of `runs list --json`.
+type listedRun struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
+// listRuns returns the runs `runs list --json` (with conn flags) lists, and fails the test unless
+// it exits 0.
+func listRuns(t *testing.T, dir string, conn ...string) []listedRun {
 	t.Helper()
 	r := cli(t, dir, append([]string{"runs", "list", "--json"}, conn...)...)
 	if r.code != exitOK {
 		t.Fatalf("runs list: exit %d: %s", r.code, r.stderr)
 	}
 	var list struct {
-		Runs []struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
-		} `json:"runs"`
+		Runs []listedRun `json:"runs"`
 	}
 	decodeOne(t, r.stdout, &list)
+	return list.Runs
+}
+
+// checkListed fails the test unless `runs list --json` (with conn flags) lists every id.
+func checkListed(t *testing.T, dir string, conn []string, ids ...string) {
+	t.Helper()
 	var got []string
-	for _, run := range list.Runs {
+	for _, run := range listRuns(t, dir, conn...) {
 		got = append(got, run.ID)
 	}
 	for _, id := range ids {

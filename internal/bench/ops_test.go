@@ -106,18 +106,22 @@ func BenchmarkOp(b *testing.B) {
 					}
 				}
 			})
+			// wqCycle puts one message on the work queue, takes it and acknowledges it.
+			wqCycle := func(b *testing.B) {
+				if _, err := js.Publish(ctx, "ops.wq", payload); err != nil {
+					b.Fatal(err)
+				}
+				msg, err := wq.Next()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := msg.DoubleAck(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
 			b.Run("wq_publish_next_doubleack", func(b *testing.B) {
 				for range b.N {
-					if _, err := js.Publish(ctx, "ops.wq", payload); err != nil {
-						b.Fatal(err)
-					}
-					msg, err := wq.Next()
-					if err != nil {
-						b.Fatal(err)
-					}
-					if err := msg.DoubleAck(ctx); err != nil {
-						b.Fatal(err)
-					}
+					wqCycle(b)
 				}
 			})
 			// The same with one message left in the stream, so that no ack empties it: an
@@ -131,16 +135,7 @@ func BenchmarkOp(b *testing.B) {
 					b.Fatal(err)
 				}
 				for range b.N {
-					if _, err := js.Publish(ctx, "ops.wq", payload); err != nil {
-						b.Fatal(err)
-					}
-					msg, err := wq.Next()
-					if err != nil {
-						b.Fatal(err)
-					}
-					if err := msg.DoubleAck(ctx); err != nil {
-						b.Fatal(err)
-					}
+					wqCycle(b)
 				}
 				_ = first.DoubleAck(ctx)
 			})

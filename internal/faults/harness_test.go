@@ -25,23 +25,7 @@ import (
 // bin is the fleetbook binary TestMain built.
 var bin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "faults-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "fleetbook")
-	build := exec.Command("go", "build", "-o", bin, "github.com/fleetbook/fleetbook/cmd/fleetbook")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building fleetbook:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { fleettest.Main(m, &bin) }
 
 // long reports whether the long forms run (FLEETBOOK_FAULTS_LONG=1).
 func long() bool { return os.Getenv("FLEETBOOK_FAULTS_LONG") == "1" }
