@@ -89,6 +89,16 @@ func apiError(code, format string, args ...any) *protocol.ErrorResponse {
 	return &protocol.ErrorResponse{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// asAPIError is err as the API answers it: the *protocol.ErrorResponse it carries, or else an
+// internal error.
+func asAPIError(err error) *protocol.ErrorResponse {
+	var apiErr *protocol.ErrorResponse
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	return apiError(protocol.CodeInternal, "%v", err)
+}
+
 func (c *Coordinator) handleGet(ctx context.Context, data []byte) (any, *protocol.ErrorResponse) {
 	var req protocol.GetRunRequest
 	if err := json.Unmarshal(data, &req); err != nil || req.RunID == "" {

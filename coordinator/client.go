@@ -19,8 +19,12 @@ type Client struct {
 	js jetstream.JetStream
 }
 
-// NewClient returns a client using nc.
+// NewClient returns a client using nc; a nil nc is refused with an error wrapping
+// ErrInvalidOption.
 func NewClient(nc *nats.Conn) (*Client, error) {
+	if nc == nil {
+		return nil, fmt.Errorf("%w: nil NATS connection", ErrInvalidOption)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err

@@ -33,16 +33,24 @@ type Coordinator struct {
 	router *resultRouter
 }
 
-// New returns a coordinator using nc. Nothing happens until Run.
+// New returns a coordinator using nc. Nothing happens until Run. A nil nc, a nil Option or an
+// option value the coordinator cannot work with is refused with an error wrapping
+// ErrInvalidOption that names the option.
 func New(nc *nats.Conn, opts ...Option) (*Coordinator, error) {
+	if nc == nil {
+		return nil, fmt.Errorf("%w: nil NATS connection", ErrInvalidOption)
+	}
 	o := defaultOptions()
 	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: nil Option", ErrInvalidOption)
+		}
 		if err := opt(&o); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 		}
 	}
 	if err := o.validate(); err != nil {
-		return nil, fmt.Errorf("coordinator options: %w", err)
+		return nil, err
 	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
 		o.log.Warn("publishing event", "subject", m.Subject, "error", err)

@@ -2,7 +2,12 @@ package coordinator
 
 import "errors"
 
+// Errors the coordinator returns; callers test them with errors.Is.
 var (
+	// ErrInvalidOption indicates that New was given a nil connection, a nil Option or an option
+	// value it cannot work with (or NewClient a nil connection); the wrapping error names the
+	// option and the value.
+	ErrInvalidOption = errors.New("invalid coordinator option")
 	// ErrLostOwnership indicates that another coordinator took the run over: this one must stop
 	// driving it and leave its run message alone.
 	ErrLostOwnership = errors.New("run taken over by another coordinator")

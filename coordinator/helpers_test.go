@@ -16,6 +16,9 @@ import (
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
+// errNotYet is what an Eventually condition returns while what it waits for has not happened.
+var errNotYet = errors.New("not yet")
+
 // env is one embedded server with fleetbook's streams, and a client.
 type env struct {
 	t      *testing.T

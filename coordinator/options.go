@@ -1,7 +1,6 @@
 package coordinator
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,7 +12,8 @@ import (
 	"github.com/fleetbook/fleetbook/playbooks"
 )
 
-// Option configures a Coordinator.
+// Option configures a Coordinator; it returns an error for a value it refuses outright, and New
+// runs a validate step over all options afterwards.
 type Option func(*options) error
 
 type options struct {
@@ -43,18 +43,24 @@ func defaultOptions() options {
 	}
 }
 
+// validate checks the options together, after every Option ran. Each refusal wraps
+// ErrInvalidOption and names the option.
 func (o *options) validate() error {
 	switch {
 	case o.name == "":
-		return errors.New("coordinator name must not be empty")
+		return fmt.Errorf("%w: coordinator name must not be empty", ErrInvalidOption)
+	case o.log == nil:
+		return fmt.Errorf("%w: logger must not be nil", ErrInvalidOption)
 	case o.lease < 100*time.Millisecond:
-		return fmt.Errorf("lease %s is too short: heartbeats go every third of it", o.lease)
+		return fmt.Errorf("%w: lease %s is too short: heartbeats go every third of it", ErrInvalidOption, o.lease)
 	case o.reconcile <= 0:
-		return fmt.Errorf("reconcile interval must be positive, got %s", o.reconcile)
+		return fmt.Errorf("%w: reconcile interval must be positive, got %s", ErrInvalidOption, o.reconcile)
 	case o.rpcChunk < 1:
-		return fmt.Errorf("rpc chunk size must be at least 1, got %d", o.rpcChunk)
+		return fmt.Errorf("%w: rpc chunk size must be at least 1, got %d", ErrInvalidOption, o.rpcChunk)
 	case o.maxRuns < 1:
-		return fmt.Errorf("max runs must be at least 1, got %d", o.maxRuns)
+		return fmt.Errorf("%w: max runs must be at least 1, got %d", ErrInvalidOption, o.maxRuns)
+	case o.keepRuns < 0:
+		return fmt.Errorf("%w: keep-runs must not be negative, got %s", ErrInvalidOption, o.keepRuns)
 	}
 	return nil
 }
@@ -64,7 +70,7 @@ func WithName(name string) Option {
 	return func(o *options) error { o.name = name; return nil }
 }
 
-// WithLogger sets the logger; the default discards.
+// WithLogger sets the logger; it must not be nil. The default discards.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error { o.log = l; return nil }
 }
@@ -98,13 +104,7 @@ const DefaultKeepRuns = 30 * 24 * time.Hour
 // WithKeepRuns sets how long ended runs are kept (record, idempotency key, events) before the
 // coordinator deletes them; 0 keeps them for ever. Default DefaultKeepRuns.
 func WithKeepRuns(d time.Duration) Option {
-	return func(o *options) error {
-		if d < 0 {
-			return fmt.Errorf("keep-runs must not be negative, got %s", d)
-		}
-		o.keepRuns = d
-		return nil
-	}
+	return func(o *options) error { o.keepRuns = d; return nil }
 }
 
 // WithRPCChunk sets how many nodes one job of an rpc step without batch_size reaches: the step's

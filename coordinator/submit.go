@@ -41,9 +41,9 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest) (*
 	if req.IdempotencyKey == "" {
 		return nil, apiError(protocol.CodeBadRequest, "idempotency_key is required")
 	}
-	pb, inputs, apiErr := Validate([]byte(req.Playbook), req.Inputs, c.opts.parse...)
-	if apiErr != nil {
-		return nil, apiErr
+	pb, inputs, err := Validate([]byte(req.Playbook), req.Inputs, c.opts.parse...)
+	if err != nil {
+		return nil, asAPIError(err)
 	}
 	if apiErr := checkFiles(pb, req.Files); apiErr != nil {
 		return nil, apiErr
@@ -118,8 +118,9 @@ func (c *Coordinator) publishRun(ctx context.Context, runID string) error {
 }
 
 // ValidatePlaybook parses a playbook and checks that this fleetbook can run it, without storing
-// or running anything. The error names every problem found.
-func ValidatePlaybook(doc []byte, opts ...playbooks.ParseOption) (*playbooks.Playbook, *protocol.ErrorResponse) {
+// or running anything. The error, when there is one, is a *protocol.ErrorResponse (find it with
+// errors.As) that names every problem found, exactly as a refused submission does.
+func ValidatePlaybook(doc []byte, opts ...playbooks.ParseOption) (*playbooks.Playbook, error) {
 	pb, err := playbooks.Parse(doc, opts...)
 	if err != nil {
 		return nil, problemsError(protocol.CodeInvalidPlaybook, "invalid playbook", err)
@@ -132,11 +133,12 @@ func ValidatePlaybook(doc []byte, opts ...playbooks.ParseOption) (*playbooks.Pla
 }
 
 // Validate checks a playbook and resolves its inputs exactly as a submission does, without
-// storing or running anything. The error names every problem found.
-func Validate(doc []byte, given map[string]any, opts ...playbooks.ParseOption) (*playbooks.Playbook, map[string]any, *protocol.ErrorResponse) {
-	pb, apiErr := ValidatePlaybook(doc, opts...)
-	if apiErr != nil {
-		return nil, nil, apiErr
+// storing or running anything. The error, when there is one, is a *protocol.ErrorResponse (find
+// it with errors.As) that names every problem found.
+func Validate(doc []byte, given map[string]any, opts ...playbooks.ParseOption) (*playbooks.Playbook, map[string]any, error) {
+	pb, err := ValidatePlaybook(doc, opts...)
+	if err != nil {
+		return nil, nil, err
 	}
 	inputs, err := pb.ResolveInputs(given)
 	if err != nil {

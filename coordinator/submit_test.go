@@ -129,3 +129,36 @@ func TestConcurrentDuplicateSubmitsMakeOneRun(t *testing.T) {
 	}
 	e.waitFinal(first, 10*time.Second)
 }
+
+// Validate and ValidatePlaybook return a plain nil error for a valid playbook, and otherwise an
+// error that carries the *protocol.ErrorResponse a refused submission gets.
+func TestValidateErrorsCarryTheErrorResponse(t *testing.T) {
+	doc := header + "inputs:\n  n:\n    description: count\n    type: Integer\ntasks:\n" + shell("echo")
+	if _, err := ValidatePlaybook([]byte(doc)); err != nil {
+		t.Fatalf("ValidatePlaybook of a valid playbook: %v", err)
+	}
+	if _, inputs, err := Validate([]byte(doc), map[string]any{"n": 1}); err != nil || inputs["n"] != 1 {
+		t.Fatalf("Validate of valid inputs: %v (inputs %v)", err, inputs)
+	}
+	for _, tc := range []struct {
+		name, doc, code string
+		validate        func(doc string) error
+	}{
+		{"ValidatePlaybook, unknown key", header + "colour: blue\n", protocol.CodeInvalidPlaybook,
+			func(doc string) error { _, err := ValidatePlaybook([]byte(doc)); return err }},
+		{"Validate, unknown key", header + "colour: blue\n", protocol.CodeInvalidPlaybook,
+			func(doc string) error { _, _, err := Validate([]byte(doc), nil); return err }},
+		{"Validate, missing input", doc, protocol.CodeInvalidInput,
+			func(doc string) error { _, _, err := Validate([]byte(doc), nil); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var apiErr *protocol.ErrorResponse
+			if err := tc.validate(tc.doc); !errors.As(err, &apiErr) {
+				t.Fatalf("got %v, want a *protocol.ErrorResponse", err)
+			}
+			if apiErr.Code != tc.code || len(apiErr.Problems) == 0 {
+				t.Errorf("code %s with %d problems, want %s naming the problems", apiErr.Code, len(apiErr.Problems), tc.code)
+			}
+		})
+	}
+}

@@ -89,12 +89,6 @@ func TestStaleOwnerStops(t *testing.T) {
 	}
 }
 
-var errNotYet = errorString("not yet")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
-
 func mustRuns(t *testing.T, e *env) *kvstore.Runs {
 	t.Helper()
 	runs, err := kvstore.OpenRuns(context.Background(), e.js)

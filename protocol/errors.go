@@ -17,6 +17,9 @@ const (
 	CodeNotFound = "NOT_FOUND"
 	// CodeInternal: the coordinator failed; the request may be retried.
 	CodeInternal = "INTERNAL"
+	// CodeQueueFull: the run queue is at its limit; nothing was stored, and the same submission
+	// (same idempotency key) may be retried later.
+	CodeQueueFull = "QUEUE_FULL"
 )
 
 // ErrorResponse is the body of an API error reply.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -71,7 +72,7 @@ func keys(t *testing.T, what string, m map[string]any, names ...string) {
 }
 
 // An embedded run that succeeds exits 0 and, with --json, prints exactly one report with the
-// fields DESIGN.md names on stdout, while progress goes to stderr.
+// fields of protocol.Report on stdout, while progress goes to stderr (README.md, "A short tour").
 func TestRunJSONReportContract(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -159,16 +160,8 @@ func TestRunRefusedExitsTwoAndStoresNothing(t *testing.T) {
 			}
 		})
 	}
-	r := cli(t, dir, "runs", "list", "--embedded", "--data-dir", state, "--json")
-	if r.code != exitOK {
-		t.Fatalf("runs list: exit %d: %s", r.code, r.stderr)
-	}
-	var list struct {
-		Runs []map[string]any `json:"runs"`
-	}
-	decodeOne(t, r.stdout, &list)
-	if len(list.Runs) != 0 {
-		t.Errorf("refused runs were stored: %v", list.Runs)
+	if runs := listRuns(t, dir, "--embedded", "--data-dir", state); len(runs) != 0 {
+		t.Errorf("refused runs were stored: %v", runs)
 	}
 }
 
@@ -201,13 +194,8 @@ func TestRunsPrune(t *testing.T) {
 	if n := prune("1s"); n != 1 {
 		t.Errorf("prune --older-than 1s deleted %d runs, want 1", n)
 	}
-	r := cli(t, dir, "runs", "list", "--embedded", "--data-dir", state, "--json")
-	var list struct {
-		Runs []map[string]any `json:"runs"`
-	}
-	decodeOne(t, r.stdout, &list)
-	if len(list.Runs) != 0 {
-		t.Errorf("runs left after the prune: %v", list.Runs)
+	if runs := listRuns(t, dir, "--embedded", "--data-dir", state); len(runs) != 0 {
+		t.Errorf("runs left after the prune: %v", runs)
 	}
 }
 
@@ -246,7 +234,7 @@ func TestPastRunsPersist(t *testing.T) {
 	checkShown(t, dir, embedded, first.ID, "greet embedded")
 
 	// The same state, served by `up`.
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	listen := fmt.Sprintf("127.0.0.1:%d", natstest.FreePorts(t, 1)[0])
 	server := []string{"--server", "nats://" + listen}
 	up := startUp(t, dir, state, listen)
 	r = cli(t, dir, "run", book, "--input", "who=up", "--json", server[0], server[1])
@@ -304,25 +292,35 @@ func startUp(t *testing.T, dir, state, listen string) *proc {
 
 func readLog(p *proc) ([]byte, error) {
 	<-p.done
-	return readFileBytes(p.log)
+	return os.ReadFile(p.log)
 }
 
-// checkListed fails the test unless `runs list --json` (with conn flags) lists every id.
-func checkListed(t *testing.T, dir string, conn []string, ids ...string) {
+// listedRun is one run of `runs list --json`.
+type listedRun struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
+// listRuns returns the runs `runs list --json` (with conn flags) lists, and fails the test unless
+// it exits 0.
+func listRuns(t *testing.T, dir string, conn ...string) []listedRun {
 	t.Helper()
 	r := cli(t, dir, append([]string{"runs", "list", "--json"}, conn...)...)
 	if r.code != exitOK {
 		t.Fatalf("runs list: exit %d: %s", r.code, r.stderr)
 	}
 	var list struct {
-		Runs []struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
-		} `json:"runs"`
+		Runs []listedRun `json:"runs"`
 	}
 	decodeOne(t, r.stdout, &list)
+	return list.Runs
+}
+
+// checkListed fails the test unless `runs list --json` (with conn flags) lists every id.
+func checkListed(t *testing.T, dir string, conn []string, ids ...string) {
+	t.Helper()
 	var got []string
-	for _, run := range list.Runs {
+	for _, run := range listRuns(t, dir, conn...) {
 		got = append(got, run.ID)
 	}
 	for _, id := range ids {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -134,16 +133,6 @@ func startAgents(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*na
 	return nil
 }
 
-// agentExit maps an error starting agents to an exit code: a bad fleet file or agent definition
-// is refused (2); anything else, such as a receiver port in use or no registry, is
-// infrastructure (3).
-func agentExit(what string, err error) error {
-	if errors.Is(err, agent.ErrFleet) || errors.Is(err, agent.ErrDefinition) || errors.Is(err, agent.ErrInvalidOption) {
-		return exitf(exitRefused, "%s: %v", what, err)
-	}
-	return exitf(exitInfra, "%s: %v", what, err)
-}
-
 func agentNames(srv *agent.Server) []string {
 	var names []string
 	for _, a := range srv.Agents() {
@@ -154,7 +143,7 @@ func agentNames(srv *agent.Server) []string {
 
 func agentCommand() *cobra.Command {
 	var (
-		r       remoteFlags
+		conn    connFlags
 		f       agentFlags
 		verbose bool
 	)
@@ -171,7 +160,7 @@ With --fleet, one process simulates every node of the fleet file (thousands are 
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := logger(verbose)
-			nc, err := r.conn.dial("fleetbook agent")
+			nc, err := conn.dial("fleetbook agent")
 			if err != nil {
 				return exitf(exitInfra, "connect to NATS: %v", err)
 			}
@@ -196,7 +185,7 @@ With --fleet, one process simulates every node of the fleet file (thousands are 
 			return nil
 		},
 	}
-	r.register(cmd)
+	conn.registerRemote(cmd)
 	f.register(cmd)
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log requests and registrations")
 	return cmd

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -49,8 +48,8 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 				return err
 			}
 			// Refuse a bad playbook before starting or reaching any server.
-			if _, _, apiErr := coordinator.Validate(doc, inputs, plugins.parse()...); apiErr != nil {
-				return refused(apiErr, args[0], asJSON)
+			if _, _, err := coordinator.Validate(doc, inputs, plugins.parse()...); err != nil {
+				return refused(err, args[0], asJSON)
 			}
 			if idemKey == "" {
 				idemKey = uuid.NewString()
@@ -105,30 +104,4 @@ func printDetached(id string, asJSON bool) error {
 	}
 	fmt.Println(id)
 	return nil
-}
-
-// refused prints a refusal, every problem on its own line, and exits 2.
-func refused(apiErr *protocol.ErrorResponse, source string, asJSON bool) error {
-	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(apiErr)
-	}
-	fmt.Fprintf(os.Stderr, "%s: %s\n", source, apiErr.Message)
-	for _, p := range apiErr.Problems {
-		fmt.Fprintf(os.Stderr, "  %s\n", p)
-	}
-	return silentExit(exitRefused)
-}
-
-// apiFailure maps an API error to the exit code contract.
-func apiFailure(err error, source string, asJSON bool) error {
-	var apiErr *protocol.ErrorResponse
-	if errors.As(err, &apiErr) && apiErr.Refused() {
-		return refused(apiErr, source, asJSON)
-	}
-	if errors.Is(err, coordinator.ErrNoCoordinator) {
-		return exitf(exitInfra, "%v (start one with `fleetbook up` or `fleetbook coordinator`)", err)
-	}
-	return exitf(exitInfra, "%v", err)
 }

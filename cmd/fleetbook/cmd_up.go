@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -43,40 +42,17 @@ when it starts again.`,
 				return err
 			}
 			defer stopPprof()
-			srv, err := startServer(serverConfig{dataDir: dataDir, listen: listen, syncAlways: syncMode == "always", verbose: verbose})
+			if fleet.fleet != "" && !cmd.Flags().Changed("state-dir") {
+				fleet.stateDir = filepath.Join(dataDir, "nodes")
+			}
+			e, err := startEmbedded(cmd.Context(), serverConfig{dataDir: dataDir, listen: listen, syncAlways: syncMode == "always", verbose: verbose},
+				logger(true), workers, pluginSet, &fleet, coordinator.WithKeepRuns(keepRuns))
 			if err != nil {
 				return err
 			}
-			defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
-			log := logger(true)
-			var wg sync.WaitGroup
-			var conns []*nats.Conn
-			defer func() {
-				for _, nc := range conns {
-					nc.Close()
-				}
-			}()
-			dial := func(name string) (*nats.Conn, error) {
-				nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name(name))
-				if err == nil {
-					conns = append(conns, nc)
-				}
-				return nc, err
-			}
-			if err := startServices(cmd.Context(), &wg, dial, log, workers, pluginSet, coordinator.WithKeepRuns(keepRuns)); err != nil {
-				return exitf(exitInfra, "%v", err)
-			}
-			if fleet.fleet != "" {
-				if !cmd.Flags().Changed("state-dir") {
-					fleet.stateDir = filepath.Join(dataDir, "nodes")
-				}
-				if err := startAgents(cmd.Context(), &wg, dial, log, &fleet); err != nil {
-					return agentExit("--fleet", err)
-				}
-			}
-			fmt.Fprintf(os.Stderr, "fleetbook up: NATS on %s, state in %s; Ctrl-C to stop\n", srv.ClientURL(), dataDir)
+			defer e.stop()
+			fmt.Fprintf(os.Stderr, "fleetbook up: NATS on %s, state in %s; Ctrl-C to stop\n", e.srv.ClientURL(), dataDir)
 			<-cmd.Context().Done()
-			wg.Wait()
 			return nil
 		},
 	}
@@ -95,94 +71,83 @@ when it starts again.`,
 	return cmd
 }
 
-// remoteFlags connect a long-running service to an existing server.
+// remoteFlags are what `fleetbook coordinator` and `fleetbook worker` share: the server they
+// connect to, the service's identity and tuning, its plugins and its profiling address.
 type remoteFlags struct {
-	conn connFlags
+	conn      connFlags
+	name      string
+	service   serviceFlags
+	plugins   string
+	pprofAddr string
+}
+
+// service is a coordinator or a worker, built and ready to run.
+type service interface {
+	Run(ctx context.Context) error
 }
 
 func coordinatorCommand() *cobra.Command {
 	var (
-		r                        remoteFlags
-		name, pprofAddr, plugins string
-		opts                     serviceFlags
-		keepRuns                 time.Duration
+		r        remoteFlags
+		keepRuns time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "Run a coordinator against an existing NATS server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return r.serve(cmd, "coordinator", plugins, pprofAddr, func(nc *nats.Conn, log *slog.Logger, ps pluginSet) (func(context.Context) error, error) {
-				o := []coordinator.Option{coordinator.WithLogger(log), coordinator.WithLease(opts.lease),
-					coordinator.WithStore(opts.store()), coordinator.WithKeepRuns(keepRuns)}
-				o = append(o, ps.coordinator()...)
-				if name != "" {
-					o = append(o, coordinator.WithName(name))
+			return r.serve(cmd, "coordinator", func(nc *nats.Conn, log *slog.Logger, ps pluginSet) (service, error) {
+				o := append(ps.coordinator(), coordinator.WithLogger(log), coordinator.WithLease(r.service.lease),
+					coordinator.WithStore(r.service.store()), coordinator.WithKeepRuns(keepRuns))
+				if r.name != "" {
+					o = append(o, coordinator.WithName(r.name))
 				}
-				c, err := coordinator.New(nc, o...)
-				if err != nil {
-					return nil, err
-				}
-				return c.Run, nil
+				return coordinator.New(nc, o...)
 			})
 		},
 	}
-	r.register(cmd)
-	opts.register(cmd)
-	cmd.Flags().StringVar(&name, "name", "", "coordinator identity (default host-pid-random)")
+	r.register(cmd, "coordinator")
 	keepRunsFlag(cmd, &keepRuns)
-	pluginsFlag(cmd, &plugins)
-	pprofFlag(cmd, &pprofAddr)
 	return cmd
 }
 
 func workerCommand() *cobra.Command {
 	var (
-		r                              remoteFlags
-		name, pool, pprofAddr, plugins string
-		concurrency                    int
-		opts                           serviceFlags
+		r           remoteFlags
+		pool        string
+		concurrency int
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker against an existing NATS server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return r.serve(cmd, "worker", plugins, pprofAddr, func(nc *nats.Conn, log *slog.Logger, ps pluginSet) (func(context.Context) error, error) {
-				o := []worker.Option{worker.WithLogger(log), worker.WithPool(pool), worker.WithConcurrency(concurrency),
-					worker.WithAckWait(opts.lease), worker.WithStore(opts.store())}
-				o = append(o, ps.worker()...)
-				if name != "" {
-					o = append(o, worker.WithName(name))
+			return r.serve(cmd, "worker", func(nc *nats.Conn, log *slog.Logger, ps pluginSet) (service, error) {
+				o := append(ps.worker(), worker.WithLogger(log), worker.WithPool(pool), worker.WithConcurrency(concurrency),
+					worker.WithAckWait(r.service.lease), worker.WithStore(r.service.store()))
+				if r.name != "" {
+					o = append(o, worker.WithName(r.name))
 				}
-				w, err := worker.New(nc, o...)
-				if err != nil {
-					return nil, err
-				}
-				return w.Run, nil
+				return worker.New(nc, o...)
 			})
 		},
 	}
-	r.register(cmd)
-	opts.register(cmd)
-	cmd.Flags().StringVar(&name, "name", "", "worker identity (default host-pid-random)")
+	r.register(cmd, "worker")
 	cmd.Flags().StringVar(&pool, "pool", "default", "worker pool to take jobs from")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "jobs run at once")
-	pluginsFlag(cmd, &plugins)
-	pprofFlag(cmd, &pprofAddr)
 	return cmd
 }
 
-// serve is what `fleetbook coordinator` and `fleetbook worker` share: it loads the plugins,
-// starts pprof, connects, builds the service (a refusal there exits 2) and runs it until the
-// command is stopped, retrying a start-up that fails for a transient reason.
-func (r *remoteFlags) serve(cmd *cobra.Command, what, plugins, pprofAddr string,
-	build func(*nats.Conn, *slog.Logger, pluginSet) (func(context.Context) error, error)) error {
-	pluginSet, err := loadPlugins(plugins)
+// serve loads the plugins, starts pprof, connects, builds the service (a refusal there exits 2)
+// and runs it until the command is stopped, retrying a start-up that fails for a transient
+// reason.
+func (r *remoteFlags) serve(cmd *cobra.Command, what string,
+	build func(*nats.Conn, *slog.Logger, pluginSet) (service, error)) error {
+	pluginSet, err := loadPlugins(r.plugins)
 	if err != nil {
 		return err
 	}
-	stopPprof, err := startPprof(pprofAddr)
+	stopPprof, err := startPprof(r.pprofAddr)
 	if err != nil {
 		return err
 	}
@@ -193,18 +158,22 @@ func (r *remoteFlags) serve(cmd *cobra.Command, what, plugins, pprofAddr string,
 	}
 	defer nc.Close()
 	log := logger(true)
-	run, err := build(nc, log, pluginSet)
+	svc, err := build(nc, log, pluginSet)
 	if err != nil {
 		return exitf(exitRefused, "%v", err)
 	}
 	// After Ctrl-C or SIGTERM an error is the stop interrupting start-up: a clean exit.
-	if err := runRetrying(cmd.Context(), log, what, run); err != nil && cmd.Context().Err() == nil {
+	if err := runRetrying(cmd.Context(), log, what, svc.Run); err != nil && cmd.Context().Err() == nil {
 		return exitf(exitInfra, "%v", err)
 	}
 	return nil
 }
 
-func (r *remoteFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&r.conn.server, "server", "s", "", "NATS server URL(s) (default $NATS_URL)")
-	cmd.Flags().StringVar(&r.conn.context, "context", "", "nats CLI context to connect with")
+// register adds the flags of a service named what ("coordinator" or "worker").
+func (r *remoteFlags) register(cmd *cobra.Command, what string) {
+	r.conn.registerRemote(cmd)
+	cmd.Flags().StringVar(&r.name, "name", "", what+" identity (default host-pid-random)")
+	r.service.register(cmd)
+	pluginsFlag(cmd, &r.plugins)
+	pprofFlag(cmd, &r.pprofAddr)
 }

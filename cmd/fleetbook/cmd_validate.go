@@ -37,12 +37,12 @@ Exit codes: 0 valid, 2 invalid.`,
 			if err != nil {
 				return err
 			}
-			pb, apiErr := coordinator.ValidatePlaybook(doc, plugins.parse()...)
-			if apiErr == nil && (len(given) > 0 || in.file != "") {
-				_, _, apiErr = coordinator.Validate(doc, given, plugins.parse()...)
+			pb, err := coordinator.ValidatePlaybook(doc, plugins.parse()...)
+			if err == nil && (len(given) > 0 || in.file != "") {
+				_, _, err = coordinator.Validate(doc, given, plugins.parse()...)
 			}
-			if apiErr != nil {
-				return refused(apiErr, args[0], asJSON)
+			if err != nil {
+				return refused(err, args[0], asJSON)
 			}
 			if asJSON {
 				return json.NewEncoder(os.Stdout).Encode(map[string]any{

@@ -45,6 +45,13 @@ func (f *connFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log what the embedded coordinator and worker do")
 }
 
+// registerRemote adds only --server and --context, for a long-running process that always
+// connects to an existing server (coordinator, worker, agent).
+func (f *connFlags) registerRemote(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.server, "server", "s", "", "NATS server URL(s) (default $NATS_URL)")
+	cmd.Flags().StringVar(&f.context, "context", "", "nats CLI context to connect with")
+}
+
 // registerFleet adds --fleet, --agents-dir and --state-dir: an embedded session then also runs
 // the fleet file's simulated nodes (and its receiver), registered before the command goes on.
 func (f *connFlags) registerFleet(cmd *cobra.Command) {
@@ -105,58 +112,30 @@ func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session,
 	if err != nil {
 		return nil, err
 	}
-	srv, err := startServer(serverConfig{dataDir: f.dataDir, syncAlways: f.sync == "always", verbose: f.verbose})
+	if f.fleet.fleet != "" && f.fleet.stateDir == "" {
+		f.fleet.stateDir = filepath.Join(f.dataDir, "nodes")
+	}
+	// The services outlive the command's context: the session's stop ends them, in order.
+	e, err := startEmbedded(context.WithoutCancel(ctx), serverConfig{dataDir: f.dataDir, syncAlways: f.sync == "always", verbose: f.verbose},
+		logger(f.verbose), 4, plugins, &f.fleet)
 	if err != nil {
 		return nil, err
 	}
-	log := logger(f.verbose)
-	svcCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	var conns []*nats.Conn
-	stop := func() {
-		cancel()
-		wg.Wait()
-		for _, nc := range conns {
-			nc.Close()
-		}
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	}
-	inproc := func(n string) (*nats.Conn, error) {
-		nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name(n))
-		if err == nil {
-			conns = append(conns, nc)
-		}
-		return nc, err
-	}
-	if err := startServices(svcCtx, &wg, inproc, log, 4, plugins); err != nil {
-		stop()
-		return nil, exitf(exitInfra, "%v", err)
-	}
-	if f.fleet.fleet != "" {
-		if f.fleet.stateDir == "" {
-			f.fleet.stateDir = filepath.Join(f.dataDir, "nodes")
-		}
-		if err := startAgents(svcCtx, &wg, inproc, log, &f.fleet); err != nil {
-			stop()
-			return nil, agentExit("--fleet", err)
-		}
-	}
-	nc, err := inproc(name)
+	nc, err := e.dial(name)
 	if err != nil {
-		stop()
+		e.stop()
 		return nil, exitf(exitInfra, "%v", err)
 	}
 	client, err := coordinator.NewClient(nc)
 	if err != nil {
-		stop()
+		e.stop()
 		return nil, exitf(exitInfra, "%v", err)
 	}
 	if err := awaitAPI(ctx, client); err != nil {
-		stop()
+		e.stop()
 		return nil, err
 	}
-	return &session{nc: nc, client: client, stop: stop}, nil
+	return &session{nc: nc, client: client, stop: e.stop}, nil
 }
 
 // awaitAPI waits until the in-process coordinator serves the API: without it, a command's
@@ -178,7 +157,7 @@ func awaitAPI(ctx context.Context, client *coordinator.Client) error {
 }
 
 // startServices starts one coordinator and one worker, each on its own connection, until ctx ends.
-// extra options go to the worker.
+// coordOpts go to the coordinator.
 func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*nats.Conn, error), log *slog.Logger, concurrency int, plugins pluginSet, coordOpts ...coordinator.Option) error {
 	cnc, err := dial("fleetbook coordinator")
 	if err != nil {
@@ -220,12 +199,4 @@ func logger(verbose bool) *slog.Logger {
 		level = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
-
-// serverConfig shapes an embedded server.
-type serverConfig struct {
-	dataDir    string
-	listen     string // host:port; empty means in-process connections only
-	syncAlways bool
-	verbose    bool
 }

@@ -13,30 +13,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes, as DESIGN.md fixes them.
-const (
-	exitOK      = 0
-	exitFailed  = 1 // the run ran and failed
-	exitRefused = 2 // refused before anything ran: bad YAML, invalid playbook or input, usage
-	exitInfra   = 3 // infrastructure: no server, timeout
-)
-
-// exitError carries an exit code out of a command.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func exitf(code int, format string, args ...any) error {
-	return &exitError{code: code, err: fmt.Errorf(format, args...)}
-}
-
-// silentExit ends the command with code after the command printed what it had to say.
-func silentExit(code int) error { return &exitError{code: code} }
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

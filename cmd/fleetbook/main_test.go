@@ -4,12 +4,10 @@ package main
 // killing coordinators and workers with SIGKILL where a test says so.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +19,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/fleetbook/fleetbook/coordinator"
+	"github.com/fleetbook/fleetbook/internal/fleettest"
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/protocol"
 )
@@ -28,24 +27,7 @@ import (
 // binary is the fleetbook binary TestMain built for this package's tests.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "fleetbook-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "fleetbook")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building fleetbook:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { fleettest.Main(m, &binary) }
 
 // result is what one finished fleetbook command gave.
 type result struct {
@@ -214,56 +196,17 @@ func (f *fleet) waitFinal(id string, within time.Duration) *protocol.Report {
 	return r
 }
 
-// ledgerBook is a playbook of n shell steps. Each step appends "RUN STEP start" to the ledger
-// file, sleeps inputs.sleep seconds, and appends "RUN STEP done" at its very end: the done line is
-// the step's effect.
-func ledgerBook(n int) string {
-	var b strings.Builder
-	b.WriteString(`name: ledger
-version: "1.0.0"
-author: "fleetbook tests"
-description: "Steps that record their effects in a ledger file"
-inputs:
-  ledger:
-    description: "file every step appends to"
-    type: String
-  sleep:
-    description: "seconds each step takes"
-    type: String
-    required: false
-    default: "0"
-tasks:
-`)
-	for i := range n {
-		fmt.Fprintf(&b, `  - shell:
-      description: "step %d"
-      command: 'echo "$FLEETBOOK_RUN_ID $FLEETBOOK_STEP start" >> "$LEDGER"; sleep "$SLEEP"; echo "$FLEETBOOK_RUN_ID $FLEETBOOK_STEP done" >> "$LEDGER"'
-      environment:
-        LEDGER: "{{{ inputs.ledger }}}"
-        SLEEP: "{{{ inputs.sleep }}}"
-`, i+1)
-	}
-	return b.String()
-}
+// ledgerStep is the command of the ledger steps (fleettest.LedgerPlaybook) of these tests: it
+// appends "RUN STEP start" to the ledger file, sleeps inputs.sleep seconds, and appends "RUN STEP
+// done" at its very end: the done line is the step's effect.
+const ledgerStep = `echo "$FLEETBOOK_RUN_ID $FLEETBOOK_STEP start" >> "$LEDGER"; sleep "$SLEEP"; echo "$FLEETBOOK_RUN_ID $FLEETBOOK_STEP done" >> "$LEDGER"`
 
 // ledger counts the lines of a ledger file: "RUN STEP start|done" → how often it was written.
 func ledger(t *testing.T, path string) map[string]int {
 	t.Helper()
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return map[string]int{}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	counts := map[string]int{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		counts[sc.Text()]++
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	for _, line := range fleettest.LedgerLines(t, path) {
+		counts[line]++
 	}
 	return counts
 }
@@ -289,17 +232,6 @@ func checkOnce(t *testing.T, counts map[string]int, runs []string, steps int) {
 	}
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // writeFile writes content to name in dir and returns its path.
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
@@ -309,5 +241,3 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	}
 	return p
 }
-
-func readFileBytes(path string) ([]byte, error) { return os.ReadFile(path) }

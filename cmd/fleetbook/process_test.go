@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetbook/fleetbook/internal/fleettest"
 	"github.com/fleetbook/fleetbook/internal/natstest"
-	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -30,7 +29,7 @@ func TestScaleOutProcesses(t *testing.T) {
 		procs = append(procs, f.worker(fmt.Sprintf("w%d", i+1), 5*time.Second))
 	}
 	path := filepath.Join(t.TempDir(), "ledger")
-	doc := ledgerBook(steps)
+	doc := fleettest.LedgerPlaybook(steps, ledgerStep)
 
 	ids := make([]string, runs)
 	var wg sync.WaitGroup
@@ -50,7 +49,7 @@ func TestScaleOutProcesses(t *testing.T) {
 	checkOnce(t, ledger(t, path), ids, steps)
 	drove := map[string]int{}
 	for _, id := range ids {
-		drove[owner(t, f, id).Owner]++
+		drove[fleettest.RunRecord(t, f.url, id).Owner]++
 	}
 	t.Logf("runs driven per coordinator: %v", drove)
 
@@ -101,7 +100,7 @@ func killDriverMidRun(t *testing.T, f *fleet, driver func(owner string) *proc, t
 	const steps = 3
 	f.worker("w1", 5*time.Second)
 	path := filepath.Join(t.TempDir(), "ledger")
-	id := f.submit(ledgerBook(steps), map[string]any{"ledger": path, "sleep": "2"})
+	id := f.submit(fleettest.LedgerPlaybook(steps, ledgerStep), map[string]any{"ledger": path, "sleep": "2"})
 
 	startLine := fmt.Sprintf("%s 2 start", id)
 	natstest.Eventually(t, 30*time.Second, func() error {
@@ -110,7 +109,7 @@ func killDriverMidRun(t *testing.T, f *fleet, driver func(owner string) *proc, t
 		}
 		return nil
 	})
-	first = owner(t, f, id)
+	first = fleettest.RunRecord(t, f.url, id)
 	victim := driver(first.Owner)
 	if victim == nil {
 		t.Fatalf("run owned by %q, not one of our coordinators", first.Owner)
@@ -128,7 +127,7 @@ func killDriverMidRun(t *testing.T, f *fleet, driver func(owner string) *proc, t
 		t.Fatalf("status %s with %d tasks, want success with %d: %s", r.Status, len(r.Tasks), steps, r.Error)
 	}
 	checkOnce(t, ledger(t, path), []string{id}, steps)
-	return first, owner(t, f, id)
+	return first, fleettest.RunRecord(t, f.url, id)
 }
 
 // kill -9 of a worker while it runs a step: the step is redelivered to another worker and its
@@ -141,7 +140,7 @@ func TestWorkerKilledMidStep(t *testing.T) {
 	f.coordinator("c1", 5*time.Second)
 	w1 := f.worker("w1", 2*time.Second)
 	path := filepath.Join(t.TempDir(), "ledger")
-	id := f.submit(ledgerBook(steps), map[string]any{"ledger": path, "sleep": "2"})
+	id := f.submit(fleettest.LedgerPlaybook(steps, ledgerStep), map[string]any{"ledger": path, "sleep": "2"})
 
 	startLine, doneLine := fmt.Sprintf("%s 2 start", id), fmt.Sprintf("%s 2 done", id)
 	natstest.Eventually(t, 30*time.Second, func() error {
@@ -165,21 +164,4 @@ func TestWorkerKilledMidStep(t *testing.T) {
 	if n := counts[startLine]; n != 2 {
 		t.Errorf("step 2 started %d times, want 2 (killed, then redelivered)", n)
 	}
-}
-
-// owner reads run id's record straight from the runs bucket.
-func owner(t *testing.T, f *fleet, id string) *protocol.RunRecord {
-	t.Helper()
-	_, js := natstest.Connect(t, f.url)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	runs, err := kvstore.OpenRuns(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, _, err := runs.Get(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rec
 }

@@ -1,14 +1,82 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetbook/fleetbook/coordinator"
 )
+
+// serverConfig shapes an embedded server.
+type serverConfig struct {
+	dataDir    string
+	listen     string // host:port; empty means in-process connections only
+	syncAlways bool
+	verbose    bool
+}
+
+// embedded is an embedded server and what runs on it in this process: a coordinator, a worker
+// and, with a fleet file, its simulated nodes, each on in-process connections.
+type embedded struct {
+	srv    *server.Server
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	conns  []*nats.Conn
+}
+
+// startEmbedded starts the server of cfg and on it a coordinator (with coordOpts) and a worker
+// running concurrency jobs at once, and the nodes of fleet.fleet when it names a fleet file. They
+// run under ctx until stop.
+func startEmbedded(ctx context.Context, cfg serverConfig, log *slog.Logger, concurrency int, plugins pluginSet,
+	fleet *agentFlags, coordOpts ...coordinator.Option) (*embedded, error) {
+	srv, err := startServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	e := &embedded{srv: srv, cancel: cancel}
+	if err := startServices(ctx, &e.wg, e.dial, log, concurrency, plugins, coordOpts...); err != nil {
+		e.stop()
+		return nil, exitf(exitInfra, "%v", err)
+	}
+	if fleet.fleet != "" {
+		if err := startAgents(ctx, &e.wg, e.dial, log, fleet); err != nil {
+			e.stop()
+			return nil, agentExit("--fleet", err)
+		}
+	}
+	return e, nil
+}
+
+// dial opens an in-process connection named name, closed by stop.
+func (e *embedded) dial(name string) (*nats.Conn, error) {
+	nc, err := nats.Connect("", nats.InProcessServer(e.srv), nats.Name(name))
+	if err == nil {
+		e.conns = append(e.conns, nc)
+	}
+	return nc, err
+}
+
+// stop ends what runs on the server and waits for it, closes the connections, then shuts the
+// server down.
+func (e *embedded) stop() {
+	e.cancel()
+	e.wg.Wait()
+	for _, nc := range e.conns {
+		nc.Close()
+	}
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+}
 
 // startServer starts the embedded JetStream server with its state under cfg.dataDir.
 func startServer(cfg serverConfig) (*server.Server, error) {

@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -10,9 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetbook/fleetbook/internal/fleettest"
 	"github.com/fleetbook/fleetbook/internal/natstest"
-	"github.com/fleetbook/fleetbook/kvstore"
-	"github.com/fleetbook/fleetbook/protocol"
 )
 
 // submitMany submits n runs of doc concurrently and returns their ids.
@@ -83,7 +81,7 @@ func TestC4PausedCoordinatorLosesItsRuns(t *testing.T) {
 	// c1 is alone, so it drives every run; c2 starts now and finds nothing to take yet.
 	natstest.Eventually(t, time.Minute, func() error {
 		for _, id := range ids {
-			if rec := record(t, r, id); rec.Owner != "c1" {
+			if rec := fleettest.RunRecord(t, r.url, id); rec.Owner != "c1" {
 				return fmt.Errorf("run %s owned by %q", id, rec.Owner)
 			}
 		}
@@ -97,7 +95,7 @@ func TestC4PausedCoordinatorLosesItsRuns(t *testing.T) {
 	reports := r.waitFinal(ids, time.Minute)
 	taken := 0
 	for _, id := range ids {
-		if rec := record(t, r, id); rec.Owner == "c2" {
+		if rec := fleettest.RunRecord(t, r.url, id); rec.Owner == "c2" {
 			taken++
 		}
 	}
@@ -107,23 +105,6 @@ func TestC4PausedCoordinatorLosesItsRuns(t *testing.T) {
 		t.Errorf("no run was taken over; the row proves nothing")
 	}
 	requireOK(t, "C4", r.check(ids, steps, reports))
-}
-
-// record reads run id's record straight from the runs bucket.
-func record(t *testing.T, r *rig, id string) *protocol.RunRecord {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, js := natstest.Connect(t, r.url)
-	runs, err := kvstore.OpenRuns(ctx, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, _, err := runs.Get(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rec
 }
 
 // C2 (approximated from outside the process): the coordinator is SIGKILLed at named points of a

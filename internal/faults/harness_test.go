@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fleetbook/fleetbook/coordinator"
+	"github.com/fleetbook/fleetbook/internal/fleettest"
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/protocol"
 )
@@ -25,23 +25,7 @@ import (
 // bin is the fleetbook binary TestMain built.
 var bin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "faults-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "fleetbook")
-	build := exec.Command("go", "build", "-o", bin, "github.com/fleetbook/fleetbook/cmd/fleetbook")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building fleetbook:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { fleettest.Main(m, &bin) }
 
 // long reports whether the long forms run (FLEETBOOK_FAULTS_LONG=1).
 func long() bool { return os.Getenv("FLEETBOOK_FAULTS_LONG") == "1" }
@@ -219,39 +203,12 @@ func (r *rig) waitFinal(ids []string, within time.Duration) map[string]*protocol
 	return out
 }
 
-// book is a linear playbook of ledger steps: each appends "start RUN STEP ATTEMPT PID" to the
-// ledger, runs body, and appends "done RUN STEP" as its very last act: the done line is the
-// step's effect. extra holds task keys (like "tries: 3") added to every step.
+// book is a linear playbook of ledger steps (fleettest.LedgerPlaybook): each appends "start RUN
+// STEP ATTEMPT PID" to the ledger, runs body, and appends "done RUN STEP" as its very last act:
+// the done line is the step's effect. extra holds task keys (like "tries: 3") added to every step.
 func book(steps int, body string, extra ...string) string {
-	var b strings.Builder
-	b.WriteString(`name: ledger
-version: "1.0.0"
-author: "fleetbook fault suite"
-description: "Steps that record their attempts and effects in a ledger file"
-inputs:
-  ledger:
-    description: "file every step appends to"
-    type: String
-  sleep:
-    description: "seconds each step takes"
-    type: String
-    required: false
-    default: "0"
-tasks:
-`)
-	for i := range steps {
-		fmt.Fprintf(&b, `  - shell:
-      description: "step %d"
-      command: 'echo "start $FLEETBOOK_RUN_ID $FLEETBOOK_STEP $FLEETBOOK_ATTEMPT $$" >> "$LEDGER"; %s; echo "done $FLEETBOOK_RUN_ID $FLEETBOOK_STEP" >> "$LEDGER"'
-      environment:
-        LEDGER: "{{{ inputs.ledger }}}"
-        SLEEP: "{{{ inputs.sleep }}}"
-`, i+1, body)
-		for _, e := range extra {
-			fmt.Fprintf(&b, "      %s\n", e)
-		}
-	}
-	return b.String()
+	return fleettest.LedgerPlaybook(steps, `echo "start $FLEETBOOK_RUN_ID $FLEETBOOK_STEP $FLEETBOOK_ATTEMPT $$" >> "$LEDGER"; `+
+		body+`; echo "done $FLEETBOOK_RUN_ID $FLEETBOOK_STEP" >> "$LEDGER"`, extra...)
 }
 
 // sleepBody is the step body that sleeps inputs.sleep seconds.
@@ -268,18 +225,9 @@ type entry struct {
 // readLedger parses the ledger in the order its lines were appended.
 func readLedger(t *testing.T, path string) []entry {
 	t.Helper()
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var out []entry
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fs := strings.Fields(sc.Text())
+	for _, line := range fleettest.LedgerLines(t, path) {
+		fs := strings.Fields(line)
 		if len(fs) < 3 {
 			continue // a line cut by a kill mid-write
 		}
