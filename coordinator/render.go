@@ -125,7 +125,7 @@ func rpcSpec(taskType string, props map[string]any) (*protocol.RPCSpec, []string
 	if taskType == playbooks.TypeRPCAssert {
 		// Choria's rpc_assert: expression [key, operator, value] on each reply's data.
 		if e, ok := props["expression"].([]any); ok && len(e) == 3 {
-			spec.Assert = fmt.Sprintf("%v%v%v", e[0], e[1], e[2])
+			spec.Assert = playbooks.AssertionText(e[0], e[1], e[2])
 		}
 	}
 	return spec, targets, nil
