@@ -35,6 +35,18 @@ var (
 	// ErrInvalidExpression indicates an assert expression, compound filter, fact filter or
 	// class/identity/agent matcher that does not parse; the error quotes it and says where.
 	ErrInvalidExpression = errors.New("invalid expression")
+
+	// ErrInvalidPlugin indicates a plugin spec (or its executable) is unusable; the wrapping
+	// error names the file and every problem.
+	ErrInvalidPlugin = errors.New("invalid plugin")
+	// ErrInvalidPluginTask indicates rendered properties do not fit their plugin's spec.
+	ErrInvalidPluginTask = errors.New("invalid plugin task properties")
+
+	// ErrNodeSetEmpty indicates that a node set found no node and does not have empty_ok. The
+	// error text is the set's when_empty message, or a default naming the set.
+	ErrNodeSetEmpty = errors.New("node set is empty")
+	// ErrNodeSetTooSmall indicates that a node set kept fewer nodes than its at_least.
+	ErrNodeSetTooSmall = errors.New("node set has too few nodes")
 )
 
 // invalidExpression marks err, a parse error of an expression language (assert expressions,

@@ -1,17 +1,6 @@
 package playbooks
 
-import (
-	"errors"
-	"fmt"
-)
-
-var (
-	// ErrNodeSetEmpty indicates that a node set found no node and does not have empty_ok. The
-	// error text is the set's when_empty message, or a default naming the set.
-	ErrNodeSetEmpty = errors.New("node set is empty")
-	// ErrNodeSetTooSmall indicates that a node set kept fewer nodes than its at_least.
-	ErrNodeSetTooSmall = errors.New("node set has too few nodes")
-)
+import "fmt"
 
 // Apply turns the identities a discovery source found into the node set's members, in Choria's
 // order: de-duplicate (keeping the first occurrence), refuse an empty result unless empty_ok,

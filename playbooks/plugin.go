@@ -16,15 +16,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Plugin errors live here rather than in errors.go so this feature stays in one file.
-var (
-	// ErrInvalidPlugin indicates a plugin spec (or its executable) is unusable; the wrapping
-	// error names the file and every problem.
-	ErrInvalidPlugin = errors.New("invalid plugin")
-	// ErrInvalidPluginTask indicates rendered properties do not fit their plugin's spec.
-	ErrInvalidPluginTask = errors.New("invalid plugin task properties")
-)
-
 // PluginSpecExt is the file name extension of a plugin spec: DIR/<type>.yaml sits next to the
 // executable DIR/<type>.
 const PluginSpecExt = ".yaml"

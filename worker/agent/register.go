@@ -97,7 +97,7 @@ func (s *Server) refreshLoop(ctx context.Context, reg *registry) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			s.deregister(reg.nodes)
+			s.deregister(ctx, reg.nodes)
 			return
 		case <-t.C:
 			register()
@@ -105,11 +105,13 @@ func (s *Server) refreshLoop(ctx context.Context, reg *registry) {
 	}
 }
 
-func (s *Server) deregister(reg *kvstore.Nodes) {
+// deregister removes the nodes' registrations once ctx, the server's, has ended: it runs on
+// after that end, for a bounded time.
+func (s *Server) deregister(ctx context.Context, reg *kvstore.Nodes) {
 	if len(s.order) > deregisterMax {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	for _, n := range s.order {
 		if err := reg.Deregister(ctx, n.Identity); err != nil {

@@ -2,7 +2,7 @@
 // slack and graphite_event make one HTTP call each (http.go holds the request and response code
 // they share); data reads or writes one key of a playbook data store; discover resolves a node
 // set (worker/discover); rpc fans a request out to node agents (Fanout) and checks their
-// replies with its assert: expression (assert.go); noop succeeds; and any other type may be a
+// replies with its assert: expression (parsed by playbooks.ParseAssertion); noop succeeds; and any other type may be a
 // plugin of the worker's plugin directory. The worker's job loop calls Execute with the job's own
 // context and an Env of what the executors may use of the worker.
 //
