@@ -24,8 +24,12 @@ func TestClusterR3Stream(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Shutdown(c.Index(leader))
-	Eventually(t, 30*time.Second, func() error {
-		_, err := js.Publish(ctx, "s.1", []byte("x"))
+	// Each try has a bound of its own: one publish sent while the survivors elect a leader waits
+	// for an ack that never comes, and must not use up the time of the tries after it.
+	Eventually(t, time.Minute, func() error {
+		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.Publish(pctx, "s.1", []byte("x"))
 		return err
 	})
 }
