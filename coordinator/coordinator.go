@@ -26,6 +26,7 @@ type Coordinator struct {
 	agents      *kvstore.Agents
 	jobs        jetstream.Stream
 	results     jetstream.Stream
+	attempts    *kvstore.Attempts
 	retention   *kvstore.Retention
 	// apiSlots bounds the API requests handled at once.
 	apiSlots chan struct{}
@@ -146,6 +147,9 @@ func (c *Coordinator) open(ctx context.Context) error {
 	}
 	if c.results, err = c.js.Stream(ctx, protocol.ResultsStreamName); err != nil {
 		return fmt.Errorf("open stream %s: %w", protocol.ResultsStreamName, err)
+	}
+	if c.attempts, err = kvstore.OpenAttempts(ctx, c.js); err != nil {
+		return err
 	}
 	if c.retention, err = kvstore.OpenRetention(ctx, c.js); err != nil {
 		return err

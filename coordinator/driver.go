@@ -151,6 +151,10 @@ func (d *driver) finish(ctx context.Context) error {
 	if err != nil {
 		d.log.Warn("purging results of finished run", "error", err)
 	}
+	// The run's jobs are all answered: nobody looks at their attempt records any more.
+	if err := d.c.attempts.DropRun(ctx, d.rec.ID); err != nil {
+		d.log.Warn("dropping the attempt records of finished run", "error", err)
+	}
 	// Only what the run can have used is cleaned up: each clean-up is a write to the server.
 	if d.hasSecrets() {
 		if err := d.c.secrets.Delete(ctx, d.rec.ID); err != nil {

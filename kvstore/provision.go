@@ -175,6 +175,13 @@ func (c Config) Buckets() []jetstream.KeyValueConfig {
 			Storage:        c.storage(),
 			Replicas:       c.replicas(),
 		},
+		{
+			Bucket:      protocol.AttemptsBucket,
+			Description: "fleetbook records of started jobs: which worker runs each, purged when its run ends",
+			History:     1,
+			Storage:     c.storage(),
+			Replicas:    c.replicas(),
+		},
 		c.nodesBucket(),
 		c.agentsBucket(),
 	}

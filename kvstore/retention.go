@@ -12,13 +12,14 @@ import (
 )
 
 // Retention deletes what fleetbook keeps of runs that ended long ago: the run record with its
-// history, the idempotency key that created it, and its events. Runs that have not ended are
-// never touched, however old.
+// history, the idempotency key that created it, its events and any attempt records of its jobs.
+// Runs that have not ended are never touched, however old.
 type Retention struct {
 	runs        *Runs
 	records     jetstream.Stream
 	submissions jetstream.Stream
 	events      jetstream.Stream
+	attempts    jetstream.Stream
 }
 
 // PruneResult says what one Prune did.
@@ -29,7 +30,7 @@ type PruneResult struct {
 	Complete bool
 }
 
-// OpenRetention binds to the runs and submissions buckets and the events stream.
+// OpenRetention binds to the runs, submissions and attempts buckets and the events stream.
 func OpenRetention(ctx context.Context, js jetstream.JetStream) (*Retention, error) {
 	runs, err := OpenRuns(ctx, js)
 	if err != nil {
@@ -40,6 +41,7 @@ func OpenRetention(ctx context.Context, js jetstream.JetStream) (*Retention, err
 		protocol.BucketStreamName(protocol.RunsBucket):        &r.records,
 		protocol.BucketStreamName(protocol.SubmissionsBucket): &r.submissions,
 		protocol.EventsStreamName:                             &r.events,
+		protocol.BucketStreamName(protocol.AttemptsBucket):    &r.attempts,
 	} {
 		if *s, err = js.Stream(ctx, name); err != nil {
 			return nil, fmt.Errorf("open stream %s: %w", name, err)
@@ -98,6 +100,10 @@ func (r *Retention) prune(ctx context.Context, rec *protocol.RunRecord) error {
 		return nil
 	}
 	if err := purge(r.events, protocol.EventSubject(rec.ID)); err != nil {
+		return err
+	}
+	// Normally gone when the run ended; left behind only by a coordinator that died right then.
+	if err := purge(r.attempts, fmt.Sprintf(protocol.AttemptsRunWildcardPattern, rec.ID)); err != nil {
 		return err
 	}
 	if rec.IdempotencyKey != "" {

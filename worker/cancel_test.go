@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -96,16 +100,57 @@ func TestCancelsTrack(t *testing.T) {
 	}
 }
 
-// A heartbeat tick that finds the last heartbeat older than the lease reports the lease lost
-// instead of sending InProgress (it would renew another worker's delivery).
-func TestHeartbeatNoticesLostLease(t *testing.T) {
+// heldMessage delivers one job message from a real server, for the heartbeat to send InProgress on.
+func heldMessage(t *testing.T) jetstream.Msg {
+	t.Helper()
+	nc, js := setup(t)
+	w := newWorker(t, nc)
+	cons, err := js.CreateOrUpdateConsumer(t.Context(), protocol.JobsStreamName, w.consumerConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishJob(t, js, shellJob(1, "true"))
+	m, err := cons.Next(jetstream.FetchMaxWait(wait))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// A heartbeat whose renewal finds the job taken over by another worker stops this copy; one
+// whose renewals fail because the server is away keeps the job.
+func TestHeartbeatStopsACopyTakenOver(t *testing.T) {
+	msg := heldMessage(t)
+	log := slog.New(slog.DiscardHandler)
+
+	var renewals atomic.Int32
 	lost := make(chan struct{})
-	// Every tick comes later than the lease allows, as after a SIGSTOP longer than AckWait.
-	stop := startHeartbeat(nil, 50*time.Millisecond, 10*time.Millisecond, slog.New(slog.DiscardHandler), func() { close(lost) })
-	defer stop()
+	stop := startHeartbeat(msg, 20*time.Millisecond, time.Minute, log, func() error {
+		if renewals.Add(1) < 3 {
+			return nil
+		}
+		return fmt.Errorf("update attempt: %w", kvstore.ErrConflict)
+	}, func() { close(lost) })
 	select {
 	case <-lost:
 	case <-time.After(wait):
-		t.Fatal("lost lease not noticed")
+		t.Fatal("a takeover was not noticed")
 	}
+	stop()
+	if n := renewals.Load(); n != 3 {
+		t.Errorf("%d renewals, want 3 (the heartbeat ends at the takeover)", n)
+	}
+
+	var failed atomic.Int32
+	stop = startHeartbeat(msg, 20*time.Millisecond, time.Minute, log, func() error {
+		failed.Add(1)
+		return context.DeadlineExceeded
+	}, func() { t.Error("a renewal that timed out was taken for a takeover") })
+	natstest.Eventually(t, wait, func() error {
+		if n := failed.Load(); n < 5 {
+			return fmt.Errorf("%d renewals so far", n)
+		}
+		return nil
+	})
+	stop()
 }

@@ -16,7 +16,8 @@ var (
 
 	// errRunCancelled: the coordinator cancelled the job's run (protocol.CancelSubject).
 	errRunCancelled = errors.New("cancelled")
-	// errLeaseLost: the job went longer than AckWait without a heartbeat (the worker was paused,
-	// say), so the server has given it to another worker; this copy must stop and stay silent.
-	errLeaseLost = errors.New("lease lost")
+	// errTakenOver: another worker took the job over after this one went silent for longer than
+	// the takeover wait (it was paused, or cut off from the server); this copy must stop and
+	// stay silent.
+	errTakenOver = errors.New("job taken over by another worker")
 )

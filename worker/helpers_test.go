@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,6 +80,16 @@ func shellJob(step int, command string) protocol.Job {
 		Playbook: "test_book",
 		Shell:    &protocol.ShellSpec{Command: command},
 	}
+}
+
+// countingJob is a shell job of step 1 that adds a line to a file of its own every time it runs;
+// lines(t, effects) counts its runs.
+func countingJob(t *testing.T) (job protocol.Job, effects string) {
+	t.Helper()
+	effects = filepath.Join(t.TempDir(), "effects")
+	job = shellJob(1, `echo ran >> "$EFFECTS"`)
+	job.Shell.Environment = map[string]string{"EFFECTS": effects}
+	return job, effects
 }
 
 func publishJob(t *testing.T, js jetstream.JetStream, job protocol.Job) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -64,12 +65,20 @@ func (s *session) handle(hard context.Context, log *slog.Logger, msg jetstream.M
 	log = log.With("subject", msg.Subject(), "delivery", md.NumDelivered, "stream_seq", md.Sequence.Stream)
 
 	// The job's own context: killed at the end of the shutdown grace, when the job's run is
-	// cancelled, or when the heartbeat finds the lease lost.
+	// cancelled, or when another worker took the job over from this one.
 	jctx, stopJob := context.WithCancelCause(hard)
 	defer stopJob(nil)
 	// Heartbeat from the start: the lookup and publish round trips count against AckWait too.
-	stop := startHeartbeat(msg, s.w.opts.heartbeat(), s.w.opts.ackWait, log, func() { stopJob(errLeaseLost) })
-	how, reason := s.process(hard, jctx, log, msg, md.NumDelivered)
+	// Once this worker holds the job, every heartbeat renews its attempt record as well.
+	var held atomic.Pointer[hold]
+	renew := func() error {
+		if h := held.Load(); h != nil {
+			return s.renew(hard, h)
+		}
+		return nil
+	}
+	stop := startHeartbeat(msg, s.w.opts.heartbeat(), s.w.opts.ackWait, log, renew, func() { stopJob(errTakenOver) })
+	how, reason := s.process(hard, jctx, log, msg, &held)
 	stop()
 
 	switch how {
@@ -87,11 +96,12 @@ func (s *session) handle(hard context.Context, log *slog.Logger, msg jetstream.M
 	}
 }
 
-// process decides a delivered job: it runs it if it must and publishes its result, and says how
-// the message is to be settled (with the Term reason, for termJob). The job runs under jctx, its
-// own context; the round trips around it derive from hard, the session's context that ends with
-// the shutdown grace, without its cancellation.
-func (s *session) process(hard, jctx context.Context, log *slog.Logger, msg jetstream.Msg, delivery uint64) (settlement, string) {
+// process decides a delivered job: it runs it if this worker may (see claim) and publishes its
+// result, and says how the message is to be settled (with the Term reason, for termJob). The job
+// runs under jctx, its own context; the round trips around it derive from hard, the session's
+// context that ends with the shutdown grace, without its cancellation. held receives this
+// worker's hold on the job once it has one, for the heartbeat to renew.
+func (s *session) process(hard, jctx context.Context, log *slog.Logger, msg jetstream.Msg, held *atomic.Pointer[hold]) (settlement, string) {
 	job, err := decodeJob(msg.Data())
 	if err != nil {
 		return s.refuse(hard, log, msg.Subject(), err)
@@ -104,61 +114,49 @@ func (s *session) process(hard, jctx context.Context, log *slog.Logger, msg jets
 
 	// The previous holder may have published the result and died before acknowledging: running
 	// the job again would repeat its effects.
-	exists, err := s.resultExists(hard, job.ID)
-	if err != nil {
-		log.Warn("looking up an earlier result failed, retrying later", "error", err)
+	if how, found := s.answered(hard, log, job.ID); found {
+		return how, ""
+	}
+
+	outcome, h := s.claim(hard, log, job.ID)
+	switch outcome {
+	case claimWait:
+		return nakHeld, ""
+	case claimRetry:
 		return nakLater, ""
-	}
-	if exists {
-		log.Info("job already has a result, acknowledging without running it")
-		return ackJob, ""
-	}
-
-	if delivery > 1 {
-		// Redelivered: the holder may be alive (the jobs consumer moved to another server of a
-		// cluster, say). Its result will come; this delivery waits for it rather than run the job
-		// a second time. These rounds count as deliveries too.
-		if holder, ok := s.heldElsewhere(job.ID); ok {
-			log.Info("job delivered again but still run by another worker; leaving it to it", "holder", holder)
-			return nakHeld, ""
-		}
-		// The holder may have finished between the first lookup and the question: it publishes
-		// the result before it stops answering, so the result is found now.
-		if exists, err := s.resultExists(hard, job.ID); err != nil || exists {
-			if err != nil {
-				return nakLater, ""
-			}
-			log.Info("job already has a result, acknowledging without running it")
-			return ackJob, ""
-		}
-	}
-
-	if delivery > uint64(s.w.opts.maxDeliveries) {
+	case claimAbandon:
 		res := s.env.NewResult(job, time.Now().UTC())
-		res.Msg = fmt.Sprintf("abandoned after %d deliveries", delivery-1)
+		res.Msg = fmt.Sprintf("abandoned after %d starts: every worker that ran it stopped without a result", h.att.Starts)
 		res.ExitCode = -1
-		log.Warn("abandoning job delivered too often", "max_deliveries", s.w.opts.maxDeliveries)
+		log.Warn("abandoning a job started too often", "starts", h.att.Starts, "max_deliveries", s.w.opts.maxDeliveries)
 		if !s.publish(hard, log, res) {
 			return nakLater, ""
 		}
 		return termJob, res.Msg
 	}
+	held.Store(h)
+	if h.att.Starts > 1 {
+		// Taken over: the previous holder may have stored its result just before going silent.
+		if how, found := s.answered(hard, log, job.ID); found {
+			return how, ""
+		}
+	}
 
 	job, secrets, err := s.revealSecrets(hard, msg.Data(), job)
 	if err != nil {
 		log.Warn("reading the job's sensitive inputs failed, retrying later", "error", err)
+		s.release(hard, log, h)
 		return nakLater, ""
 	}
-	defer s.holding.hold(job.ID)()
 
-	log.Debug("running job")
+	log.Debug("running job", "starts", h.att.Starts)
 	res, err := s.executeTracked(jctx, job)
 	res.Result = scrubResult(res.Result, secrets)
 	switch cause := context.Cause(jctx); {
-	case errors.Is(cause, errLeaseLost):
-		// The server gave the job to another worker: whatever this copy did, its result must not
-		// compete with that one's.
-		log.Warn("lease lost: no heartbeat went out for longer than AckWait; dropping this copy of the job")
+	case errors.Is(cause, errTakenOver):
+		// Another worker holds the job now and runs it: this copy, stopped as soon as that was
+		// known, must not compete with it.
+		log.Warn("job taken over by another worker: dropping this copy")
 		return leaveJob, ""
 	case errors.Is(res.cause, errRunCancelled):
 		out := cancelledResult(res.Result, res.cause)
@@ -172,18 +170,37 @@ func (s *session) process(hard, jctx context.Context, log *slog.Logger, msg jets
 		return ackJob, ""
 	}
 	if errors.Is(err, task.ErrInterrupted) {
-		// No result: give the job straight back so another worker starts it without waiting for
-		// AckWait.
+		// No result: give the job straight back, released, so another worker starts it without
+		// waiting for AckWait or for the record to go stale.
 		log.Warn("job killed at shutdown, handing it back")
+		s.release(hard, log, h)
 		return nakNow, ""
 	}
+	// The result is published even when the job was taken over while it was being stored: it ran
+	// to its end here, and a taker looks for the result after taking over, before it runs.
 	if !s.publish(hard, log, res.Result) {
 		// The effects may have happened, but without a result nobody can know: running again is
 		// the at-least-once promise.
+		s.release(hard, log, h)
 		return nakLater, ""
 	}
 	log.Info("job finished", "success", res.Success, "msg", res.Msg)
 	return ackJob, ""
+}
+
+// answered looks for job id's result: found, the job is acknowledged without running (ackJob);
+// a failed lookup hands the job back for later (nakLater).
+func (s *session) answered(hard context.Context, log *slog.Logger, id protocol.JobID) (settlement, bool) {
+	exists, err := s.resultExists(hard, id)
+	switch {
+	case err != nil:
+		log.Warn("looking up an earlier result failed, retrying later", "error", err)
+		return nakLater, true
+	case exists:
+		log.Info("job already has a result, acknowledging without running it")
+		return ackJob, true
+	}
+	return 0, false
 }
 
 // decodeJob parses a job and refuses what this worker cannot understand. Unknown fields are

@@ -41,6 +41,9 @@ type options struct {
 	// drainWait is how long output is still read after a command's process group is gone, for a
 	// process that escaped the group (setsid) and still holds the output pipe.
 	drainWait time.Duration
+	// staleFloor is the shortest silence of a holder after which its job is taken over
+	// (minStaleAfter); not an Option: only tests shorten it.
+	staleFloor time.Duration
 }
 
 func defaultOptions() options {
@@ -58,6 +61,7 @@ func defaultOptions() options {
 		log:           slog.New(slog.DiscardHandler),
 		fetchWait:     2 * time.Second,
 		drainWait:     time.Second,
+		staleFloor:    minStaleAfter,
 		slackAPI:      task.DefaultSlackAPI,
 	}
 }
@@ -118,10 +122,12 @@ func WithAckWait(d time.Duration) Option {
 	return func(o *options) error { o.ackWait = d; return nil }
 }
 
-// WithMaxDeliveries sets how many deliveries a job gets. A job delivered more often than this
-// (every worker that took it died) is answered with a failed Result "abandoned after N
-// deliveries" and terminated, so a job that kills its workers cannot go round forever.
-// Default 5.
+// WithMaxDeliveries sets how many times a job may be started. A job is started again only when
+// the worker running it went silent (it died, or lost the server, for longer than the takeover
+// wait) or handed it back; a job started more often than this (every worker that took it died)
+// is answered with a failed Result "abandoned after N starts" and terminated, so a job that kills
+// its workers cannot go round forever. Deliveries that did not start the job (its holder was
+// still alive, or the server failed) do not count. Default 5.
 func WithMaxDeliveries(n int) Option {
 	return func(o *options) error { o.maxDeliveries = n; return nil }
 }

@@ -61,8 +61,10 @@ type session struct {
 	env task.Env
 	// cancels reaches the executions of a cancelled run.
 	cancels *cancels
-	// holding is the set of jobs this worker runs, which it answers for.
-	holding *holding
+	// attempts are the records saying which worker runs each job.
+	attempts *kvstore.Attempts
+	// seen remembers the stale attempt records of other workers this worker looked at.
+	seen *staleSeen
 }
 
 // Run pulls and executes jobs until ctx is cancelled. It then stops pulling, gives running jobs
@@ -92,22 +94,22 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: stream %s: %w", ErrStartup, protocol.ResultsStreamName, err)
 	}
+	attempts, err := kvstore.OpenAttempts(ctx, js)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
 
 	// Executions outlive ctx by the grace, so they hang off a context of their own: hard is
 	// cancelled when the grace is over, and every job's context derives from it.
 	hard, kill := context.WithCancel(context.WithoutCancel(ctx))
 	defer kill()
-	s := &session{w: w, js: js, cons: cons, results: results, env: w.taskEnv(js), cancels: newCancels(), holding: newHolding()}
+	s := &session{w: w, js: js, cons: cons, results: results, env: w.taskEnv(js), cancels: newCancels(),
+		attempts: attempts, seen: newStaleSeen()}
 	csub, err := s.subscribeCancels()
 	if err != nil {
 		return fmt.Errorf("%w: subscribe to run cancellations: %w", ErrStartup, err)
 	}
 	defer func() { _ = csub.Unsubscribe() }()
-	hsub, err := s.subscribeHeld()
-	if err != nil {
-		return fmt.Errorf("%w: subscribe to job holding questions: %w", ErrStartup, err)
-	}
-	defer func() { _ = hsub.Unsubscribe() }()
 
 	var wg sync.WaitGroup
 	for i := range w.opts.concurrency {

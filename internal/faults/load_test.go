@@ -103,7 +103,10 @@ func TestL2LoadWithChaos(t *testing.T) {
 	runs, steps := pick(40, 200), pick(5, 10)
 	t0 := time.Now()
 	ids := r.submitMany(runs, book(steps, sleepBody), map[string]any{"sleep": "1"})
-	stop := r.chaos(42, workers, coord, time.Duration(pick(2, 5))*time.Second, time.Duration(pick(5, 20))*time.Second)
+	// A killed worker's jobs wait out the takeover wait (3×AckWait) before another worker starts
+	// them: killing more often than that only piles up waits. The row's own rates (5 s, 20 s) in
+	// the long form; the short form kills the coordinator more often, to see more takeovers.
+	stop := r.chaos(42, workers, coord, 5*time.Second, time.Duration(pick(10, 20))*time.Second)
 	reports := r.waitFinal(ids, 10*time.Minute)
 	wk, ck := stop()
 	t.Logf("ROW L2: %d runs × %d steps under chaos (seed 42): %d worker and %d coordinator kills; all final in %s", runs, steps, wk, ck, since(t0))

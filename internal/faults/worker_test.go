@@ -81,12 +81,13 @@ func TestW2PausedWorkerIsFenced(t *testing.T) {
 	if d := 3 * r.lease; time.Since(paused) < d {
 		time.Sleep(d - time.Since(paused))
 	}
-	// The worker resumes first, as its heartbeat would on a resumed host: it must kill the stale
-	// copy of the step before that copy can finish.
+	// The worker resumes first, as its heartbeat would on a resumed host: its first renewal of
+	// the job's attempt record fails (w2 took the job over), and it must kill the stale copy of
+	// the step before that copy can finish.
 	w1.signal(syscall.SIGCONT)
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(w1.logText(), "lease lost"); {
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(w1.logText(), "taken over by another worker"); {
 		if time.Now().After(deadline) {
-			t.Errorf("worker w1 did not notice its lost lease")
+			t.Errorf("worker w1 did not notice that its job was taken over")
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -108,7 +109,7 @@ func TestW2PausedWorkerIsFenced(t *testing.T) {
 	if stepTries != 1 {
 		t.Errorf("step 2 recorded %d tries, want 1: the redelivery is the same attempt", stepTries)
 	}
-	t.Logf("ROW W2/W4: paused %s; zombie fenced (lease lost noticed, its copy killed, no result); accepted completions 1", 3*r.lease)
+	t.Logf("ROW W2/W4: paused %s; zombie fenced (takeover noticed at its first renewal, its copy killed, no result); accepted completions 1", 3*r.lease)
 	requireOK(t, "W2", r.check([]string{id}, 3, reports))
 }
 
@@ -172,8 +173,8 @@ func TestW6PermanentFailure(t *testing.T) {
 }
 
 // W7: a step that kills its worker every time (kill -9 of the worker process) is abandoned after
-// 5 deliveries: the worker taking the 6th delivery answers it "abandoned", the run fails and is
-// not left running.
+// 5 starts: the worker that would take it over a fifth time answers it "abandoned", the run fails
+// and is not left running.
 func TestW7PoisonStepExhaustsDeliveries(t *testing.T) {
 	t.Parallel()
 	srv := natstest.RunServer(t)
@@ -184,7 +185,7 @@ func TestW7PoisonStepExhaustsDeliveries(t *testing.T) {
 	id := r.mustSubmit(book(1, `kill -9 $PPID; sleep 5`), nil)
 	rep := r.waitFinal([]string{id}, 2*time.Minute)[id]
 	workers := stop()
-	if rep.Status != protocol.StatusFailed || len(rep.Tasks) != 1 || !strings.Contains(rep.Tasks[0].Msg, "abandoned after 5 deliveries") {
+	if rep.Status != protocol.StatusFailed || len(rep.Tasks) != 1 || !strings.Contains(rep.Tasks[0].Msg, "abandoned after 5 starts") {
 		t.Fatalf("report: status %s tasks %+v", rep.Status, rep.Tasks)
 	}
 	es := readLedger(t, r.ledger)
@@ -194,5 +195,5 @@ func TestW7PoisonStepExhaustsDeliveries(t *testing.T) {
 	if n := count(es, "done", id, 1); n != 0 {
 		t.Errorf("poison step had %d effects", n)
 	}
-	t.Logf("ROW W7: 5 deliveries (each killed its worker; %d worker processes), then abandoned; run failed %s after submit", workers, since(t0))
+	t.Logf("ROW W7: 5 starts (each killed its worker; %d worker processes), then abandoned; run failed %s after submit", workers, since(t0))
 }
