@@ -54,10 +54,7 @@ func clusterRig(t *testing.T) (*natstest.Cluster, *rig, jetstream.JetStream) {
 	c := natstest.RunCluster(t, 3)
 	r := newRig(t, c.URLs())
 	r.replicas = 3
-	r.coordinator("c1")
-	r.coordinator("c2")
-	r.worker("w1")
-	r.worker("w2")
+	awaitReady(t, r.coordinator("c1"), r.coordinator("c2"), r.worker("w1"), r.worker("w2"))
 	js, err := jetstream.New(r.nc)
 	if err != nil {
 		t.Fatal(err)

@@ -80,6 +80,25 @@ func startProc(t *testing.T, name string, args ...string) *proc {
 
 func (p *proc) signal(sig syscall.Signal) { _ = p.cmd.Process.Signal(sig) }
 
+// readiness is how long a starting process may take to be ready: on a loaded 2-core machine, a
+// coordinator provisioning replicated streams on a forming cluster has taken more than 30 s.
+const readiness = 3 * time.Minute
+
+// awaitReady waits until every one of procs has logged that it serves: a coordinator answers the
+// API and a worker pulls jobs once their start line is written.
+func awaitReady(t *testing.T, procs ...*proc) {
+	t.Helper()
+	natstest.Eventually(t, readiness, func() error {
+		for _, p := range procs {
+			text := p.logText()
+			if !strings.Contains(text, `msg="coordinator started"`) && !strings.Contains(text, `msg="worker started"`) {
+				return fmt.Errorf("%s has not started yet", p.name)
+			}
+		}
+		return nil
+	})
+}
+
 // kill SIGKILLs the process and waits for it to be gone.
 func (p *proc) kill() {
 	p.signal(syscall.SIGKILL)
@@ -164,7 +183,9 @@ func (r *rig) submit(ctx context.Context, doc, key string, inputs map[string]any
 // mustSubmit submits doc under a fresh key and fails the test if it is not accepted.
 func (r *rig) mustSubmit(doc string, inputs map[string]any) string {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Submit retries, under one idempotency key, until a coordinator answers: a generous deadline
+	// is the readiness wait of rows that start their coordinator just before.
+	ctx, cancel := context.WithTimeout(context.Background(), readiness)
 	defer cancel()
 	id, err := r.submit(ctx, doc, fmt.Sprintf("%s-%d", r.t.Name(), time.Now().UnixNano()), inputs)
 	if err != nil {
