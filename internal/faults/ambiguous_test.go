@@ -115,14 +115,8 @@ func (r *rig) resubmitAll(subs []submission, doc string) (ids []string, failed i
 	if r.t.Failed() {
 		r.t.FailNow()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	list, err := r.client.List(ctx, 0)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if len(list) != len(subs) {
-		r.t.Errorf("%d runs stored for %d distinct submissions", len(list), len(subs))
+	if n := r.storedRuns(); n != len(subs) {
+		r.t.Errorf("%d runs stored for %d distinct submissions", n, len(subs))
 	}
 	return ids, failed
 }
