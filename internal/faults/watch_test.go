@@ -31,15 +31,7 @@ func TestN9WatchWaitersAcrossRestart(t *testing.T) {
 	t.Parallel()
 	srv := natstest.StartServerProcess(t, natstest.ProcessOptions{})
 	connect := func() jetstream.JetStream {
-		nc, err := nats.Connect(srv.URL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, js := natstest.Connect(t, srv.URL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 		return js
 	}
 	// The writes go through one connection, the waits through another, as between the
