@@ -38,6 +38,7 @@ func TestC3AmbiguousWrites(t *testing.T) {
 	c := r.coordinator("c1")
 	r.worker("w1")
 	r.worker("w2")
+	r.waitAPI()
 	const steps = 3
 	doc := book(steps, "true")
 	t0 := time.Now()
@@ -119,6 +120,18 @@ func (r *rig) resubmitAll(subs []submission, doc string) (ids []string, failed i
 		r.t.Errorf("%d runs stored for %d distinct submissions", n, len(subs))
 	}
 	return ids, failed
+}
+
+// waitAPI waits until a coordinator answers the API: on a loaded machine, or a cluster still
+// electing its leaders, one takes a while to start.
+func (r *rig) waitAPI() {
+	r.t.Helper()
+	natstest.Eventually(r.t, 2*time.Minute, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := r.client.List(ctx, 1)
+		return err
+	})
 }
 
 // waitDrained waits until the work-queue streams named hold no message.

@@ -42,6 +42,7 @@ func TestN10MinorityDiskCorruption(t *testing.T) {
 			r.replicas = 3
 			r.coordinator("c1")
 			r.coordinator("c2")
+			r.waitAPI()
 			js, err := jetstream.New(r.nc)
 			if err != nil {
 				t.Fatal(err)
@@ -65,6 +66,7 @@ func TestN10MinorityDiskCorruption(t *testing.T) {
 			how := tc.damage(t, largestBlock(t, c.StoreDir(victim), tc.stream))
 			c.Start(victim)
 			restarted := time.Now()
+			kept := localState(c.Node(victim), tc.stream)
 			reported := reportedCurrent(js, tc.stream, name, time.Minute, restarted)
 			caught := caughtUp(c, js, tc.stream, victim, time.Minute, restarted)
 			moved := moveLeader(r, js, tc.stream, name)
@@ -77,8 +79,8 @@ func TestN10MinorityDiskCorruption(t *testing.T) {
 			r.worker("w2")
 			reports, missing := r.waitFinalOrMissing(ids, 4*time.Minute)
 			v := r.check(ids, steps, reports)
-			t.Logf("ROW N10 %s: leader %s held %s; %s of %s on follower %s; restarted, stream info reported it current %s, it held the leader's messages %s; %s, and the leader %s; runs: %d succeeded, %d ended otherwise, %d reported missing; %d duplicate effects, %d missing effects",
-				tc.name, leader, before, how, tc.stream, name, reported, caught, moved, after,
+			t.Logf("ROW N10 %s: leader %s held %s; %s of %s on follower %s; restarted, it held %s, stream info reported it current %s, it held the leader's messages %s; %s, and the leader %s; runs: %d succeeded, %d ended otherwise, %d reported missing; %d duplicate effects, %d missing effects",
+				tc.name, leader, before, how, tc.stream, name, kept, reported, caught, moved, after,
 				runs-v.notSucceeded-v.lost, v.notSucceeded, len(missing), v.duplicateEffects, v.missingEffects)
 		})
 	}
