@@ -82,6 +82,9 @@ func (c *Cluster) Shutdown(i int) {
 	}
 }
 
+// StoreDir returns node i's JetStream store directory, which it keeps across restarts.
+func (c *Cluster) StoreDir(i int) string { return c.opts[i].StoreDir }
+
 // Node returns node i, nil while it is shut down.
 func (c *Cluster) Node(i int) *server.Server { return c.nodes[i] }
 

@@ -1,0 +1,201 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/kvstore/datastore"
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// N9: KV watch completeness across a server restart. No fleetbook process keeps a cache fed by
+// a KV watch (docs/reliability.md, row N9): what watches is a wait for one change, in two places,
+// and both must see a change made after the server was SIGKILLed and restarted under them:
+//
+//   - a parent run's playbook task waits for its child run's final status by watching the
+//     child's record (kvstore.Runs.WaitFinal): 200 records (1,000 in the long form) are waited on
+//     at once and updated 10 times each, 5 before the restart and 5 after, the last making them
+//     final; every waiter must return the last version;
+//   - a kv lock waiter watches the lock's key for its release (datastore kv locks): the holder
+//     releases after the restart; the waiter must take the lock. Its lease is 5 minutes and its
+//     wait 2, so the fallback that retries once a lease has passed cannot stand in for the watch.
+func TestN9WatchWaitersAcrossRestart(t *testing.T) {
+	t.Parallel()
+	srv := natstest.StartServerProcess(t, natstest.ProcessOptions{})
+	connect := func() jetstream.JetStream {
+		_, js := natstest.Connect(t, srv.URL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+		return js
+	}
+	// The writes go through one connection, the waits through another, as between the
+	// coordinator that finishes a child run and the one whose parent run waits for it.
+	wjs, rjs := connect(), connect()
+	ctx := context.Background()
+	if err := kvstore.Provision(ctx, wjs, kvstore.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	writer, err := kvstore.OpenRuns(ctx, wjs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := kvstore.OpenRuns(ctx, rjs)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	n := pick(200, 1000)
+	const updates = 10
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("n9-%05d", i)
+		rec := &protocol.RunRecord{Version: protocol.RunVersion, ID: ids[i], Status: protocol.StatusPending, CreatedAt: time.Now().UTC()}
+		if _, err := writer.Create(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	type waited struct {
+		rec *protocol.RunRecord
+		err error
+		at  time.Time
+	}
+	got := make([]chan waited, n)
+	for i, id := range ids {
+		got[i] = make(chan waited, 1)
+		go func() {
+			rec, err := reader.WaitFinal(wctx, id)
+			got[i] <- waited{rec, err, time.Now()}
+		}()
+	}
+
+	spec := protocol.StoreSpec{Name: "n9", Type: datastore.TypeKV, Properties: map[string]any{"ttl": 300}}
+	holder, err := datastore.OpenLocker(ctx, wjs, spec, "holder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := holder.Lock(ctx, "n9/deploy", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiter, err := datastore.OpenLocker(ctx, rjs, spec, "waiter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type locked struct {
+		lease datastore.Lease
+		err   error
+		at    time.Time
+	}
+	lockc := make(chan locked, 1)
+	go func() {
+		l, err := waiter.Lock(wctx, "n9/deploy", 2*time.Minute)
+		lockc <- locked{l, err, time.Now()}
+	}()
+
+	// Every waiter watches before anything changes: one consumer each.
+	natstest.Eventually(t, time.Minute, func() error {
+		for bucket, want := range map[string]int{protocol.RunsBucket: n, protocol.LocksBucket: 1} {
+			st, err := wjs.Stream(ctx, protocol.BucketStreamName(bucket))
+			if err != nil {
+				return err
+			}
+			if c := st.CachedInfo().State.Consumers; c < want {
+				return fmt.Errorf("bucket %s: %d of %d waiters watching", bucket, c, want)
+			}
+		}
+		return nil
+	})
+
+	update := func(u int) {
+		for _, id := range ids {
+			setEpoch(t, writer, id, u, u == updates)
+		}
+	}
+	for u := 1; u <= updates/2; u++ {
+		update(u)
+	}
+	srv.Kill()
+	srv.Start()
+	restarted := time.Now()
+	for u := updates/2 + 1; u <= updates; u++ {
+		update(u)
+	}
+	finalWritten := time.Now()
+	releaseLock(t, lease)
+	released := time.Now()
+
+	late, failed, slowest := 0, 0, time.Duration(0)
+	for i, c := range got {
+		w := <-c
+		switch {
+		case w.err != nil:
+			failed++
+			if failed <= 5 {
+				t.Errorf("waiter of %s: %v", ids[i], w.err)
+			}
+		case w.rec.Epoch != updates || w.rec.Status != protocol.StatusSuccess:
+			late++
+			t.Errorf("waiter of %s returned version %d (%s), want the last, %d", ids[i], w.rec.Epoch, w.rec.Status, updates)
+		default:
+			slowest = max(slowest, w.at.Sub(finalWritten))
+		}
+	}
+	l := <-lockc
+	lockMsg := "lock taken " + l.at.Sub(released).Round(time.Millisecond).String() + " after its release"
+	if l.err != nil {
+		lockMsg = "lock wait failed: " + l.err.Error()
+		t.Errorf("lock waiter: %v", l.err)
+	} else {
+		releaseLock(t, l.lease)
+	}
+	t.Logf("ROW N9: %d run records waited on by watch, %d updates each, server SIGKILLed and restarted after %d (last write %s after the restart); %d waiters returned the last version (the slowest %s after the last write), %d returned an older one, %d failed; %s",
+		n, updates, updates/2, finalWritten.Sub(restarted).Round(time.Millisecond), n-late-failed, slowest.Round(time.Millisecond), late, failed, lockMsg)
+}
+
+// setEpoch writes version u of run id's record (its epoch; final when final), reading the record
+// again after any failure, as the coordinator does: the server may be restarting.
+func setEpoch(t *testing.T, runs *kvstore.Runs, id string, u int, final bool) {
+	t.Helper()
+	natstest.Eventually(t, time.Minute, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		rec, rev, err := runs.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if rec.Epoch >= u {
+			return nil // an earlier try landed without its answer
+		}
+		rec.Epoch, rec.Status = u, protocol.StatusRunning
+		if final {
+			rec.Status = protocol.StatusSuccess
+		}
+		_, err = runs.Update(ctx, rec, rev)
+		return err
+	})
+}
+
+// releaseLock releases a lease, trying again while the server may still be coming back; a try
+// that finds the lease gone after one that failed found it released by that one.
+func releaseLock(t *testing.T, l datastore.Lease) {
+	t.Helper()
+	tries := 0
+	natstest.Eventually(t, time.Minute, func() error {
+		tries++
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := l.Release(ctx)
+		if errors.Is(err, datastore.ErrNotHeld) && tries > 1 {
+			return nil
+		}
+		return err
+	})
+}
