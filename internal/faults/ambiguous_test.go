@@ -122,18 +122,6 @@ func (r *rig) resubmitAll(subs []submission, doc string) (ids []string, failed i
 	return ids, failed
 }
 
-// waitAPI waits until a coordinator answers the API: on a loaded machine, or a cluster still
-// electing its leaders, one takes a while to start.
-func (r *rig) waitAPI() {
-	r.t.Helper()
-	natstest.Eventually(r.t, 2*time.Minute, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, err := r.client.List(ctx, 1)
-		return err
-	})
-}
-
 // waitDrained waits until the work-queue streams named hold no message.
 func waitDrained(t *testing.T, url string, streams ...string) {
 	t.Helper()

@@ -84,6 +84,18 @@ func (p *proc) signal(sig syscall.Signal) { _ = p.cmd.Process.Signal(sig) }
 // coordinator provisioning replicated streams on a forming cluster has taken more than 30 s.
 const readiness = 3 * time.Minute
 
+// waitAPI waits until a coordinator answers the API: on a loaded machine, or a cluster still
+// electing its leaders, one takes a while to start.
+func (r *rig) waitAPI() {
+	r.t.Helper()
+	natstest.Eventually(r.t, readiness, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := r.client.List(ctx, 1)
+		return err
+	})
+}
+
 // awaitReady waits until every one of procs has logged that it serves: a coordinator answers the
 // API and a worker pulls jobs once their start line is written.
 func awaitReady(t *testing.T, procs ...*proc) {
