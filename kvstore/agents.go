@@ -32,7 +32,7 @@ type Agents struct {
 // yet, so a node agent can start before any coordinator.
 func OpenAgents(ctx context.Context, js jetstream.JetStream, cfg Config) (*Agents, error) {
 	bc := cfg.agentsBucket()
-	kv, err := openBucket(ctx, js, bc.Bucket, &bc)
+	kv, err := openBucket(ctx, js, bc.Bucket, cfg.creating(ctx, js, &bc))
 	if err != nil {
 		return nil, err
 	}

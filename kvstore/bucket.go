@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/protocol"
 )
 
 // openBucket binds to a KV bucket. Provision creates every bucket; a bucket that a process may
@@ -24,4 +26,15 @@ func openBucket(ctx context.Context, js jetstream.JetStream, bucket string, crea
 		return nil, fmt.Errorf("open bucket %s: %w", bucket, err)
 	}
 	return kv, nil
+}
+
+// creating is the create argument of openBucket for bc under cfg: bc itself, or, for a process
+// that awaits provisioning, nil once the bucket exists (the wait's failure is left to openBucket
+// to report as the bucket not found).
+func (c Config) creating(ctx context.Context, js jetstream.JetStream, bc *jetstream.KeyValueConfig) *jetstream.KeyValueConfig {
+	if !c.Await {
+		return bc
+	}
+	_ = awaitStream(ctx, js, protocol.BucketStreamName(bc.Bucket))
+	return nil
 }

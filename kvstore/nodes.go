@@ -56,12 +56,13 @@ type Nodes struct {
 	kv jetstream.KeyValue
 }
 
-// OpenNodes binds to the node registry, creating the bucket with cfg when it does not exist yet,
+// OpenNodes binds to the node registry, creating the bucket with cfg when it does not exist yet (or, when cfg
+// says Await, waiting for a coordinator to),
 // so a node agent can start before any coordinator. It never changes an existing bucket: the
 // coordinators' Provision owns its configuration.
 func OpenNodes(ctx context.Context, js jetstream.JetStream, cfg Config) (*Nodes, error) {
 	bc := cfg.nodesBucket()
-	kv, err := openBucket(ctx, js, bc.Bucket, &bc)
+	kv, err := openBucket(ctx, js, bc.Bucket, cfg.creating(ctx, js, &bc))
 	if err != nil {
 		return nil, err
 	}

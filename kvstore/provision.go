@@ -42,6 +42,10 @@ type Config struct {
 	// finding it full waits and retries, so accepted runs slow down instead of losing steps.
 	// 0 keeps the stream's current limit (none when new).
 	MaxJobs int64
+	// Await is for a process whose credentials may not create streams or buckets (a worker or a
+	// node agent under fleetbook's role permissions): instead of provisioning, it waits until a
+	// coordinator has provisioned what it needs.
+	Await bool
 }
 
 func (c Config) storage() jetstream.StorageType {
@@ -206,6 +210,45 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// AwaitProvisioned waits until every stream and bucket of cfg exists, or ctx ends: what a worker
+// does instead of Provision when its credentials may not create them.
+func AwaitProvisioned(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	var names []string
+	for _, sc := range cfg.Streams() {
+		names = append(names, sc.Name)
+	}
+	for _, bc := range cfg.Buckets() {
+		names = append(names, protocol.BucketStreamName(bc.Bucket))
+	}
+	for _, name := range names {
+		if err := awaitStream(ctx, js, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// awaitPoll is how often a process waiting for a coordinator to provision looks again.
+const awaitPoll = 200 * time.Millisecond
+
+// awaitStream waits until stream name exists.
+func awaitStream(ctx context.Context, js jetstream.JetStream, name string) error {
+	for {
+		_, err := js.Stream(ctx, name)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) && !Transient(err) {
+			return fmt.Errorf("stream %s: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stream %s: not provisioned by any coordinator yet: %w", name, ctx.Err())
+		case <-time.After(awaitPoll):
+		}
+	}
 }
 
 // provisionAttempts bounds the tries of one stream's or bucket's creation.

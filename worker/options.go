@@ -145,7 +145,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithStore makes Run provision every fleetbook stream and bucket with cfg before it starts, so a
-// worker started before any coordinator works. Without it the streams must already exist.
+// worker started before any coordinator works; with cfg.Await, Run waits for a coordinator to
+// provision them instead (a worker's role may not create them). Without it the streams must
+// already exist.
 func WithStore(cfg kvstore.Config) Option {
 	return func(o *options) error { o.store = &cfg; return nil }
 }

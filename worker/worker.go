@@ -81,7 +81,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: jetstream: %w", ErrStartup, err)
 	}
-	if w.opts.store != nil {
+	switch {
+	case w.opts.store != nil && w.opts.store.Await:
+		if err := kvstore.AwaitProvisioned(ctx, js, *w.opts.store); err != nil {
+			return fmt.Errorf("%w: %w", ErrStartup, err)
+		}
+	case w.opts.store != nil:
 		if err := kvstore.Provision(ctx, js, *w.opts.store); err != nil {
 			return fmt.Errorf("%w: %w", ErrStartup, err)
 		}

@@ -11,6 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
+	"github.com/fleetbook/fleetbook/auth"
+	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/worker/agent"
 )
 
@@ -21,6 +23,9 @@ type agentFlags struct {
 	agentsDir, stateDir      string
 	execTimeout, refresh     time.Duration
 	concurrency              int
+	// await makes the agents wait for a coordinator to provision the registry: their role may
+	// not create buckets.
+	await bool
 }
 
 func (f *agentFlags) register(cmd *cobra.Command) {
@@ -81,7 +86,7 @@ func (f *agentFlags) server(nc *nats.Conn, log *slog.Logger) (*agent.Server, *ag
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	srv, err := agent.New(nc, nodes, agent.WithAgentsDir(dir), agent.WithStateDir(f.stateDir),
+	srv, err := agent.New(nc, nodes, agent.WithStore(kvstore.Config{Await: f.await}), agent.WithAgentsDir(dir), agent.WithStateDir(f.stateDir),
 		agent.WithExecTimeout(f.execTimeout), agent.WithRefresh(f.refresh), agent.WithConcurrency(f.concurrency),
 		agent.WithLogger(log.With("component", "agent")))
 	if err != nil || rcfg == nil {
@@ -106,11 +111,12 @@ func runReceiver(ctx context.Context, wg *sync.WaitGroup, rcv *agent.Receiver, l
 
 // startAgents runs the agent server of f (and its fleet's receiver) on its own connection until
 // ctx ends. It returns once every node is registered, so discovery finds them.
-func startAgents(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*nats.Conn, error), log *slog.Logger, f *agentFlags) error {
-	nc, err := dial("fleetbook agents")
+func startAgents(ctx context.Context, wg *sync.WaitGroup, dial dialFunc, setup *auth.Setup, log *slog.Logger, f *agentFlags) error {
+	nc, err := dial("fleetbook agents", auth.RoleFleet)
 	if err != nil {
 		return err
 	}
+	f.await = setup != nil
 	srv, rcv, n, err := f.server(nc, log)
 	if err != nil {
 		return err
@@ -160,6 +166,7 @@ With --fleet, one process simulates every node of the fleet file (thousands are 
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := logger(verbose)
+			f.await = !conn.noAuth
 			nc, err := conn.dial("fleetbook agent")
 			if err != nil {
 				return exitf(exitInfra, "connect to NATS: %v", err)
@@ -185,7 +192,8 @@ With --fleet, one process simulates every node of the fleet file (thousands are 
 			return nil
 		},
 	}
-	conn.registerRemote(cmd)
+	// Without credentials, a data dir's fleet credentials serve any identity: one machine only.
+	conn.registerRemote(cmd, auth.RoleFleet)
 	f.register(cmd)
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log requests and registrations")
 	return cmd

@@ -235,8 +235,13 @@ func TestPastRunsPersist(t *testing.T) {
 
 	// The same state, served by `up`.
 	listen := fmt.Sprintf("127.0.0.1:%d", natstest.FreePorts(t, 1)[0])
-	server := []string{"--server", "nats://" + listen}
 	up := startUp(t, dir, state, listen)
+	// The nats context `up` writes for its operator is all a client needs.
+	server := []string{"--context", filepath.Join(state, "auth", "context.json")}
+	if r := cli(t, dir, "runs", "list", "--server", "nats://"+listen, "--data-dir", filepath.Join(dir, "elsewhere")); r.code != exitInfra ||
+		!strings.Contains(r.stderr, "Authorization Violation") {
+		t.Errorf("runs list without credentials: exit %d, want 3 and an authorization violation\nstderr: %s", r.code, r.stderr)
+	}
 	r = cli(t, dir, "run", book, "--input", "who=up", "--json", server[0], server[1])
 	if r.code != exitOK {
 		t.Fatalf("run against up: exit %d: %s", r.code, r.stderr)
@@ -282,7 +287,7 @@ func startUp(t *testing.T, dir, state, listen string) *proc {
 	t.Helper()
 	p := start(t, "up", "up", "--data-dir", state, "--listen", listen)
 	natstest.Eventually(t, 30*time.Second, func() error {
-		if r := cli(t, dir, "runs", "list", "--server", "nats://"+listen); r.code != exitOK {
+		if r := cli(t, dir, "runs", "list", "--server", "nats://"+listen, "--data-dir", state); r.code != exitOK {
 			return fmt.Errorf("up not answering: exit %d: %s", r.code, r.stderr)
 		}
 		return nil

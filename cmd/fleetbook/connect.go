@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,8 +12,10 @@ import (
 
 	"github.com/nats-io/jsm.go/natscontext"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 	"github.com/spf13/cobra"
 
+	"github.com/fleetbook/fleetbook/auth"
 	"github.com/fleetbook/fleetbook/coordinator"
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/worker"
@@ -34,22 +37,39 @@ type connFlags struct {
 	plugins string
 	// fleet is the simulated fleet an embedded session also runs (run --fleet).
 	fleet agentFlags
+	// cred is how the command authenticates to a remote server.
+	cred credFlags
+	// role is whose credentials in --data-dir the command uses when given none: the operator's
+	// for client commands, the service's own for coordinators, workers and agents.
+	role auth.Role
+	// noAuth runs an embedded session without authentication, or a service without enforcing
+	// fleetbook's own checks (policy, signatures) against a server that has none.
+	noAuth bool
+	// key is the signing key of the connection dial made (nil when its credentials have none).
+	key nkeys.KeyPair
 }
 
 func (f *connFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.server, "server", "s", "", "NATS server URL(s) (default $NATS_URL; without one, an embedded server)")
-	cmd.Flags().StringVar(&f.context, "context", "", "nats CLI context to connect with")
+	cmd.Flags().StringVar(&f.context, "context", os.Getenv("NATS_CONTEXT"), "nats CLI context (a name, or a context file such as DATA-DIR/auth/context.json) [$NATS_CONTEXT]")
 	cmd.Flags().BoolVar(&f.embedded, "embedded", false, "start an in-process NATS server, coordinator and worker")
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", ".fleetbook", "state directory of the embedded server")
 	cmd.Flags().StringVar(&f.sync, "sync", "default", "embedded server disk sync: default (every 2 minutes; survives process crashes) or always (survives power loss, slower)")
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log what the embedded coordinator and worker do")
+	cmd.Flags().BoolVar(&f.noAuth, "no-auth", false, "with --embedded: no authentication (throw-away experiments only: anyone reaching the server can act)")
+	f.cred.register(cmd)
+	f.role = auth.RoleOperator
 }
 
 // registerRemote adds only --server and --context, for a long-running process that always
 // connects to an existing server (coordinator, worker, agent).
-func (f *connFlags) registerRemote(cmd *cobra.Command) {
+func (f *connFlags) registerRemote(cmd *cobra.Command, role auth.Role) {
 	cmd.Flags().StringVarP(&f.server, "server", "s", "", "NATS server URL(s) (default $NATS_URL)")
-	cmd.Flags().StringVar(&f.context, "context", "", "nats CLI context to connect with")
+	cmd.Flags().StringVar(&f.context, "context", os.Getenv("NATS_CONTEXT"), "nats CLI context (a name, or a context file) to connect with [$NATS_CONTEXT]")
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", ".fleetbook", "with no credentials given, use the "+string(role)+" credentials of this data dir's `fleetbook up`")
+	cmd.Flags().BoolVar(&f.noAuth, "no-auth", false, "do not enforce fleetbook's own checks (for a server without authentication: experiments only)")
+	f.cred.register(cmd)
+	f.role = role
 }
 
 // registerFleet adds --fleet, --agents-dir and --state-dir: an embedded session then also runs
@@ -71,7 +91,7 @@ type session struct {
 // connect opens a session. Embedded sessions start a server, a coordinator and a worker in this
 // process; stop shuts them down in order.
 func (f *connFlags) connect(ctx context.Context, name string) (*session, error) {
-	remote := f.server != "" || f.context != "" || (!f.embedded && os.Getenv("NATS_URL") != "")
+	remote := f.server != "" || f.context != "" || (!f.embedded && (os.Getenv("NATS_URL") != "" || natscontext.SelectedContext() != ""))
 	if remote && f.embedded {
 		return nil, exitf(exitRefused, "--embedded cannot be combined with --server or --context")
 	}
@@ -85,7 +105,7 @@ func (f *connFlags) connect(ctx context.Context, name string) (*session, error) 
 	if err != nil {
 		return nil, exitf(exitInfra, "connect to NATS: %v", err)
 	}
-	client, err := coordinator.NewClient(nc)
+	client, err := f.newClient(nc)
 	if err != nil {
 		nc.Close()
 		return nil, exitf(exitInfra, "%v", err)
@@ -93,18 +113,51 @@ func (f *connFlags) connect(ctx context.Context, name string) (*session, error) 
 	return &session{nc: nc, client: client, stop: nc.Close}, nil
 }
 
-// dial connects to the configured remote server. It reconnects forever once connected, so a
-// restarting server does not end a long run's follow.
+// dial connects to the configured remote server: with --context (or the selected nats context
+// when no server is given) the context's URL, credentials and TLS, otherwise --server or
+// $NATS_URL with the credential flags, or else the credentials of f.role in --data-dir. It
+// reconnects forever once connected, so a restarting server does not end a long run's follow.
+// f.key is then the key the connection's requests are signed with.
 func (f *connFlags) dial(name string) (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
-	if f.context != "" {
-		return natscontext.Connect(f.context, opts...)
-	}
 	url := f.server
 	if url == "" {
 		url = os.Getenv("NATS_URL")
 	}
-	return nats.Connect(url, opts...)
+	if f.context != "" || (url == "" && natscontext.SelectedContext() != "") {
+		nctx, copts, key, err := contextOptions(f.context)
+		if err != nil {
+			return nil, fmt.Errorf("nats context %q: %w", f.context, err)
+		}
+		if url == "" {
+			url = nctx.ServerURL()
+		}
+		f.key, opts = key, append(opts, copts...)
+		return f.withCreds(url, opts)
+	}
+	return f.withCreds(url, opts)
+}
+
+// withCreds connects to url with opts and the credential flags (which win over a context's), or,
+// when neither gives credentials, with those of f.role in --data-dir.
+func (f *connFlags) withCreds(url string, opts []nats.Option) (*nats.Conn, error) {
+	cred := f.cred
+	if !cred.given() && f.key == nil && f.dataDir != "" {
+		cred.creds = roleCreds(f.dataDir, f.role)
+	}
+	copts, key, err := cred.options()
+	if err != nil {
+		return nil, err
+	}
+	if key != nil {
+		f.key = key
+	}
+	return nats.Connect(url, append(opts, copts...)...)
+}
+
+// newClient is an API client on nc that signs its requests with f.key.
+func (f *connFlags) newClient(nc *nats.Conn) (*coordinator.Client, error) {
+	return coordinator.NewClient(nc)
 }
 
 func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session, error) {
@@ -116,17 +169,26 @@ func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session,
 		f.fleet.stateDir = filepath.Join(f.dataDir, "nodes")
 	}
 	// The services outlive the command's context: the session's stop ends them, in order.
-	e, err := startEmbedded(context.WithoutCancel(ctx), serverConfig{dataDir: f.dataDir, syncAlways: f.sync == "always", verbose: f.verbose},
+	if f.noAuth {
+		warnNoAuth()
+	}
+	e, err := startEmbedded(context.WithoutCancel(ctx), serverConfig{dataDir: f.dataDir, syncAlways: f.sync == "always", verbose: f.verbose, noAuth: f.noAuth},
 		logger(f.verbose), 4, plugins, &f.fleet)
 	if err != nil {
 		return nil, err
 	}
-	nc, err := e.dial(name)
+	nc, err := e.dial(name, f.role)
 	if err != nil {
 		e.stop()
 		return nil, exitf(exitInfra, "%v", err)
 	}
-	client, err := coordinator.NewClient(nc)
+	if e.setup != nil {
+		if f.key, err = auth.UserKey(e.setup.CredsPath(f.role)); err != nil {
+			e.stop()
+			return nil, exitf(exitInfra, "%v", err)
+		}
+	}
+	client, err := f.newClient(nc)
 	if err != nil {
 		e.stop()
 		return nil, exitf(exitInfra, "%v", err)
@@ -158,8 +220,11 @@ func awaitAPI(ctx context.Context, client *coordinator.Client) error {
 
 // startServices starts one coordinator and one worker, each on its own connection, until ctx ends.
 // coordOpts go to the coordinator.
-func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*nats.Conn, error), log *slog.Logger, concurrency int, plugins pluginSet, coordOpts ...coordinator.Option) error {
-	cnc, err := dial("fleetbook coordinator")
+// With a setup (authentication on) they run as the coordinator and worker roles do: the worker
+// waits for the coordinator to provision.
+func startServices(ctx context.Context, wg *sync.WaitGroup, dial dialFunc, setup *auth.Setup, log *slog.Logger, concurrency int, plugins pluginSet, coordOpts ...coordinator.Option) error {
+	secured := setup != nil
+	cnc, err := dial("fleetbook coordinator", auth.RoleCoordinator)
 	if err != nil {
 		return err
 	}
@@ -168,12 +233,12 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, dial func(string) (*
 	if err != nil {
 		return err
 	}
-	wnc, err := dial("fleetbook worker")
+	wnc, err := dial("fleetbook worker", auth.RoleWorker)
 	if err != nil {
 		return err
 	}
 	// Both provision the streams and buckets, so neither depends on which starts first.
-	wrk, err := worker.New(wnc, append([]worker.Option{worker.WithConcurrency(concurrency), worker.WithStore(kvstore.Config{}),
+	wrk, err := worker.New(wnc, append([]worker.Option{worker.WithConcurrency(concurrency), worker.WithStore(kvstore.Config{Await: secured}),
 		worker.WithLogger(log.With("component", "worker"))}, plugins.worker()...)...)
 	if err != nil {
 		return err
@@ -199,4 +264,9 @@ func logger(verbose bool) *slog.Logger {
 		level = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// warnNoAuth says loudly what --no-auth means.
+func warnNoAuth() {
+	fmt.Fprintln(os.Stderr, "fleetbook: WARNING: --no-auth: authentication is OFF; anyone who reaches this server can run commands on every worker and node. Use it for throw-away experiments only.")
 }

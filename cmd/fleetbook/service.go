@@ -37,6 +37,14 @@ func (f *serviceFlags) store() kvstore.Config {
 	return kvstore.Config{Replicas: f.replicas, MaxRuns: f.maxRuns, MaxJobs: f.maxJobs}
 }
 
+// awaitStore is store for a worker: under fleetbook's permissions (secured) a worker may not
+// create streams, so it waits for a coordinator to provision them.
+func (f *serviceFlags) awaitStore(secured bool) kvstore.Config {
+	cfg := f.store()
+	cfg.Await = secured
+	return cfg
+}
+
 // startPatience is how long a coordinator or worker keeps trying to start while JetStream is
 // temporarily unavailable: a cluster that is electing its leaders, or still forming.
 const startPatience = time.Minute

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fleetbook/fleetbook/auth"
 	"github.com/fleetbook/fleetbook/coordinator"
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/protocol"
@@ -32,7 +33,7 @@ func newStack(t *testing.T) *stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	dial := func(name string) (*nats.Conn, error) {
+	dial := func(name string, _ auth.Role) (*nats.Conn, error) {
 		nc, err := nats.Connect(srv.ClientURL(), nats.Name(name))
 		if err == nil {
 			t.Cleanup(nc.Close)
@@ -40,7 +41,7 @@ func newStack(t *testing.T) *stack {
 		return nc, err
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := startServices(ctx, &wg, dial, log, 8, pluginSet{}); err != nil {
+	if err := startServices(ctx, &wg, dial, nil, log, 8, pluginSet{}); err != nil {
 		t.Fatal(err)
 	}
 	nc, _ := natstest.Connect(t, srv.ClientURL())

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
+	"github.com/fleetbook/fleetbook/auth"
 	"github.com/fleetbook/fleetbook/coordinator"
 	"github.com/fleetbook/fleetbook/worker"
 )
@@ -23,14 +24,20 @@ func upCommand() *cobra.Command {
 		verbose                              bool
 		fleet                                agentFlags
 		keepRuns                             time.Duration
+		sec                                  serverConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run an embedded NATS server, a coordinator and a worker in the foreground",
 		Long: `Run everything fleetbook needs on one machine: an embedded JetStream server keeping its
-state in --data-dir and listening on --listen, a coordinator and a worker. Other fleetbook
-commands reach it with --server nats://HOST:PORT. Stop it with Ctrl-C; runs in flight continue
-when it starts again.`,
+state in --data-dir and listening on --listen, a coordinator and a worker. Stop it with Ctrl-C;
+runs in flight continue when it starts again.
+
+Authentication is on: the first start makes a credential per role in DATA-DIR/auth (mode 0600)
+and a nats context for the operator. Other fleetbook commands reach the server with
+--context DATA-DIR/auth/context.json, or with --server URL and --data-dir DATA-DIR (or the
+nats CLI's NATS_URL and NATS_CREDS). A --listen address other machines can reach needs TLS
+(--tls-cert, --tls-key) or --insecure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pluginSet, err := loadPlugins(plugins)
@@ -45,20 +52,34 @@ when it starts again.`,
 			if fleet.fleet != "" && !cmd.Flags().Changed("state-dir") {
 				fleet.stateDir = filepath.Join(dataDir, "nodes")
 			}
-			e, err := startEmbedded(cmd.Context(), serverConfig{dataDir: dataDir, listen: listen, syncAlways: syncMode == "always", verbose: verbose},
-				logger(true), workers, pluginSet, &fleet, coordinator.WithKeepRuns(keepRuns))
+			if sec.noAuth {
+				warnNoAuth()
+			}
+			cfg := sec
+			cfg.dataDir, cfg.listen, cfg.syncAlways, cfg.verbose = dataDir, listen, syncMode == "always", verbose
+			e, err := startEmbedded(cmd.Context(), cfg, logger(true), workers, pluginSet, &fleet, coordinator.WithKeepRuns(keepRuns))
 			if err != nil {
 				return err
 			}
 			defer e.stop()
 			fmt.Fprintf(os.Stderr, "fleetbook up: NATS on %s, state in %s; Ctrl-C to stop\n", e.srv.ClientURL(), dataDir)
-			<-cmd.Context().Done()
-			return nil
+			if e.setup != nil {
+				if err := announceCredentials(e, cfg); err != nil {
+					return err
+				}
+			}
+			return watchDataDir(cmd.Context(), e)
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", ".fleetbook", "state directory")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "NATS client address to listen on")
 	cmd.Flags().StringVar(&syncMode, "sync", "default", "disk sync: default or always")
+	cmd.Flags().BoolVar(&sec.noAuth, "no-auth", false, "serve without authentication (throw-away experiments only: anyone reaching the port can run commands on every worker and node)")
+	cmd.Flags().BoolVar(&sec.insecure, "insecure", false, "allow --listen on an address other machines reach without TLS")
+	cmd.Flags().StringVar(&sec.tlsCert, "tls-cert", "", "serve TLS with this certificate file")
+	cmd.Flags().StringVar(&sec.tlsKey, "tls-key", "", "the key file of --tls-cert")
+	cmd.Flags().StringVar(&sec.tlsCA, "tls-ca", "", "require client certificates signed by this CA file")
+	cmd.Flags().StringVar(&sec.encryptionKey, "encryption-key", "", "file holding the JetStream encryption-at-rest key (default DATA-DIR/auth/jetstream.key, made with a new store)")
 	cmd.Flags().IntVar(&workers, "workers", 4, "jobs the worker runs at once")
 	keepRunsFlag(cmd, &keepRuns)
 	pluginsFlag(cmd, &plugins)
@@ -124,7 +145,7 @@ func workerCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return r.serve(cmd, "worker", func(nc *nats.Conn, log *slog.Logger, ps pluginSet) (service, error) {
 				o := append(ps.worker(), worker.WithLogger(log), worker.WithPool(pool), worker.WithConcurrency(concurrency),
-					worker.WithAckWait(r.service.lease), worker.WithStore(r.service.store()))
+					worker.WithAckWait(r.service.lease), worker.WithStore(r.service.awaitStore(!r.conn.noAuth)))
 				if r.name != "" {
 					o = append(o, worker.WithName(r.name))
 				}
@@ -171,9 +192,43 @@ func (r *remoteFlags) serve(cmd *cobra.Command, what string,
 
 // register adds the flags of a service named what ("coordinator" or "worker").
 func (r *remoteFlags) register(cmd *cobra.Command, what string) {
-	r.conn.registerRemote(cmd)
+	r.conn.registerRemote(cmd, auth.Role(what))
 	cmd.Flags().StringVar(&r.name, "name", "", what+" identity (default host-pid-random)")
 	r.service.register(cmd)
 	pluginsFlag(cmd, &r.plugins)
 	pprofFlag(cmd, &r.pprofAddr)
 }
+
+// announceCredentials writes the operator's nats context next to the credentials and says how to
+// connect.
+func announceCredentials(e *embedded, cfg serverConfig) error {
+	creds := e.setup.CredsPath(auth.RoleOperator)
+	path := filepath.Join(e.dir.path, authDir, contextFile)
+	if err := writeContext(path, e.srv.ClientURL(), creds, cfg.tlsCA); err != nil {
+		return exitf(exitInfra, "write %s: %v", path, err)
+	}
+	fmt.Fprintf(os.Stderr, "fleetbook up: authentication on; operator credentials in %s\n", creds)
+	fmt.Fprintf(os.Stderr, "fleetbook up: connect with --context %s (or --server %s --data-dir %s)\n", path, e.srv.ClientURL(), cfg.dataDir)
+	return nil
+}
+
+// watchDataDir serves until ctx ends, or until the data directory is lost under the server: a
+// store deleted or replaced while running would accept runs and lose them, so up stops and
+// exits non-zero instead.
+func watchDataDir(ctx context.Context, e *embedded) error {
+	tick := time.NewTicker(dataDirCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			if err := e.dir.lost(); err != nil {
+				return exitf(exitInfra, "%v: stopped, so no run is accepted and then lost; restore it or start again with a new data dir", err)
+			}
+		}
+	}
+}
+
+// dataDirCheck is how often up checks that its data directory is still there.
+const dataDirCheck = 2 * time.Second

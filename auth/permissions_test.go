@@ -1,0 +1,381 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/auth"
+	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// secured is a server trusting a fresh setup, with fleetbook's streams and buckets provisioned
+// by a coordinator.
+type secured struct {
+	t     *testing.T
+	srv   *server.Server
+	setup *auth.Setup
+	coord jetstream.JetStream
+}
+
+func newSecured(t *testing.T) *secured {
+	t.Helper()
+	setup, created, err := auth.Init(t.TempDir())
+	if err != nil || !created {
+		t.Fatalf("Init: created %v, %v", created, err)
+	}
+	operator, system, accounts, err := setup.ServerTrust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := natstest.RunServer(t, func(o *server.Options) {
+		resolver := &server.MemAccResolver{}
+		for pub, token := range accounts {
+			if err := resolver.Store(pub, token); err != nil {
+				t.Fatal(err)
+			}
+		}
+		o.TrustedOperators, o.SystemAccount, o.AccountResolver = []*jwt.OperatorClaims{operator}, system, resolver
+	})
+	s := &secured{t: t, srv: srv, setup: setup}
+	nc, _ := s.connect(auth.RoleCoordinator, "")
+	s.coord, _ = jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := kvstore.Provision(ctx, s.coord, kvstore.Config{}); err != nil {
+		t.Fatalf("the coordinator role could not provision: %v", err)
+	}
+	return s
+}
+
+// client is a connection of one role that records the permission violations the server
+// reports to it.
+type client struct {
+	t          *testing.T
+	nc         *nats.Conn
+	mu         sync.Mutex
+	violations []string
+}
+
+// connect connects with a fresh credential of role (identity for RoleAgent).
+func (s *secured) connect(role auth.Role, identity string) (*nats.Conn, *client) {
+	s.t.Helper()
+	creds, err := s.setup.Issue(role, identity, 0)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	token, err := jwt.ParseDecoratedJWT(creds)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	key, err := jwt.ParseDecoratedUserNKey(creds)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	seed, _ := key.Seed()
+	pub, _ := key.PublicKey()
+	c := &client{t: s.t}
+	nc, err := nats.Connect(s.srv.ClientURL(), nats.UserJWTAndSeed(token, string(seed)),
+		nats.CustomInboxPrefix(auth.InboxPrefix(pub)),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.violations = append(c.violations, err.Error())
+		}))
+	if err != nil {
+		s.t.Fatalf("%s connect: %v", role, err)
+	}
+	s.t.Cleanup(nc.Close)
+	c.nc = nc
+	return nc, c
+}
+
+// refused waits until the server has reported a violation of kind ("Publish" or "Subscription")
+// on subject to c.
+func (c *client) refused(kind, subject string) {
+	c.t.Helper()
+	want := fmt.Sprintf("Permissions Violation for %s to %q", kind, subject)
+	natstest.Eventually(c.t, 30*time.Second, func() error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, v := range c.violations {
+			if strings.Contains(v, want) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %q reported; got %v", want, c.violations)
+	})
+}
+
+// publishRefused publishes data to subject and waits for the server to refuse it.
+func (c *client) publishRefused(subject string, data []byte) {
+	c.t.Helper()
+	if err := c.nc.Publish(subject, data); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.nc.Flush(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.refused("Publish", subject)
+}
+
+// subscribeRefused subscribes to subject and waits for the server to refuse it.
+func (c *client) subscribeRefused(subject string) {
+	c.t.Helper()
+	if _, err := c.nc.SubscribeSync(subject); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.nc.Flush(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.refused("Subscription", subject)
+}
+
+// allowed fails the test if the server refused anything c did.
+func (c *client) allowed() {
+	c.t.Helper()
+	if err := c.nc.Flush(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.violations) > 0 {
+		c.t.Fatalf("refused: %v", c.violations)
+	}
+}
+
+// messages is the number of messages stream holds.
+func (s *secured) messages(stream string) uint64 {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := s.coord.Stream(ctx, stream)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// unchanged runs act and fails the test unless every named stream holds as many messages after
+// it as before.
+func (s *secured) unchanged(act func(), streams ...string) {
+	s.t.Helper()
+	before := map[string]uint64{}
+	for _, st := range streams {
+		before[st] = s.messages(st)
+	}
+	act()
+	for _, st := range streams {
+		if n := s.messages(st); n != before[st] {
+			s.t.Errorf("stream %s: %d messages, was %d: the refused action had an effect", st, n, before[st])
+		}
+	}
+}
+
+var (
+	runsKV    = protocol.BucketStreamName(protocol.RunsBucket)
+	secretsKV = protocol.BucketStreamName(protocol.SecretsBucket)
+	nodesKV   = protocol.BucketStreamName(protocol.NodesBucket)
+	subsKV    = protocol.BucketStreamName(protocol.SubmissionsBucket)
+	agentsKV  = protocol.BucketStreamName(protocol.AgentsBucket)
+	jobID     = protocol.JobID{RunID: "01a2f000-0000-7000-8000-000000000001", Step: 1, Attempt: 1, Batch: 0}
+)
+
+func TestAnonymousClientCannotConnect(t *testing.T) {
+	s := newSecured(t)
+	if _, err := nats.Connect(s.srv.ClientURL(), nats.MaxReconnects(0)); !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("anonymous connect: %v, want an authorization violation", err)
+	}
+	other, _, err := auth.Init(t.TempDir()) // credentials of another fleetbook are strangers too
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nats.Connect(s.srv.ClientURL(), nats.UserCredentials(other.CredsPath(auth.RoleOperator)), nats.MaxReconnects(0)); err == nil {
+		t.Fatal("another setup's operator credentials connected")
+	}
+}
+
+func TestOperatorCannotTouchWhatWorkersAndCoordinatorsDo(t *testing.T) {
+	s := newSecured(t)
+	_, op := s.connect(auth.RoleOperator, "")
+	s.unchanged(func() {
+		op.publishRefused(protocol.JobSubject(protocol.DefaultPool, jobID), []byte(`{"id":"forged"}`))
+		op.publishRefused(protocol.ResultSubject(jobID), []byte(`{"success":true}`))
+		op.publishRefused(protocol.RunSubject(jobID.RunID), []byte(`{}`))
+		op.publishRefused(protocol.NodeRPCSubject("web1.example.net"), []byte(`{"agent":"service","action":"restart"}`))
+		op.publishRefused(protocol.BucketSubject(protocol.RunsBucket, jobID.RunID), []byte(`{"status":"success"}`))
+		op.publishRefused(protocol.BucketSubject(protocol.NodesBucket, "web1.example.net"), []byte(`{}`))
+		op.publishRefused(protocol.CancelSubject(jobID.RunID), nil)
+		// Reading secrets: a direct get, a stream get, a consumer, a subscription.
+		op.publishRefused("$JS.API.DIRECT.GET."+secretsKV, []byte(`{"last_by_subj":"$KV.fleetbook_secrets.x"}`))
+		op.publishRefused("$JS.API.STREAM.MSG.GET."+secretsKV, []byte(`{"seq":1}`))
+		op.publishRefused("$JS.API.CONSUMER.CREATE."+secretsKV, []byte(`{}`))
+		op.publishRefused("$JS.API.STREAM.PURGE."+protocol.JobsStreamName, nil)
+		op.publishRefused("$JS.API.STREAM.DELETE."+protocol.RunsStreamName, nil)
+		op.subscribeRefused("$KV.fleetbook_secrets.>")
+		op.subscribeRefused(protocol.JobsSubjectWildcard)
+		op.subscribeRefused(protocol.NodeRPCSubjectWildcard)
+		op.subscribeRefused(protocol.SubmitSubject) // answering the API as a coordinator
+		op.subscribeRefused("_INBOX.>")             // reading others' replies
+	}, protocol.JobsStreamName, protocol.ResultsStreamName, protocol.RunsStreamName, runsKV, nodesKV, secretsKV)
+}
+
+func TestOperatorMayCallTheAPIAndFollowEvents(t *testing.T) {
+	s := newSecured(t)
+	nc, op := s.connect(auth.RoleOperator, "")
+	if err := nc.Publish(protocol.SubmitSubject, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, protocol.EventsStreamName, jetstream.OrderedConsumerConfig{FilterSubjects: []string{protocol.EventSubject(jobID.RunID)}})
+	if err != nil {
+		t.Fatalf("follow events: %v", err)
+	}
+	if _, err := cons.Fetch(1, jetstream.FetchMaxWait(100*time.Millisecond)); err != nil {
+		t.Fatalf("fetch events: %v", err)
+	}
+	op.allowed()
+}
+
+func TestViewerCanOnlyRead(t *testing.T) {
+	s := newSecured(t)
+	_, v := s.connect(auth.RoleViewer, "")
+	s.unchanged(func() {
+		v.publishRefused(protocol.SubmitSubject, []byte(`{}`))
+		v.publishRefused(protocol.CancelRunSubject, []byte(`{}`))
+		v.publishRefused(protocol.PruneRunsSubject, []byte(`{}`))
+	}, protocol.RunsStreamName, runsKV)
+	nc, v := s.connect(auth.RoleViewer, "")
+	if err := nc.Publish(protocol.GetRunSubject, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish(protocol.ListRunsSubject, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	v.allowed()
+}
+
+func TestWorkerCannotSubmitOrWriteRunState(t *testing.T) {
+	s := newSecured(t)
+	_, w := s.connect(auth.RoleWorker, "")
+	s.unchanged(func() {
+		w.publishRefused(protocol.SubmitSubject, []byte(`{}`))
+		w.publishRefused(protocol.CancelRunSubject, []byte(`{}`))
+		w.publishRefused(protocol.RunSubject(jobID.RunID), []byte(`{}`))
+		w.publishRefused(protocol.JobSubject(protocol.DefaultPool, jobID), []byte(`{}`))
+		w.publishRefused(protocol.EventSubject(jobID.RunID), []byte(`{}`))
+		w.publishRefused(protocol.BucketSubject(protocol.RunsBucket, jobID.RunID), []byte(`{}`))
+		w.publishRefused(protocol.BucketSubject(protocol.SubmissionsBucket, "k"), []byte(`{}`))
+		w.publishRefused(protocol.BucketSubject(protocol.SecretsBucket, jobID.RunID), []byte(`{}`))
+		w.publishRefused(protocol.BucketSubject(protocol.NodesBucket, "web1.example.net"), []byte(`{}`))
+		w.publishRefused(protocol.BucketSubject(protocol.AgentsBucket, "service.1_0_0"), []byte(`{}`))
+		w.publishRefused("$JS.API.DIRECT.GET."+runsKV, []byte(`{"seq":1}`))
+		w.publishRefused("$JS.API.CONSUMER.CREATE."+protocol.RunsStreamName, []byte(`{}`))
+		w.publishRefused("$JS.API.CONSUMER.DELETE."+protocol.JobsStreamName+".workers_default", nil)
+		w.publishRefused("$JS.API.STREAM.CREATE.KV_mine", []byte(`{}`))
+		w.publishRefused("$JS.API.STREAM.PURGE."+protocol.ResultsStreamName, nil)
+		w.subscribeRefused(protocol.SubmitSubject)
+		w.subscribeRefused(protocol.NodeRPCSubjectWildcard) // answering as a node
+		w.subscribeRefused("_INBOX.>")
+	}, protocol.RunsStreamName, protocol.JobsStreamName, protocol.EventsStreamName, runsKV, subsKV, secretsKV, nodesKV, agentsKV)
+}
+
+// What a worker does, its role allows: wait for provisioning, open its buckets, pull from its
+// consumer, read a run's secrets by key, publish a result, write a data store.
+func TestWorkerMayDoItsJob(t *testing.T) {
+	s := newSecured(t)
+	nc, w := s.connect(auth.RoleWorker, "")
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := kvstore.AwaitProvisioned(ctx, js, kvstore.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kvstore.OpenAttempts(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, protocol.JobsStreamName, jetstream.ConsumerConfig{Durable: protocol.JobsConsumer(protocol.DefaultPool),
+		FilterSubject: fmt.Sprintf(protocol.JobsPoolWildcardPattern, protocol.DefaultPool), AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatalf("create the jobs consumer: %v", err)
+	}
+	if _, err := cons.Fetch(1, jetstream.FetchMaxWait(100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, protocol.ResultSubject(jobID), []byte(`{}`)); err != nil {
+		t.Fatalf("publish a result: %v", err)
+	}
+	secrets, err := js.KeyValue(ctx, protocol.SecretsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secrets.Get(ctx, jobID.RunID); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Fatalf("read a secret by key: %v", err)
+	}
+	data, err := js.KeyValue(ctx, protocol.DataBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := data.Put(ctx, "k", []byte("v")); err != nil {
+		t.Fatalf("write the data store: %v", err)
+	}
+	w.allowed()
+}
+
+func TestAgentActsOnlyAsItself(t *testing.T) {
+	s := newSecured(t)
+	nc, a := s.connect(auth.RoleAgent, "web1.example.net")
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	nodes, err := kvstore.OpenNodes(ctx, js, kvstore.Config{Await: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes.Register(ctx, protocol.NodeInfo{Version: protocol.NodeInfoVersion, Identity: "web1.example.net"}); err != nil {
+		t.Fatalf("register itself: %v", err)
+	}
+	if _, err := nc.SubscribeSync(protocol.NodeRPCSubject("web1.example.net")); err != nil {
+		t.Fatal(err)
+	}
+	a.allowed()
+	s.unchanged(func() {
+		a.subscribeRefused(protocol.NodeRPCSubject("db1.example.net"))
+		a.subscribeRefused(protocol.NodeRPCSubjectWildcard)
+		a.publishRefused(protocol.BucketSubject(protocol.NodesBucket, "db1.example.net"), []byte(`{}`))
+		a.publishRefused(protocol.NodeRPCSubject("db1.example.net"), []byte(`{}`))
+		a.publishRefused(protocol.ResultSubject(jobID), []byte(`{}`))
+		a.publishRefused(protocol.SubmitSubject, []byte(`{}`))
+		a.publishRefused("$JS.API.DIRECT.GET."+secretsKV, []byte(`{"seq":1}`))
+		a.subscribeRefused("_INBOX.>")
+	}, nodesKV, protocol.ResultsStreamName, secretsKV)
+	if _, err := s.setup.Issue(auth.RoleAgent, "a.*", 0); !errors.Is(err, auth.ErrInvalidIdentity) {
+		t.Fatalf("an agent credential for a wildcard identity: %v", err)
+	}
+}
+
+func TestCoordinatorNeverTalksToNodesOrForgesResults(t *testing.T) {
+	s := newSecured(t)
+	_, c := s.connect(auth.RoleCoordinator, "")
+	s.unchanged(func() {
+		c.publishRefused(protocol.ResultSubject(jobID), []byte(`{"success":true}`))
+		c.publishRefused(protocol.NodeRPCSubject("web1.example.net"), []byte(`{}`))
+	}, protocol.ResultsStreamName)
+}
