@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -204,12 +205,25 @@ func (r *remoteFlags) register(cmd *cobra.Command, what string) {
 func announceCredentials(e *embedded, cfg serverConfig) error {
 	creds := e.setup.CredsPath(auth.RoleOperator)
 	path := filepath.Join(e.dir.path, authDir, contextFile)
-	if err := writeContext(path, e.srv.ClientURL(), creds, cfg.tlsCA); err != nil {
+	url := localURL(e.srv.ClientURL())
+	// A client of this machine verifies the server with the served certificate itself.
+	if err := writeContext(path, url, creds, cfg.tlsCert); err != nil {
 		return exitf(exitInfra, "write %s: %v", path, err)
 	}
 	fmt.Fprintf(os.Stderr, "fleetbook up: authentication on; operator credentials in %s\n", creds)
-	fmt.Fprintf(os.Stderr, "fleetbook up: connect with --context %s (or --server %s --data-dir %s)\n", path, e.srv.ClientURL(), cfg.dataDir)
+	fmt.Fprintf(os.Stderr, "fleetbook up: connect with --context %s (or --server %s --data-dir %s)\n", path, url, cfg.dataDir)
 	return nil
+}
+
+// localURL is url with an unspecified host (0.0.0.0, ::) replaced by the loopback address, which
+// a client on this machine can dial.
+func localURL(url string) string {
+	for _, any := range []string{"://0.0.0.0:", "://[::]:"} {
+		if strings.Contains(url, any) {
+			return strings.Replace(url, any, "://127.0.0.1:", 1)
+		}
+	}
+	return url
 }
 
 // watchDataDir serves until ctx ends, or until the data directory is lost under the server: a

@@ -1,0 +1,146 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/auth"
+	"github.com/fleetbook/fleetbook/kvstore"
+)
+
+func TestInitMakesASetupOnceAndLoadsItAfter(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "auth")
+	first, created, err := auth.Init(dir)
+	if err != nil || !created {
+		t.Fatalf("first Init: created %v, %v", created, err)
+	}
+	again, created, err := auth.Init(dir)
+	if err != nil || created {
+		t.Fatalf("second Init: created %v, %v", created, err)
+	}
+	if first.Account() != again.Account() {
+		t.Fatal("a second Init made a new account: every credential issued before would stop working")
+	}
+	for _, r := range auth.Roles {
+		role, _, err := auth.RoleOf(first.CredsPath(r))
+		if err != nil || role != r {
+			t.Errorf("%s credentials name role %q (%v)", r, role, err)
+		}
+	}
+	info, err := os.Stat(dir)
+	if err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("setup dir mode %v (%v), want 0700", info.Mode().Perm(), err)
+	}
+}
+
+func TestLoadSaysWhenThereIsNoSetup(t *testing.T) {
+	if _, err := auth.Load(t.TempDir()); !errors.Is(err, auth.ErrNoSetup) {
+		t.Fatalf("Load of an empty dir: %v, want ErrNoSetup", err)
+	}
+	dir := t.TempDir()
+	if _, _, err := auth.Init(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "account.nk"), []byte("not a seed"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.Load(dir); !errors.Is(err, auth.ErrCorrupt) {
+		t.Fatalf("Load with a damaged seed: %v, want ErrCorrupt", err)
+	}
+}
+
+func TestParseRole(t *testing.T) {
+	for _, ok := range []string{"operator", "viewer", "coordinator", "worker", "agent", "fleet"} {
+		if _, err := auth.ParseRole(ok); err != nil {
+			t.Errorf("ParseRole(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "admin", "Operator", "root"} {
+		if _, err := auth.ParseRole(bad); !errors.Is(err, auth.ErrUnknownRole) {
+			t.Errorf("ParseRole(%q): %v, want ErrUnknownRole", bad, err)
+		}
+	}
+}
+
+func TestIssuedCredentialExpires(t *testing.T) {
+	s, _, err := auth.Init(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := s.Issue(auth.RoleViewer, "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := jwt.ParseDecoratedJWT(creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc, err := jwt.DecodeUserClaims(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := time.Until(time.Unix(uc.Expires, 0)); left <= 0 || left > time.Hour {
+		t.Fatalf("credential expires in %s, want within the hour", left)
+	}
+}
+
+// The configuration `fleetbook auth server-config` prints makes a stock nats-server trust the
+// setup: its credentials connect and provision, strangers do not.
+func TestServerConfigTrustsTheSetup(t *testing.T) {
+	s, _, err := auth.Init(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := s.ServerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "server.conf")
+	full := "listen: 127.0.0.1:-1\njetstream: {store_dir: " + filepath.Join(t.TempDir(), "js") + "}\n" + conf
+	if err := os.WriteFile(path, []byte(full), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		t.Fatalf("nats-server cannot read the configuration: %v\n%s", err, conf)
+	}
+	opts.NoLog, opts.NoSigs = true, true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if !srv.ReadyForConnections(30 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	if _, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(0)); err == nil {
+		t.Fatal("an anonymous client connected")
+	}
+	key, err := auth.UserKey(s.CredsPath(auth.RoleCoordinator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := key.PublicKey()
+	// Every credential may receive replies under its own inbox prefix only.
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserCredentials(s.CredsPath(auth.RoleCoordinator)), nats.CustomInboxPrefix(auth.InboxPrefix(pub)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := kvstore.Provision(ctx, js, kvstore.Config{}); err != nil {
+		t.Fatalf("provision on the configured server: %v", err)
+	}
+}
