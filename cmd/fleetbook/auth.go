@@ -162,8 +162,8 @@ func authShowCommand() *cobra.Command {
 
 // setupView is what `auth show --json` prints.
 type setupView struct {
-	Dir     string      `json:"dir"`
-	Account string      `json:"account"`
+	Dir     string     `json:"dir"`
+	Account string     `json:"account"`
 	Roles   []roleView `json:"roles"`
 	// Trust is the public key node agents must trust (--trust): the coordinator credential's.
 	Trust string `json:"trust"`
