@@ -101,7 +101,7 @@ func (f *connFlags) connect(ctx context.Context, name string) (*session, error) 
 	if f.fleet.fleet != "" {
 		return nil, exitf(exitRefused, "--fleet runs a simulated fleet in an embedded session only; against a server, run `fleetbook agent --fleet FILE --server URL`")
 	}
-	nc, err := f.dial(name)
+	nc, err := f.dial(name, nats.ErrorHandler(refusedByServer))
 	if err != nil {
 		return nil, exitf(exitInfra, "connect to NATS: %v", err)
 	}
@@ -118,8 +118,8 @@ func (f *connFlags) connect(ctx context.Context, name string) (*session, error) 
 // $NATS_URL with the credential flags, or else the credentials of f.role in --data-dir. It
 // reconnects forever once connected, so a restarting server does not end a long run's follow.
 // f.key is then the key the connection's requests are signed with.
-func (f *connFlags) dial(name string) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+func (f *connFlags) dial(name string, extra ...nats.Option) (*nats.Conn, error) {
+	opts := append([]nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}, extra...)
 	url := f.server
 	if url == "" {
 		url = os.Getenv("NATS_URL")
@@ -269,4 +269,16 @@ func logger(verbose bool) *slog.Logger {
 // warnNoAuth says loudly what --no-auth means.
 func warnNoAuth() {
 	fmt.Fprintln(os.Stderr, "fleetbook: WARNING: --no-auth: authentication is OFF; anyone who reaches this server can run commands on every worker and node. Use it for throw-away experiments only.")
+}
+
+// refusedByServer ends a client command the server refused something: the permissions of its
+// credentials do not allow the request, so waiting for an answer that cannot come would only
+// turn a clear refusal into a timeout. Nothing was done; the exit code is exitRefused.
+func refusedByServer(_ *nats.Conn, _ *nats.Subscription, err error) {
+	if !errors.Is(err, nats.ErrPermissionViolation) {
+		fmt.Fprintf(os.Stderr, "fleetbook: %v\n", err)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "fleetbook: refused by the server: %v: these credentials' role may not do this (docs/security.md lists what each role may do)\n", err)
+	os.Exit(exitRefused)
 }

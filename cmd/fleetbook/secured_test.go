@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/fleetbook/fleetbook/internal/natstest"
+)
+
+// securedBook discovers two nodes through the registry (with the connectivity test), asks each
+// for its puppet status, disables puppet on them, and runs a shell step on the worker.
+const securedBook = `name: secured
+version: 1.0.0
+author: test
+description: an rpc and a shell step on a secured deployment
+nodes:
+  web:
+    type: fleet
+    identities: ["/^web/"]
+    at_least: 2
+    test: true
+tasks:
+  - rpc:
+      description: puppet status
+      action: puppet.status
+      nodes: "{{{ nodes.web }}}"
+  - rpc:
+      description: disable puppet
+      action: puppet.disable
+      nodes: "{{{ nodes.web }}}"
+  - shell:
+      description: on the worker
+      command: echo done
+`
+
+// A deployment on a stock nats-server configured with `fleetbook auth server-config`: the
+// coordinator, the worker and two node agents are separate processes, each with the credential
+// of its role (the agents with per-identity credentials from `fleetbook auth issue`), and an
+// operator runs a playbook with rpc and shell steps. Every role's permissions suffice for what it
+// does: the run succeeds and no process was refused anything.
+func TestSecuredDeploymentProcesses(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	authDir := filepath.Join(dir, "auth")
+	if r := cli(t, dir, "auth", "init", "--dir", authDir); r.code != exitOK {
+		t.Fatalf("auth init: exit %d: %s", r.code, r.stderr)
+	}
+	r := cli(t, dir, "auth", "server-config", "--dir", authDir)
+	if r.code != exitOK {
+		t.Fatalf("auth server-config: exit %d: %s", r.code, r.stderr)
+	}
+	conf := writeFile(t, dir, "server.conf", "listen: 127.0.0.1:-1\njetstream: {store_dir: "+filepath.Join(dir, "js")+"}\n"+r.stdout)
+	opts, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.NoLog, opts.NoSigs = true, true
+	srv := natstest.RunServer(t, func(o *server.Options) { *o = *opts })
+	url := srv.ClientURL()
+
+	creds := func(role string) string { return filepath.Join(authDir, "creds", role+".creds") }
+	procs := []*proc{
+		start(t, "coordinator", "coordinator", "--server", url, "--creds", creds("coordinator")),
+		start(t, "worker", "worker", "--server", url, "--creds", creds("worker")),
+	}
+	agents, err := filepath.Abs("../../examples/web-cluster/agents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"web1.example.net", "web2.example.net"} {
+		path := filepath.Join(dir, id+".creds")
+		if r := cli(t, dir, "auth", "issue", "agent", "--identity", id, "--dir", authDir, "--out", path); r.code != exitOK {
+			t.Fatalf("auth issue agent: exit %d: %s", r.code, r.stderr)
+		}
+		if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("issued credential %s: mode %v (%v), want 0600", path, info.Mode().Perm(), err)
+		}
+		procs = append(procs, start(t, id, "agent", "--server", url, "--creds", path, "--identity", id,
+			"--agents-dir", agents, "--state-dir", filepath.Join(dir, "nodes")))
+	}
+	book := writeFile(t, dir, "secured.yaml", securedBook)
+	operator := []string{"--server", url, "--creds", creds("operator")}
+	var rep struct {
+		Status string
+		Error  string
+	}
+	natstest.Eventually(t, 2*time.Minute, func() error {
+		r := cli(t, dir, append([]string{"run", book, "--json"}, operator...)...)
+		switch r.code {
+		case exitInfra: // the services may still be starting
+			return fmt.Errorf("run: exit %d: %s", r.code, r.stderr)
+		case exitRefused:
+			t.Fatalf("run refused: %s", r.stderr)
+		}
+		decodeOne(t, r.stdout, &rep)
+		return nil
+	})
+	if rep.Status != "success" {
+		t.Fatalf("run: %s: %s", rep.Status, rep.Error)
+	}
+	// A viewer reads, and may not run.
+	viewer := []string{"--server", url, "--creds", creds("viewer")}
+	if r := cli(t, dir, append([]string{"runs", "list", "--json"}, viewer...)...); r.code != exitOK {
+		t.Errorf("viewer runs list: exit %d: %s", r.code, r.stderr)
+	}
+	for _, args := range [][]string{{"run", book}, {"runs", "cancel", "some-run"}, {"runs", "prune", "--older-than", "1h"}} {
+		r := cli(t, dir, append(args, viewer...)...)
+		if r.code != exitRefused || !strings.Contains(r.stderr, "refused by the server") {
+			t.Errorf("viewer %v: exit %d, want 2 and the server's refusal\nstderr: %s", args, r.code, r.stderr)
+		}
+	}
+	for _, p := range procs {
+		p.stop(t)
+		log, err := os.ReadFile(p.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(log, []byte("Permissions Violation")) || bytes.Contains(log, []byte("level=ERROR")) {
+			t.Errorf("%s was refused something or failed:\n%s", p.name, log)
+		}
+	}
+}
