@@ -149,7 +149,9 @@ func (c *Coordinator) readAudit(ctx context.Context, q protocol.AuditListRequest
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = c.js.DeleteConsumer(context.WithoutCancel(ctx), protocol.AuditStreamName, cons.CachedInfo().Name) }()
+	defer func() {
+		_ = c.js.DeleteConsumer(context.WithoutCancel(ctx), protocol.AuditStreamName, cons.CachedInfo().Name)
+	}()
 	out := []protocol.AuditRecord{}
 	for pending := cons.CachedInfo().NumPending; pending > 0; {
 		batch, err := cons.Fetch(int(min(pending, auditFetch)), jetstream.FetchMaxWait(5*time.Second))
