@@ -67,6 +67,8 @@ func (c *Coordinator) permit(ctx context.Context, who protocol.Identity, action 
 		about = fmt.Sprintf(" run %s (playbook %s)", runID, pb.Name)
 	case pb != nil:
 		about = " playbook " + pb.Name
+	case runID != "":
+		about = " run " + runID
 	}
 	return rec, apiError(protocol.CodeForbidden, "forbidden: %s may not %s%s: %s", who, action, about, d.Reason)
 }
