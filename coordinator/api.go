@@ -89,7 +89,7 @@ func (c *Coordinator) answer(r micro.Request, action policy.Action, f apiHandler
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
 	var resp any
-	who, err := c.identify(r.Subject(), r.Headers(), r.Data(), time.Now())
+	who, err := c.identify(r.Subject(), r.Reply(), r.Headers(), r.Data(), time.Now())
 	apiErr := c.refuseSignature(ctx, who, action, err)
 	if apiErr == nil {
 		resp, apiErr = f(ctx, apiRequest{data: r.Data(), who: who})

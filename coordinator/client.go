@@ -20,6 +20,8 @@ type Client struct {
 	js jetstream.JetStream
 	// key signs every API request; nil sends them unsigned.
 	key nkeys.KeyPair
+	// replies is the inbox of signed requests.
+	replies *replyMux
 }
 
 // ClientOption configures a Client; it returns an error for a value it refuses.
@@ -58,7 +60,7 @@ func NewClient(nc *nats.Conn, opts ...ClientOption) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{nc: nc, js: js}
+	c := &Client{nc: nc, js: js, replies: newReplyMux(nc)}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, fmt.Errorf("%w: nil ClientOption", ErrInvalidOption)
@@ -192,6 +194,16 @@ func (c *Client) Follow(ctx context.Context, id string, poll time.Duration, onEv
 	}
 }
 
+// request sends req and waits for its reply. A signed request goes through the client's own
+// inbox (replyMux), so that its reply subject is part of what it signs: a copy of the request
+// replayed by someone else, asking for the reply elsewhere, does not verify.
+func (c *Client) request(ctx context.Context, req *nats.Msg) (*nats.Msg, error) {
+	if c.key == nil {
+		return c.nc.RequestMsgWithContext(ctx, req)
+	}
+	return c.replies.request(ctx, req, func(m *nats.Msg) error { return signRequest(c.key, m, time.Now()) })
+}
+
 // call sends one API request, signed when the client has a key, and decodes the reply into out.
 func (c *Client) call(ctx context.Context, subject string, req, out any) error {
 	body, err := json.Marshal(req)
@@ -203,18 +215,12 @@ func (c *Client) call(ctx context.Context, subject string, req, out any) error {
 
 // callRaw sends body as an API request; see call.
 func (c *Client) callRaw(ctx context.Context, subject string, body []byte, out any) error {
-	req := &nats.Msg{Subject: subject, Data: body}
-	if c.key != nil {
-		if err := signRequest(c.key, req, time.Now()); err != nil {
-			return err
-		}
-	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, apiTimeout+5*time.Second)
 		defer cancel()
 	}
-	msg, err := c.nc.RequestMsgWithContext(ctx, req)
+	msg, err := c.request(ctx, &nats.Msg{Subject: subject, Data: body})
 	if errors.Is(err, nats.ErrNoResponders) {
 		return ErrNoCoordinator
 	}

@@ -18,14 +18,14 @@ import (
 const DefaultRequestWindow = 2 * time.Minute
 
 // signRequest sets the signature headers of an API request: the caller's public key, the time
-// and the signature of (subject, time, sha256(body)) made with kp.
+// and the signature of (subject, reply subject, time, sha256(body)) made with kp.
 func signRequest(kp nkeys.KeyPair, msg *nats.Msg, now time.Time) error {
 	pub, err := kp.PublicKey()
 	if err != nil {
 		return fmt.Errorf("sign request: %w", err)
 	}
 	ts := now.UTC().Format(time.RFC3339Nano)
-	sig, err := kp.Sign(protocol.SignedRequestPayload(msg.Subject, ts, msg.Data))
+	sig, err := kp.Sign(protocol.SignedRequestPayload(msg.Subject, msg.Reply, ts, msg.Data))
 	if err != nil {
 		return fmt.Errorf("sign request: %w", err)
 	}
@@ -42,7 +42,7 @@ func signRequest(kp nkeys.KeyPair, msg *nats.Msg, now time.Time) error {
 // "unsigned" for a request with none of the signature headers. A request whose signature is
 // incomplete, malformed, stale or forged is refused; the identity returned with that error is
 // the key the request claims, which nothing proves.
-func (c *Coordinator) identify(subject string, h micro.Headers, body []byte, now time.Time) (protocol.Identity, error) {
+func (c *Coordinator) identify(subject, reply string, h micro.Headers, body []byte, now time.Time) (protocol.Identity, error) {
 	key, ts, sig := h.Get(protocol.IdentityKeyHeader), h.Get(protocol.TimestampHeader), h.Get(protocol.SignatureHeader)
 	if key == "" && ts == "" && sig == "" {
 		return protocol.Identity{Name: protocol.UnsignedIdentity}, nil
@@ -71,7 +71,7 @@ func (c *Coordinator) identify(subject string, h micro.Headers, body []byte, now
 	if err != nil {
 		return claimed, fmt.Errorf("%w: header %s: %v", ErrBadSignature, protocol.IdentityKeyHeader, err)
 	}
-	if kp.Verify(protocol.SignedRequestPayload(subject, ts, body), raw) != nil {
+	if kp.Verify(protocol.SignedRequestPayload(subject, reply, ts, body), raw) != nil {
 		return claimed, fmt.Errorf("%w: header %s does not verify for key %s", ErrBadSignature, protocol.SignatureHeader, key)
 	}
 	return protocol.Identity{Name: c.nameOf(key), Key: key}, nil

@@ -213,15 +213,26 @@ func TestForbiddenSubmitStoresNothingAndPayloadIdentityIsIgnored(t *testing.T) {
 	}
 }
 
-// sendSigned sends body to subject with the given signature headers, as a forger would.
-func (e *env) sendSigned(subject string, body []byte, key, ts string, sig []byte) error {
-	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
+// sendSigned sends body to subject from an inbox of its own, with the key and timestamp headers
+// given and the signature sign makes for that inbox (none when sign is nil), as a forger would.
+func (e *env) sendSigned(subject string, body []byte, key, ts string, sign func(reply string) []byte) error {
+	msg := &nats.Msg{Subject: subject, Reply: e.nc.NewInbox(), Data: body, Header: nats.Header{}}
 	msg.Header.Set(protocol.IdentityKeyHeader, key)
 	msg.Header.Set(protocol.TimestampHeader, ts)
-	msg.Header.Set(protocol.SignatureHeader, base64.RawURLEncoding.EncodeToString(sig))
+	if sign != nil {
+		msg.Header.Set(protocol.SignatureHeader, base64.RawURLEncoding.EncodeToString(sign(msg.Reply)))
+	}
+	sub, err := e.nc.SubscribeSync(msg.Reply)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := e.nc.PublishMsg(msg); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	reply, err := e.nc.RequestMsgWithContext(ctx, msg)
+	reply, err := sub.NextMsgWithContext(ctx)
 	if err != nil {
 		return err
 	}
@@ -232,45 +243,56 @@ func (e *env) sendSigned(subject string, body []byte, key, ts string, sig []byte
 	return &apiErr
 }
 
-// A request whose key header names the admin but whose signature is another key's, or whose
-// body is not the one signed, or whose signature is missing, is refused, stores nothing, and is
-// audited.
+// signer returns a sign function for sendSigned: kp's signature of a request to subject with body.
+func signer(kp nkeys.KeyPair, subject, ts string, body []byte) func(string) []byte {
+	return func(reply string) []byte {
+		sig, _ := kp.Sign(protocol.SignedRequestPayload(subject, reply, ts, body))
+		return sig
+	}
+}
+
+// A request whose key header names the admin but whose signature is another key's, whose body
+// is not the one signed, whose signature is missing, or that is replayed with another reply
+// subject or on another endpoint, is refused, stores nothing, and is audited.
 func TestForgedSignatureRefused(t *testing.T) {
 	e := newPolicyEnv(t)
 	body, _ := json.Marshal(protocol.SubmitRequest{Version: protocol.SubmitVersion, Playbook: webBook, IdempotencyKey: "forged"})
-	ts := time.Now().UTC().Format(time.RFC3339Nano)
-	payload := protocol.SignedRequestPayload(protocol.SubmitSubject, ts, body)
-	bySomeoneElse, _ := e.keys["deployer"].Sign(payload)
-	byAdmin, _ := e.keys["admin"].Sign(payload)
 	other, _ := json.Marshal(protocol.SubmitRequest{Version: protocol.SubmitVersion, Playbook: dbBook, IdempotencyKey: "forged"})
+	ts := time.Now().UTC().Format(time.RFC3339Nano)
+	admin := signer(e.keys["admin"], protocol.SubmitSubject, ts, body)
 	for _, tc := range []struct {
-		name string
-		body []byte
-		key  string
-		sig  []byte
-		want string
+		name    string
+		subject string
+		body    []byte
+		key     string
+		sign    func(string) []byte
+		want    string
 	}{
-		{"another key's signature", body, e.adminKey, bySomeoneElse, "does not verify for key " + e.adminKey},
-		{"body swapped after signing", other, e.adminKey, byAdmin, "does not verify"},
-		{"signature missing", body, e.adminKey, nil, "carries all of the headers"},
-		{"not a user key", body, "ABADKEY", byAdmin, "not a public user nkey"},
+		{"another key's signature", protocol.SubmitSubject, body, e.adminKey, signer(e.keys["deployer"], protocol.SubmitSubject, ts, body), "does not verify for key " + e.adminKey},
+		{"body swapped after signing", protocol.SubmitSubject, other, e.adminKey, admin, "does not verify"},
+		{"signature missing", protocol.SubmitSubject, body, e.adminKey, nil, "carries all of the headers"},
+		{"not a user key", protocol.SubmitSubject, body, "ABADKEY", admin, "not a public user nkey"},
+		{"replayed to another inbox", protocol.SubmitSubject, body, e.adminKey, func(string) []byte { return admin("_INBOX.victim") }, "does not verify"},
+		{"moved to another endpoint", protocol.PruneRunsSubject, body, e.adminKey, admin, "does not verify"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			forbidden(t, e.sendSigned(protocol.SubmitSubject, tc.body, tc.key, ts, tc.sig), tc.want)
+			forbidden(t, e.sendSigned(tc.subject, tc.body, tc.key, ts, tc.sign), tc.want)
 		})
 	}
-	// The same signature on another endpoint's subject does not verify either.
-	forbidden(t, e.sendSigned(protocol.PruneRunsSubject, body, e.adminKey, ts, byAdmin), "does not verify")
 	for _, name := range []string{protocol.RunsStreamName, "KV_" + protocol.RunsBucket, "KV_" + protocol.SubmissionsBucket} {
 		if n := e.streamMessages(name); n != 0 {
 			t.Errorf("%s holds %d messages after forged requests", name, n)
 		}
 	}
-	if got := findAudit(e.auditRecords(), "submit", protocol.DecisionDeny, ""); len(got) != 4 || !strings.Contains(got[0].Reason, "claimed, not proven") {
-		t.Errorf("audit of the forgeries: %+v", got)
+	recs := e.auditRecords()
+	if got := findAudit(recs, "submit", protocol.DecisionDeny, ""); len(got) != 5 || !strings.Contains(got[0].Reason, "claimed, not proven") {
+		t.Errorf("audit of the forged submits: %+v", got)
+	}
+	if got := findAudit(recs, "prune", protocol.DecisionDeny, ""); len(got) != 1 || got[0].Identity.Key != e.adminKey {
+		t.Errorf("audit of the moved signature: %+v", got)
 	}
 	// The positive control: the admin's own signature is accepted.
-	if err := e.sendSigned(protocol.SubmitSubject, body, e.adminKey, ts, byAdmin); err != nil {
+	if err := e.sendSigned(protocol.SubmitSubject, body, e.adminKey, ts, admin); err != nil {
 		t.Fatalf("a genuine signature was refused: %v", err)
 	}
 }
@@ -282,17 +304,17 @@ func TestStaleTimestampRefused(t *testing.T) {
 	body, _ := json.Marshal(protocol.GetRunRequest{Version: protocol.RunVersion, RunID: "r1"})
 	for _, skew := range []time.Duration{-DefaultRequestWindow - time.Minute, DefaultRequestWindow + time.Minute} {
 		ts := time.Now().Add(skew).UTC().Format(time.RFC3339Nano)
-		sig, _ := e.keys["admin"].Sign(protocol.SignedRequestPayload(protocol.GetRunSubject, ts, body))
-		forbidden(t, e.sendSigned(protocol.GetRunSubject, body, e.adminKey, ts, sig), "outside the ±2m0s window")
+		sign := signer(e.keys["admin"], protocol.GetRunSubject, ts, body)
+		forbidden(t, e.sendSigned(protocol.GetRunSubject, body, e.adminKey, ts, sign), "outside the ±2m0s window")
 	}
 	if got := findAudit(e.auditRecords(), "read", protocol.DecisionDeny, ""); len(got) != 2 {
 		t.Errorf("%d audited refusals, want 2: %+v", len(got), got)
 	}
 	// Within the window the same request is answered (NOT_FOUND: the run does not exist).
 	ts := time.Now().UTC().Format(time.RFC3339Nano)
-	sig, _ := e.keys["admin"].Sign(protocol.SignedRequestPayload(protocol.GetRunSubject, ts, body))
+	sign := signer(e.keys["admin"], protocol.GetRunSubject, ts, body)
 	var apiErr *protocol.ErrorResponse
-	if err := e.sendSigned(protocol.GetRunSubject, body, e.adminKey, ts, sig); !errors.As(err, &apiErr) || apiErr.Code != protocol.CodeNotFound {
+	if err := e.sendSigned(protocol.GetRunSubject, body, e.adminKey, ts, sign); !errors.As(err, &apiErr) || apiErr.Code != protocol.CodeNotFound {
 		t.Fatalf("a fresh signature: want NOT_FOUND, got %v", err)
 	}
 }
@@ -471,5 +493,20 @@ func TestWithIdentityKeyRefusesUnusableKeys(t *testing.T) {
 		if _, err := NewClient(e.nc, WithIdentityKey(kp)); !errors.Is(err, ErrInvalidOption) {
 			t.Errorf("%s: want ErrInvalidOption, got %v", name, err)
 		}
+	}
+}
+
+// A signed request that nobody serves ends with ErrNoCoordinator at once, as an unsigned one does.
+func TestSignedRequestWithoutCoordinator(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	kp, _ := nkeys.CreateUser()
+	c, err := NewClient(e.nc, WithIdentityKey(kp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := c.List(ctx, 1); !errors.Is(err, ErrNoCoordinator) {
+		t.Fatalf("want ErrNoCoordinator, got %v", err)
 	}
 }

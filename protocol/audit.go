@@ -85,10 +85,11 @@ type AuditListResponse struct {
 }
 
 // SignedRequestPayload is what the caller of an API request signs (ed25519, with its nkey) and
-// the coordinator verifies: the subject, the timestamp header's text and the SHA-256 of the body,
-// one per line after a fixed domain string, so a signature made for one endpoint, time or body
-// verifies for no other.
-func SignedRequestPayload(subject, timestamp string, body []byte) []byte {
+// the coordinator verifies: the subject, the reply subject, the timestamp header's text and the
+// SHA-256 of the body, one per line after a fixed domain string. A signature made for one
+// endpoint, time or body verifies for no other, and a copy of the request replayed with another
+// reply subject (to read its answer) does not verify either.
+func SignedRequestPayload(subject, reply, timestamp string, body []byte) []byte {
 	sum := sha256.Sum256(body)
-	return []byte("fleetbook-api-request-v1\n" + subject + "\n" + timestamp + "\n" + hex.EncodeToString(sum[:]))
+	return []byte("fleetbook-api-request-v1\n" + subject + "\n" + reply + "\n" + timestamp + "\n" + hex.EncodeToString(sum[:]))
 }

@@ -138,7 +138,7 @@ const (
 	// TimestampHeader carries when an API request was signed, RFC 3339 with nanoseconds, UTC.
 	TimestampHeader = "Fleetbook-Timestamp"
 	// SignatureHeader carries the ed25519 signature of an API request, unpadded base64url, over
-	// SignedRequestPayload(subject, timestamp, body).
+	// SignedRequestPayload(subject, reply, timestamp, body).
 	SignatureHeader = "Fleetbook-Signature"
 )
 
