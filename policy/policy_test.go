@@ -166,3 +166,30 @@ func TestDefaultDeny(t *testing.T) {
 		}
 	}
 }
+
+// The example policy of docs/security.md parses, and means what the page says of it.
+func TestDocsExampleParses(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join("..", "docs", "security.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(page), "```yaml\nidentities:")
+	example, _, closed := strings.Cut(rest, "```")
+	if !ok || !closed {
+		t.Fatal("docs/security.md has no yaml block starting with identities:")
+	}
+	p, err := Parse([]byte("identities:" + example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci := ""
+	for key, name := range p.names {
+		if name == "ci-bot" {
+			ci = key
+		}
+	}
+	if !p.Decide(ci, Submit, "web-deploy", nil).Allowed || p.Decide(ci, Submit, "db-migrate", nil).Allowed ||
+		!p.Decide(ci, Cancel, "db-backup", []string{"ci"}).Allowed || p.Decide(ci, Prune, "", nil).Allowed {
+		t.Error("the example's ci-bot rule does not decide as documented")
+	}
+}
