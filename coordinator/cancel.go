@@ -113,7 +113,9 @@ func (c *Coordinator) handleCancel(ctx context.Context, r apiRequest) (any, *pro
 	if err := json.Unmarshal(r.data, &req); err != nil || req.RunID == "" || !protocol.ValidToken(req.RunID) {
 		return nil, apiError(protocol.CodeBadRequest, "a cancel request needs a valid run_id")
 	}
-	if req.Reason == "" {
+	if req.Reason == "" && r.who.Key == "" {
+		req.Reason = "requested by an unsigned caller"
+	} else if req.Reason == "" {
 		req.Reason = "requested by " + r.who.String()
 	}
 	if _, apiErr := c.permit(ctx, r.who, policy.Cancel, nil, req.RunID); apiErr != nil {
