@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/policy"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -22,6 +23,16 @@ const apiConcurrency = 64
 // defaultListLimit is how many runs a listing returns when the request names no limit.
 const defaultListLimit = 50
 
+// apiRequest is one API request as its handler sees it: the body and who sent it, as the
+// request's signature proved (never a field of the body).
+type apiRequest struct {
+	data []byte
+	who  protocol.Identity
+}
+
+// apiHandler handles one endpoint's requests.
+type apiHandler func(context.Context, apiRequest) (any, *protocol.ErrorResponse)
+
 // serve registers the API endpoints in the coordinators' queue group.
 func (c *Coordinator) serve() (micro.Service, error) {
 	svc, err := micro.AddService(c.nc, micro.Config{
@@ -32,18 +43,22 @@ func (c *Coordinator) serve() (micro.Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start api service: %w", err)
 	}
+	// action is what the policy calls the endpoint's requests, for the audit of those refused
+	// for their signature.
 	endpoints := []struct {
 		name, subject string
-		handle        func(context.Context, []byte) (any, *protocol.ErrorResponse)
+		action        policy.Action
+		handle        apiHandler
 	}{
-		{"submit", protocol.SubmitSubject, c.handleSubmit},
-		{"get", protocol.GetRunSubject, c.handleGet},
-		{"list", protocol.ListRunsSubject, c.handleList},
-		{"cancel", protocol.CancelRunSubject, c.handleCancel},
-		{"prune", protocol.PruneRunsSubject, c.handlePrune},
+		{"submit", protocol.SubmitSubject, policy.Submit, c.handleSubmit},
+		{"get", protocol.GetRunSubject, policy.Read, c.handleGet},
+		{"list", protocol.ListRunsSubject, policy.Read, c.handleList},
+		{"cancel", protocol.CancelRunSubject, policy.Cancel, c.handleCancel},
+		{"prune", protocol.PruneRunsSubject, policy.Prune, c.handlePrune},
+		{"audit", protocol.AuditListSubject, policy.Audit, c.handleAuditList},
 	}
 	for _, ep := range endpoints {
-		err := svc.AddEndpoint(ep.name, c.handler(ep.handle), micro.WithEndpointSubject(ep.subject))
+		err := svc.AddEndpoint(ep.name, c.handler(ep.action, ep.handle), micro.WithEndpointSubject(ep.subject))
 		if err != nil {
 			svc.Stop()
 			return nil, fmt.Errorf("add endpoint %s: %w", ep.subject, err)
@@ -58,21 +73,27 @@ func (c *Coordinator) serve() (micro.Service, error) {
 // micro calls an endpoint's handler for one request at a time, and a request waits on a few
 // storage round trips: each is handled on a goroutine of its own, at most apiConcurrency at once
 // (past that, the handler waits, and requests queue in the subscription as before).
-func (c *Coordinator) handler(f func(context.Context, []byte) (any, *protocol.ErrorResponse)) micro.Handler {
+func (c *Coordinator) handler(action policy.Action, f apiHandler) micro.Handler {
 	return micro.HandlerFunc(func(r micro.Request) {
 		c.apiSlots <- struct{}{}
 		go func() {
 			defer func() { <-c.apiSlots }()
-			c.answer(r, f)
+			c.answer(r, action, f)
 		}()
 	})
 }
 
-// answer handles one API request and replies to it.
-func (c *Coordinator) answer(r micro.Request, f func(context.Context, []byte) (any, *protocol.ErrorResponse)) {
+// answer identifies the caller of one API request, handles it and replies to it. A request
+// whose signature does not verify is refused (and audited) before its body is even decoded.
+func (c *Coordinator) answer(r micro.Request, action policy.Action, f apiHandler) {
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
-	resp, apiErr := f(ctx, r.Data())
+	var resp any
+	who, err := c.identify(r.Subject(), r.Reply(), r.Headers(), r.Data(), time.Now())
+	apiErr := c.refuseSignature(ctx, who, action, err)
+	if apiErr == nil {
+		resp, apiErr = f(ctx, apiRequest{data: r.Data(), who: who})
+	}
 	if apiErr != nil {
 		body, _ := json.Marshal(apiErr)
 		if err := r.Error(apiErr.Code, apiErr.Message, body); err != nil {
@@ -83,6 +104,19 @@ func (c *Coordinator) answer(r micro.Request, f func(context.Context, []byte) (a
 	if err := r.RespondJSON(resp); err != nil {
 		c.opts.log.Warn("replying to api request", "subject", r.Subject(), "error", err)
 	}
+}
+
+// refuseSignature audits and returns the refusal of a request whose signature failed with err;
+// nil when err is nil.
+func (c *Coordinator) refuseSignature(ctx context.Context, who protocol.Identity, action policy.Action, err error) *protocol.ErrorResponse {
+	if err == nil {
+		return nil
+	}
+	c.auditRefusal(ctx, protocol.AuditRecord{
+		Version: protocol.AuditVersion, Time: time.Now().UTC(), Identity: who, Action: string(action),
+		Decision: protocol.DecisionDeny, Reason: err.Error() + " (the key is claimed, not proven)", Coordinator: c.opts.name,
+	})
+	return apiError(protocol.CodeForbidden, "forbidden: %v", err)
 }
 
 func apiError(code, format string, args ...any) *protocol.ErrorResponse {
@@ -99,13 +133,17 @@ func asAPIError(err error) *protocol.ErrorResponse {
 	return apiError(protocol.CodeInternal, "%v", err)
 }
 
-func (c *Coordinator) handleGet(ctx context.Context, data []byte) (any, *protocol.ErrorResponse) {
+func (c *Coordinator) handleGet(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
 	var req protocol.GetRunRequest
-	if err := json.Unmarshal(data, &req); err != nil || req.RunID == "" {
+	if err := json.Unmarshal(r.data, &req); err != nil || req.RunID == "" {
 		return nil, apiError(protocol.CodeBadRequest, "a get request needs a run_id")
 	}
 	if !protocol.ValidToken(req.RunID) {
 		return nil, apiError(protocol.CodeBadRequest, "invalid run id %q", req.RunID)
+	}
+	// Who may read nothing learns nothing, not even whether the run exists.
+	if _, apiErr := c.permit(ctx, r.who, policy.Read, nil, req.RunID); apiErr != nil {
+		return nil, apiErr
 	}
 	rec, _, err := c.runs.Get(ctx, req.RunID)
 	if errors.Is(err, kvstore.ErrNotFound) {
@@ -114,15 +152,23 @@ func (c *Coordinator) handleGet(ctx context.Context, data []byte) (any, *protoco
 	if err != nil {
 		return nil, apiError(protocol.CodeInternal, "load run %s: %v", req.RunID, err)
 	}
+	if _, apiErr := c.permit(ctx, r.who, policy.Read, &rec.Playbook, rec.ID); apiErr != nil {
+		return nil, apiErr
+	}
 	return ReportOf(rec), nil
 }
 
-func (c *Coordinator) handleList(ctx context.Context, data []byte) (any, *protocol.ErrorResponse) {
+// handleList lists the newest runs the caller may read: a run of a playbook it may not read is
+// left out, so a listing can hold fewer runs than its limit.
+func (c *Coordinator) handleList(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
 	var req protocol.ListRunsRequest
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &req); err != nil {
+	if len(r.data) > 0 {
+		if err := json.Unmarshal(r.data, &req); err != nil {
 			return nil, apiError(protocol.CodeBadRequest, "decode list request: %v", err)
 		}
+	}
+	if _, apiErr := c.permit(ctx, r.who, policy.Read, nil, ""); apiErr != nil {
+		return nil, apiErr
 	}
 	limit := req.Limit
 	if limit <= 0 {
@@ -134,8 +180,11 @@ func (c *Coordinator) handleList(ctx context.Context, data []byte) (any, *protoc
 	}
 	resp := protocol.ListRunsResponse{Version: protocol.SubmitVersion, Runs: []protocol.RunSummary{}}
 	for _, rec := range recs {
+		if !c.decide(r.who, policy.Read, &rec.Playbook).Allowed {
+			continue
+		}
 		resp.Runs = append(resp.Runs, protocol.RunSummary{
-			ID: rec.ID, Playbook: rec.Playbook, Status: rec.Status, Error: rec.Error,
+			ID: rec.ID, Playbook: rec.Playbook, Status: rec.Status, Error: rec.Error, SubmittedBy: rec.SubmittedBy,
 			CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, EndedAt: rec.EndedAt,
 		})
 	}

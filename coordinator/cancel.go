@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/policy"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -104,16 +105,23 @@ func (d *driver) stopInFlight(ctx context.Context, reason string) error {
 	return nil
 }
 
-// handleCancel records a cancellation request on the run; the coordinator driving it sees the
-// change on its watch and stops the run.
-func (c *Coordinator) handleCancel(ctx context.Context, data []byte) (any, *protocol.ErrorResponse) {
+// handleCancel records a cancellation request on the run, with who asked; the coordinator
+// driving it sees the change on its watch and stops the run. The policy is asked about the run's
+// playbook, and the allowed cancellation is audited before it is recorded.
+func (c *Coordinator) handleCancel(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
 	var req protocol.CancelRunRequest
-	if err := json.Unmarshal(data, &req); err != nil || req.RunID == "" || !protocol.ValidToken(req.RunID) {
+	if err := json.Unmarshal(r.data, &req); err != nil || req.RunID == "" || !protocol.ValidToken(req.RunID) {
 		return nil, apiError(protocol.CodeBadRequest, "a cancel request needs a valid run_id")
 	}
-	if req.Reason == "" {
-		req.Reason = "requested by an operator"
+	if req.Reason == "" && r.who.Key == "" {
+		req.Reason = "requested by an unsigned caller"
+	} else if req.Reason == "" {
+		req.Reason = "requested by " + r.who.String()
 	}
+	if _, apiErr := c.permit(ctx, r.who, policy.Cancel, nil, req.RunID); apiErr != nil {
+		return nil, apiErr
+	}
+	audited := false
 	for {
 		rec, rev, err := c.runs.Get(ctx, req.RunID)
 		if errors.Is(err, kvstore.ErrNotFound) {
@@ -122,10 +130,16 @@ func (c *Coordinator) handleCancel(ctx context.Context, data []byte) (any, *prot
 		if err != nil {
 			return nil, apiError(protocol.CodeInternal, "load run %s: %v", req.RunID, err)
 		}
+		if !audited {
+			if apiErr := c.permitAndRecord(ctx, r.who, policy.Cancel, &rec.Playbook, rec.ID); apiErr != nil {
+				return nil, apiErr
+			}
+			audited = true
+		}
 		if rec.Status.Final() || rec.CancelRequested {
 			return ReportOf(rec), nil
 		}
-		rec.CancelRequested, rec.CancelReason = true, req.Reason
+		rec.CancelRequested, rec.CancelReason, rec.CancelledBy = true, req.Reason, r.who
 		if _, err := c.runs.Update(ctx, rec, rev); errors.Is(err, kvstore.ErrConflict) {
 			continue
 		} else if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetbook/fleetbook/protocol"
 )
@@ -17,11 +18,41 @@ import (
 type Client struct {
 	nc *nats.Conn
 	js jetstream.JetStream
+	// key signs every API request; nil sends them unsigned.
+	key nkeys.KeyPair
+	// replies is the inbox of signed requests.
+	replies *replyMux
 }
 
-// NewClient returns a client using nc; a nil nc is refused with an error wrapping
-// ErrInvalidOption.
-func NewClient(nc *nats.Conn) (*Client, error) {
+// ClientOption configures a Client; it returns an error for a value it refuses.
+type ClientOption func(*Client) error
+
+// WithIdentityKey makes the client sign every API request with kp, a user nkey with its seed:
+// the coordinators then know the caller as kp's public key (and the name their policy gives
+// it). Without it requests are unsigned, and their caller is "unsigned".
+func WithIdentityKey(kp nkeys.KeyPair) ClientOption {
+	return func(c *Client) error {
+		if kp == nil {
+			return errors.New("identity key must not be nil")
+		}
+		pub, err := kp.PublicKey()
+		if err != nil {
+			return fmt.Errorf("identity key: %w", err)
+		}
+		if !nkeys.IsValidPublicUserKey(pub) {
+			return fmt.Errorf("identity key %s is not a user nkey (its public key starts with U)", pub)
+		}
+		if _, err := kp.Sign([]byte("fleetbook")); err != nil {
+			return fmt.Errorf("identity key %s cannot sign (give the seed, not only the public key): %w", pub, err)
+		}
+		c.key = kp
+		return nil
+	}
+}
+
+// NewClient returns a client using nc. A nil nc, a nil option or a value an option refuses is
+// an error wrapping ErrInvalidOption.
+func NewClient(nc *nats.Conn, opts ...ClientOption) (*Client, error) {
 	if nc == nil {
 		return nil, fmt.Errorf("%w: nil NATS connection", ErrInvalidOption)
 	}
@@ -29,7 +60,16 @@ func NewClient(nc *nats.Conn) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{nc: nc, js: js}, nil
+	c := &Client{nc: nc, js: js, replies: newReplyMux(nc)}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: nil ClientOption", ErrInvalidOption)
+		}
+		if err := opt(c); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		}
+	}
+	return c, nil
 }
 
 // Submit asks a coordinator to start a run. Submitting the same request (same idempotency key)
@@ -97,6 +137,16 @@ func (c *Client) List(ctx context.Context, limit int) ([]protocol.RunSummary, er
 	return r.Runs, nil
 }
 
+// Audit returns the audit records req asks for, oldest first (the newest req.Limit of them).
+func (c *Client) Audit(ctx context.Context, req protocol.AuditListRequest) ([]protocol.AuditRecord, error) {
+	req.Version = protocol.AuditVersion
+	var r protocol.AuditListResponse
+	if err := c.call(ctx, protocol.AuditListSubject, req, &r); err != nil {
+		return nil, err
+	}
+	return r.Records, nil
+}
+
 // Follow calls onEvent with every event of run id, from its first, until the run finishes, and
 // returns the final report. Events are the progress display; the report is read from the run
 // record, which is also polled every poll interval in case the last event never comes.
@@ -144,18 +194,33 @@ func (c *Client) Follow(ctx context.Context, id string, poll time.Duration, onEv
 	}
 }
 
-// call sends one API request and decodes the reply into out.
+// request sends req and waits for its reply. A signed request goes through the client's own
+// inbox (replyMux), so that its reply subject is part of what it signs: a copy of the request
+// replayed by someone else, asking for the reply elsewhere, does not verify.
+func (c *Client) request(ctx context.Context, req *nats.Msg) (*nats.Msg, error) {
+	if c.key == nil {
+		return c.nc.RequestMsgWithContext(ctx, req)
+	}
+	return c.replies.request(ctx, req, func(m *nats.Msg) error { return signRequest(c.key, m, time.Now()) })
+}
+
+// call sends one API request, signed when the client has a key, and decodes the reply into out.
 func (c *Client) call(ctx context.Context, subject string, req, out any) error {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return err
 	}
+	return c.callRaw(ctx, subject, body, out)
+}
+
+// callRaw sends body as an API request; see call.
+func (c *Client) callRaw(ctx context.Context, subject string, body []byte, out any) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, apiTimeout+5*time.Second)
 		defer cancel()
 	}
-	msg, err := c.nc.RequestWithContext(ctx, subject, body)
+	msg, err := c.request(ctx, &nats.Msg{Subject: subject, Data: body})
 	if errors.Is(err, nats.ErrNoResponders) {
 		return ErrNoCoordinator
 	}

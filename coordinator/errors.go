@@ -13,4 +13,7 @@ var (
 	ErrLostOwnership = errors.New("run taken over by another coordinator")
 	// ErrNoCoordinator indicates that no coordinator answers the API.
 	ErrNoCoordinator = errors.New("no fleetbook coordinator is answering")
+	// ErrBadSignature indicates an API request whose signature headers are incomplete, malformed,
+	// outside the time window or forged; the request is refused (protocol.CodeForbidden).
+	ErrBadSignature = errors.New("bad request signature")
 )

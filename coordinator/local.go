@@ -72,7 +72,9 @@ func (d *driver) logTask(ctx context.Context, st *protocol.StepRecord, props map
 
 // playbookTask starts another playbook as a child run and waits for its end. The child is
 // submitted under an idempotency key made of this run, step and attempt, so a coordinator taking
-// the run over finds the same child instead of starting a second one.
+// the run over finds the same child instead of starting a second one. The child is submitted by
+// this run's submitter, and the policy is asked whether that identity may submit the child's
+// playbook: a playbook task is no way around the policy.
 func (d *driver) playbookTask(ctx context.Context, key string, task playbooks.Task, props map[string]any, res *protocol.Result) error {
 	st := d.find(key)
 	ref, _ := props["file"].(string)
@@ -99,7 +101,7 @@ func (d *driver) playbookTask(ctx context.Context, key string, task playbooks.Ta
 		Version: protocol.SubmitVersion, Playbook: doc, Source: ref, Inputs: inputs, Files: d.rec.Files,
 		IdempotencyKey: fmt.Sprintf("%s/%d/%d", d.rec.ID, st.Seq, st.Attempt), Parent: d.rec.ID,
 		Timeout: task.Timeout,
-	})
+	}, d.rec.SubmittedBy)
 	if apiErr != nil {
 		if apiErr.Code == protocol.CodeInternal {
 			return apiErr // storage trouble: the step is tried again when the run is driven again

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/playbooks"
+	"github.com/fleetbook/fleetbook/policy"
 )
 
 // Option configures a Coordinator; it returns an error for a value it refuses outright, and New
@@ -28,6 +29,10 @@ type options struct {
 	keepRuns time.Duration
 	// parse are the options every playbook is parsed with (plugin task types).
 	parse []playbooks.ParseOption
+	// policy decides who may do what; nil allows every request.
+	policy *policy.Policy
+	// requestWindow is how far a signed request's time may be from now.
+	requestWindow time.Duration
 }
 
 func defaultOptions() options {
@@ -40,6 +45,8 @@ func defaultOptions() options {
 		maxRuns:   1000,
 		rpcChunk:  1000,
 		keepRuns:  DefaultKeepRuns,
+
+		requestWindow: DefaultRequestWindow,
 	}
 }
 
@@ -61,6 +68,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: max runs must be at least 1, got %d", ErrInvalidOption, o.maxRuns)
 	case o.keepRuns < 0:
 		return fmt.Errorf("%w: keep-runs must not be negative, got %s", ErrInvalidOption, o.keepRuns)
+	case o.requestWindow <= 0:
+		return fmt.Errorf("%w: request window must be positive, got %s", ErrInvalidOption, o.requestWindow)
 	}
 	return nil
 }
@@ -117,4 +126,27 @@ func WithRPCChunk(n int) Option {
 // plugin directory run them.
 func WithPlugins(specs map[string]playbooks.PluginSpec) Option {
 	return func(o *options) error { o.parse = append(o.parse, playbooks.WithPlugins(specs)); return nil }
+}
+
+// WithPolicy makes the coordinator ask p about every API request, with the identity the
+// request's signature proves (policy.Unsigned without one): whatever p does not allow is refused
+// with protocol.CodeForbidden and audited. p must not be nil. Without this option every request
+// is allowed (and still audited): the library's default, for tests and embedding; the fleetbook
+// commands always pass a policy.
+func WithPolicy(p *policy.Policy) Option {
+	return func(o *options) error {
+		if p == nil {
+			return fmt.Errorf("policy must not be nil (leave WithPolicy out to allow every request)")
+		}
+		o.policy = p
+		return nil
+	}
+}
+
+// WithRequestWindow sets how far the time a request was signed at may be from this
+// coordinator's clock, either way: a request outside it is refused as a replay. Within it, a
+// replay needs a copy of the request, which only who can read API traffic has. Default
+// DefaultRequestWindow.
+func WithRequestWindow(d time.Duration) Option {
+	return func(o *options) error { o.requestWindow = d; return nil }
 }

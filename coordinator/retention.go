@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/fleetbook/fleetbook/policy"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -15,13 +16,18 @@ const pruneBudget = 5 * time.Second
 // maxPruneEvery is the longest pause between two of the coordinator's own prunes.
 const maxPruneEvery = time.Hour
 
-func (c *Coordinator) handlePrune(ctx context.Context, data []byte) (any, *protocol.ErrorResponse) {
+// handlePrune deletes ended runs for a caller the policy allows to prune; every request (a
+// prune is asked for again until complete) is audited before it deletes anything.
+func (c *Coordinator) handlePrune(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
 	var req protocol.PruneRunsRequest
-	if err := json.Unmarshal(data, &req); err != nil {
+	if err := json.Unmarshal(r.data, &req); err != nil {
 		return nil, apiError(protocol.CodeBadRequest, "decode prune request: %v", err)
 	}
 	if req.OlderThan <= 0 {
 		return nil, apiError(protocol.CodeBadRequest, "older_than must be a positive duration, got %s", req.OlderThan)
+	}
+	if apiErr := c.permitAndRecord(ctx, r.who, policy.Prune, nil, ""); apiErr != nil {
+		return nil, apiErr
 	}
 	pctx, cancel := context.WithTimeout(ctx, pruneBudget)
 	defer cancel()

@@ -96,7 +96,7 @@ func TestStagedClaimFencesSecondClaimant(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, apiErr := c.submit(ctx, protocol.SubmitRequest{Version: protocol.SubmitVersion,
-		Playbook: header + "tasks:\n" + shell("one") + shell("two"), IdempotencyKey: t.Name()})
+		Playbook: header + "tasks:\n" + shell("one") + shell("two"), IdempotencyKey: t.Name()}, protocol.Identity{Name: protocol.UnsignedIdentity})
 	if apiErr != nil {
 		t.Fatal(apiErr)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/playbooks"
+	"github.com/fleetbook/fleetbook/policy"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -24,28 +25,40 @@ type runMessage struct {
 
 // handleSubmit validates a submission completely before it stores anything, then records the
 // idempotency key, the run record and the run message, in that order. Each write is safe to repeat,
-// so a client retrying after any failure gets the same run.
-func (c *Coordinator) handleSubmit(ctx context.Context, data []byte) (any, *protocol.ErrorResponse) {
+// so a client retrying after any failure gets the same run. The submitter is the request's
+// verified identity: a submitted_by in the body is no field of SubmitRequest, and is ignored.
+func (c *Coordinator) handleSubmit(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
 	var req protocol.SubmitRequest
-	if err := json.Unmarshal(data, &req); err != nil {
+	if err := json.Unmarshal(r.data, &req); err != nil {
 		return nil, apiError(protocol.CodeBadRequest, "decode submit request: %v", err)
 	}
-	return c.submit(ctx, req)
+	return c.submit(ctx, req, r.who)
 }
 
-// submit accepts a run; the API and playbook tasks starting child runs both come through here.
-func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest) (*protocol.SubmitResponse, *protocol.ErrorResponse) {
+// submit accepts a run submitted by by; the API and playbook tasks starting child runs (with
+// their parent's submitter, asking the policy again) both come through here. The policy is asked
+// before anything is stored, and the accepted submission is audited before the run is.
+func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest, by protocol.Identity) (*protocol.SubmitResponse, *protocol.ErrorResponse) {
 	if req.Version != protocol.SubmitVersion {
 		return nil, apiError(protocol.CodeBadRequest, "unsupported submit request version %d (this coordinator speaks %d)", req.Version, protocol.SubmitVersion)
 	}
 	if req.IdempotencyKey == "" {
 		return nil, apiError(protocol.CodeBadRequest, "idempotency_key is required")
 	}
+	// Who may submit nothing gets no validation service either.
+	if _, apiErr := c.permit(ctx, by, policy.Submit, nil, ""); apiErr != nil {
+		return nil, apiErr
+	}
 	pb, inputs, err := Validate([]byte(req.Playbook), req.Inputs, c.opts.parse...)
 	if err != nil {
 		return nil, asAPIError(err)
 	}
 	if apiErr := checkFiles(pb, req.Files); apiErr != nil {
+		return nil, apiErr
+	}
+	ref := protocol.PlaybookRef{Name: pb.Name, Version: pb.Version, Tags: pb.Tags}
+	audit, apiErr := c.permit(ctx, by, policy.Submit, &ref, "")
+	if apiErr != nil {
 		return nil, apiErr
 	}
 
@@ -60,6 +73,10 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest) (*
 		return nil, apiError(protocol.CodeIdempotencyConflict,
 			"idempotency key %q was already used for a different playbook or inputs (run %s)", req.IdempotencyKey, sub.RunID)
 	}
+	audit.RunID, audit.Parent = sub.RunID, req.Parent
+	if err := c.writeAudit(ctx, audit); err != nil {
+		return nil, apiError(protocol.CodeInternal, "%v", err)
+	}
 
 	inputs, secrets := splitSecrets(pb, inputs)
 	if len(secrets) > 0 {
@@ -70,7 +87,8 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest) (*
 	rec := &protocol.RunRecord{
 		Version:        protocol.RunVersion,
 		ID:             sub.RunID,
-		Playbook:       protocol.PlaybookRef{Name: pb.Name, Version: pb.Version},
+		Playbook:       ref,
+		SubmittedBy:    by,
 		Document:       req.Playbook,
 		Source:         req.Source,
 		Inputs:         inputs,

@@ -24,6 +24,8 @@ type Config struct {
 	Memory bool
 	// EventsMaxAge bounds how long run events (the execution log) are kept; 0 means 30 days.
 	EventsMaxAge time.Duration
+	// AuditMaxAge bounds how long audit records are kept; 0 means DefaultAuditMaxAge.
+	AuditMaxAge time.Duration
 	// ResultsMaxAge bounds how long job results of unfinished runs are kept; 0 means 7 days.
 	// Results of finished runs are purged at once.
 	ResultsMaxAge time.Duration
@@ -47,6 +49,10 @@ type Config struct {
 	// coordinator has provisioned what it needs.
 	Await bool
 }
+
+// DefaultAuditMaxAge is how long audit records are kept when Config.AuditMaxAge is unset: a
+// quarter, longer than the runs they are about (30 days by default).
+const DefaultAuditMaxAge = 90 * 24 * time.Hour
 
 func (c Config) storage() jetstream.StorageType {
 	if c.Memory {
@@ -125,6 +131,19 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			Replicas:    c.replicas(),
 			Duplicates:  dup,
 			AllowDirect: true,
+		},
+		{
+			Name:        protocol.AuditStreamName,
+			Description: "fleetbook audit records: every submit, cancel and prune decided, and every refusal",
+			Subjects:    []string{protocol.AuditSubjectWildcard},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      orDefault(c.AuditMaxAge, DefaultAuditMaxAge),
+			Storage:     c.storage(),
+			Replicas:    c.replicas(),
+			Duplicates:  dup,
+			// Append-only: no API call removes a record before its age, whoever asks.
+			DenyDelete: true,
+			DenyPurge:  true,
 		},
 	}
 }

@@ -20,6 +20,9 @@ const (
 	// CodeQueueFull: the run queue is at its limit; nothing was stored, and the same submission
 	// (same idempotency key) may be retried later.
 	CodeQueueFull = "QUEUE_FULL"
+	// CodeForbidden: the caller's identity may not do this (the coordinator's policy refused it),
+	// or the request's signature did not verify; nothing was done, and the refusal is audited.
+	CodeForbidden = "FORBIDDEN"
 )
 
 // ErrorResponse is the body of an API error reply.
@@ -65,7 +68,7 @@ func (e *ErrorResponse) Error() string {
 // opposed to an infrastructure failure.
 func (e *ErrorResponse) Refused() bool {
 	switch e.Code {
-	case CodeBadRequest, CodeInvalidPlaybook, CodeInvalidInput, CodeIdempotencyConflict, CodeNotFound:
+	case CodeBadRequest, CodeInvalidPlaybook, CodeInvalidInput, CodeIdempotencyConflict, CodeNotFound, CodeForbidden:
 		return true
 	}
 	return false

@@ -52,6 +52,15 @@ const (
 	EventsSubjectPattern = "fleetbook.events.%s"
 	// EventsSubjectWildcard matches every event.
 	EventsSubjectWildcard = "fleetbook.events.>"
+
+	// AuditStreamName is the stream of audit records: one per submit, cancel and prune the
+	// coordinators decided on, and one per refusal (limits retention, kept for a max age).
+	AuditStreamName = "FLEETBOOK_AUDIT"
+	// AuditSubjectPattern is the printf pattern of an audit record's subject: the action
+	// (submit, cancel, prune, read, audit).
+	AuditSubjectPattern = "fleetbook.audit.%s"
+	// AuditSubjectWildcard matches every audit record.
+	AuditSubjectWildcard = "fleetbook.audit.>"
 )
 
 // Key-value buckets.
@@ -110,6 +119,8 @@ const (
 	CancelRunSubject = APIPrefix + ".runs.cancel"
 	// PruneRunsSubject accepts a PruneRunsRequest and answers a PruneRunsResponse.
 	PruneRunsSubject = APIPrefix + ".runs.prune"
+	// AuditListSubject accepts an AuditListRequest and answers an AuditListResponse.
+	AuditListSubject = APIPrefix + ".audit.list"
 )
 
 // Headers.
@@ -120,6 +131,15 @@ const (
 	ErrorCodeHeader = "Nats-Service-Error-Code"
 	// ErrorHeader carries the error text of an error reply.
 	ErrorHeader = "Nats-Service-Error"
+
+	// IdentityKeyHeader carries the public nkey (a user key, "U...") of the caller that signed an
+	// API request.
+	IdentityKeyHeader = "Fleetbook-Identity"
+	// TimestampHeader carries when an API request was signed, RFC 3339 with nanoseconds, UTC.
+	TimestampHeader = "Fleetbook-Timestamp"
+	// SignatureHeader carries the ed25519 signature of an API request, unpadded base64url, over
+	// SignedRequestPayload(subject, reply, timestamp, body).
+	SignatureHeader = "Fleetbook-Signature"
 )
 
 // RunSubject is the subject of run id's run message.
@@ -134,6 +154,9 @@ func JobSubject(pool string, id JobID) string {
 func ResultSubject(id JobID) string {
 	return fmt.Sprintf(ResultsSubjectPattern, id.RunID, id.Step, id.Attempt, id.Batch)
 }
+
+// AuditSubject is the subject of the audit records of action.
+func AuditSubject(action string) string { return fmt.Sprintf(AuditSubjectPattern, action) }
 
 // EventSubject is the subject of run id's events.
 func EventSubject(runID string) string { return fmt.Sprintf(EventsSubjectPattern, runID) }

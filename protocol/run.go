@@ -31,6 +31,8 @@ func (s RunStatus) Final() bool {
 type PlaybookRef struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
+	// Tags are the playbook's tags, which policies may grant rights by.
+	Tags []string `json:"tags,omitempty"`
 }
 
 // RunRecord is a run's state, stored in the RunsBucket under the run id. Every change is a
@@ -53,6 +55,10 @@ type RunRecord struct {
 	// CancelRequested asks the owner to stop the run; CancelReason says who and why.
 	CancelRequested bool   `json:"cancel_requested,omitempty"`
 	CancelReason    string `json:"cancel_reason,omitempty"`
+	// SubmittedBy is the verified identity that submitted the run (for a child run, its parent's
+	// submitter); CancelledBy is the one that cancelled it. Neither ever comes from a payload.
+	SubmittedBy Identity `json:"submitted_by,omitzero"`
+	CancelledBy Identity `json:"cancelled_by,omitzero"`
 	// Deadline is when the run is stopped as if cancelled, when it has a time limit.
 	Deadline time.Time `json:"deadline,omitzero"`
 
@@ -135,6 +141,9 @@ type Report struct {
 	Playbook PlaybookRef `json:"playbook"`
 	Status   RunStatus   `json:"status"`
 	Error    string      `json:"error"`
+	// SubmittedBy and CancelledBy are as in the run record.
+	SubmittedBy Identity `json:"submitted_by,omitzero"`
+	CancelledBy Identity `json:"cancelled_by,omitzero"`
 	// Inputs has sensitive values redacted.
 	Inputs    map[string]any      `json:"inputs"`
 	Nodes     map[string][]string `json:"nodes"`

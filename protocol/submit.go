@@ -65,13 +65,15 @@ type ListRunsResponse struct {
 
 // RunSummary is one line of a run listing.
 type RunSummary struct {
-	ID        string      `json:"id"`
-	Playbook  PlaybookRef `json:"playbook"`
-	Status    RunStatus   `json:"status"`
-	Error     string      `json:"error,omitempty"`
-	CreatedAt time.Time   `json:"created_at"`
-	StartedAt time.Time   `json:"started_at,omitzero"`
-	EndedAt   time.Time   `json:"ended_at,omitzero"`
+	ID       string      `json:"id"`
+	Playbook PlaybookRef `json:"playbook"`
+	Status   RunStatus   `json:"status"`
+	Error    string      `json:"error,omitempty"`
+	// SubmittedBy is as in the run record.
+	SubmittedBy Identity  `json:"submitted_by,omitzero"`
+	CreatedAt   time.Time `json:"created_at"`
+	StartedAt   time.Time `json:"started_at,omitzero"`
+	EndedAt     time.Time `json:"ended_at,omitzero"`
 }
 
 // PruneRunsRequest asks for the runs that ended more than OlderThan ago to be deleted: their

@@ -15,7 +15,7 @@ import (
 const (
 	exitOK      = 0
 	exitFailed  = 1 // the run ran and failed
-	exitRefused = 2 // refused before anything ran: bad YAML, invalid playbook or input, usage
+	exitRefused = 2 // refused before anything ran: bad YAML, invalid playbook or input, usage, forbidden by the policy
 	exitInfra   = 3 // infrastructure: no server, timeout
 )
 
@@ -57,10 +57,12 @@ func refused(err error, source string, asJSON bool) error {
 	return silentExit(exitRefused)
 }
 
-// apiFailure maps an API error to the exit code contract.
+// apiFailure maps an API error to the exit code contract. A refusal (protocol.ErrorResponse's
+// Refused: bad request, invalid playbook or input, FORBIDDEN by the coordinators' policy or for
+// a bad signature) is 2.
 func apiFailure(err error, source string, asJSON bool) error {
 	var apiErr *protocol.ErrorResponse
-	if errors.As(err, &apiErr) && apiErr.Refused() {
+	if errors.As(err, &apiErr) && (apiErr.Refused() || apiErr.Code == protocol.CodeForbidden) {
 		return refused(apiErr, source, asJSON)
 	}
 	if errors.Is(err, coordinator.ErrNoCoordinator) {

@@ -41,6 +41,6 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(runCommand(), validateCommand(), showCommand(), schemaCommand(), runsCommand(),
-		upCommand(), coordinatorCommand(), workerCommand(), agentCommand(), benchCommand(), authCommand())
+		upCommand(), coordinatorCommand(), workerCommand(), agentCommand(), benchCommand(), authCommand(), auditCommand())
 	return root
 }

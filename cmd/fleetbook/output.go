@@ -69,6 +69,12 @@ func printReport(w io.Writer, r *protocol.Report, asJSON bool) error {
 	}
 	fmt.Fprintf(w, "Run %s: %s %s\n", r.ID, r.Playbook.Name, r.Playbook.Version)
 	fmt.Fprintf(w, "Status:  %s\n", r.Status)
+	if r.SubmittedBy != (protocol.Identity{}) {
+		fmt.Fprintf(w, "Submitted by: %s\n", r.SubmittedBy)
+	}
+	if r.CancelledBy != (protocol.Identity{}) {
+		fmt.Fprintf(w, "Cancelled by: %s\n", r.CancelledBy)
+	}
 	if r.Error != "" {
 		fmt.Fprintf(w, "Error:   %s\n", r.Error)
 	}
