@@ -58,6 +58,9 @@ func authInitCommand() *cobra.Command {
 			if !created {
 				fmt.Fprintf(os.Stderr, "fleetbook auth: %s already holds a setup; nothing changed\n", dir)
 			}
+			if _, err := ensurePolicy(s); err != nil {
+				return exitf(exitInfra, "policy: %v", err)
+			}
 			return printSetup(cmd, s, asJSON)
 		},
 	}

@@ -155,9 +155,13 @@ func (f *connFlags) withCreds(url string, opts []nats.Option) (*nats.Conn, error
 	return nats.Connect(url, append(opts, copts...)...)
 }
 
-// newClient is an API client on nc that signs its requests with f.key.
+// newClient is an API client on nc that signs its requests with f.key, when the credentials
+// carried one: the coordinator then knows who asks (docs/security.md, "Who did what").
 func (f *connFlags) newClient(nc *nats.Conn) (*coordinator.Client, error) {
-	return coordinator.NewClient(nc)
+	if f.key == nil {
+		return coordinator.NewClient(nc)
+	}
+	return coordinator.NewClient(nc, coordinator.WithIdentityKey(f.key))
 }
 
 func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session, error) {
@@ -229,6 +233,13 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, dial dialFunc, setup
 		return err
 	}
 	coordOpts = append(coordOpts, coordinator.WithLogger(log.With("component", "coordinator")))
+	if secured {
+		opts, err := securedCoordinator(setup)
+		if err != nil {
+			return err
+		}
+		coordOpts = append(coordOpts, opts...)
+	}
 	coord, err := coordinator.New(cnc, append(plugins.coordinator(), coordOpts...)...)
 	if err != nil {
 		return err
@@ -281,4 +292,18 @@ func refusedByServer(_ *nats.Conn, _ *nats.Subscription, err error) {
 	}
 	fmt.Fprintf(os.Stderr, "fleetbook: refused by the server: %v: these credentials' role may not do this (docs/security.md lists what each role may do)\n", err)
 	os.Exit(exitRefused)
+}
+
+// securedCoordinator is what an embedded coordinator enforces under setup: the setup's policy
+// (the default one made on first start).
+func securedCoordinator(setup *auth.Setup) ([]coordinator.Option, error) {
+	path, err := ensurePolicy(setup)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	p, err := loadPolicy(path)
+	if err != nil {
+		return nil, err
+	}
+	return []coordinator.Option{p}, nil
 }

@@ -67,7 +67,7 @@ func TestSecuredDeploymentProcesses(t *testing.T) {
 
 	creds := func(role string) string { return filepath.Join(authDir, "creds", role+".creds") }
 	procs := []*proc{
-		start(t, "coordinator", "coordinator", "--server", url, "--creds", creds("coordinator")),
+		start(t, "coordinator", "coordinator", "--server", url, "--creds", creds("coordinator"), "--policy", filepath.Join(authDir, "policy.yaml")),
 		start(t, "worker", "worker", "--server", url, "--creds", creds("worker")),
 	}
 	agents, err := filepath.Abs("../../examples/web-cluster/agents")
@@ -115,6 +115,19 @@ func TestSecuredDeploymentProcesses(t *testing.T) {
 		if r.code != exitRefused || !strings.Contains(r.stderr, "refused by the server") {
 			t.Errorf("viewer %v: exit %d, want 2 and the server's refusal\nstderr: %s", args, r.code, r.stderr)
 		}
+	}
+	// A second operator credential that the policy does not name is a stranger to the coordinator:
+	// the server lets it call the API, the policy refuses it, and the audit says so.
+	stranger := filepath.Join(dir, "stranger.creds")
+	if r := cli(t, dir, "auth", "issue", "operator", "--dir", authDir, "--out", stranger); r.code != exitOK {
+		t.Fatalf("auth issue operator: exit %d: %s", r.code, r.stderr)
+	}
+	if r := cli(t, dir, "run", book, "--server", url, "--creds", stranger); r.code != exitRefused || !strings.Contains(r.stderr, "not one of the policy's identities") {
+		t.Errorf("a run by a key the policy does not name: exit %d, want 2 and the policy's refusal\nstderr: %s", r.code, r.stderr)
+	}
+	r = cli(t, dir, append([]string{"audit", "--json"}, operator...)...)
+	if r.code != exitOK || !strings.Contains(r.stdout, `"deny"`) || !strings.Contains(r.stdout, `"operator"`) {
+		t.Errorf("audit: exit %d, want the allowed and the refused submit\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	for _, p := range procs {
 		p.stop(t)

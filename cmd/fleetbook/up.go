@@ -110,8 +110,9 @@ type service interface {
 
 func coordinatorCommand() *cobra.Command {
 	var (
-		r        remoteFlags
-		keepRuns time.Duration
+		r          remoteFlags
+		keepRuns   time.Duration
+		policyPath string
 	)
 	cmd := &cobra.Command{
 		Use:   "coordinator",
@@ -124,12 +125,17 @@ func coordinatorCommand() *cobra.Command {
 				if r.name != "" {
 					o = append(o, coordinator.WithName(r.name))
 				}
-				return coordinator.New(nc, o...)
+				secured, err := r.coordinatorSecurity(policyPath)
+				if err != nil {
+					return nil, err
+				}
+				return coordinator.New(nc, append(o, secured...)...)
 			})
 		},
 	}
 	r.register(cmd, "coordinator")
 	keepRunsFlag(cmd, &keepRuns)
+	cmd.Flags().StringVar(&policyPath, "policy", "", "policy file: who may submit, cancel, prune, read and audit (default DATA-DIR/auth/policy.yaml; required unless --no-auth)")
 	return cmd
 }
 
@@ -246,3 +252,23 @@ func watchDataDir(ctx context.Context, e *embedded) error {
 
 // dataDirCheck is how often up checks that its data directory is still there.
 const dataDirCheck = 2 * time.Second
+
+// coordinatorSecurity is what a coordinator process enforces: the policy file (given, or the
+// data dir's), unless --no-auth says the server has no authentication to build on.
+func (r *remoteFlags) coordinatorSecurity(policyPath string) ([]coordinator.Option, error) {
+	if r.conn.noAuth {
+		warnNoAuth()
+		return nil, nil
+	}
+	if policyPath == "" {
+		policyPath = filepath.Join(r.conn.dataDir, authDir, policyFile)
+		if _, err := os.Stat(policyPath); err != nil {
+			return nil, fmt.Errorf("--policy FILE is required: without one every caller could do everything (make one with `fleetbook auth init`, see docs/security.md), or say --no-auth for a server without authentication")
+		}
+	}
+	p, err := loadPolicy(policyPath)
+	if err != nil {
+		return nil, err
+	}
+	return []coordinator.Option{p}, nil
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/fleetbook/fleetbook/auth"
+	"github.com/fleetbook/fleetbook/coordinator"
+	"github.com/fleetbook/fleetbook/policy"
+)
+
+// policyFile is the policy a setup's coordinators enforce, next to the credentials.
+const policyFile = "policy.yaml"
+
+// ensurePolicy writes the default policy of setup unless it has one: the operator credential may
+// do everything, the viewer read. Operators edit it to name more identities (docs/security.md).
+func ensurePolicy(s *auth.Setup) (string, error) {
+	path := filepath.Join(s.Dir, policyFile)
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return path, err
+	}
+	keys := map[auth.Role]string{}
+	for _, r := range []auth.Role{auth.RoleOperator, auth.RoleViewer} {
+		kp, err := auth.UserKey(s.CredsPath(r))
+		if err != nil {
+			return "", err
+		}
+		keys[r], _ = kp.PublicKey()
+	}
+	doc := fmt.Sprintf(`# Who may do what through fleetbook's API (docs/security.md, "The policy file").
+# Made by fleetbook for the credentials in creds/; coordinators read it when they start.
+identities:
+  operator: %s
+  viewer: %s
+rules:
+  - who: [operator]
+    allow: [submit, cancel, prune, read, audit]
+  - who: [viewer]
+    allow: [read]
+`, keys[auth.RoleOperator], keys[auth.RoleViewer])
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// loadPolicy reads the policy file a coordinator enforces; its errors name the file and lines.
+func loadPolicy(path string) (coordinator.Option, error) {
+	p, err := policy.Load(path)
+	if err != nil {
+		return nil, exitf(exitRefused, "%v", err)
+	}
+	return coordinator.WithPolicy(p), nil
+}
