@@ -35,20 +35,7 @@ func newSecured(t *testing.T) *secured {
 	if err != nil || !created {
 		t.Fatalf("Init: created %v, %v", created, err)
 	}
-	operator, system, accounts, err := setup.ServerTrust()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := natstest.RunServer(t, func(o *server.Options) {
-		resolver := &server.MemAccResolver{}
-		for pub, token := range accounts {
-			if err := resolver.Store(pub, token); err != nil {
-				t.Fatal(err)
-			}
-		}
-		o.TrustedOperators, o.SystemAccount, o.AccountResolver = []*jwt.OperatorClaims{operator}, system, resolver
-	})
-	s := &secured{t: t, srv: srv, setup: setup}
+	s := &secured{t: t, srv: trustingServer(t, setup), setup: setup}
 	nc, _ := s.connect(auth.RoleCoordinator, "")
 	s.coord, _ = jetstream.New(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -244,3 +244,35 @@ func writeSecret(path string, data []byte) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// Rotate replaces the account's signing key and issues every role's credential in the setup
+// again. Every credential the old key signed — issued agent credentials included — stops working
+// once a server has the new account JWT (ServerTrust, ServerConfig); the operator and account
+// keys stay, so the account's streams and everything in them stay too.
+func (s *Setup) Rotate() error {
+	signing, err := nkeys.CreateAccount()
+	if err != nil {
+		return err
+	}
+	seed, _ := signing.Seed()
+	old := s.signing
+	s.signing = signing
+	if err := s.sign(); err != nil {
+		s.signing = old
+		return err
+	}
+	if err := writeSecret(filepath.Join(s.Dir, signingSeedFile), seed); err != nil {
+		s.signing = old
+		return err
+	}
+	for _, r := range Roles {
+		creds, err := s.Issue(r, "", 0)
+		if err != nil {
+			return err
+		}
+		if err := writeSecret(s.CredsPath(r), creds); err != nil {
+			return err
+		}
+	}
+	return nil
+}

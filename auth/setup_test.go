@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/auth"
+	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/kvstore"
 )
 
@@ -143,4 +144,66 @@ func TestServerConfigTrustsTheSetup(t *testing.T) {
 	if err := kvstore.Provision(ctx, js, kvstore.Config{}); err != nil {
 		t.Fatalf("provision on the configured server: %v", err)
 	}
+}
+
+func TestRotateRetiresEveryOldCredential(t *testing.T) {
+	dir := t.TempDir()
+	s, _, err := auth.Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCreds := filepath.Join(t.TempDir(), "old.creds")
+	data, err := os.ReadFile(s.CredsPath(auth.RoleOperator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(oldCreds, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oldAgent, err := s.Issue(auth.RoleAgent, "web1.example.net", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	account := s.Account()
+	if err := s.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := auth.Load(dir)
+	if err != nil || loaded.Account() != account {
+		t.Fatalf("after Rotate: account %s (%v), want the same %s", loaded.Account(), err, account)
+	}
+	srv := trustingServer(t, loaded)
+	agentCreds := filepath.Join(t.TempDir(), "agent.creds")
+	if err := os.WriteFile(agentCreds, oldAgent, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, old := range []string{oldCreds, agentCreds} {
+		if nc, err := nats.Connect(srv.ClientURL(), nats.UserCredentials(old), nats.MaxReconnects(0)); err == nil {
+			nc.Close()
+			t.Errorf("%s, signed by the retired key, still connects", old)
+		}
+	}
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserCredentials(loaded.CredsPath(auth.RoleOperator)), nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatalf("the re-issued operator credential: %v", err)
+	}
+	nc.Close()
+}
+
+// trustingServer runs a server that trusts s.
+func trustingServer(t *testing.T, s *auth.Setup) *server.Server {
+	t.Helper()
+	operator, system, accounts, err := s.ServerTrust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return natstest.RunServer(t, func(o *server.Options) {
+		resolver := &server.MemAccResolver{}
+		for pub, token := range accounts {
+			if err := resolver.Store(pub, token); err != nil {
+				t.Fatal(err)
+			}
+		}
+		o.TrustedOperators, o.SystemAccount, o.AccountResolver = []*jwt.OperatorClaims{operator}, system, resolver
+	})
 }

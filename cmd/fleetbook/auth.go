@@ -22,9 +22,10 @@ account and one user per role, each with the permissions of its role (docs/secur
   fleetbook auth init --dir D            make a setup in D (fleetbook up does this in DATA-DIR/auth)
   fleetbook auth server-config --dir D   the nats-server configuration that trusts it
   fleetbook auth issue agent --identity web1.example.net --dir D > web1.creds
-  fleetbook auth show --dir D            roles, credential files and the coordinator key agents trust`,
+  fleetbook auth show --dir D            roles, credential files and the coordinator key agents trust
+  fleetbook auth rotate --dir D          new signing key: every credential is issued again, old ones die`,
 	}
-	cmd.AddCommand(authInitCommand(), authServerConfigCommand(), authIssueCommand(), authShowCommand())
+	cmd.AddCommand(authInitCommand(), authServerConfigCommand(), authIssueCommand(), authShowCommand(), authRotateCommand())
 	return cmd
 }
 
@@ -207,4 +208,36 @@ func printSetup(cmd *cobra.Command, s *auth.Setup, asJSON bool) error {
 	}
 	fmt.Fprintf(w, "\nNode agents trust the coordinator key: fleetbook agent --trust %s\n", v.Trust)
 	return nil
+}
+
+func authRotateCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Replace the account's signing key and issue every role's credential again",
+		Long: `Replace the signing key of the fleetbook account and issue every role's credential in
+DIR/creds again. Every credential the old key signed stops working as soon as the servers have the
+new account JWT: at the next start of fleetbook up, or on a cluster once the new
+` + "`fleetbook auth server-config`" + ` is in place and the servers reloaded. Issue the node agents'
+credentials again with ` + "`fleetbook auth issue agent`" + `. The account stays, and with it every
+stream and past run. The role keys change: the policy file is rewritten for the new operator and
+viewer keys only if fleetbook made it; edit a policy of your own.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := loadSetup(dir)
+			if err != nil {
+				return err
+			}
+			rewritten, err := rotatePolicy(s, s.Rotate)
+			if err != nil {
+				return exitf(exitInfra, "%v", err)
+			}
+			if !rewritten {
+				fmt.Fprintf(os.Stderr, "fleetbook auth: the policy in %s is not the default one: give it the new keys below\n", dir)
+			}
+			return printSetup(cmd, s, false)
+		},
+	}
+	authDirFlag(cmd, &dir)
+	return cmd
 }

@@ -22,6 +22,15 @@ func ensurePolicy(s *auth.Setup) (string, error) {
 	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return path, err
 	}
+	doc, err := defaultPolicy(s)
+	if err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(path, []byte(doc), 0o600)
+}
+
+// defaultPolicy is the policy fleetbook makes for the operator and viewer credentials of s.
+func defaultPolicy(s *auth.Setup) (string, error) {
 	keys := map[auth.Role]string{}
 	for _, r := range []auth.Role{auth.RoleOperator, auth.RoleViewer} {
 		kp, err := auth.UserKey(s.CredsPath(r))
@@ -30,7 +39,7 @@ func ensurePolicy(s *auth.Setup) (string, error) {
 		}
 		keys[r], _ = kp.PublicKey()
 	}
-	doc := fmt.Sprintf(`# Who may do what through fleetbook's API (docs/security.md, "The policy file").
+	return fmt.Sprintf(`# Who may do what through fleetbook's API (docs/security.md, "The policy file").
 # Made by fleetbook for the credentials in creds/; coordinators read it when they start.
 identities:
   operator: %s
@@ -40,11 +49,26 @@ rules:
     allow: [submit, cancel, prune, read, audit]
   - who: [viewer]
     allow: [read]
-`, keys[auth.RoleOperator], keys[auth.RoleViewer])
-	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-		return "", err
+`, keys[auth.RoleOperator], keys[auth.RoleViewer]), nil
+}
+
+// rotatePolicy runs rotate and, if the setup's policy is still the default one fleetbook made,
+// makes it again for the new keys; a policy the operator edited is theirs to update.
+func rotatePolicy(s *auth.Setup, rotate func() error) (rewritten bool, err error) {
+	path := filepath.Join(s.Dir, policyFile)
+	before, _ := defaultPolicy(s)
+	have, readErr := os.ReadFile(path)
+	if err := rotate(); err != nil {
+		return false, err
 	}
-	return path, nil
+	if readErr != nil || string(have) != before {
+		return false, nil
+	}
+	doc, err := defaultPolicy(s)
+	if err != nil {
+		return false, err
+	}
+	return true, os.WriteFile(path, []byte(doc), 0o600)
 }
 
 // loadPolicy reads the policy file a coordinator enforces; its errors name the file and lines.

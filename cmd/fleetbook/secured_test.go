@@ -140,3 +140,30 @@ func TestSecuredDeploymentProcesses(t *testing.T) {
 		}
 	}
 }
+
+// After `auth rotate`, the data dir's own processes use the new credentials, the default policy
+// names the new keys, and the runs made before are still there (the account did not change).
+func TestAuthRotateKeepsRunsAndTheDefaultPolicy(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	book := writeFile(t, dir, "hello.yaml", okBook)
+	r := cli(t, dir, "run", book, "--embedded", "--data-dir", state, "--input", "who=before", "--json")
+	if r.code != exitOK {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	var first struct{ ID string }
+	decodeOne(t, r.stdout, &first)
+	before, err := os.ReadFile(filepath.Join(state, "auth", "creds", "operator.creds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cli(t, dir, "auth", "rotate", "--dir", filepath.Join(state, "auth")); r.code != exitOK {
+		t.Fatalf("auth rotate: exit %d: %s", r.code, r.stderr)
+	}
+	after, err := os.ReadFile(filepath.Join(state, "auth", "creds", "operator.creds"))
+	if err != nil || bytes.Equal(before, after) {
+		t.Fatalf("the operator credential was not issued again (%v)", err)
+	}
+	checkListed(t, dir, []string{"--embedded", "--data-dir", state}, first.ID)
+}
