@@ -90,6 +90,23 @@ func (d *driver) scrub(ctx context.Context, text string) string {
 	return protocol.RedactSecretRefs(playbooks.Scrub(text, texts))
 }
 
+// revealForCheck returns props with the run's sensitive values in place of their references, for
+// the coordinator's own check of a rendered rpc job against the agent's definition: a reference
+// would fail every validation of its value. The values are only checked, never recorded or sent,
+// and the check's message goes through scrub. ok is false when the secrets cannot be read.
+func (d *driver) revealForCheck(ctx context.Context, props map[string]any) (map[string]any, bool) {
+	if text, _ := json.Marshal(props); !protocol.HasSecretRefs(string(text)) {
+		return props, true
+	}
+	revealed, err := d.reveal(ctx, props)
+	if err != nil {
+		d.log.Warn("reading the run's sensitive values to check rpc properties; the nodes will check them", "error", err)
+		return nil, false
+	}
+	m, _ := revealed.(map[string]any)
+	return m, true
+}
+
 // saveValue is what `save: true` writes for an input whose value may be a reference: the value
 // itself, sealed when it came from a sensitive input (kvstore.Keyring.SealValue), so that a read
 // brings back that it is sensitive.

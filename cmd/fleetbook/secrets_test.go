@@ -513,3 +513,25 @@ func TestSensitiveFlowsThroughWebhookResponse(t *testing.T) {
 		t.Errorf("log %q", logged(r, 2))
 	}
 }
+
+// Node replies of rpc steps: upgrade given the value, then status, which refers to nothing
+// sensitive, both return it from every node.
+func TestSensitiveFlowsThroughRPCReplies(t *testing.T) {
+	s := newSecretsStack(t, newSecretsKey(t), true)
+	(&stack{t: t, url: s.srv.ClientURL()}).fleet(3)
+	doc := stackHeader + secretInput + "nodes:\n  all:\n    type: fleet\n    classes: [sim]\n    at_least: 3\n" +
+		"tasks:\n  - rpc:\n      action: appmgr.upgrade\n      nodes: \"{{{ nodes.all }}}\"\n      properties:\n        revision: \"{{ inputs.secret }}\"\n" +
+		"  - rpc:\n      action: appmgr.status\n      nodes: \"{{{ nodes.all }}}\"\n" +
+		"  - log:\n      message: \"status {{ previous_task.msg }} {{ previous_task.data }}\"\n"
+	r, _ := runFlow(t, s, doc, nil)
+	for i := range 2 {
+		if len(r.Tasks[i].Nodes) != 3 {
+			t.Fatalf("task %d reached %d nodes", i, len(r.Tasks[i].Nodes))
+		}
+		for id, nr := range r.Tasks[i].Nodes {
+			if data, _ := nr.Data.(map[string]any); data["revision"] != protocol.Redacted {
+				t.Errorf("task %d node %s replied %v", i, id, nr.Data)
+			}
+		}
+	}
+}
