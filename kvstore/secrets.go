@@ -218,8 +218,14 @@ func (s *Secrets) record(ctx context.Context, runID string) (*secretsRecord, err
 		return nil, translate("read secrets of run", runID, err)
 	}
 	var rec secretsRecord
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return nil, fmt.Errorf("decode secrets of run %s: %w", runID, err)
+	if err := json.Unmarshal(e.Value(), &rec); err != nil || rec.Version == 0 {
+		// Written by a release before envelopes (a run in flight across the upgrade): the bare
+		// map of values, in clear.
+		var plain map[string]any
+		if err := json.Unmarshal(e.Value(), &plain); err != nil {
+			return nil, fmt.Errorf("decode secrets of run %s: %w", runID, err)
+		}
+		return &secretsRecord{Version: secretsRecordVersion, Plain: plain}, nil
 	}
 	if rec.Version != secretsRecordVersion {
 		return nil, fmt.Errorf("secrets of run %s: record version %d is not supported (this process reads %d)", runID, rec.Version, secretsRecordVersion)

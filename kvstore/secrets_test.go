@@ -91,6 +91,13 @@ func TestSecretsSealedRotatedAndTamperChecked(t *testing.T) {
 	if _, err := sec.Get(t.Context(), "run1"); !errors.Is(err, ErrSecretsTampered) || !strings.Contains(err.Error(), "pw") {
 		t.Errorf("tampered value: %v", err)
 	}
+	// A record of a release before envelopes, the bare map, is still read.
+	if _, err := sec.kv.Put(t.Context(), "legacy", []byte(`{"pw":"old-value","version":"x"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := sec.Get(t.Context(), "legacy"); err != nil || got["pw"] != "old-value" || got["version"] != "x" {
+		t.Errorf("legacy record: %v %v", got, err)
+	}
 	if _, err := NewKeyring(make([]byte, 16)); !errors.Is(err, ErrInvalidSecretsKey) {
 		t.Errorf("short key: %v", err)
 	}
