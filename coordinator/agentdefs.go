@@ -23,6 +23,10 @@ func (d *driver) checkRPC(ctx context.Context, spec *protocol.RPCSpec) string {
 	if len(defs) == 0 {
 		return ""
 	}
+	props, ok := d.revealForCheck(ctx, spec.Properties)
+	if !ok {
+		return "" // the run's secrets cannot be read now: the nodes judge
+	}
 	// Versions often refuse for the same reason: say it once, naming the versions.
 	var problems []string
 	versions := map[string][]string{}
@@ -30,7 +34,7 @@ func (d *driver) checkRPC(ctx context.Context, spec *protocol.RPCSpec) string {
 		var problem string
 		if act, ok := def.Actions[spec.Action]; !ok {
 			problem = fmt.Sprintf("no action %s (actions: %s)", spec.Action, strings.Join(def.ActionNames(), ", "))
-		} else if _, err := act.Arguments(spec.Properties); err != nil {
+		} else if _, err := act.Arguments(props); err != nil {
 			problem = err.Error()
 		} else {
 			return ""
@@ -43,8 +47,8 @@ func (d *driver) checkRPC(ctx context.Context, spec *protocol.RPCSpec) string {
 	for i, p := range problems {
 		problems[i] = fmt.Sprintf("%s (%s %s)", p, spec.Agent, strings.Join(versions[p], ", "))
 	}
-	return fmt.Sprintf("properties of %s#%s do not match the agent's definition, nothing was sent: %s",
-		spec.Agent, spec.Action, strings.Join(problems, "; "))
+	return d.scrub(ctx, fmt.Sprintf("properties of %s#%s do not match the agent's definition, nothing was sent: %s",
+		spec.Agent, spec.Action, strings.Join(problems, "; ")))
 }
 
 // agentDefinitions returns the published definitions of agent, newest version first, reading

@@ -136,7 +136,7 @@ func (c *Coordinator) open(ctx context.Context) error {
 	if c.submissions, err = kvstore.OpenSubmissions(ctx, c.js); err != nil {
 		return err
 	}
-	if c.secrets, err = kvstore.OpenSecrets(ctx, c.js); err != nil {
+	if c.secrets, err = kvstore.OpenSecrets(ctx, c.js, c.opts.keys); err != nil {
 		return err
 	}
 	if c.agents, err = kvstore.OpenAgents(ctx, c.js, c.opts.store); err != nil {

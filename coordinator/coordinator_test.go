@@ -33,6 +33,8 @@ func TestNewValidates(t *testing.T) {
 		{"zero max runs", WithMaxRuns(0), "max runs"},
 		{"zero rpc chunk", WithRPCChunk(0), "rpc chunk"},
 		{"negative keep-runs", WithKeepRuns(-time.Second), "keep-runs"},
+		{"short secrets key", WithSecretsKey(make([]byte, 16)), "secrets key"},
+		{"short retired secrets key", WithSecretsKey(make([]byte, 32), make([]byte, 31)), "secrets key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(nc, tc.opt)

@@ -179,6 +179,9 @@ func (d *driver) finish(ctx context.Context) error {
 
 // hasSecrets reports whether the run has sensitive values stored apart (see protocol.SecretRef).
 func (d *driver) hasSecrets() bool {
+	if d.rec.Secrets {
+		return true
+	}
 	for _, v := range d.rec.Inputs {
 		if s, ok := v.(string); ok && protocol.HasSecretRefs(s) {
 			return true

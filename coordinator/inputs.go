@@ -26,12 +26,12 @@ func (d *driver) storeInputs(ctx context.Context) (string, error) {
 		}
 		return "", nil
 	}
-	revealed, err := d.reveal(ctx, d.rec.Inputs)
-	if err != nil {
-		return "", err
-	}
-	given, _ := revealed.(map[string]any)
+	given := d.rec.Inputs
 	for path, v := range d.pb.SaveWrites(given) {
+		v, err := d.saveValue(ctx, v)
+		if err != nil {
+			return "", err
+		}
 		if err := d.storeWrite(ctx, path, v); err != nil {
 			return fmt.Sprintf("saving an input to %s: %v", path, err), nil
 		}
@@ -61,6 +61,15 @@ func (d *driver) readStoreInputs(ctx context.Context, names []string) error {
 			continue
 		}
 		v, readErr := d.storeRead(ctx, in.Data)
+		sensitive := in.Sensitive
+		if readErr == nil {
+			// A value written from a sensitive source comes back sensitive, whatever the input says.
+			var sealed bool
+			if v, sealed, readErr = d.c.opts.keys.OpenValue(v); sealed && readErr != nil {
+				return fmt.Errorf("input %s: the value stored at %s is sealed and could not be opened: %w", in.Name, in.Data, readErr)
+			}
+			sensitive = sensitive || sealed
+		}
 		v, warning, err := d.pb.StoreValue(in.Name, v, readErr)
 		if err != nil {
 			return err
@@ -69,7 +78,7 @@ func (d *driver) readStoreInputs(ctx context.Context, names []string) error {
 			d.event(ctx, protocol.Event{Type: protocol.EventLog, Status: "warn", Msg: warning},
 				fmt.Sprintf("%d/input/%s", len(d.rec.Steps), in.Name))
 		}
-		if in.Sensitive {
+		if sensitive {
 			if v, err = d.keepSecret(ctx, in.Name, v); err != nil {
 				return err
 			}

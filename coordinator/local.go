@@ -58,7 +58,7 @@ func (d *driver) runLocal(ctx context.Context, key string, task playbooks.Task) 
 
 // logTask writes a templated line into the run's log (its events) and report.
 func (d *driver) logTask(ctx context.Context, st *protocol.StepRecord, props map[string]any, res *protocol.Result) {
-	msg := protocol.RedactSecretRefs(fmt.Sprint(props["message"]))
+	msg := d.scrub(ctx, fmt.Sprint(props["message"]))
 	level, _ := props["level"].(string)
 	if level == "" {
 		level = "info"
@@ -91,7 +91,12 @@ func (d *driver) playbookTask(ctx context.Context, key string, task playbooks.Ta
 		res.Msg = err.Error()
 		return nil
 	}
-	// The child keeps its own copy of any sensitive value it is given.
+	// The child keeps its own copy of any sensitive value it is given, sensitive in the child
+	// whatever it declares, and scrubs this run's sensitive values from its outputs too.
+	sensitive, scrub, err := d.childSecrets(ctx, inputs)
+	if err != nil {
+		return err
+	}
 	revealed, err := d.reveal(ctx, inputs)
 	if err != nil {
 		return err
@@ -100,13 +105,13 @@ func (d *driver) playbookTask(ctx context.Context, key string, task playbooks.Ta
 	resp, apiErr := d.c.submit(ctx, protocol.SubmitRequest{
 		Version: protocol.SubmitVersion, Playbook: doc, Source: ref, Inputs: inputs, Files: d.rec.Files,
 		IdempotencyKey: fmt.Sprintf("%s/%d/%d", d.rec.ID, st.Seq, st.Attempt), Parent: d.rec.ID,
-		Timeout: task.Timeout,
+		Timeout: task.Timeout, Sensitive: sensitive, Scrub: scrub,
 	}, d.rec.SubmittedBy)
 	if apiErr != nil {
 		if apiErr.Code == protocol.CodeInternal {
 			return apiErr // storage trouble: the step is tried again when the run is driven again
 		}
-		res.Msg = "child playbook refused: " + apiErr.Error()
+		res.Msg = d.scrub(ctx, "child playbook refused: "+apiErr.Error())
 		return nil
 	}
 	if st.Child != resp.RunID {
@@ -119,11 +124,13 @@ func (d *driver) playbookTask(ctx context.Context, key string, task playbooks.Ta
 		return err
 	}
 	res.Success = child.Status == protocol.StatusSuccess
+	// The child's error may hold references to its own secrets: they mean nothing here.
+	childErr := d.scrub(ctx, child.Error)
 	res.Msg = fmt.Sprintf("child run %s (%s) %s", child.ID, child.Playbook.Name, child.Status)
-	if child.Error != "" {
-		res.Msg += ": " + child.Error
+	if childErr != "" {
+		res.Msg += ": " + childErr
 	}
-	res.Data = map[string]any{"run_id": child.ID, "status": string(child.Status), "error": child.Error}
+	res.Data = map[string]any{"run_id": child.ID, "status": string(child.Status), "error": childErr}
 	return nil
 }
 

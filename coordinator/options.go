@@ -33,6 +33,8 @@ type options struct {
 	policy *policy.Policy
 	// requestWindow is how far a signed request's time may be from now.
 	requestWindow time.Duration
+	// keys seal sensitive values; nil stores them in clear (see WithSecretsKey).
+	keys *kvstore.Keyring
 }
 
 func defaultOptions() options {
@@ -120,6 +122,23 @@ func WithKeepRuns(d time.Duration) Option {
 // targets are cut into jobs of this size that workers run in parallel. Default 1000.
 func WithRPCChunk(n int) Option {
 	return func(o *options) error { o.rpcChunk = n; return nil }
+}
+
+// WithSecretsKey sets the master key (kvstore.SecretsKeySize bytes) that seals the sensitive
+// values of runs: each run's values are encrypted with a data key of their own, itself encrypted
+// with key, and destroyed when the run ends. Retired keys only open what they sealed before a
+// rotation, so runs started under the previous key can finish. Workers need the same keys
+// (worker.WithSecretsKey). Without this option sensitive values are stored in clear, which only
+// tests should do.
+func WithSecretsKey(key []byte, retired ...[]byte) Option {
+	return func(o *options) error {
+		keys, err := kvstore.NewKeyring(key, retired...)
+		if err != nil {
+			return fmt.Errorf("%w: secrets key: %v", ErrInvalidOption, err)
+		}
+		o.keys = keys
+		return nil
+	}
 }
 
 // WithPlugins lets playbooks use the plugin task types specs describes; workers with the same

@@ -55,7 +55,7 @@ func previousTask(st protocol.StepRecord) *playbooks.PreviousTask {
 // Choria did, so a retry sees the latest previous_task.
 func (d *driver) render(task playbooks.Task, id protocol.JobID, desc string, scope playbooks.Scope) (*protocol.Job, error) {
 	job := &protocol.Job{Version: protocol.JobVersion, ID: id, Type: task.Type, Description: desc, Playbook: d.pb.Name,
-		Timeout: task.Timeout}
+		Timeout: task.Timeout, Sensitive: d.hasSecrets()}
 	switch task.Type {
 	case protocol.TaskShell:
 		spec, err := renderShell(task.Properties, scope)

@@ -16,7 +16,7 @@ import (
 func TestSensitiveInputsStayOutOfRecordsAndJobs(t *testing.T) {
 	e := newEnv(t, kvstore.Config{})
 	e.startCoordinator("c1")
-	secrets, err := kvstore.OpenSecrets(context.Background(), e.js)
+	secrets, err := kvstore.OpenSecrets(context.Background(), e.js, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

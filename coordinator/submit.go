@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -78,7 +80,7 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest, by
 		return nil, apiError(protocol.CodeInternal, "%v", err)
 	}
 
-	inputs, secrets := splitSecrets(pb, inputs)
+	inputs, secrets := splitSecrets(pb, inputs, req.Sensitive, req.Scrub)
 	if len(secrets) > 0 {
 		if err := c.secrets.Put(ctx, sub.RunID, secrets); err != nil {
 			return nil, apiError(protocol.CodeInternal, "store sensitive inputs: %v", err)
@@ -92,6 +94,7 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest, by
 		Document:       req.Playbook,
 		Source:         req.Source,
 		Inputs:         inputs,
+		Secrets:        len(secrets) > 0,
 		IdempotencyKey: req.IdempotencyKey,
 		RequestHash:    hash,
 		Files:          req.Files,
@@ -201,15 +204,19 @@ func newRunID() string {
 	return id.String()
 }
 
-// splitSecrets takes the values of sensitive inputs out of inputs, leaving a reference to each in
-// its place: the values are stored apart from the run record (see protocol.SecretRef).
-func splitSecrets(pb *playbooks.Playbook, inputs map[string]any) (map[string]any, map[string]any) {
+// splitSecrets takes the values of sensitive inputs (declared so, or named in sensitive) out of
+// inputs, leaving a reference to each in its place: the values are stored apart from the run
+// record (see protocol.SecretRef), beside the scrub-only values (protocol.ScrubOnlyPrefix).
+func splitSecrets(pb *playbooks.Playbook, inputs map[string]any, sensitive, scrub []string) (map[string]any, map[string]any) {
 	secrets := map[string]any{}
 	for _, in := range pb.Inputs {
-		if v, ok := inputs[in.Name]; ok && in.Sensitive {
+		if v, ok := inputs[in.Name]; ok && (in.Sensitive || slices.Contains(sensitive, in.Name)) {
 			secrets[in.Name] = v
 			inputs[in.Name] = protocol.SecretRef(in.Name)
 		}
+	}
+	for i, v := range scrub {
+		secrets[fmt.Sprintf("%s%d", protocol.ScrubOnlyPrefix, i)] = v
 	}
 	return inputs, secrets
 }

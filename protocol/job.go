@@ -55,6 +55,10 @@ type Job struct {
 	// RPC and Targets are set on rpc jobs: the action and the node identities of this batch.
 	RPC     *RPCSpec `json:"rpc,omitempty"`
 	Targets []string `json:"targets,omitempty"`
+	// Sensitive says the run has sensitive values (see SecretRef): the worker reads them and
+	// scrubs every one of them from the job's output, whether or not the job refers to them (a
+	// value written to a file by one step and printed by the next).
+	Sensitive bool `json:"sensitive,omitempty"`
 }
 
 // ShellSpec is a rendered shell task. Templated values never appear in Command: they are passed as

@@ -46,8 +46,12 @@ type RunRecord struct {
 	Document string `json:"document"`
 	Source   string `json:"source,omitempty"`
 	// Inputs are the resolved input values.
-	Inputs         map[string]any `json:"inputs,omitempty"`
-	IdempotencyKey string         `json:"idempotency_key,omitempty"`
+	Inputs map[string]any `json:"inputs,omitempty"`
+	// Secrets says the run has values in SecretsBucket (sensitive inputs, or values to scrub
+	// that a parent run passed on): its jobs are scrubbed of them, and they are deleted when
+	// the run ends.
+	Secrets        bool   `json:"secrets,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	// RequestHash identifies the submission, to refuse an idempotency key reused for another one.
 	RequestHash string    `json:"request_hash,omitempty"`
 	Status      RunStatus `json:"status"`

@@ -23,6 +23,12 @@ type SubmitRequest struct {
 	Files map[string]string `json:"files,omitempty"`
 	// Parent is set by a coordinator starting a child run.
 	Parent string `json:"parent,omitempty"`
+	// Sensitive names inputs to treat as sensitive whatever the playbook declares: a parent run
+	// passes on, as sensitive, every input derived from its own sensitive values.
+	Sensitive []string `json:"sensitive,omitempty"`
+	// Scrub are values the run scrubs from every output beside its own sensitive inputs, never
+	// revealed into its templates: a parent run's sensitive values, passed on to its child.
+	Scrub []string `json:"scrub,omitempty"`
 	// Timeout limits the whole run, from its acceptance; 0 means no limit. A run over its time
 	// is stopped like a cancelled one.
 	Timeout time.Duration `json:"timeout,omitempty"`

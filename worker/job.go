@@ -142,16 +142,29 @@ func (s *session) process(hard, jctx context.Context, log *slog.Logger, msg jets
 		}
 	}
 
-	job, secrets, err := s.revealSecrets(hard, msg.Data(), job)
+	revealed, secrets, err := s.revealSecrets(hard, msg.Data(), job)
+	if permanentSecretsError(err) {
+		// Trying again opens the same ciphertext with the same keys: the step fails, saying why
+		// (the error names the run and input, never a value).
+		res := s.env.NewResult(job, time.Now().UTC())
+		res.Msg = "the job's sensitive values could not be opened: " + err.Error()
+		log.Warn("the job's sensitive values could not be opened", "error", err)
+		if !s.publish(hard, log, res) {
+			s.release(hard, log, h)
+			return nakLater, ""
+		}
+		return ackJob, ""
+	}
 	if err != nil {
 		log.Warn("reading the job's sensitive inputs failed, retrying later", "error", err)
 		s.release(hard, log, h)
 		return nakLater, ""
 	}
+	job = revealed
 
 	log.Debug("running job", "starts", h.att.Starts)
 	res, err := s.executeTracked(jctx, job)
-	res.Result = scrubResult(res.Result, secrets)
+	res.Result = redactSealed(job, scrubResult(res.Result, secrets))
 	switch cause := context.Cause(jctx); {
 	case errors.Is(cause, errTakenOver):
 		// Another worker holds the job now and runs it: this copy, stopped as soon as that was

@@ -33,6 +33,9 @@ type options struct {
 	// pluginDir holds plugin task types; empty means none.
 	pluginDir string
 	puppetDB  string
+	// keys open the sensitive values of runs and seal data-store writes derived from them; nil
+	// means values are stored in clear (see WithSecretsKey).
+	keys *kvstore.Keyring
 
 	// fetchWait is how long one pull request waits for a job. It bounds how late an idle worker
 	// notices shutdown, so it is short; it is not an Option because nobody needs to tune it
@@ -188,4 +191,19 @@ func (o *options) puppetDBURL() string {
 		return env
 	}
 	return discover.DefaultPuppetDB
+}
+
+// WithSecretsKey sets the master key (kvstore.SecretsKeySize bytes) that opens the sensitive
+// values of runs and seals data-store writes derived from them; retired keys only open what they
+// sealed before a rotation. Coordinators need the same keys (coordinator.WithSecretsKey). Without
+// it, values are read and stored in clear, which only tests should do.
+func WithSecretsKey(key []byte, retired ...[]byte) Option {
+	return func(o *options) error {
+		keys, err := kvstore.NewKeyring(key, retired...)
+		if err != nil {
+			return fmt.Errorf("%w: secrets key: %v", ErrInvalidOption, err)
+		}
+		o.keys = keys
+		return nil
+	}
 }

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -33,5 +34,18 @@ func TestWithSlackAPI(t *testing.T) {
 	_ = WithSlackAPI("slack.com/api")(&o)
 	if err := o.validate(); err == nil || !strings.Contains(err.Error(), "Slack API URL") {
 		t.Errorf("bad WithSlackAPI: %v", err)
+	}
+}
+
+func TestWithSecretsKey(t *testing.T) {
+	for _, key := range [][]byte{nil, make([]byte, 16), make([]byte, 33)} {
+		var o options
+		if err := WithSecretsKey(key)(&o); !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), "secrets key") {
+			t.Errorf("%d-byte key: %v", len(key), err)
+		}
+	}
+	var o options
+	if err := WithSecretsKey(make([]byte, 32), make([]byte, 32))(&o); err != nil || o.keys == nil {
+		t.Errorf("32-byte keys: %v", err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 func TestSecretsRevealedToTheTaskAndScrubbedFromTheResult(t *testing.T) {
 	nc, js := setup(t)
 	start(t, newWorker(t, nc, WithName("w1")))
-	secrets, err := kvstore.OpenSecrets(t.Context(), js)
+	secrets, err := kvstore.OpenSecrets(t.Context(), js, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
