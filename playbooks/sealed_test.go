@@ -1,0 +1,95 @@
+package playbooks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// TestSealedBucketLiteral: every bucket fleetbook keeps its own state in, and the reserved prefix
+// in any case, is refused at Parse naming data_stores.NAME.bucket; the data bucket is not.
+func TestSealedBucketLiteral(t *testing.T) {
+	names := append([]string{"fleetbook_x", "FLEETBOOK_secrets", "Fleetbook_runs"}, protocol.InternalBuckets...)
+	for _, name := range names {
+		src := header + "data_stores:\n  s: {type: kv, bucket: " + name + "}\n"
+		assertRefused(t, []byte(src), "data_stores.s.bucket", "reserved bucket")
+	}
+	for _, name := range []string{protocol.DataBucket, "team_data", "fleetbookish"} {
+		if _, err := Parse([]byte(header + "data_stores:\n  s: {type: kv, bucket: " + name + "}\n")); err != nil {
+			t.Errorf("bucket %s refused: %v", name, err)
+		}
+	}
+}
+
+// TestSealedBucketRenderedFromInputs: a bucket templated with inputs is checked once the inputs
+// are known, naming the field, and a sensitive input's value is not quoted.
+func TestSealedBucketRenderedFromInputs(t *testing.T) {
+	src := header + `inputs:
+  b: {type: String}
+  hidden: {type: String, sensitive: true, default: x}
+data_stores:
+  s: {type: kv, bucket: "{{ inputs.b }}"}
+  h: {type: kv, bucket: "fleetbook_{{ inputs.hidden }}"}
+`
+	pb, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = pb.ResolveInputs(map[string]any{"b": "fleetbook_secrets", "hidden": "runs"})
+	probs := problemsOf(t, err)
+	found := map[string]string{}
+	for _, p := range probs {
+		found[p.Path] = p.Message
+	}
+	if m := found["data_stores.s.bucket"]; !strings.Contains(m, "reserved bucket") || !strings.Contains(m, "rendered from the inputs") {
+		t.Errorf("data_stores.s.bucket: %q (all: %v)", m, probs)
+	}
+	if m := found["data_stores.h.bucket"]; !strings.Contains(m, `sensitive input "hidden"`) || strings.Contains(m, "fleetbook_runs") {
+		t.Errorf("data_stores.h.bucket: %q (all: %v)", m, probs)
+	}
+	if _, err := pb.ResolveInputs(map[string]any{"b": "team_data", "hidden": "x"}); err == nil {
+		t.Error("fleetbook_x was accepted")
+	}
+	if _, err := pb.ResolveInputs(map[string]any{"b": "team_data", "hidden": "data"}); err != nil {
+		t.Errorf("fleetbook_data refused: %v", err)
+	}
+}
+
+// TestRenderedCountsChecked: a batch_size or batch_sleep_time templated with inputs is checked
+// like a literal one once rendered (-7 is refused, not taken as "no batching").
+func TestRenderedCountsChecked(t *testing.T) {
+	src := header + `inputs:
+  n: {type: Integer}
+  pause: {type: String, default: "1"}
+tasks:
+  - rpc:
+      action: service.restart
+      nodes: [a, b]
+      batch_size: "{{ inputs.n }}"
+      batch_sleep_time: "{{ inputs.pause }}"
+`
+	pb, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		given map[string]any
+		path  string
+		msg   string
+	}{
+		{map[string]any{"n": -7}, "tasks[0].rpc.batch_size", "at least 1"},
+		{map[string]any{"n": 0}, "tasks[0].rpc.batch_size", "at least 1"},
+		{map[string]any{"n": 2, "pause": "-3"}, "tasks[0].rpc.batch_sleep_time", "negative"},
+		{map[string]any{"n": 2, "pause": "soon"}, "tasks[0].rpc.batch_sleep_time", "number of seconds"},
+	} {
+		_, err := pb.ResolveInputs(tc.given)
+		probs := problemsOf(t, err)
+		if len(probs) != 1 || probs[0].Path != tc.path || !strings.Contains(probs[0].Message, tc.msg) {
+			t.Errorf("inputs %v: %v", tc.given, probs)
+		}
+	}
+	if _, err := pb.ResolveInputs(map[string]any{"n": 2}); err != nil {
+		t.Errorf("batch_size 2: %v", err)
+	}
+}
