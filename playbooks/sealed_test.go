@@ -93,3 +93,27 @@ tasks:
 		t.Errorf("batch_size 2: %v", err)
 	}
 }
+
+// TestNotAPlaybookQuotesNothing: a file that is no playbook (a password file, a binary, a
+// key=value config) is refused by line and kind only: no part of its text is in any message.
+func TestNotAPlaybookQuotesNothing(t *testing.T) {
+	for _, src := range []string{
+		"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n",
+		"PASSWORD=hunter2-secret\nTOKEN=abc-secret\n",
+		"- hunter2-secret\n- abc\n",
+		"42\n",
+		"true\n",
+		"!custom hunter2-secret\n",
+		"\x7fELF\x02\x01\x01hunter2-secret\x00\x00",
+	} {
+		_, err := Parse([]byte(src))
+		if err == nil {
+			t.Fatalf("accepted %q", src)
+		}
+		for _, word := range []string{"root:x", "hunter2", "secret", "daemon", "custom", "ELF"} {
+			if strings.Contains(err.Error(), word) && strings.Contains(src, word) {
+				t.Errorf("the error quotes %q of the file: %v", word, err)
+			}
+		}
+	}
+}
