@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +67,55 @@ func TestSealedBucketRenderedAtRunTime(t *testing.T) {
 	var apiErr *protocol.ErrorResponse
 	if !errors.As(err, &apiErr) || !apiErr.Refused() || !strings.Contains(apiErr.Error(), "data_stores.s.bucket") {
 		t.Fatalf("submit with a given input rendering to %s: %v", protocol.SecretsBucket, err)
+	}
+}
+
+// TestChildPlaybookFilesStayInside: `validate` and `run` refuse (exit 2, naming the task's field)
+// a child playbook outside the playbook's directory, by "..", by an absolute path or through a
+// symbolic link, and a child file that is no playbook; no output quotes the file's content. A
+// child inside, even through a link, is fine.
+func TestChildPlaybookFilesStayInside(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	book := filepath.Join(dir, "book")
+	if err := os.MkdirAll(filepath.Join(book, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	canary := "canary-password-1f0c"
+	outside := writeFile(t, dir, "outside.yaml", stackHeader+"tasks:\n  - log: {message: "+canary+"}\n")
+	writeFile(t, book, "notes.txt", "root:x:0:0:"+canary+":/root:/bin/bash\n")
+	writeFile(t, filepath.Join(book, "sub"), "child.yaml", stackHeader+"tasks:\n  - log: {message: child}\n")
+	writeFile(t, filepath.Join(book, "sub"), "nested.yaml", stackHeader+"tasks:\n  - playbook: {file: escape.yaml}\n")
+	for link, target := range map[string]string{"escape.yaml": outside, "sub/escape.yaml": outside, "inside.yaml": filepath.Join(book, "sub", "child.yaml")} {
+		if err := os.Symlink(target, filepath.Join(book, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parent := func(name, file string) string {
+		return writeFile(t, book, name+".yaml", stackHeader+"tasks:\n  - playbook: {file: "+file+"}\n")
+	}
+	for _, tc := range []struct{ name, file, want string }{
+		{"traversal", "../outside.yaml", "leaves the playbook's directory"},
+		{"absolute", outside, "is absolute"},
+		{"symlink", "escape.yaml", "resolves outside the playbook's directory"},
+		{"nested-symlink", "sub/nested.yaml", `in child playbook "sub/nested.yaml"`},
+		{"not-a-playbook", "notes.txt", `playbook "notes.txt" is not a valid playbook`},
+	} {
+		p := parent(tc.name, tc.file)
+		for _, args := range [][]string{{"validate", p}, {"run", p, "--embedded", "--data-dir", filepath.Join(dir, "state")}} {
+			r := cli(t, dir, args...)
+			out := r.stdout + r.stderr
+			if r.code != exitRefused || !strings.Contains(out, "tasks[0].playbook.file") || !strings.Contains(out, tc.want) {
+				t.Errorf("%s: %s: exit %d, want 2 naming the field and %q:\n%s", tc.name, args[0], r.code, tc.want, out)
+			}
+			if strings.Contains(out, canary) {
+				t.Errorf("%s: %s: the output quotes the file:\n%s", tc.name, args[0], out)
+			}
+		}
+	}
+	for _, file := range []string{"sub/child.yaml", "inside.yaml"} {
+		if r := cli(t, dir, "validate", parent("ok", file)); r.code != exitOK {
+			t.Errorf("child %s: exit %d: %s", file, r.code, r.stderr)
+		}
 	}
 }
