@@ -154,11 +154,12 @@ func (p *Playbook) checkRenderedExpressions(inputs map[string]any, probs *proble
 					check(t.Path, t.Line, k, v, keys[k])
 				}
 			}
-			// The counts and durations Parse checks when they are literal (batch_size -7 must
-			// not silently mean "no batching").
+			// The counts, durations and URLs Parse checks when they are literal (batch_size -7
+			// must not silently mean "no batching").
 			for _, k := range sortedKeys(taskKeys[t.Type]) {
-				if v, ok := t.Properties[k]; ok && isNumberKind(taskKeys[t.Type][k].kind) {
-					spec := taskKeys[t.Type][k]
+				spec := taskKeys[t.Type][k]
+				_, isExpr := keys[k]
+				if v, ok := t.Properties[k]; ok && !isExpr && (checkedOnceRendered(spec.kind) || spec.check != nil) {
 					check(t.Path, t.Line, k, v, func(v any) string { return checkKind(spec, v, false) })
 				}
 			}
@@ -167,9 +168,9 @@ func (p *Playbook) checkRenderedExpressions(inputs map[string]any, probs *proble
 	p.checkRenderedStores(check)
 }
 
-// isNumberKind reports whether values of kind are numbers, which a template renders as text
-// that must still parse as one.
-func isNumberKind(k valueKind) bool { return k == kindInt || k == kindSeconds }
+// checkedOnceRendered reports whether a templated value of kind is checked with the inputs, as a
+// literal one is at Parse: counts, durations and URLs, whose rendered text must still be one.
+func checkedOnceRendered(k valueKind) bool { return k == kindInt || k == kindSeconds || k == kindURL }
 
 // checkRenderedValue renders v, a value templated with nothing but inputs and metadata, and adds
 // checkFn's problem at path. A value that reads anything else (nodes, task results, dates, an

@@ -117,3 +117,62 @@ func TestNotAPlaybookQuotesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderedURLsAndPercentChecked: a webhook URL or a max_fail_percentage templated with inputs
+// is checked once rendered, naming the field.
+func TestRenderedURLsAndPercentChecked(t *testing.T) {
+	src := header + `inputs:
+  host: {type: String, default: hooks.example}
+  pct: {type: String, default: "10"}
+tasks:
+  - webhook: {uri: "http://{{ inputs.host }}/x"}
+  - rpc: {action: a.b, nodes: [n], max_fail_percentage: "{{ inputs.pct }}"}
+`
+	pb, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		given      map[string]any
+		path, want string
+	}{
+		{map[string]any{"host": ""}, "tasks[0].webhook.uri", "must name a host"},
+		{map[string]any{"pct": "150"}, "tasks[1].rpc.max_fail_percentage", "percentage from 0 to 100"},
+	} {
+		probs := problemsOf(t, func() error { _, err := pb.ResolveInputs(tc.given); return err }())
+		if len(probs) != 1 || probs[0].Path != tc.path || !strings.Contains(probs[0].Message, tc.want) {
+			t.Errorf("inputs %v: %v", tc.given, probs)
+		}
+	}
+	if _, err := pb.ResolveInputs(nil); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+}
+
+// TestInputsSizeLimit: a given value larger than MaxInputsBytes, or inputs larger together, are
+// refused naming the (largest) input and the limit, without the value; just under passes.
+func TestInputsSizeLimit(t *testing.T) {
+	src := header + "inputs:\n  a: {type: String, required: false}\n  b: {type: String, required: false, sensitive: true}\n"
+	pb, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := strings.Repeat("x", 3<<20)
+	half := strings.Repeat("y", MaxInputsBytes/2+10)
+	for _, tc := range []struct {
+		given map[string]any
+		path  string
+	}{
+		{map[string]any{"a": huge}, "inputs.a"},
+		{map[string]any{"b": huge}, "inputs.b"},
+		{map[string]any{"a": half, "b": half + "z"}, "inputs.b"},
+	} {
+		probs := problemsOf(t, func() error { _, err := pb.ResolveInputs(tc.given); return err }())
+		if len(probs) != 1 || probs[0].Path != tc.path || !strings.Contains(probs[0].Message, "262144 bytes") || strings.Contains(probs[0].Message, "xxx") || strings.Contains(probs[0].Message, "yyy") {
+			t.Errorf("%s: %v", tc.path, probs)
+		}
+	}
+	if _, err := pb.ResolveInputs(map[string]any{"a": strings.Repeat("x", MaxInputsBytes-100)}); err != nil {
+		t.Errorf("just under the limit: %v", err)
+	}
+}

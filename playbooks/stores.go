@@ -47,12 +47,21 @@ func lockableStores() string {
 // storeKeys are the data store properties Parse checks itself, per store type; every other
 // property is checked by the store when it opens (kvstore/datastore). They are the ones a
 // mistake in is dangerous rather than merely broken: the bucket a kv store reaches (never one of
-// fleetbook's own, see protocol.CheckDataBucket) and a lock's durations (a negative wait or
-// lease is refused, not taken as "none").
+// fleetbook's own, see protocol.CheckDataBucket), the server an HTTP store reaches, and a lock's
+// durations (a negative wait or lease is refused, not taken as "none").
 var storeKeys = map[string]map[string]func(any) string{
 	"kv":     {"bucket": checkStoreBucket, "timeout": checkLockDuration(false), "ttl": checkLockDuration(true)},
-	"etcd":   {"timeout": checkLockDuration(false), "ttl": checkLockDuration(true)},
-	"consul": {"timeout": checkLockDuration(false), "ttl": checkLockDuration(true)},
+	"etcd":   {"url": checkStoreURL, "timeout": checkLockDuration(false), "ttl": checkLockDuration(true)},
+	"consul": {"url": checkStoreURL, "timeout": checkLockDuration(false), "ttl": checkLockDuration(true)},
+}
+
+// checkStoreURL checks the url of an HTTP store (etcd, consul) as task URLs are checked.
+func checkStoreURL(v any) string {
+	s, ok := v.(string)
+	if !ok {
+		return "must be a string, got " + describe(v)
+	}
+	return checkURL(s)
 }
 
 // checkStores applies storeKeys to the literal properties of every data store; templated ones

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -116,6 +117,23 @@ func TestChildPlaybookFilesStayInside(t *testing.T) {
 	for _, file := range []string{"sub/child.yaml", "inside.yaml"} {
 		if r := cli(t, dir, "validate", parent("ok", file)); r.code != exitOK {
 			t.Errorf("child %s: exit %d: %s", file, r.code, r.stderr)
+		}
+	}
+}
+
+// TestOversizeInputRefused: a 3 MB input value is refused by validate and by run with exit 2,
+// naming the input and the limit, before any server is reached (it used to end in exit 3,
+// "maximum payload exceeded").
+func TestOversizeInputRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	book := writeFile(t, dir, "book.yaml", stackHeader+"inputs:\n  blob: {type: String}\ntasks:\n  - log: {message: x}\n")
+	inputs := writeFile(t, dir, "inputs.json", `{"blob": "`+strings.Repeat("x", 3<<20)+`"}`)
+	for _, args := range [][]string{{"validate", book, "--inputs", inputs}, {"run", book, "--inputs", inputs, "--embedded", "--data-dir", filepath.Join(dir, "state")}} {
+		r := cli(t, dir, args...)
+		want := fmt.Sprintf("inputs.blob: the value is %d bytes, more than the limit of %d bytes", 3<<20+2, playbooks.MaxInputsBytes)
+		if r.code != exitRefused || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "xxxx") {
+			t.Errorf("%s: exit %d, want 2 and %q:\n%.2000s", args[0], r.code, want, r.stderr)
 		}
 	}
 }
