@@ -41,6 +41,10 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest) (*
 	if req.IdempotencyKey == "" {
 		return nil, apiError(protocol.CodeBadRequest, "idempotency_key is required")
 	}
+	if req.Timeout < 0 {
+		// Not "no deadline": a caller asking for a negative one made a mistake.
+		return nil, apiError(protocol.CodeBadRequest, "timeout must not be negative, got %s", req.Timeout)
+	}
 	pb, inputs, err := Validate([]byte(req.Playbook), req.Inputs, c.opts.parse...)
 	if err != nil {
 		return nil, asAPIError(err)

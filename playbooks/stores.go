@@ -50,9 +50,10 @@ func lockableStores() string {
 // fleetbook's own, see protocol.CheckDataBucket), the server an HTTP store reaches, and a lock's
 // durations (a negative wait or lease is refused, not taken as "none").
 var storeKeys = map[string]map[string]func(any) string{
-	"kv":     {"bucket": checkStoreBucket, "timeout": checkLockDuration(false), "ttl": checkLockDuration(true)},
-	"etcd":   {"url": checkStoreURL, "timeout": checkLockDuration(false), "ttl": checkLockDuration(true)},
-	"consul": {"url": checkStoreURL, "timeout": checkLockDuration(false), "ttl": checkLockDuration(true)},
+	"kv":   {"bucket": checkStoreBucket, "timeout": checkLockDuration(0), "ttl": checkLockDuration(time.Second)},
+	"etcd": {"url": checkStoreURL, "timeout": checkLockDuration(0), "ttl": checkLockDuration(time.Second)},
+	// Consul refuses session TTLs under 10s.
+	"consul": {"url": checkStoreURL, "timeout": checkLockDuration(0), "ttl": checkLockDuration(10 * time.Second)},
 }
 
 // checkStoreURL checks the url of an HTTP store (etcd, consul) as task URLs are checked.
@@ -107,9 +108,9 @@ func checkStoreBucket(v any) string {
 	return ""
 }
 
-// checkLockDuration checks a lock wait (timeout) or lease (ttl, positive) given as a number of
-// seconds or a Go duration string, as kvstore/datastore reads them.
-func checkLockDuration(positive bool) func(any) string {
+// checkLockDuration checks a lock wait (timeout, lo 0) or lease (ttl, at least lo) given as a
+// number of seconds or a Go duration string, as kvstore/datastore reads them.
+func checkLockDuration(lo time.Duration) func(any) string {
 	return func(v any) string {
 		d, ok := toSeconds(v)
 		if s, isStr := v.(string); isStr && !ok {
@@ -124,8 +125,8 @@ func checkLockDuration(positive bool) func(any) string {
 			return "must be a number of seconds or a duration such as 30s, got " + describe(v)
 		case d < 0:
 			return "must not be negative, got " + describe(v)
-		case positive && d <= 0:
-			return "must be greater than 0, got " + describe(v)
+		case d < lo:
+			return fmt.Sprintf("must be at least %s, got %s", lo, describe(v))
 		}
 		return ""
 	}

@@ -35,6 +35,9 @@ Exit codes: 0 the run succeeded, 1 it ran and failed, 2 it was refused before an
 ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, timeout).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout < 0 {
+				return exitf(exitRefused, "--timeout must not be negative, got %s", timeout)
+			}
 			doc, err := readPlaybook(args[0])
 			if err != nil {
 				return err

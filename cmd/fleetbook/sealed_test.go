@@ -137,3 +137,14 @@ func TestOversizeInputRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestNegativeRunTimeoutFlag: `run --timeout -5s` is refused (exit 2) naming the flag.
+func TestNegativeRunTimeoutFlag(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	book := writeFile(t, dir, "book.yaml", stackHeader+"tasks:\n  - log: {message: x}\n")
+	r := cli(t, dir, "run", book, "--timeout", "-5s", "--embedded", "--data-dir", filepath.Join(dir, "state"))
+	if r.code != exitRefused || !strings.Contains(r.stderr, "--timeout must not be negative") {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+}

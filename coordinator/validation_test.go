@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +51,19 @@ func TestTemplatedBatchSize(t *testing.T) {
 	}
 	if jobs := len(w.executions()); jobs != 3 {
 		t.Errorf("the refused step sent %d jobs", jobs-3)
+	}
+}
+
+// TestNegativeRunTimeoutRefused: a submission with a negative timeout is refused as a bad
+// request naming the timeout, not accepted as "no deadline".
+func TestNegativeRunTimeoutRefused(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := e.client.Submit(ctx, protocol.SubmitRequest{Playbook: header + "tasks:\n  - log: {message: x}\n", IdempotencyKey: "k", Timeout: -5 * time.Second})
+	var apiErr *protocol.ErrorResponse
+	if !errors.As(err, &apiErr) || apiErr.Code != protocol.CodeBadRequest || !strings.Contains(apiErr.Message, "timeout must not be negative") {
+		t.Fatalf("got %v", err)
 	}
 }
