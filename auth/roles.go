@@ -80,8 +80,8 @@ const (
 	serviceWildcard = "$SRV.>"
 )
 
-// internalBuckets are the buckets only coordinators write (and, for secrets, workers read).
-var internalBuckets = []string{protocol.RunsBucket, protocol.SubmissionsBucket, protocol.SecretsBucket,
+// coordinatorOnlyBuckets are the buckets only coordinators write (and, for secrets, workers read).
+var coordinatorOnlyBuckets = []string{protocol.RunsBucket, protocol.SubmissionsBucket, protocol.SecretsBucket,
 	protocol.NodesBucket, protocol.AgentsBucket}
 
 // Permissions returns the permissions of role for the user whose public key is user. identity is
@@ -114,7 +114,7 @@ func Permissions(role Role, user, identity string) (jwt.Permissions, error) {
 			jsConsumerNext+">", jsConsumerDel+">", jsAck+protocol.JobsStreamName+".>", jsFlowControl+">")
 		// Data stores may name any bucket, so $KV.> is granted and fleetbook's own buckets
 		// denied: a worker writes none of them, and reads the secrets of its jobs by key only.
-		for _, b := range internalBuckets {
+		for _, b := range coordinatorOnlyBuckets {
 			p.Pub.Deny.Add(kvPrefix + b + ".>")
 		}
 		for _, b := range []string{protocol.RunsBucket, protocol.SubmissionsBucket, protocol.SecretsBucket} {

@@ -30,33 +30,50 @@ type batchPlan struct {
 	summarize bool
 }
 
-// planOf reads the batching properties of an rpc task. chunk is the size of the parallel jobs
-// a step without batch_size is cut into.
-func planOf(task playbooks.Task, chunk int) batchPlan {
+// batchKeys are the rpc properties planOf reads.
+var batchKeys = []string{"batch_size", "batch_sleep_time", "max_fail_percentage", "post"}
+
+// planOf reads the batching properties of an rpc task, rendered with scope: a templated
+// batch_size is batched as its value says, and one that renders to no valid size (-7) is an
+// error naming the property rather than "no batching". chunk is the size of the parallel jobs a
+// step without batch_size is cut into.
+func planOf(task playbooks.Task, scope playbooks.Scope, chunk int) (batchPlan, error) {
 	p := batchPlan{size: chunk, maxFail: -1}
-	if n, ok := intProp(task.Properties["batch_size"]); ok && n > 0 {
+	props := map[string]any{}
+	for _, k := range batchKeys {
+		if v, ok := task.Properties[k]; ok {
+			props[k] = v
+		}
+	}
+	props, err := renderProps(props, scope)
+	if err == nil {
+		err = playbooks.CheckRenderedKeys(task.Type, props, batchKeys...)
+	}
+	if err != nil {
+		return p, err
+	}
+	if n, ok := intProp(props["batch_size"]); ok && n > 0 {
 		p.size, p.sequential = n, true
 	}
-	if f, ok := floatProp(task.Properties["batch_sleep_time"]); ok && f > 0 {
+	if f, ok := floatProp(props["batch_sleep_time"]); ok && f > 0 {
 		p.sleep = time.Duration(f * float64(time.Second))
 	}
-	if f, ok := floatProp(task.Properties["max_fail_percentage"]); ok {
+	if f, ok := floatProp(props["max_fail_percentage"]); ok {
 		p.maxFail = f
 	}
-	if post, ok := task.Properties["post"].([]any); ok {
+	if post, ok := props["post"].([]any); ok {
 		p.summarize = slices.Contains(post, any("summarize"))
 	}
-	return p
+	return p, nil
 }
 
 // batching is how many jobs of what size an attempt of task is cut into: one for every task
 // but rpc.
-func batching(job *protocol.Job, task playbooks.Task, chunk int) (count, size int) {
+func batching(job *protocol.Job, plan batchPlan) (count, size int) {
 	if job.Type != protocol.TaskRPC || len(job.Targets) == 0 {
 		return 1, 0
 	}
-	size = planOf(task, chunk).size
-	return (len(job.Targets) + size - 1) / size, size
+	return (len(job.Targets) + plan.size - 1) / plan.size, plan.size
 }
 
 // batchJob is batch b of an rpc attempt: the same job for a slice of the targets.
@@ -76,7 +93,11 @@ func (d *driver) attempt(ctx context.Context, key string, task playbooks.Task, j
 	if job.Type != protocol.TaskRPC {
 		return d.await(ctx, job)
 	}
-	plan := planOf(task, d.c.opts.rpcChunk)
+	plan, err := planOf(task, d.scope(st.Seq), d.c.opts.rpcChunk)
+	if err != nil {
+		// Rendered the same way when the attempt started, so only a changed scope gets here.
+		return d.refusedResult(job.ID, "could not render the task: "+err.Error()), nil
+	}
 	var todo []*protocol.Job
 	for b := range st.Batches {
 		if !slices.Contains(st.DoneBatches, b) {

@@ -127,19 +127,23 @@ func (d *driver) dispatch(ctx context.Context, key string, task playbooks.Task, 
 		job, err = d.render(task, id, st.Description, d.scope(st.Seq))
 	}
 	var refusal string
+	var plan batchPlan
+	if err == nil && job.Type == protocol.TaskRPC {
+		plan, err = planOf(task, d.scope(st.Seq), d.c.opts.rpcChunk)
+	}
 	if err != nil {
 		refusal = "could not render the task: " + err.Error()
 	} else if job.Type == protocol.TaskRPC {
 		refusal = d.checkRPC(ctx, job.RPC)
 	}
 	if refusal != "" {
-		res := &protocol.Result{ID: id, Msg: refusal, ExitCode: -1, StartedAt: time.Now().UTC(), EndedAt: time.Now().UTC()}
+		res := d.refusedResult(id, refusal)
 		if err := d.update(ctx, func(rec *protocol.RunRecord) { ensureStep(rec, st).Attempt = id.Attempt }); err != nil {
 			return err
 		}
 		return d.finishStep(ctx, key, task, res)
 	}
-	batches, size := batching(job, task, d.c.opts.rpcChunk)
+	batches, size := batching(job, plan)
 	if err := d.update(ctx, func(rec *protocol.RunRecord) {
 		s := ensureStep(rec, st)
 		s.Attempt, s.Job, s.RetryAt = id.Attempt, job, time.Time{}
@@ -155,6 +159,13 @@ func (d *driver) dispatch(ctx context.Context, key string, task playbooks.Task, 
 	}
 	d.dispatched[id] = true
 	return d.publishJob(ctx, job)
+}
+
+// refusedResult is the failed result of an attempt that never ran: its task could not be
+// rendered or checked.
+func (d *driver) refusedResult(id protocol.JobID, msg string) *protocol.Result {
+	now := time.Now().UTC()
+	return &protocol.Result{ID: id, Msg: msg, ExitCode: -1, StartedAt: now, EndedAt: now}
 }
 
 func (d *driver) publishJob(ctx context.Context, job *protocol.Job) error {

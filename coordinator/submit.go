@@ -51,6 +51,10 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest, by
 	if _, apiErr := c.permit(ctx, by, policy.Submit, nil, ""); apiErr != nil {
 		return nil, apiErr
 	}
+	if req.Timeout < 0 {
+		// Not "no deadline": a caller asking for a negative one made a mistake.
+		return nil, apiError(protocol.CodeBadRequest, "timeout must not be negative, got %s", req.Timeout)
+	}
 	pb, inputs, err := Validate([]byte(req.Playbook), req.Inputs, c.opts.parse...)
 	if err != nil {
 		return nil, asAPIError(err)

@@ -2,6 +2,8 @@ package kvstore
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,5 +84,29 @@ func TestProvisionConcurrentlyOnCluster(t *testing.T) {
 		if st.CachedInfo().Config.Replicas != 3 {
 			t.Errorf("bucket %s has %d replicas", bc.Bucket, st.CachedInfo().Config.Replicas)
 		}
+	}
+}
+
+// TestEveryProvisionedBucketIsSealed: every bucket Provision creates but the data bucket is in
+// protocol.InternalBuckets and refused as a playbook's data store bucket, so adding a bucket
+// without sealing it fails here.
+func TestEveryProvisionedBucketIsSealed(t *testing.T) {
+	for _, bc := range (Config{}).Buckets() {
+		err := protocol.CheckDataBucket(bc.Bucket)
+		if bc.Bucket == protocol.DataBucket {
+			if err != nil {
+				t.Errorf("the data bucket is refused: %v", err)
+			}
+			continue
+		}
+		if !errors.Is(err, protocol.ErrReservedBucket) {
+			t.Errorf("bucket %s is open to playbooks: %v", bc.Bucket, err)
+		}
+		if !slices.Contains(protocol.InternalBuckets, bc.Bucket) {
+			t.Errorf("bucket %s is missing from protocol.InternalBuckets", bc.Bucket)
+		}
+	}
+	if got, want := len(protocol.InternalBuckets), len((Config{}).Buckets())-1; got != want {
+		t.Errorf("protocol.InternalBuckets has %d names, Provision creates %d buckets besides the data bucket", got, want)
 	}
 }

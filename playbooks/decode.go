@@ -138,13 +138,20 @@ func kindName(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
+		// The value itself is never quoted: a file that is no playbook at all (a child `file:`
+		// pointing at a password file) is one long scalar, and its text must not reach a
+		// message that is stored and shown to others. The line is enough to find it.
 		switch n.Tag {
 		case "!!null":
 			return "null"
 		case "!!str":
-			return fmt.Sprintf("the string %q", n.Value)
+			return fmt.Sprintf("a string (%d bytes)", len(n.Value))
+		case "!!int", "!!float":
+			return "a number"
+		case "!!bool":
+			return "a boolean"
 		}
-		return fmt.Sprintf("%q", n.Value)
+		return "a scalar value"
 	}
 	return "an unknown YAML node"
 }

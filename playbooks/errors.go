@@ -42,6 +42,10 @@ var (
 	// ErrInvalidPluginTask indicates rendered properties do not fit their plugin's spec.
 	ErrInvalidPluginTask = errors.New("invalid plugin task properties")
 
+	// ErrChildPath indicates a child playbook path (a playbook task's file or name) that is
+	// absolute or leaves the parent playbook's directory; see CheckChildPath.
+	ErrChildPath = errors.New("child playbook path must stay inside the playbook's directory")
+
 	// ErrNodeSetEmpty indicates that a node set found no node and does not have empty_ok. The
 	// error text is the set's when_empty message, or a default naming the set.
 	ErrNodeSetEmpty = errors.New("node set is empty")

@@ -136,26 +136,7 @@ var fleetExpressionKeys = map[string]func(any) string{
 func (p *Playbook) checkRenderedExpressions(inputs map[string]any, probs *problems) {
 	scope := Scope{Inputs: inputs, Metadata: p.Metadata()}
 	check := func(path string, line int, key string, v any, checkFn func(any) string) {
-		refs, ok := p.inputOnlyTemplates(v, inputs)
-		if !ok || len(refs) == 0 {
-			return
-		}
-		rendered, err := Render(v, scope)
-		if err != nil {
-			return
-		}
-		msg := checkFn(rendered)
-		if msg == "" {
-			return
-		}
-		msg += " (rendered from the inputs)"
-		for _, name := range refs {
-			if in, _ := p.Input(name); in.Sensitive {
-				msg = fmt.Sprintf("is not a valid expression once rendered with the inputs (not shown: it uses the sensitive input %q)", name)
-				break
-			}
-		}
-		probs.list = append(probs.list, Problem{Path: joinPath(path, key), Line: line, Message: msg})
+		p.checkRenderedValue(scope, probs, joinPath(path, key), line, v, checkFn)
 	}
 	for _, ns := range p.Nodes {
 		keys := expressionKeys[ns.Type]
@@ -173,8 +154,49 @@ func (p *Playbook) checkRenderedExpressions(inputs map[string]any, probs *proble
 					check(t.Path, t.Line, k, v, keys[k])
 				}
 			}
+			// The counts, durations and URLs Parse checks when they are literal (batch_size -7
+			// must not silently mean "no batching").
+			for _, k := range sortedKeys(taskKeys[t.Type]) {
+				spec := taskKeys[t.Type][k]
+				_, isExpr := keys[k]
+				if v, ok := t.Properties[k]; ok && !isExpr && (checkedOnceRendered(spec.kind) || spec.check != nil) {
+					check(t.Path, t.Line, k, v, func(v any) string { return checkKind(spec, v, false) })
+				}
+			}
 		}
 	}
+	p.checkRenderedStores(check)
+}
+
+// checkedOnceRendered reports whether a templated value of kind is checked with the inputs, as a
+// literal one is at Parse: counts, durations and URLs, whose rendered text must still be one.
+func checkedOnceRendered(k valueKind) bool { return k == kindInt || k == kindSeconds || k == kindURL }
+
+// checkRenderedValue renders v, a value templated with nothing but inputs and metadata, and adds
+// checkFn's problem at path. A value that reads anything else (nodes, task results, dates, an
+// input read from a data store at run time) is left to the step that uses it. The message never
+// quotes a rendered value that holds a sensitive input.
+func (p *Playbook) checkRenderedValue(scope Scope, probs *problems, path string, line int, v any, checkFn func(any) string) {
+	refs, ok := p.inputOnlyTemplates(v, scope.Inputs)
+	if !ok || len(refs) == 0 {
+		return
+	}
+	rendered, err := Render(v, scope)
+	if err != nil {
+		return
+	}
+	msg := checkFn(rendered)
+	if msg == "" {
+		return
+	}
+	msg += " (rendered from the inputs)"
+	for _, name := range refs {
+		if in, _ := p.Input(name); in.Sensitive {
+			msg = fmt.Sprintf("is not valid once rendered with the inputs (not shown: it uses the sensitive input %q)", name)
+			break
+		}
+	}
+	probs.list = append(probs.list, Problem{Path: path, Line: line, Message: msg})
 }
 
 // inputOnlyTemplates lists the inputs that the templates in v read, and reports whether they

@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -88,8 +89,10 @@ func checkKind(spec propSpec, v any, allowTemplates bool) string {
 		if len(spec.enum) > 0 && !containsFold(spec.enum, s) {
 			return fmt.Sprintf("must be one of %s, got %q", strings.Join(spec.enum, ", "), s)
 		}
-		if spec.kind == kindURL && !(strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")) {
-			return fmt.Sprintf("must be an http:// or https:// URL, got %q", s)
+		if spec.kind == kindURL {
+			if msg := checkURL(s); msg != "" {
+				return msg
+			}
 		}
 		if spec.pattern != nil && !spec.pattern.re.MatchString(s) {
 			return fmt.Sprintf("%s, got %q", spec.pattern.must, s)
@@ -153,6 +156,27 @@ func checkKind(spec propSpec, v any, allowTemplates bool) string {
 	}
 	if spec.check != nil {
 		return spec.check(v)
+	}
+	return ""
+}
+
+// checkURL returns "" when s is an absolute http or https URL with a host, or what is wrong:
+// "http:///path" or "https://:443" name no server, and would be sent to whatever the HTTP client
+// makes of them.
+func checkURL(s string) string {
+	if !(strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")) {
+		return fmt.Sprintf("must be an http:// or https:// URL, got %q", s)
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("must be a valid URL, got %q", s)
+	case u.Hostname() == "":
+		return fmt.Sprintf("must name a host (http://HOST/...), got %q", s)
+	case u.Port() != "":
+		if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
+			return fmt.Sprintf("must have a port from 1 to 65535, got %q", s)
+		}
 	}
 	return ""
 }

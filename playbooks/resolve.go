@@ -1,6 +1,7 @@
 package playbooks
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -74,6 +75,7 @@ func (p *Playbook) ResolveInputs(given map[string]any) (map[string]any, error) {
 			probs.add(path, nil, "required input %q (%s) is missing", in.Name, in.Type)
 		}
 	}
+	checkInputsSize(out, given, &probs)
 	if len(probs.list) == 0 {
 		// Only now: an expression is rendered with values that passed their own checks.
 		p.checkRenderedExpressions(out, &probs)
@@ -160,4 +162,30 @@ func deepCopy(v any) any {
 		return append([]string(nil), x...)
 	}
 	return v
+}
+
+// checkInputsSize refuses given values larger, as JSON, than MaxInputsBytes together, naming the
+// largest input (defaults are part of the document, which has its own limit). A message gives
+// sizes only, never a value.
+func checkInputsSize(out, given map[string]any, probs *problems) {
+	total, largest, largestSize := 0, "", 0
+	for _, name := range sortedKeys(out) {
+		if _, isGiven := given[name]; !isGiven {
+			continue
+		}
+		b, err := json.Marshal(out[name])
+		if err != nil {
+			continue // not JSON at all: the submit request will say so
+		}
+		total += len(b)
+		if len(b) > largestSize {
+			largest, largestSize = name, len(b)
+		}
+	}
+	switch {
+	case largestSize > MaxInputsBytes:
+		probs.add(joinPath("inputs", largest), nil, "the value is %d bytes, more than the limit of %d bytes (MaxInputsBytes) for all inputs of a run together; pass a reference to the data (a file name, a data store key) instead", largestSize, MaxInputsBytes)
+	case total > MaxInputsBytes:
+		probs.add(joinPath("inputs", largest), nil, "the inputs are %d bytes together (this one %d), more than the limit of %d bytes (MaxInputsBytes) for all inputs of a run; pass a reference to the data instead", total, largestSize, MaxInputsBytes)
+	}
 }

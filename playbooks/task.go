@@ -307,6 +307,16 @@ func (d *decoder) taskRules(t *Task, path string, n *yaml.Node) bool {
 			d.probs.add(path, n, `exactly one of "name" or "file" must be given`)
 			return false
 		}
+		for _, k := range []string{"file", "name"} {
+			// A templated name is never read from disk (only bundled files are), so only literal
+			// paths are checked.
+			if ref, ok := t.Properties[k].(string); ok && !isTemplate(ref) {
+				if err := CheckChildPath(ref); err != nil {
+					d.probs.add(joinPath(path, k), n, "%v", err)
+					return false
+				}
+			}
+		}
 	case TypeData:
 		a, _ := t.Properties["action"].(string)
 		_, hasValue := t.Properties["value"]

@@ -160,3 +160,22 @@ func checkRendered(typ string, props map[string]any) problems {
 	}
 	return probs
 }
+
+// CheckRenderedKeys type-checks the named keys of a task's RENDERED properties as Parse checks
+// literal ones, for the keys the coordinator reads itself (an rpc task's batching): a templated
+// batch_size that renders to -7 is an error naming "rpc.batch_size", never "no batching". Errors
+// are a *ValidationError.
+func CheckRenderedKeys(taskType string, props map[string]any, keys ...string) error {
+	var probs problems
+	for _, k := range keys {
+		v, has := props[k]
+		spec, known := taskKeys[taskType][k]
+		if !has || !known {
+			continue
+		}
+		if msg := checkKind(spec, v, false); msg != "" {
+			probs.add(joinPath(taskType, k), nil, "%s", msg)
+		}
+	}
+	return probs.err()
+}

@@ -90,6 +90,7 @@ func (d *decoder) playbook(root *yaml.Node) *Playbook {
 		case "data_stores":
 			if ds := d.dataStores(e.Value); ds != nil {
 				pb.DataStores = ds
+				d.checkStores(ds)
 			}
 		case "locks":
 			if items, ok := d.seq(e.Value, "locks", 1); ok {

@@ -1,6 +1,9 @@
 package protocol
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Error codes carried in the Nats-Service-Error-Code header of an API error reply, and in the Code
 // of ErrorResponse.
@@ -73,3 +76,11 @@ func (e *ErrorResponse) Refused() bool {
 	}
 	return false
 }
+
+// Errors of CheckDataBucket.
+var (
+	// ErrInvalidBucket: the name is not a JetStream bucket name.
+	ErrInvalidBucket = errors.New("not a valid bucket name")
+	// ErrReservedBucket: the bucket is one of fleetbook's own, which playbooks may not reach.
+	ErrReservedBucket = errors.New("reserved bucket")
+)

@@ -35,6 +35,9 @@ Exit codes: 0 the run succeeded, 1 it ran and failed, 2 it was refused before an
 ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, timeout).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout < 0 {
+				return exitf(exitRefused, "--timeout must not be negative, got %s", timeout)
+			}
 			doc, err := readPlaybook(args[0])
 			if err != nil {
 				return err
@@ -51,6 +54,10 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 			if _, _, err := coordinator.Validate(doc, inputs, plugins.parse()...); err != nil {
 				return refused(err, args[0], asJSON)
 			}
+			files, apiErr := childPlaybooks(args[0], doc, plugins.parse()...)
+			if apiErr != nil {
+				return refused(apiErr, args[0], asJSON)
+			}
 			if idemKey == "" {
 				idemKey = uuid.NewString()
 			}
@@ -63,7 +70,7 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 			submitCtx, cancel := context.WithTimeout(ctx, submitTimeout)
 			resp, err := s.client.Submit(submitCtx, protocol.SubmitRequest{
 				Playbook: string(doc), Source: args[0], Inputs: inputs, IdempotencyKey: idemKey,
-				Files: childPlaybooks(args[0], doc, plugins.parse()...), Timeout: timeout,
+				Files: files, Timeout: timeout,
 			})
 			cancel()
 			if err != nil {

@@ -41,6 +41,12 @@ Exit codes: 0 valid, 2 invalid.`,
 			if err == nil && (len(given) > 0 || in.file != "") {
 				_, _, err = coordinator.Validate(doc, given, plugins.parse()...)
 			}
+			if err == nil {
+				// The child playbooks `run` would send: each must stay inside this one's directory.
+				if _, apiErr := childPlaybooks(args[0], doc, plugins.parse()...); apiErr != nil {
+					err = apiErr
+				}
+			}
 			if err != nil {
 				return refused(err, args[0], asJSON)
 			}

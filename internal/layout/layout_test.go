@@ -19,7 +19,7 @@ const module = "github.com/fleetbook/fleetbook/"
 // package is placed in the layout on purpose.
 var allowed = map[string][]string{
 	"protocol":          {},
-	"playbooks":         {},
+	"playbooks":         {"protocol"},
 	"policy":            {},
 	"kvstore":           {"protocol"},
 	"kvstore/datastore": {"protocol"},

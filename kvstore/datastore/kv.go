@@ -23,22 +23,12 @@ func parseKV(p *props) (*kvConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !validBucket(b) {
-		return nil, p.errf("bucket", "%q is not a valid bucket name (letters, digits, - and _)", b)
+	// Checked here, on every parse of the spec, so that Open refuses a bucket whose name was
+	// rendered at run time as validation refuses a literal one.
+	if err := protocol.CheckDataBucket(b); err != nil {
+		return nil, fmt.Errorf("%w: data store %s: property bucket: %w", ErrStoreSpec, p.store, err)
 	}
 	return &kvConfig{bucket: b}, nil
-}
-
-func validBucket(b string) bool {
-	if b == "" {
-		return false
-	}
-	for _, r := range b {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // validKVKey reports whether key may be a JetStream KV key: letters, digits and -/_=. with no

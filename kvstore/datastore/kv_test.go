@@ -315,3 +315,49 @@ func TestKVLockSameOwnerAdopts(t *testing.T) {
 		t.Fatalf("after release: %v", err)
 	}
 }
+
+// reservedBucketNames are the names a kv data store may not use: every bucket fleetbook
+// provisions (from kvstore's own list, so a new one is covered without editing this test) but the
+// data bucket, and variants of the reserved prefix.
+func reservedBucketNames() []string {
+	var out []string
+	for _, bc := range (kvstore.Config{}).Buckets() {
+		if bc.Bucket != protocol.DataBucket {
+			out = append(out, bc.Bucket)
+		}
+	}
+	return append(out, "fleetbook_anything", "FLEETBOOK_secrets", "Fleetbook_runs", "fleetbook_")
+}
+
+// TestKVStoreRefusesFleetbookBuckets: a kv store (or a kv lock store) naming one of fleetbook's
+// own buckets, or a name that is no bucket name, is refused before anything is opened, naming
+// the bucket, even though the bucket exists and this connection could read it.
+func TestKVStoreRefusesFleetbookBuckets(t *testing.T) {
+	js := jsSetup(t)
+	ctx := t.Context()
+	for _, name := range reservedBucketNames() {
+		spec := protocol.StoreSpec{Name: "s", Type: "kv", Properties: map[string]any{"bucket": name}}
+		_, err := Open(ctx, js, spec, "r")
+		if !errors.Is(err, protocol.ErrReservedBucket) || !errors.Is(err, ErrStoreSpec) || !strings.Contains(err.Error(), `"`+name+`"`) {
+			t.Errorf("Open with bucket %s: %v", name, err)
+		}
+		if _, err := OpenLocker(ctx, js, spec, "r"); !errors.Is(err, protocol.ErrReservedBucket) {
+			t.Errorf("OpenLocker with bucket %s: %v", name, err)
+		}
+		if err := Check(spec); !errors.Is(err, protocol.ErrReservedBucket) {
+			t.Errorf("Check with bucket %s: %v", name, err)
+		}
+	}
+	for _, name := range []string{"a.b", "a b", "a>", "*", "$KV", strings.Repeat("b", 201)} {
+		spec := protocol.StoreSpec{Name: "s", Type: "kv", Properties: map[string]any{"bucket": name}}
+		if _, err := Open(ctx, js, spec, "r"); !errors.Is(err, protocol.ErrInvalidBucket) {
+			t.Errorf("Open with bucket %q: %v", name, err)
+		}
+	}
+	// The default data bucket stays open to playbooks, named or not.
+	for _, props := range []map[string]any{nil, {"bucket": protocol.DataBucket}} {
+		if _, err := Open(ctx, js, protocol.StoreSpec{Name: "s", Type: "kv", Properties: props}, "r"); err != nil {
+			t.Errorf("Open with %v: %v", props, err)
+		}
+	}
+}
