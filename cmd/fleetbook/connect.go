@@ -233,12 +233,13 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, dial dialFunc, setup
 		return err
 	}
 	coordOpts = append(coordOpts, coordinator.WithLogger(log.With("component", "coordinator")))
+	var workOpts []worker.Option
 	if secured {
-		opts, err := securedCoordinator(setup)
+		sec, err := embeddedSecurity(setup)
 		if err != nil {
 			return err
 		}
-		coordOpts = append(coordOpts, opts...)
+		coordOpts, workOpts = append(coordOpts, sec.coordinator...), sec.worker
 	}
 	coord, err := coordinator.New(cnc, append(plugins.coordinator(), coordOpts...)...)
 	if err != nil {
@@ -250,7 +251,7 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, dial dialFunc, setup
 	}
 	// Both provision the streams and buckets, so neither depends on which starts first.
 	wrk, err := worker.New(wnc, append([]worker.Option{worker.WithConcurrency(concurrency), worker.WithStore(kvstore.Config{Await: secured}),
-		worker.WithLogger(log.With("component", "worker"))}, plugins.worker()...)...)
+		worker.WithLogger(log.With("component", "worker"))}, append(workOpts, plugins.worker()...)...)...)
 	if err != nil {
 		return err
 	}
@@ -292,18 +293,4 @@ func refusedByServer(_ *nats.Conn, _ *nats.Subscription, err error) {
 	}
 	fmt.Fprintf(os.Stderr, "fleetbook: refused by the server: %v: these credentials' role may not do this (docs/security.md lists what each role may do)\n", err)
 	os.Exit(exitRefused)
-}
-
-// securedCoordinator is what an embedded coordinator enforces under setup: the setup's policy
-// (the default one made on first start).
-func securedCoordinator(setup *auth.Setup) ([]coordinator.Option, error) {
-	path, err := ensurePolicy(setup)
-	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
-	}
-	p, err := loadPolicy(path)
-	if err != nil {
-		return nil, err
-	}
-	return []coordinator.Option{p}, nil
 }

@@ -67,8 +67,9 @@ func TestSecuredDeploymentProcesses(t *testing.T) {
 
 	creds := func(role string) string { return filepath.Join(authDir, "creds", role+".creds") }
 	procs := []*proc{
-		start(t, "coordinator", "coordinator", "--server", url, "--creds", creds("coordinator"), "--policy", filepath.Join(authDir, "policy.yaml")),
-		start(t, "worker", "worker", "--server", url, "--creds", creds("worker")),
+		start(t, "coordinator", "coordinator", "--server", url, "--creds", creds("coordinator"), "--policy", filepath.Join(authDir, "policy.yaml"),
+			"--secrets-key", filepath.Join(authDir, "secrets.key")),
+		start(t, "worker", "worker", "--server", url, "--creds", creds("worker"), "--secrets-key", filepath.Join(authDir, "secrets.key")),
 	}
 	agents, err := filepath.Abs("../../examples/web-cluster/agents")
 	if err != nil {
@@ -166,4 +167,47 @@ func TestAuthRotateKeepsRunsAndTheDefaultPolicy(t *testing.T) {
 		t.Fatalf("the operator credential was not issued again (%v)", err)
 	}
 	checkListed(t, dir, []string{"--embedded", "--data-dir", state}, first.ID)
+}
+
+// The data dir of `run --embedded` holds no sensitive input in any form after the run, nor even an
+// ordinary input: values are sealed before they are stored, and the store is encrypted at rest.
+func TestEmbeddedRunLeavesNoValueOnDisk(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	book := writeFile(t, dir, "secret.yaml", `name: secret
+version: 1.0.0
+author: test
+description: a sensitive and a plain input, both echoed
+inputs:
+  password:
+    type: string
+    description: a secret
+    sensitive: true
+  note:
+    type: string
+    description: not a secret
+tasks:
+  - shell:
+      description: use both
+      command: echo "$PASSWORD $NOTE"
+      environment:
+        PASSWORD: "{{ inputs.password }}"
+        NOTE: "{{ inputs.note }}"
+`)
+	secret, note := canary(), canary()
+	r := cli(t, dir, "run", book, "--embedded", "--data-dir", state, "--input", "password="+secret, "--input", "note="+note)
+	if r.code != exitOK {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, note) || strings.Contains(r.stdout+r.stderr, secret) {
+		t.Fatalf("the report shows the secret, or not the note:\n%s", r.stdout)
+	}
+	for what, value := range map[string]string{"sensitive input": secret, "plain input": note} {
+		if hits := scanStoreDir(t, state, value); len(hits) > 0 {
+			t.Errorf("the %s is on disk in clear: %v", what, hits)
+		}
+	}
+	// That the scan finds what it looks for is shown by TestSensitiveValuesNeverAtRest's control
+	// run without a key.
 }

@@ -96,11 +96,15 @@ nats CLI's NATS_URL and NATS_CREDS). A --listen address other machines can reach
 // remoteFlags are what `fleetbook coordinator` and `fleetbook worker` share: the server they
 // connect to, the service's identity and tuning, its plugins and its profiling address.
 type remoteFlags struct {
-	conn      connFlags
-	name      string
-	service   serviceFlags
-	plugins   string
-	pprofAddr string
+	conn connFlags
+	// secretsKey and retiredKeys are the files of the key sensitive inputs are sealed with, and
+	// of keys being rotated out.
+	secretsKey  string
+	retiredKeys []string
+	name        string
+	service     serviceFlags
+	plugins     string
+	pprofAddr   string
 }
 
 // service is a coordinator or a worker, built and ready to run.
@@ -125,11 +129,11 @@ func coordinatorCommand() *cobra.Command {
 				if r.name != "" {
 					o = append(o, coordinator.WithName(r.name))
 				}
-				secured, err := r.coordinatorSecurity(policyPath)
+				sec, err := r.security(policyPath)
 				if err != nil {
 					return nil, err
 				}
-				return coordinator.New(nc, append(o, secured...)...)
+				return coordinator.New(nc, append(o, sec.coordinator...)...)
 			})
 		},
 	}
@@ -151,8 +155,13 @@ func workerCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return r.serve(cmd, "worker", func(nc *nats.Conn, log *slog.Logger, ps pluginSet) (service, error) {
+				sec, err := r.security("")
+				if err != nil {
+					return nil, err
+				}
 				o := append(ps.worker(), worker.WithLogger(log), worker.WithPool(pool), worker.WithConcurrency(concurrency),
 					worker.WithAckWait(r.service.lease), worker.WithStore(r.service.awaitStore(!r.conn.noAuth)))
+				o = append(o, sec.worker...)
 				if r.name != "" {
 					o = append(o, worker.WithName(r.name))
 				}
@@ -202,6 +211,8 @@ func (r *remoteFlags) register(cmd *cobra.Command, what string) {
 	r.conn.registerRemote(cmd, auth.Role(what))
 	cmd.Flags().StringVar(&r.name, "name", "", what+" identity (default host-pid-random)")
 	r.service.register(cmd)
+	cmd.Flags().StringVar(&r.secretsKey, "secrets-key", "", "file of the key sensitive inputs are sealed with, shared by coordinators and workers (default DATA-DIR/auth/secrets.key; required unless --no-auth)")
+	cmd.Flags().StringArrayVar(&r.retiredKeys, "retired-secrets-key", nil, "file of a key being rotated out: still opens what it sealed (repeatable)")
 	pluginsFlag(cmd, &r.plugins)
 	pprofFlag(cmd, &r.pprofAddr)
 }
@@ -252,23 +263,3 @@ func watchDataDir(ctx context.Context, e *embedded) error {
 
 // dataDirCheck is how often up checks that its data directory is still there.
 const dataDirCheck = 2 * time.Second
-
-// coordinatorSecurity is what a coordinator process enforces: the policy file (given, or the
-// data dir's), unless --no-auth says the server has no authentication to build on.
-func (r *remoteFlags) coordinatorSecurity(policyPath string) ([]coordinator.Option, error) {
-	if r.conn.noAuth {
-		warnNoAuth()
-		return nil, nil
-	}
-	if policyPath == "" {
-		policyPath = filepath.Join(r.conn.dataDir, authDir, policyFile)
-		if _, err := os.Stat(policyPath); err != nil {
-			return nil, fmt.Errorf("--policy FILE is required: without one every caller could do everything (make one with `fleetbook auth init`, see docs/security.md), or say --no-auth for a server without authentication")
-		}
-	}
-	p, err := loadPolicy(policyPath)
-	if err != nil {
-		return nil, err
-	}
-	return []coordinator.Option{p}, nil
-}
