@@ -179,6 +179,8 @@ type Verifier struct {
 	// thousands of nodes would otherwise verify one ed25519 signature per node.
 	mu       sync.Mutex
 	verified map[[sha256.Size]byte]struct{}
+	// decoded holds the grants DecodeGrant parsed, by their encoding, for the same reason.
+	decoded map[string]*protocol.Grant
 }
 
 // maxVerified bounds the verified-grant memory; it is emptied when full.
@@ -189,7 +191,8 @@ func NewVerifier(pubkeys ...string) (*Verifier, error) {
 	if len(pubkeys) == 0 {
 		return nil, fmt.Errorf("%w: trusted signers: none given", ErrInvalidKey)
 	}
-	v := &Verifier{keys: make(map[string]nkeys.KeyPair, len(pubkeys)), verified: map[[sha256.Size]byte]struct{}{}}
+	v := &Verifier{keys: make(map[string]nkeys.KeyPair, len(pubkeys)), verified: map[[sha256.Size]byte]struct{}{},
+		decoded: map[string]*protocol.Grant{}}
 	for _, pk := range pubkeys {
 		kp, err := nkeys.FromPublicKey(pk)
 		if err != nil {
@@ -245,6 +248,28 @@ func (v *Verifier) Verify(req *protocol.RPCRequest, identity string, now time.Ti
 		return fmt.Errorf("%w: no valid proof for %q in targets %s", ErrNotTargeted, identity, g.Targets)
 	}
 	return nil
+}
+
+// DecodeGrant parses a request's encoded grant. Every request of a job carries the same bytes, so
+// a grant seen recently is parsed once; the grant returned is shared and must not be modified.
+func (v *Verifier) DecodeGrant(raw []byte) (*protocol.Grant, error) {
+	v.mu.Lock()
+	g, ok := v.decoded[string(raw)]
+	v.mu.Unlock()
+	if ok {
+		return g, nil
+	}
+	g = &protocol.Grant{}
+	if err := json.Unmarshal(raw, g); err != nil {
+		return nil, fmt.Errorf("%w: grant is not valid JSON: %w", ErrBadSignature, err)
+	}
+	v.mu.Lock()
+	if len(v.decoded) >= maxVerified {
+		clear(v.decoded)
+	}
+	v.decoded[string(raw)] = g
+	v.mu.Unlock()
+	return g, nil
 }
 
 // checkSignature verifies g's signature by kp, once per distinct grant.

@@ -80,10 +80,10 @@ func (t *Tree) Proof(identity string) (*protocol.TargetProof, bool) {
 	if !found {
 		return nil, false
 	}
-	p := &protocol.TargetProof{Index: i, Siblings: make([][]byte, 0, len(t.levels))}
+	p := &protocol.TargetProof{Index: i, Siblings: make([]byte, 0, sha256.Size*(len(t.levels)-1))}
 	for _, level := range t.levels[:len(t.levels)-1] {
 		if sib := i ^ 1; sib < len(level) {
-			p.Siblings = append(p.Siblings, level[sib][:])
+			p.Siblings = append(p.Siblings, level[sib][:]...)
 		}
 		i /= 2
 	}
@@ -94,7 +94,7 @@ func (t *Tree) Proof(identity string) (*protocol.TargetProof, bool) {
 // hex root is root. The path is fixed by the index and the count, so every sibling must be used
 // and none may be left over.
 func verifyProof(root string, count int, identity string, proof *protocol.TargetProof) bool {
-	if proof == nil || count < 1 || proof.Index < 0 || proof.Index >= count {
+	if proof == nil || count < 1 || proof.Index < 0 || proof.Index >= count || len(proof.Siblings)%sha256.Size != 0 {
 		return false
 	}
 	want, err := hex.DecodeString(root)
@@ -105,11 +105,11 @@ func verifyProof(root string, count int, identity string, proof *protocol.Target
 	i, n, used := proof.Index, count, 0
 	for n > 1 {
 		if !(i == n-1 && n%2 == 1) { // the last hash of an odd level is promoted: no sibling
-			if used >= len(proof.Siblings) || len(proof.Siblings[used]) != sha256.Size {
+			if used+sha256.Size > len(proof.Siblings) {
 				return false
 			}
-			sib := [sha256.Size]byte(proof.Siblings[used])
-			used++
+			sib := [sha256.Size]byte(proof.Siblings[used : used+sha256.Size])
+			used += sha256.Size
 			if i%2 == 0 {
 				h = hashNode(h, sib)
 			} else {

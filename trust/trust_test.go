@@ -154,10 +154,13 @@ func TestVerify_Refusals(t *testing.T) {
 			req.Proof, _ = otherTree.Proof(me)
 		}, ErrNotTargeted},
 		{"proof sibling flipped", func(_ *protocol.Grant, req *protocol.RPCRequest) {
-			req.Proof.Siblings[0] = []byte(flip(string(req.Proof.Siblings[0])))
+			req.Proof.Siblings[0] ^= 1
 		}, ErrNotTargeted},
 		{"proof with an extra sibling", func(_ *protocol.Grant, req *protocol.RPCRequest) {
-			req.Proof.Siblings = append(req.Proof.Siblings, req.Proof.Siblings[0])
+			req.Proof.Siblings = append(req.Proof.Siblings, req.Proof.Siblings[:32]...)
+		}, ErrNotTargeted},
+		{"proof with a partial sibling", func(_ *protocol.Grant, req *protocol.RPCRequest) {
+			req.Proof.Siblings = req.Proof.Siblings[:len(req.Proof.Siblings)-1]
 		}, ErrNotTargeted},
 		{"proof index out of range", func(_ *protocol.Grant, req *protocol.RPCRequest) { req.Proof.Index = 7 }, ErrNotTargeted},
 		{"any-node grant for a non-ping action", func(g *protocol.Grant, _ *protocol.RPCRequest) {
