@@ -9,6 +9,7 @@ import (
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/protocol"
+	"github.com/fleetbook/fleetbook/worker/agent"
 )
 
 // BenchmarkRPCFanout10k measures one rpc batch to 10,000 simulated nodes (rpcutil#ping, one
@@ -28,7 +29,37 @@ func BenchmarkRPCFanout10k(b *testing.B) {
 		spec := protocol.RPCSpec{Agent: "rpcutil", Action: "ping", Timeout: 30 * time.Second}
 		b.ResetTimer()
 		for i := range b.N {
-			res, err := Fanout(b.Context(), nc, spec, ids, "bench/"+strconv.Itoa(i), "bench")
+			res, err := Fanout(b.Context(), nc, spec, ids, "bench/"+strconv.Itoa(i), "bench", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ok := 0
+			for _, r := range res {
+				if r.Success {
+					ok++
+				}
+			}
+			if ok != n {
+				b.Fatalf("%d/%d nodes ok", ok, n)
+			}
+		}
+	})
+
+	// The same with a signed grant: the worker builds the target tree and attaches each node's
+	// proof; the agents verify every request.
+	b.Run("fleetbook-signed", func(b *testing.B) {
+		signer := testSigner(b)
+		startFleet(b, s.ClientURL(), nodes, agent.WithTrustedSigners(signer.PublicKey()))
+		nc, _ := natstest.Connect(b, s.ClientURL())
+		spec := protocol.RPCSpec{Agent: "rpcutil", Action: "ping", Timeout: 30 * time.Second}
+		b.ResetTimer()
+		for i := range b.N {
+			id := protocol.JobID{RunID: "signed", Step: i + 1, Attempt: 1}
+			g, err := signer.RPCGrant(id, spec.Agent, spec.Action, nil, ids, time.Now(), time.Hour)
+			if err != nil {
+				b.Fatal(err)
+			}
+			res, err := Fanout(b.Context(), nc, spec, ids, id.String(), "bench", g)
 			if err != nil {
 				b.Fatal(err)
 			}
