@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/playbooks"
+	"github.com/fleetbook/fleetbook/trust"
 )
 
 // Option configures a Coordinator; it returns an error for a value it refuses outright, and New
@@ -28,6 +30,8 @@ type options struct {
 	keepRuns time.Duration
 	// parse are the options every playbook is parsed with (plugin task types).
 	parse []playbooks.ParseOption
+	// signer signs the grants of rpc jobs and the result tokens of every job; nil signs nothing.
+	signer *trust.Signer
 }
 
 func defaultOptions() options {
@@ -117,4 +121,23 @@ func WithRPCChunk(n int) Option {
 // plugin directory run them.
 func WithPlugins(specs map[string]playbooks.PluginSpec) Option {
 	return func(o *options) error { o.parse = append(o.parse, playbooks.WithPlugins(specs)); return nil }
+}
+
+// WithSigner signs what the coordinator publishes with kp, which must hold its seed (an nkeys
+// key pair; its public key is what agents trust, agent.WithTrustedSigners): every rpc job
+// carries a grant the agents verify before acting (a discover job that pings its nodes, an
+// any-node grant for the built-in ping only), and every job a result token without which its
+// result is refused, logged and not applied. Every coordinator of a deployment must be given the
+// same key (the coordinator credential): the result-token key is derived from its seed, and a
+// coordinator taking a run over must accept the results of jobs another one published. Without
+// a signer nothing is signed and every result is applied.
+func WithSigner(kp nkeys.KeyPair) Option {
+	return func(o *options) error {
+		s, err := trust.NewSigner(kp)
+		if err != nil {
+			return err
+		}
+		o.signer = s
+		return nil
+	}
 }
