@@ -1,7 +1,6 @@
 package trust_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,33 +24,6 @@ import (
 // wait bounds every wait: generous, since the machine is shared.
 const wait = 2 * time.Minute
 
-// logBuffer collects log lines, safe for concurrent writers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) has(words ...string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, l := range strings.Split(b.buf.String(), "\n") {
-		ok := l != ""
-		for _, w := range words {
-			ok = ok && strings.Contains(l, w)
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
 // background runs fn until the test ends, or until the returned stop is called.
 func background(t *testing.T, name string, fn func(ctx context.Context) error) (stop func()) {
 	t.Helper()
@@ -68,6 +40,9 @@ func background(t *testing.T, name string, fn func(ctx context.Context) error) (
 	t.Cleanup(stop)
 	return stop
 }
+
+// has reports whether a line of buf contains every one of words.
+func has(buf *natstest.LogBuffer, words ...string) bool { return len(buf.Lines(words...)) > 0 }
 
 func startWorker(t *testing.T, url, name string) (stop func()) {
 	t.Helper()
@@ -108,7 +83,7 @@ func TestEndToEnd_SignedRPCAndBoundResults(t *testing.T) {
 	}
 	pub, _ := kp.PublicKey()
 
-	clog := &logBuffer{}
+	clog := &natstest.LogBuffer{}
 	cnc, _ := natstest.Connect(t, url)
 	c, err := coordinator.New(cnc, coordinator.WithName("c1"), coordinator.WithSigner(kp),
 		coordinator.WithLogger(slog.New(slog.NewTextHandler(clog, nil))))
@@ -119,7 +94,7 @@ func TestEndToEnd_SignedRPCAndBoundResults(t *testing.T) {
 
 	nodes := []agent.Node{{Identity: "web1.test"}, {Identity: "web2.test"}, {Identity: "web3.test"}}
 	state := t.TempDir()
-	alog := &logBuffer{}
+	alog := &natstest.LogBuffer{}
 	anc, _ := natstest.Connect(t, url)
 	ag, err := agent.New(anc, nodes, agent.WithoutRegistration(), agent.WithTrustedSigners(pub),
 		agent.WithAgentsDir(filepath.Join("..", "examples", "web-cluster", "agents")), agent.WithStateDir(state),
@@ -174,7 +149,7 @@ func TestEndToEnd_SignedRPCAndBoundResults(t *testing.T) {
 			t.Fatalf("%s upgrades %q (%v), want 1", n.Identity, b, err)
 		}
 	}
-	if alog.has("refused request") {
+	if has(alog, "refused request") {
 		t.Fatal("the agents refused a request of the signed run")
 	}
 
@@ -215,7 +190,7 @@ func TestEndToEnd_SignedRPCAndBoundResults(t *testing.T) {
 		}
 	}
 	natstest.Eventually(t, wait, func() error {
-		if !clog.has("refused result", "job="+rpcJob.String(), "worker=impostor", "reason=") {
+		if !has(clog, "refused result", "job="+rpcJob.String(), "worker=impostor", "reason=") {
 			return errors.New("no log line names the refused result")
 		}
 		return nil

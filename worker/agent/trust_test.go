@@ -1,14 +1,12 @@
 package agent
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,39 +17,6 @@ import (
 	"github.com/fleetbook/fleetbook/protocol"
 	"github.com/fleetbook/fleetbook/trust"
 )
-
-// logBuffer collects a server's log lines, safe for its goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines are the log lines containing every one of words.
-func (b *logBuffer) lines(words ...string) []string {
-	var out []string
-	for _, l := range strings.Split(b.String(), "\n") {
-		ok := true
-		for _, w := range words {
-			ok = ok && strings.Contains(l, w)
-		}
-		if ok && l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 func newSigner(t *testing.T) *trust.Signer {
 	t.Helper()
@@ -100,7 +65,7 @@ func upgrades(t *testing.T, state, identity string) string {
 
 func TestTrust_ImpostorRequestsAreRefusedLoggedAndNeverAct(t *testing.T) {
 	coordinator, impostor := newSigner(t), newSigner(t)
-	logs := &logBuffer{}
+	logs := &natstest.LogBuffer{}
 	nodes := []Node{{Identity: "web1.test"}, {Identity: "web2.test"}}
 	nc, state, _ := serve(t, nodes, WithoutRegistration(), WithTrustedSigners(coordinator.PublicKey()),
 		WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
@@ -152,7 +117,7 @@ func TestTrust_ImpostorRequestsAreRefusedLoggedAndNeverAct(t *testing.T) {
 			if rep.Success || !strings.Contains(rep.Msg, "refused: "+tc.reason) {
 				t.Fatalf("reply %+v, want a refusal saying %q", rep, tc.reason)
 			}
-			if got := logs.lines("refused request", "identity="+tc.identity, tc.req.RequestID, tc.reason); len(got) != 1 {
+			if got := logs.Lines("refused request", "identity="+tc.identity, tc.req.RequestID, tc.reason); len(got) != 1 {
 				t.Fatalf("log lines naming the refusal: %q\nlog:\n%s", got, logs.String())
 			}
 		})
@@ -164,7 +129,7 @@ func TestTrust_ImpostorRequestsAreRefusedLoggedAndNeverAct(t *testing.T) {
 	if !rep.Success || rep.RequestID != real.RequestID {
 		t.Fatalf("replay reply %+v, want the first reply", rep)
 	}
-	if got := logs.lines("request repeated", "identity=web1.test", real.RequestID, coordinator.PublicKey()); len(got) != 1 {
+	if got := logs.Lines("request repeated", "identity=web1.test", real.RequestID, coordinator.PublicKey()); len(got) != 1 {
 		t.Fatalf("log lines naming the replay: %q", got)
 	}
 
