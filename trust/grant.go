@@ -183,8 +183,12 @@ type Verifier struct {
 	decoded map[string]*protocol.Grant
 }
 
-// maxVerified bounds the verified-grant memory; it is emptied when full.
+// maxVerified bounds the verified-grant and decoded-grant memories; each is emptied when full.
 const maxVerified = 4096
+
+// MaxGrantSize bounds an encoded grant DecodeGrant accepts: a coordinator's grant is about 500
+// bytes.
+const MaxGrantSize = 4096
 
 // NewVerifier trusts the grants signed by any of pubkeys (nkeys public keys); at least one.
 func NewVerifier(pubkeys ...string) (*Verifier, error) {
@@ -253,6 +257,10 @@ func (v *Verifier) Verify(req *protocol.RPCRequest, identity string, now time.Ti
 // DecodeGrant parses a request's encoded grant. Every request of a job carries the same bytes, so
 // a grant seen recently is parsed once; the grant returned is shared and must not be modified.
 func (v *Verifier) DecodeGrant(raw []byte) (*protocol.Grant, error) {
+	if len(raw) > MaxGrantSize {
+		// Bounds what the cache can be made to hold by anyone who can reach the agent.
+		return nil, fmt.Errorf("%w: grant of %d bytes is larger than %d", ErrBadSignature, len(raw), MaxGrantSize)
+	}
 	v.mu.Lock()
 	g, ok := v.decoded[string(raw)]
 	v.mu.Unlock()

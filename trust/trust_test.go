@@ -1,6 +1,8 @@
 package trust
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -293,6 +295,28 @@ func TestNewSignerAndVerifier_RefuseBadKeys(t *testing.T) {
 	}
 	if _, err := NewVerifier(pub, "not-a-key"); !errors.Is(err, ErrInvalidKey) {
 		t.Fatalf("bad trusted key: %v", err)
+	}
+}
+
+func TestDecodeGrant(t *testing.T) {
+	s := newSigner(t)
+	v, _ := NewVerifier(s.PublicKey())
+	g, _ := s.RPCGrant(testJob, "package", "update", nil, identities(3), time.Now(), time.Hour)
+	raw, _ := json.Marshal(g)
+	got, err := v.DecodeGrant(raw)
+	if err != nil || got.Signature != g.Signature || !got.ExpiresAt.Equal(g.ExpiresAt) {
+		t.Fatalf("DecodeGrant = %+v, %v", got, err)
+	}
+	if again, _ := v.DecodeGrant(raw); again != got {
+		t.Fatal("the same bytes were parsed again")
+	}
+	big := append([]byte(`{"job_id":"`), bytes.Repeat([]byte("x"), MaxGrantSize)...)
+	big = append(big, `"}`...)
+	if _, err := v.DecodeGrant(big); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("oversized grant: %v", err)
+	}
+	if _, err := v.DecodeGrant([]byte(`{"job_id":`)); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("invalid grant: %v", err)
 	}
 }
 
