@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/fleetbook/fleetbook/coordinator"
+	"github.com/fleetbook/fleetbook/internal/fleettest"
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/protocol"
 	"github.com/fleetbook/fleetbook/worker"
@@ -177,6 +178,14 @@ func TestEndToEnd_SignedRPCAndBoundResults(t *testing.T) {
 	})
 	if published.Grant == nil || published.ResultToken == "" {
 		t.Fatalf("published rpc job is not signed: grant %v token %q", published.Grant, published.ResultToken)
+	}
+	// The run record, readable beyond the workers, keeps the job without its token or grant.
+	rec := fleettest.RunRecord(t, url, runID)
+	if len(rec.Steps) != 1 || rec.Steps[0].Job == nil {
+		t.Fatalf("run record steps %+v, want the rpc step in flight", rec.Steps)
+	}
+	if j := rec.Steps[0].Job; j.ResultToken != "" || j.Grant != nil {
+		t.Fatalf("the run record holds the job's token %q or grant %v", j.ResultToken, j.Grant)
 	}
 	// Anyone with publish rights on results: correct subject, success, no token; then one with
 	// the token of another job.
