@@ -96,7 +96,7 @@ func (d *driver) attempt(ctx context.Context, key string, task playbooks.Task, j
 	plan, err := planOf(task, d.scope(st.Seq), d.c.opts.rpcChunk)
 	if err != nil {
 		// Rendered the same way when the attempt started, so only a changed scope gets here.
-		return d.refusedResult(job.ID, "could not render the task: "+err.Error()), nil
+		return d.neverRan(job.ID, "could not render the task: "+err.Error()), nil
 	}
 	var todo []*protocol.Job
 	for b := range st.Batches {

@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/policy"
+	"github.com/fleetbook/fleetbook/trust"
 )
 
 // Option configures a Coordinator; it returns an error for a value it refuses outright, and New
@@ -35,6 +37,8 @@ type options struct {
 	requestWindow time.Duration
 	// keys seal sensitive values; nil stores them in clear (see WithSecretsKey).
 	keys *kvstore.Keyring
+	// signer signs the grants of rpc jobs and the result tokens of every job; nil signs nothing.
+	signer *trust.Signer
 }
 
 func defaultOptions() options {
@@ -168,4 +172,22 @@ func WithPolicy(p *policy.Policy) Option {
 // DefaultRequestWindow.
 func WithRequestWindow(d time.Duration) Option {
 	return func(o *options) error { o.requestWindow = d; return nil }
+}
+// WithSigner signs what the coordinator publishes with kp, which must hold its seed (an nkeys
+// key pair; its public key is what agents trust, agent.WithTrustedSigners): every rpc job
+// carries a grant the agents verify before acting (a discover job that pings its nodes, an
+// any-node grant for the built-in ping only), and every job a result token without which its
+// result is refused, logged and not applied. Every coordinator of a deployment must be given the
+// same key (the coordinator credential): the result-token key is derived from its seed, and a
+// coordinator taking a run over must accept the results of jobs another one published. Without
+// a signer nothing is signed and every result is applied.
+func WithSigner(kp nkeys.KeyPair) Option {
+	return func(o *options) error {
+		s, err := trust.NewSigner(kp)
+		if err != nil {
+			return err
+		}
+		o.signer = s
+		return nil
+	}
 }

@@ -137,7 +137,7 @@ func (d *driver) dispatch(ctx context.Context, key string, task playbooks.Task, 
 		refusal = d.checkRPC(ctx, job.RPC)
 	}
 	if refusal != "" {
-		res := d.refusedResult(id, refusal)
+		res := d.neverRan(id, refusal)
 		if err := d.update(ctx, func(rec *protocol.RunRecord) { ensureStep(rec, st).Attempt = id.Attempt }); err != nil {
 			return err
 		}
@@ -161,20 +161,18 @@ func (d *driver) dispatch(ctx context.Context, key string, task playbooks.Task, 
 	return d.publishJob(ctx, job)
 }
 
-// refusedResult is the failed result of an attempt that never ran: its task could not be
+// neverRan is the failed result of an attempt that never ran: its task could not be
 // rendered or checked.
-func (d *driver) refusedResult(id protocol.JobID, msg string) *protocol.Result {
+func (d *driver) neverRan(id protocol.JobID, msg string) *protocol.Result {
 	now := time.Now().UTC()
 	return &protocol.Result{ID: id, Msg: msg, ExitCode: -1, StartedAt: now, EndedAt: now}
 }
 
+// publishJob publishes job, signed when the coordinator has a signer (see signed), retrying
+// until it is stored or ctx ends.
 func (d *driver) publishJob(ctx context.Context, job *protocol.Job) error {
-	body, err := json.Marshal(job)
-	if err != nil {
-		return fmt.Errorf("encode job %s: %w", job.ID, err)
-	}
 	for {
-		_, err := d.c.js.Publish(ctx, protocol.JobSubject(protocol.DefaultPool, job.ID), body, jetstream.WithMsgID(job.ID.String()))
+		err := d.publishSigned(ctx, job)
 		if err == nil {
 			return nil
 		}
@@ -183,6 +181,19 @@ func (d *driver) publishJob(ctx context.Context, job *protocol.Job) error {
 			return err
 		}
 	}
+}
+
+func (d *driver) publishSigned(ctx context.Context, job *protocol.Job) error {
+	out, err := d.signed(ctx, job)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("encode job %s: %w", job.ID, err)
+	}
+	_, err = d.c.js.Publish(ctx, protocol.JobSubject(protocol.DefaultPool, job.ID), body, jetstream.WithMsgID(job.ID.String()))
+	return err
 }
 
 // await waits for the result of job.
@@ -249,6 +260,10 @@ func (d *driver) collect(ctx context.Context, jobs []*protocol.Job, got func(*pr
 				d.log.Error("undecodable result", "subject", m.Subject, "error", err)
 				continue
 			}
+			if err := d.bound(pending[m.Subject], &res); err != nil {
+				d.refusedResult(pending[m.Subject], &res, err)
+				continue
+			}
 			if stop, err := deliver(m.Subject, &res); stop || err != nil {
 				return err
 			}
@@ -276,6 +291,12 @@ func (d *driver) reconcile(ctx context.Context, job *protocol.Job) (*protocol.Re
 		var res protocol.Result
 		if err := json.Unmarshal(raw.Data, &res); err != nil {
 			return nil, fmt.Errorf("decode result of %s: %w", job.ID, err)
+		}
+		if err := d.bound(job, &res); err != nil {
+			// The stream's last result on the subject is not the job's: wait for the real one,
+			// which the run's subscription delivers.
+			d.refusedResult(job, &res, err)
+			return nil, nil
 		}
 		return &res, nil
 	case !errors.Is(err, jetstream.ErrMsgNotFound):

@@ -59,6 +59,14 @@ type Job struct {
 	// scrubs every one of them from the job's output, whether or not the job refers to them (a
 	// value written to a file by one step and printed by the next).
 	Sensitive bool `json:"sensitive,omitempty"`
+	// Grant is the coordinator's signed authorisation of an rpc job (or of a discover job's
+	// pings), which the worker forwards to the agents. Set only when the coordinator has a signer.
+	Grant *Grant `json:"grant,omitempty"`
+	// ResultToken binds the job's result to the job: the worker copies it into Result.Token and
+	// the coordinator applies only a result whose token it recomputes. It is a secret of the
+	// workers and coordinators (jobs are readable by workers only) and is never stored in the run
+	// record. Set only when the coordinator has a signer.
+	ResultToken string `json:"result_token,omitempty"`
 }
 
 // ShellSpec is a rendered shell task. Templated values never appear in Command: they are passed as
@@ -88,4 +96,6 @@ type Result struct {
 	ExitCode  int       `json:"exit_code"`
 	StartedAt time.Time `json:"started_at"`
 	EndedAt   time.Time `json:"ended_at"`
+	// Token is the job's ResultToken, copied by the worker.
+	Token string `json:"token,omitempty"`
 }

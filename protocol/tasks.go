@@ -102,6 +102,11 @@ type RPCRequest struct {
 	Data      map[string]any `json:"data,omitempty"`
 	// Caller names who asked (the run id), for the agent's logs.
 	Caller string `json:"caller,omitempty"`
+	// Grant is the coordinator's signed authorisation of the job this request belongs to,
+	// forwarded unchanged by the worker; Proof shows the receiving node is among its targets. An
+	// agent with trusted signers refuses a request without them (see package trust).
+	Grant *Grant       `json:"grant,omitempty"`
+	Proof *TargetProof `json:"proof,omitempty"`
 }
 
 // RPCReply is a node's answer to an RPCRequest.

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,7 +115,7 @@ func (s *session) process(hard, jctx context.Context, log *slog.Logger, msg jets
 
 	// The previous holder may have published the result and died before acknowledging: running
 	// the job again would repeat its effects.
-	if how, found := s.answered(hard, log, job.ID); found {
+	if how, found := s.answered(hard, log, job); found {
 		return how, ""
 	}
 
@@ -137,7 +138,7 @@ func (s *session) process(hard, jctx context.Context, log *slog.Logger, msg jets
 	held.Store(h)
 	if h.att.Starts > 1 {
 		// Taken over: the previous holder may have stored its result just before going silent.
-		if how, found := s.answered(hard, log, job.ID); found {
+		if how, found := s.answered(hard, log, job); found {
 			return how, ""
 		}
 	}
@@ -201,10 +202,10 @@ func (s *session) process(hard, jctx context.Context, log *slog.Logger, msg jets
 	return ackJob, ""
 }
 
-// answered looks for job id's result: found, the job is acknowledged without running (ackJob);
+// answered looks for job's result: found, the job is acknowledged without running (ackJob);
 // a failed lookup hands the job back for later (nakLater).
-func (s *session) answered(hard context.Context, log *slog.Logger, id protocol.JobID) (settlement, bool) {
-	exists, err := s.resultExists(hard, id)
+func (s *session) answered(hard context.Context, log *slog.Logger, job *protocol.Job) (settlement, bool) {
+	exists, err := s.resultExists(hard, log, job)
 	switch {
 	case err != nil:
 		log.Warn("looking up an earlier result failed, retrying later", "error", err)
@@ -291,13 +292,22 @@ func (s *session) executeTracked(jctx context.Context, job *protocol.Job) (track
 	return tracked{Result: res}, err
 }
 
-// resultExists reports whether a result of job id is already in the results stream.
-func (s *session) resultExists(ctx context.Context, id protocol.JobID) (bool, error) {
+// resultExists reports whether a result of job is already in the results stream. When the job
+// carries a result token, a stored result without it was not produced for the job (a forged one,
+// which the coordinator refuses): it does not count, or the job would never run.
+func (s *session) resultExists(ctx context.Context, log *slog.Logger, job *protocol.Job) (bool, error) {
 	// Not cancelled with ctx: a job pulled just before the grace ends is still handled properly.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	defer cancel()
-	_, err := s.results.GetLastMsgForSubject(cctx, protocol.ResultSubject(id))
+	raw, err := s.results.GetLastMsgForSubject(cctx, protocol.ResultSubject(job.ID))
 	switch {
+	case err == nil && job.ResultToken != "":
+		var res protocol.Result
+		if json.Unmarshal(raw.Data, &res) != nil || subtle.ConstantTimeCompare([]byte(res.Token), []byte(job.ResultToken)) != 1 {
+			log.Warn("ignoring a stored result not bound to this job", "worker", res.Worker)
+			return false, nil
+		}
+		return true, nil
 	case err == nil:
 		return true, nil
 	case errors.Is(err, jetstream.ErrMsgNotFound):

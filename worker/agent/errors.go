@@ -20,4 +20,8 @@ var (
 	ErrStartup = errors.New("agent start-up failed")
 	// ErrAlreadyRunning indicates that Run was called twice on one Server.
 	ErrAlreadyRunning = errors.New("agent server is already running")
+	// ErrReplayMemoryFull refuses a signed request when the memory of signed request ids is
+	// full: accepting it without remembering it until its grant expires would let a replay of it
+	// act again.
+	ErrReplayMemoryFull = errors.New("too many signed requests remembered: refusing new ones until their grants expire")
 )

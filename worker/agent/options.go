@@ -26,6 +26,9 @@ type options struct {
 	store         kvstore.Config
 	refresh       time.Duration
 	registerBurst int
+	// trusted are the coordinator public keys whose grants requests must carry; none accepts
+	// unsigned requests.
+	trusted []string
 }
 
 func defaultOptions() options {
@@ -96,9 +99,27 @@ func WithConcurrency(n int) Option {
 
 // WithDedupe sets how many recent request ids are remembered (0: four per node, at least 1024)
 // and for how long (default 10 minutes). A request repeated within both bounds gets the first
-// reply again without acting.
+// reply again without acting. Signed requests (WithTrustedSigners) are remembered longer, until
+// their grant expires, up to max(16384, 16 per node) of them: past that, new signed requests are
+// refused until old grants expire.
 func WithDedupe(entries int, ttl time.Duration) Option {
 	return func(o *options) error { o.dedupeSize, o.dedupeTTL = entries, ttl; return nil }
+}
+
+// WithTrustedSigners makes the server act only on requests that carry a grant signed by one of
+// pubkeys (nkeys public keys of the coordinators, trust.Signer.PublicKey) and that match it:
+// agent, action, arguments, request id, this node among its targets, not expired. Every other
+// request is answered with an error naming the refusal and logged (identity, reason, request id,
+// signer); nothing runs. Without this option unsigned requests are accepted. Signed request ids
+// are remembered until their grant expires (see WithDedupe).
+func WithTrustedSigners(pubkeys ...string) Option {
+	return func(o *options) error {
+		if len(pubkeys) == 0 {
+			return fmt.Errorf("trusted signers: at least one public key is required")
+		}
+		o.trusted = append(o.trusted, pubkeys...)
+		return nil
+	}
 }
 
 // WithoutRegistration serves RPC without registering in the node registry (tests, or a fleet

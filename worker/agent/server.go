@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fleetbook/fleetbook/protocol"
+	"github.com/fleetbook/fleetbook/trust"
 )
 
 // Server answers RPC requests for one or many nodes on one NATS connection and keeps them
@@ -28,6 +29,7 @@ type Server struct {
 	nodes     map[string]*node
 	order     []*node
 	seen      *dedupe
+	verifier  *trust.Verifier
 	sem       chan struct{}
 	ready     chan struct{}
 	running   atomic.Bool
@@ -95,9 +97,21 @@ func New(nc *nats.Conn, nodes []Node, opts ...Option) (*Server, error) {
 	if size == 0 {
 		size = max(1024, 4*len(nodes))
 	}
-	s.seen = newDedupe(size, o.dedupeTTL)
+	s.seen = newDedupe(size, max(minPinned, pinnedPerNode*len(nodes)), o.dedupeTTL)
+	if len(o.trusted) > 0 {
+		if s.verifier, err = trust.NewVerifier(o.trusted...); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		}
+	}
 	return s, nil
 }
+
+// The memory of signed request ids (see WithDedupe): with grants that live a quarter of an hour,
+// 16 per node holds a node's requests at more than one a minute.
+const (
+	minPinned     = 16384
+	pinnedPerNode = 16
+)
 
 // Agents lists the agents every node of this server runs, with their versions.
 func (s *Server) Agents() []protocol.AgentInfo { return s.agentList }
@@ -164,10 +178,24 @@ func (s *Server) handle(ctx context.Context, inflight *sync.WaitGroup, m *nats.M
 		// Another process may serve this identity: stay silent.
 		return
 	}
-	var req protocol.RPCRequest
-	if err := json.Unmarshal(m.Data, &req); err != nil {
+	req, err := s.decode(m.Data)
+	if err != nil {
+		if s.verifier != nil {
+			s.refuse(m, n, &req, err)
+			return
+		}
 		s.respond(m, n, &req, outcome{msg: "request is not valid JSON: " + err.Error()})
 		return
+	}
+	// Verified before anything else: an unauthorised request learns nothing of this node's
+	// agents and runs nothing.
+	var pinUntil time.Time
+	if s.verifier != nil {
+		if err := s.verifier.Verify(&req, identity, time.Now()); err != nil {
+			s.refuse(m, n, &req, err)
+			return
+		}
+		pinUntil = trust.RememberUntil(req.Grant)
 	}
 	def, args, refusal := s.check(&req)
 	if refusal != "" {
@@ -177,8 +205,18 @@ func (s *Server) handle(ctx context.Context, inflight *sync.WaitGroup, m *nats.M
 
 	var entry *dedupeEntry
 	if req.RequestID != "" {
-		e, first := s.seen.begin(identity+"\x00"+req.RequestID, time.Now())
-		if !first {
+		e, first := s.seen.begin(identity+"\x00"+req.RequestID, time.Now(), pinUntil)
+		switch {
+		case e == nil:
+			s.refuse(m, n, &req, ErrReplayMemoryFull)
+			return
+		case !first:
+			if s.verifier != nil {
+				// A redelivered job repeats its requests legitimately; so does an impostor
+				// replaying a captured one. Neither acts again: both get the first reply.
+				s.log.Warn("request repeated: answering with the first reply, not acting again",
+					"identity", identity, "request_id", req.RequestID, "signer", req.Grant.Signer, "caller", req.Caller)
+			}
 			s.replayWhenDone(inflight, m, e)
 			return
 		}
@@ -194,6 +232,48 @@ func (s *Server) handle(ctx context.Context, inflight *sync.WaitGroup, m *nats.M
 		defer func() { <-s.sem }()
 		s.finish(m, n, &req, entry, s.runExecutable(ctx, def, n, &req, args))
 	})
+}
+
+// refuse answers a request that must not run with the reason, and logs it with what identifies
+// the request and its signer.
+func (s *Server) refuse(m *nats.Msg, n *node, req *protocol.RPCRequest, reason error) {
+	signer := ""
+	if req.Grant != nil {
+		signer = req.Grant.Signer
+	}
+	s.log.Warn("refused request", "identity", n.Identity, "reason", reason.Error(), "request_id", req.RequestID,
+		"signer", signer, "agent", req.Agent, "action", req.Action, "caller", req.Caller)
+	s.respond(m, n, req, outcome{msg: "refused: " + reason.Error()})
+}
+
+// wireRequest is an RPCRequest whose grant is left encoded, for the verifier's DecodeGrant.
+type wireRequest struct {
+	protocol.RPCRequest
+	Grant json.RawMessage `json:"grant,omitempty"`
+}
+
+// decode parses a request. With a verifier, the grant (the same bytes in every request of a job,
+// and most of each request's size) is parsed through its cache: an agent serving 10,000 nodes
+// parses it once per job, not once per node.
+func (s *Server) decode(data []byte) (protocol.RPCRequest, error) {
+	if s.verifier == nil {
+		var req protocol.RPCRequest
+		err := json.Unmarshal(data, &req)
+		return req, err
+	}
+	var w wireRequest
+	if err := json.Unmarshal(data, &w); err != nil {
+		return w.RPCRequest, fmt.Errorf("request is not valid JSON: %w", err)
+	}
+	req := w.RPCRequest
+	if len(w.Grant) > 0 && string(w.Grant) != "null" {
+		g, err := s.verifier.DecodeGrant(w.Grant)
+		if err != nil {
+			return req, err
+		}
+		req.Grant = g
+	}
+	return req, nil
 }
 
 // check refuses what the node cannot do: an unknown agent or action, or arguments that do not

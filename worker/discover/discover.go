@@ -48,6 +48,10 @@ type Config struct {
 	PuppetDB string
 	// Caller names who asks, in the pings' RPC requests (the run id).
 	Caller string
+	// Grant, when the coordinator signed the discover job, is its any-node grant for the pings
+	// (trust.PingGrant), forwarded unchanged; each ping's request id is then
+	// trust.RequestID(Grant.JobID, identity), as the agents require.
+	Grant *protocol.Grant
 	// Timeout bounds the whole discovery; a source program and the wait for ping replies get
 	// their own defaults, shortened to fit. Zero means one minute.
 	Timeout time.Duration
@@ -73,6 +77,7 @@ func Nodes(ctx context.Context, cfg Config, spec *protocol.DiscoverSpec) ([]stri
 		sourceTimeout: min(defaultSourceTimeout, timeout),
 		pingTimeout:   min(defaultPingTimeout, timeout),
 		caller:        cfg.Caller,
+		grant:         cfg.Grant,
 	}
 	return d.discover(ctx, spec)
 }
@@ -88,6 +93,8 @@ type discoverer struct {
 	pingTimeout   time.Duration
 	// caller names who asks, in RPC requests (the run id).
 	caller string
+	// grant authorises the pings, when the job was signed.
+	grant *protocol.Grant
 }
 
 // discover runs the node set's source, de-duplicates, keeps the first Limit nodes, then runs the

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fleetbook/fleetbook/protocol"
+	"github.com/fleetbook/fleetbook/trust"
 )
 
 // discoverRPCVersion is the RPCRequest version the connectivity test speaks.
@@ -24,7 +25,7 @@ const (
 	noRespondersStatus = "503"
 )
 
-// ping sends rpcutil ping to every node at once over core NATS and waits up to pingTimeout (or
+// ping sends rpcutil ping (with the job's any-node grant, when it has one) to every node at once over core NATS and waits up to pingTimeout (or
 // ctx's end) for the replies, which all come to one subscription. Nodes that do not answer, or
 // answer with a failure, fail discovery, each one named.
 func (d *discoverer) ping(ctx context.Context, nodes []string) error {
@@ -43,9 +44,17 @@ func (d *discoverer) ping(ctx context.Context, nodes []string) error {
 	requestIDs := make([]string, len(nodes))
 	pending := make(map[int]bool, len(nodes))
 	for i, id := range nodes {
-		requestIDs[i] = uuid.NewString()
+		// A signed ping's id is fixed by its job and node (agents refuse any other); an unsigned
+		// one is fresh, so a discovery repeated within the agents' replay memory is not answered
+		// from it.
+		if d.grant != nil {
+			requestIDs[i] = trust.RequestID(d.grant.JobID, id)
+		} else {
+			requestIDs[i] = uuid.NewString()
+		}
 		data, err := json.Marshal(protocol.RPCRequest{
-			Version: discoverRPCVersion, RequestID: requestIDs[i], Agent: "rpcutil", Action: "ping", Caller: d.caller,
+			Version: discoverRPCVersion, RequestID: requestIDs[i], Agent: trust.PingAgent, Action: trust.PingAction,
+			Caller: d.caller, Grant: d.grant,
 		})
 		if err != nil {
 			return fmt.Errorf("connectivity test: encoding the request: %w", err)

@@ -27,6 +27,7 @@ func runDiscoverJob(ctx context.Context, env Env, job *protocol.Job) (protocol.R
 		PuppetDB: env.PuppetDB,
 		Caller:   job.ID.RunID,
 		Timeout:  job.Timeout,
+		Grant:    job.Grant,
 	}, spec)
 	if ctx.Err() != nil {
 		return protocol.Result{}, ErrInterrupted

@@ -15,6 +15,7 @@ import (
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
+	"github.com/fleetbook/fleetbook/trust"
 )
 
 // DefaultRPCTimeout is how long an rpc batch waits for replies when the task sets no timeout.
@@ -41,7 +42,12 @@ func runRPCJob(ctx context.Context, env Env, job *protocol.Job) (protocol.Result
 	if spec.Timeout <= 0 {
 		spec.Timeout = job.Timeout
 	}
-	nodes, err := Fanout(ctx, env.NC, spec, job.Targets, job.ID.String(), job.ID.RunID)
+	if job.Grant != nil && job.Grant.JobID != job.ID.String() {
+		// Forwarded as it is, the agents would refuse every request: fail with the reason here.
+		res.Msg = fmt.Sprintf("rpc job %s carries the grant of job %s", job.ID, job.Grant.JobID)
+		return res, nil
+	}
+	nodes, err := Fanout(ctx, env.NC, spec, job.Targets, job.ID.String(), job.ID.RunID, job.Grant)
 	res.EndedAt = time.Now().UTC()
 	switch {
 	case ctx.Err() != nil:
@@ -137,10 +143,14 @@ const noReplyPrefix = "no reply within "
 // Each node's request id is idPrefix/identity, so a repeated fan-out (a redelivered job) is
 // recognized by the agents and acts only once. caller names the requester in the agents' logs.
 //
+// grant, when the coordinator signed the job, is forwarded unchanged in every request, with the
+// node's proof of membership in the grant's target root: built here from targets, the job's
+// targets, as the coordinator built it (trust.NewTree), once per fan-out.
+//
 // All requests share one reply subscription, so 10,000 targets cost 10,000 publishes and one
 // subscription, not 10,000 request round trips. The error is for a bad assert expression or a
 // connection failure; ctx cancels the wait (the results so far are returned, with the error).
-func Fanout(ctx context.Context, nc *nats.Conn, spec protocol.RPCSpec, targets []string, idPrefix, caller string) (map[string]protocol.NodeResult, error) {
+func Fanout(ctx context.Context, nc *nats.Conn, spec protocol.RPCSpec, targets []string, idPrefix, caller string, grant *protocol.Grant) (map[string]protocol.NodeResult, error) {
 	if spec.Agent == "" || spec.Action == "" {
 		return nil, fmt.Errorf("rpc: agent and action are required (got %q#%q)", spec.Agent, spec.Action)
 	}
@@ -182,11 +192,28 @@ func Fanout(ctx context.Context, nc *nats.Conn, spec protocol.RPCSpec, targets [
 	_ = sub.SetPendingLimits(-1, 256<<20)
 
 	req := protocol.RPCRequest{Version: protocol.RPCVersion, Agent: spec.Agent, Action: spec.Action, Data: spec.Properties, Caller: caller}
+	var (
+		tree      *trust.Tree
+		grantJSON []byte
+	)
+	if grant != nil {
+		tree = trust.NewTree(targets)
+		// Encoded once and spliced into every request: it is the same in all of them.
+		if grantJSON, err = json.Marshal(grant); err != nil {
+			return nil, fmt.Errorf("rpc: encode grant: %w", err)
+		}
+	}
 	for i, id := range ids {
-		req.RequestID = idPrefix + "/" + id
+		req.RequestID = trust.RequestID(idPrefix, id)
+		if tree != nil {
+			req.Proof, _ = tree.Proof(id)
+		}
 		data, err := json.Marshal(req)
 		if err != nil {
 			return nil, fmt.Errorf("rpc: encode request: %w", err)
+		}
+		if grantJSON != nil {
+			data = append(append(append(data[:len(data)-1], `,"grant":`...), grantJSON...), '}')
 		}
 		if err := nc.PublishRequest(protocol.NodeRPCSubject(id), inbox+"."+strconv.Itoa(i), data); err != nil {
 			return nil, fmt.Errorf("rpc: send to %s: %w", id, err)

@@ -154,7 +154,7 @@ func TestFanout_NoAgentListening(t *testing.T) {
 	// A single node subscribes to its own subject only: others get no-responders at once.
 	startFleet(t, nc.ConnectedUrl(), []agent.Node{{Identity: "alone.test"}})
 	res, err := Fanout(t.Context(), nc, protocol.RPCSpec{Agent: "rpcutil", Action: "ping", Timeout: time.Minute},
-		[]string{"alone.test", "gone.test", "bad id"}, "r/1/1/0", "r")
+		[]string{"alone.test", "gone.test", "bad id"}, "r/1/1/0", "r", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestFanout_RepeatedBatchActsOnce(t *testing.T) {
 	state := startFleet(t, nc.ConnectedUrl(), nodes)
 	spec := protocol.RPCSpec{Agent: "appmgr", Action: "upgrade", Properties: map[string]any{"revision": "4.0.0"}}
 	for range 3 {
-		res, err := Fanout(t.Context(), nc, spec, identities(nodes), "run/7/1/0", "run")
+		res, err := Fanout(t.Context(), nc, spec, identities(nodes), "run/7/1/0", "run", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

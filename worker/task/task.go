@@ -80,6 +80,9 @@ func (env Env) NewResult(job *protocol.Job, now time.Time) protocol.Result {
 		Worker:    env.Worker,
 		StartedAt: now,
 		EndedAt:   now,
+		// Binds the result to the job for the coordinator; every result a worker publishes
+		// for a job starts here.
+		Token: job.ResultToken,
 	}
 }
 
