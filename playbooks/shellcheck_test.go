@@ -2,6 +2,10 @@ package playbooks
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -186,5 +190,66 @@ func TestParseRefusesUnsafeShellTemplates(t *testing.T) {
 	probs := problemsOf(t, err)
 	if probs[0].Path != "tasks[1].shell.command" || !strings.Contains(probs[0].Message, "sh") {
 		t.Fatalf("got %v", probs)
+	}
+}
+
+// TestShellCanaryThroughSafePositions renders hostile values through every safe position of
+// the table's kind, checks the command passes the decode-time check, and runs it with sh as a
+// worker does: the canary is never created and what the command prints is the value, byte for
+// byte.
+func TestShellCanaryThroughSafePositions(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	hostile := []string{
+		"; touch $CANARY #",
+		"$(touch $CANARY)",
+		"`touch $CANARY`",
+		"'\"\n",
+		"--help",
+		"-n",
+		"a\\b\\\\c",
+		"x; touch \"$CANARY\"; echo '",
+		"* ?",
+	}
+	// Each form prints the value (with the prefix and suffix given) on stdout.
+	forms := []struct{ name, command, prefix, suffix string }{
+		{"argument", `printf '%s' {{ inputs.v }}`, "", ""},
+		{"double-quoted argument", `printf '%s' "{{ inputs.v }}"`, "", ""},
+		{"inside a double-quoted word", `printf '%s' "<{{ inputs.v }}>"`, "<", ">"},
+		{"part of a word", `printf '%s' --x={{ inputs.v }}`, "--x=", ""},
+		{"assignment", `V={{ inputs.v }}; printf '%s' "$V"`, "", ""},
+		{"export", `export V="{{ inputs.v }}"; printf '%s' "$V"`, "", ""},
+		{"prefix assignment", `V={{ inputs.v }} sh -c 'printf "%s" "$V"'`, "", ""},
+		{"through env", `env V={{ inputs.v }} sh -c 'printf "%s" "$V"'`, "", ""},
+		{"through timeout", `timeout 30 printf '%s' "{{ inputs.v }}"`, "", ""},
+		{"for item", `for i in {{ inputs.v }}; do printf '%s' "$i"; done`, "", ""},
+		{"case subject", `case {{ inputs.v }} in *) printf '%s' "{{ inputs.v }}";; esac`, "", ""},
+		{"redirect target", `printf '%s' "{{ inputs.v }}" > out.txt; cat out.txt`, "", ""},
+		{"pipe into cat", `printf '%s' "{{ inputs.v }}" | cat`, "", ""},
+		{"test operand", `[ "{{ inputs.v }}" = "{{ inputs.v }}" ] && printf '%s' "{{ inputs.v }}"`, "", ""},
+	}
+	for _, f := range forms {
+		if probs := checkCommandText(f.command, nil); len(probs) > 0 {
+			t.Fatalf("%s: the safe form is refused: %v", f.name, probs)
+		}
+		for i, v := range hostile {
+			t.Run(fmt.Sprintf("%s/%d", f.name, i), func(t *testing.T) {
+				dir := t.TempDir()
+				canary := filepath.Join(dir, "canary")
+				rendered, env, err := RenderShell(f.command, Scope{Inputs: map[string]any{"v": v}})
+				if err != nil {
+					t.Fatalf("RenderShell: %v", err)
+				}
+				env["CANARY"] = canary
+				got := runShell(t, dir, rendered, env)
+				if want := f.prefix + v + f.suffix; got != want {
+					t.Fatalf("printed %q, want %q (command %s)", got, want, rendered)
+				}
+				if _, err := os.Stat(canary); err == nil {
+					t.Fatal("the canary was created: the value ran as code")
+				}
+			})
+		}
 	}
 }
