@@ -10,7 +10,7 @@ import (
 // terminals, logs and reviews; characters that change how text is shown, rather than what it
 // says, have no place in them:
 //
-//   - a document may not hold a bidirectional control character (isBidiControl) anywhere, comments
+//   - a document may not hold a bidirectional control character (IsBidiControl) anywhere, comments
 //     included: they make a reviewer read other text than the parser does ("Trojan Source",
 //     CVE-2021-42574). Such a document is refused with the line and column of the first one;
 //   - a document must be valid UTF-8 without NUL (the YAML parser refuses both; Parse says where);
@@ -21,10 +21,10 @@ import (
 //     may be sensitive. String fields of the document follow the same rule (decoder.plainText),
 //     except that a carriage return is let through there, since YAML folds line breaks itself.
 
-// isBidiControl reports whether r is a bidirectional formatting character: the embeddings,
+// IsBidiControl reports whether r is a bidirectional formatting character: the embeddings,
 // overrides and isolates of CVE-2021-42574 (U+202A–U+202E, U+2066–U+2069) that compilers such as
 // Rust's refuse, and the implicit marks (U+200E, U+200F, U+061C), which reorder text too.
-func isBidiControl(r rune) bool {
+func IsBidiControl(r rune) bool {
 	switch {
 	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
 		return true
@@ -63,7 +63,7 @@ func documentTextProblems(src []byte) []Problem {
 			msg = fmt.Sprintf("column %d: the document is not valid UTF-8 (byte 0x%02x)", col, src[i])
 		case r == 0:
 			msg = fmt.Sprintf("column %d: the document contains a NUL byte", col)
-		case isBidiControl(r):
+		case IsBidiControl(r):
 			msg = fmt.Sprintf("column %d: the document contains the bidirectional control character %s, which makes the text read differently from what is parsed; remove it (write right-to-left text without controls)", col, runeName(r))
 		}
 		if msg != "" {
@@ -94,7 +94,7 @@ func valueTextProblem(s string) string {
 		case r == '\t' || r == '\n':
 		case r < 0x20 || r == 0x7F || (r >= 0x80 && r < 0xA0):
 			return fmt.Sprintf("contains the control character %s at character %d; a value may hold text, tabs and newlines only", runeName(r), pos)
-		case isBidiControl(r):
+		case IsBidiControl(r):
 			return fmt.Sprintf("contains the bidirectional control character %s at character %d, which makes text read differently from what it is", runeName(r), pos)
 		}
 	}
