@@ -74,6 +74,8 @@ type decoder struct {
 	tpls []tplString
 	// opts are the ParseOptions given to Parse.
 	opts parseOptions
+	// shellBytes adds up the shell commands holding templates (MaxTemplatedShellBytesPerDocument).
+	shellBytes int
 }
 
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)

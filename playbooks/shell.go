@@ -71,6 +71,12 @@ func renderShellWith(command string, value func(Expr) (string, error)) (string, 
 		return stack[len(stack)-1], true
 	}
 	exprs := Templates(command)
+	starts := map[int]bool{}
+	for _, e := range exprs {
+		if e.Kind != ExprUnknown {
+			starts[e.Start] = true
+		}
+	}
 	next := 0
 	escaped, heredoc := false, false
 	n := 0
@@ -107,7 +113,7 @@ func renderShellWith(command string, value func(Expr) (string, error)) (string, 
 			continue
 		}
 		peek := byte(0)
-		if i < len(command) && !startsTemplate(exprs, i) {
+		if i < len(command) && !starts[i] {
 			peek = command[i]
 		}
 		cur, nested := top()
@@ -168,17 +174,6 @@ func renderShellWith(command string, value func(Expr) (string, error)) (string, 
 		}
 	}
 	return b.String(), env, used, nil
-}
-
-// startsTemplate reports whether a known template starts at byte pos. A '$' followed by a
-// template must not be read as "${", so the template is then refused as following a '$'.
-func startsTemplate(exprs []Expr, pos int) bool {
-	for _, e := range exprs {
-		if e.Start == pos && e.Kind != ExprUnknown {
-			return true
-		}
-	}
-	return false
 }
 
 // unsafeShellPosition explains why a template cannot be placed here, or returns "".

@@ -3,6 +3,7 @@ package playbooks
 import (
 	"fmt"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -174,12 +175,74 @@ type shellRef struct {
 	ancestor string
 }
 
+// shellCheckBudget bounds the nodes one check visits, all walks together. A real command takes a
+// few hundred; a document built to make the check slow (deep nesting, long pipelines, long chains
+// of assignments, each close to MaxDocumentBytes) is refused once it is spent, instead of taking
+// minutes.
+const shellCheckBudget = 1_000_000
+
+// MaxTemplatedShellBytes bounds a shell command that holds templates: parsing and checking stay
+// cheap (a hostile document is refused in well under a second), and a real command is a few
+// hundred bytes; a long script belongs in a file the command runs.
+const MaxTemplatedShellBytes = 32 << 10
+
+// MaxTemplatedShellBytesPerDocument bounds the commands holding templates of one document
+// together, so that many large ones cannot add up to a slow refusal either.
+const MaxTemplatedShellBytesPerDocument = 64 << 10
+
+// maxShellNesting bounds how deeply a command holding templates may nest ( and {: the parser and
+// the walks recurse once per level, and no real command comes near.
+const maxShellNesting = 1000
+
+// shellNesting is an upper bound of the nesting depth of ( and { in command (quotes not
+// considered, so it may overcount, never undercount).
+func shellNesting(command string) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(command); i++ {
+		switch command[i] {
+		case '(', '{':
+			depth++
+			deepest = max(deepest, depth)
+		case ')', '}':
+			depth = max(depth-1, 0)
+		}
+	}
+	return deepest
+}
+
 // shellCheck holds one check of a parsed command.
 type shellCheck struct {
 	tainted map[string]bool
 	funcs   map[string]bool
 	// verdict maps each use approved or refused by the statement walk to "" (safe) or a reason.
 	verdict map[*syntax.ParamExp]string
+	// withRef holds the nodes that contain a use of a value (once the tainted names are known).
+	withRef map[syntax.Node]bool
+	// stdin maps the nodes holding a command that runs its standard input as code to its name.
+	stdin map[syntax.Node]string
+	// steps counts the nodes visited; over is set once shellCheckBudget is spent.
+	steps int
+	over  bool
+}
+
+// walk is syntax.Walk within the budget; a nil node (or a typed nil pointer) is no tree.
+func (c *shellCheck) walk(n syntax.Node, f func(syntax.Node) bool) {
+	if n == nil || c.over {
+		return
+	}
+	if v := reflect.ValueOf(n); v.Kind() == reflect.Pointer && v.IsNil() {
+		return
+	}
+	syntax.Walk(n, func(n syntax.Node) bool {
+		if n != nil {
+			c.steps++
+		}
+		if c.steps > shellCheckBudget {
+			c.over = true
+			return false
+		}
+		return f(n)
+	})
 }
 
 // checkShellRefs parses rendered and checks every use of a value: the FLEETBOOK_TPL_n and
@@ -187,7 +250,8 @@ type shellCheck struct {
 // variable assigned from one of these. used names the templates behind FLEETBOOK_TPL_n, for
 // messages.
 func checkShellRefs(rendered string, used []Expr, extra []string) error {
-	c := &shellCheck{tainted: map[string]bool{}, funcs: map[string]bool{}, verdict: map[*syntax.ParamExp]string{}}
+	c := &shellCheck{tainted: map[string]bool{}, funcs: map[string]bool{}, verdict: map[*syntax.ParamExp]string{},
+		withRef: map[syntax.Node]bool{}, stdin: map[syntax.Node]string{}}
 	for _, n := range extra {
 		c.tainted[n] = true
 	}
@@ -195,17 +259,28 @@ func checkShellRefs(rendered string, used []Expr, extra []string) error {
 	if !mentions {
 		return nil
 	}
+	if len(rendered) > MaxTemplatedShellBytes {
+		return fmt.Errorf("the command is %d bytes, more than the %d a command holding templated values may have (put a long script in a file and run it): %w", len(rendered), MaxTemplatedShellBytes, ErrUnsafeShellTemplate)
+	}
+	if d := shellNesting(rendered); d > maxShellNesting {
+		return fmt.Errorf("the command nests ( and { %d deep, more than the %d fleetbook checks, so the positions of its templated values cannot be checked: %w", d, maxShellNesting, ErrUnsafeShellTemplate)
+	}
 	f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(rendered), "")
 	if err != nil {
 		return fmt.Errorf("the command does not parse as a shell script (%v), so the positions of its templated values cannot be checked: %w", err, ErrUnsafeShellTemplate)
 	}
 	c.findFuncs(f)
 	c.propagate(f)
+	c.markRefs(f)
 	refs := c.collect(f)
-	if len(refs) == 0 {
+	if len(refs) == 0 && !c.over {
 		return nil
 	}
+	c.markStdin(f)
 	c.stmts(f.Stmts)
+	if c.over {
+		return fmt.Errorf("the command is too large or too deeply nested to check where its templated values land (more than %d steps): %w", shellCheckBudget, ErrUnsafeShellTemplate)
+	}
 	var msgs []string
 	for _, r := range refs {
 		reason, seen := c.verdict[r.param]
@@ -245,7 +320,7 @@ func describeShellRef(p *syntax.ParamExp, used []Expr) string {
 
 // findFuncs records the shell functions the script defines.
 func (c *shellCheck) findFuncs(f *syntax.File) {
-	syntax.Walk(f, func(n syntax.Node) bool {
+	c.walk(f, func(n syntax.Node) bool {
 		if fd, ok := n.(*syntax.FuncDecl); ok && fd.Name != nil {
 			c.funcs[fd.Name.Value] = true
 		}
@@ -258,128 +333,244 @@ func (c *shellCheck) isTainted(name string) bool {
 	return isShellValueVar(name) || c.tainted[name]
 }
 
-// hasRef reports whether n uses a value anywhere inside it.
+// hasRef reports whether n uses a value anywhere inside it (see markRefs).
 func (c *shellCheck) hasRef(n syntax.Node) bool {
-	if n == nil {
-		return false
-	}
-	found := false
-	syntax.Walk(n, func(n syntax.Node) bool {
-		if p, ok := n.(*syntax.ParamExp); ok && p.Param != nil && c.isTainted(p.Param.Value) {
-			found = true
+	return n != nil && c.withRef[n]
+}
+
+// isRef reports whether n is a use of a value.
+func (c *shellCheck) isRef(n syntax.Node) bool {
+	p, ok := n.(*syntax.ParamExp)
+	return ok && p.Param != nil && c.isTainted(p.Param.Value)
+}
+
+// markRefs records, in one pass, every node that contains a use of a value.
+func (c *shellCheck) markRefs(f *syntax.File) {
+	c.postOrder(f, func(n syntax.Node, childHas bool) bool {
+		has := childHas || c.isRef(n)
+		if has {
+			c.withRef[n] = true
 		}
-		return !found
+		return has
 	})
-	return found
 }
 
-// propagate marks the variables assigned from values as values, until nothing changes.
-func (c *shellCheck) propagate(f *syntax.File) {
-	for changed := true; changed; {
-		changed = false
-		taint := func(name string) {
-			if name != "" && !c.isTainted(name) {
-				c.tainted[name] = true
-				changed = true
+// markStdin records, in one pass, every node that holds a command running its standard input as
+// code (a command substitution's included: it reads the same input), with that command's name.
+func (c *shellCheck) markStdin(f *syntax.File) {
+	names := map[syntax.Node]string{}
+	c.postOrderName(f, names)
+	c.stdin = names
+}
+
+// postOrder calls f on every node after its children, telling it whether f returned true for any
+// child; what f returns is passed up.
+func (c *shellCheck) postOrder(root syntax.Node, f func(n syntax.Node, childHas bool) bool) {
+	type frame struct {
+		n   syntax.Node
+		has bool
+	}
+	var stack []frame
+	c.walk(root, func(n syntax.Node) bool {
+		if n == nil {
+			top := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if f(top.n, top.has) && len(stack) > 0 {
+				stack[len(stack)-1].has = true
 			}
+			return true
 		}
-		syntax.Walk(f, func(n syntax.Node) bool {
-			switch x := n.(type) {
-			case *syntax.Assign:
-				if x.Name != nil && (c.hasRef(x.Value) || (x.Array != nil && c.hasRef(x.Array))) {
-					taint(x.Name.Value)
+		stack = append(stack, frame{n: n})
+		return true
+	})
+}
+
+// postOrderName fills names with the stdin-reading command name of every node holding one.
+func (c *shellCheck) postOrderName(root syntax.Node, names map[syntax.Node]string) {
+	type frame struct {
+		n    syntax.Node
+		name string
+	}
+	var stack []frame
+	c.walk(root, func(n syntax.Node) bool {
+		if n == nil {
+			top := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if call, ok := top.n.(*syntax.CallExpr); ok && top.name == "" && len(call.Args) > 0 {
+				if v := c.classify(call.Args, 0); v.stdinCode {
+					top.name = v.name
 				}
-			case *syntax.ForClause:
-				if wi, ok := x.Loop.(*syntax.WordIter); ok && wi.Name != nil {
-					for _, w := range wi.Items {
-						if c.hasRef(w) {
-							taint(wi.Name.Value)
-						}
-					}
-				}
-			case *syntax.BinaryCmd:
-				if (x.Op == syntax.Pipe || x.Op == syntax.PipeAll) && c.hasRef(x.X) {
-					for _, name := range readTargets(x.Y) {
-						taint(name)
-					}
+			}
+			if top.name != "" {
+				names[top.n] = top.name
+				if len(stack) > 0 && stack[len(stack)-1].name == "" {
+					stack[len(stack)-1].name = top.name
 				}
 			}
 			return true
-		})
+		}
+		stack = append(stack, frame{n: n})
+		return true
+	})
+}
+
+// propagate marks the variables assigned from values as values: one pass collects which names
+// feed which (assignments, for loops, read in a pipe), then the taint follows those edges.
+func (c *shellCheck) propagate(f *syntax.File) {
+	edges := map[string][]string{}
+	feed := func(target string, from ...syntax.Node) {
+		for _, n := range from {
+			for _, src := range c.varNames(n) {
+				edges[src] = append(edges[src], target)
+			}
+		}
+	}
+	var stack []syntax.Node
+	pipesFed := map[*syntax.BinaryCmd][]string{}
+	c.walk(f, func(n syntax.Node) bool {
+		if n == nil {
+			stack = stack[:len(stack)-1]
+			return true
+		}
+		switch x := n.(type) {
+		case *syntax.Assign:
+			if x.Name != nil {
+				if x.Value != nil {
+					feed(x.Name.Value, x.Value)
+				}
+				if x.Array != nil {
+					feed(x.Name.Value, x.Array)
+				}
+			}
+		case *syntax.ForClause:
+			if wi, ok := x.Loop.(*syntax.WordIter); ok && wi.Name != nil {
+				for _, w := range wi.Items {
+					feed(wi.Name.Value, w)
+				}
+			}
+		case *syntax.CallExpr:
+			if targets := readTargets(x); len(targets) > 0 {
+				// Every pipe whose right side holds this read feeds it.
+				for i := len(stack) - 1; i >= 0; i-- {
+					c.steps++
+					if b, ok := stack[i].(*syntax.BinaryCmd); ok && (b.Op == syntax.Pipe || b.Op == syntax.PipeAll) && x.Pos().After(b.OpPos) {
+						pipesFed[b] = append(pipesFed[b], targets...)
+					}
+				}
+			}
+		}
+		stack = append(stack, n)
+		return true
+	})
+	for b, targets := range pipesFed {
+		for _, t := range targets {
+			feed(t, b.X)
+		}
+	}
+	var queue []string
+	for src := range edges {
+		if c.isTainted(src) {
+			queue = append(queue, src)
+		}
+	}
+	for len(queue) > 0 {
+		src := queue[0]
+		queue = queue[1:]
+		for _, t := range edges[src] {
+			if !c.isTainted(t) {
+				c.tainted[t] = true
+				queue = append(queue, t)
+			}
+		}
 	}
 }
 
-// readTargets lists the variables `read`, `mapfile` or `readarray` fill in n.
-func readTargets(n syntax.Node) []string {
+// varNames lists the variables n expands.
+func (c *shellCheck) varNames(n syntax.Node) []string {
 	var out []string
-	syntax.Walk(n, func(n syntax.Node) bool {
-		call, ok := n.(*syntax.CallExpr)
-		if !ok || len(call.Args) == 0 {
-			return true
-		}
-		name, _ := literalWord(call.Args[0])
-		switch name {
-		case "read":
-			out = append(out, "REPLY")
-		case "mapfile", "readarray":
-			out = append(out, "MAPFILE")
-		default:
-			return true
-		}
-		for _, w := range call.Args[1:] {
-			if s, ok := literalWord(w); ok && !strings.HasPrefix(s, "-") {
-				out = append(out, s)
-			}
+	c.walk(n, func(n syntax.Node) bool {
+		if p, ok := n.(*syntax.ParamExp); ok && p.Param != nil {
+			out = append(out, p.Param.Value)
 		}
 		return true
 	})
 	return out
 }
 
+// readTargets lists the variables call fills when it is `read`, `mapfile` or `readarray`.
+func readTargets(call *syntax.CallExpr) []string {
+	if len(call.Args) == 0 {
+		return nil
+	}
+	var out []string
+	name, _ := literalWord(call.Args[0])
+	switch name {
+	case "read":
+		out = append(out, "REPLY")
+	case "mapfile", "readarray":
+		out = append(out, "MAPFILE")
+	default:
+		return nil
+	}
+	for _, w := range call.Args[1:] {
+		if s, ok := literalWord(w); ok && !strings.HasPrefix(s, "-") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // collect lists every use of a value, with the reason its surroundings give against it.
 func (c *shellCheck) collect(f *syntax.File) []shellRef {
 	var refs []shellRef
-	var stack []syntax.Node
-	syntax.Walk(f, func(n syntax.Node) bool {
+	// reasons[i] is the innermost reason given by the nodes on the path down to depth i, so a
+	// use finds its reason without scanning its ancestors.
+	var reasons []string
+	c.walk(f, func(n syntax.Node) bool {
 		if n == nil {
-			stack = stack[:len(stack)-1]
+			reasons = reasons[:len(reasons)-1]
 			return true
 		}
-		if p, ok := n.(*syntax.ParamExp); ok && p.Param != nil && c.isTainted(p.Param.Value) {
-			refs = append(refs, shellRef{param: p, ancestor: ancestorReason(stack)})
+		outer := ""
+		if len(reasons) > 0 {
+			outer = reasons[len(reasons)-1]
 		}
-		stack = append(stack, n)
+		if p, ok := n.(*syntax.ParamExp); ok && p.Param != nil && c.isTainted(p.Param.Value) {
+			refs = append(refs, shellRef{param: p, ancestor: outer})
+		}
+		if r := nodeReason(n); r != "" {
+			outer = r
+		}
+		reasons = append(reasons, outer)
 		return true
 	})
 	return refs
 }
 
-// ancestorReason explains why a use inside the innermost unsafe construct of stack is refused.
-func ancestorReason(stack []syntax.Node) string {
-	for i := len(stack) - 1; i >= 0; i-- {
-		switch x := stack[i].(type) {
-		case *syntax.CmdSubst:
-			if x.Backquotes {
-				return "is inside a backtick command substitution"
-			}
-			return "is inside a command substitution $(...)"
-		case *syntax.ProcSubst:
-			return "is inside a process substitution"
-		case *syntax.ArithmExp, *syntax.ArithmCmd, *syntax.LetClause, *syntax.CStyleLoop, *syntax.BinaryArithm, *syntax.UnaryArithm:
-			return "is in arithmetic, where the shell evaluates the value as an expression (a[$(cmd)] runs cmd)"
-		case *syntax.TestClause:
-			return "is inside [[ ]], where bash evaluates operands of arithmetic tests as expressions"
-		case *syntax.ParamExp:
-			return "is inside a ${...} expansion"
-		case *syntax.CaseItem:
-			return "is a case pattern"
-		case *syntax.ArrayExpr:
-			return "is in an array assignment"
-		case *syntax.Redirect:
-			switch x.Op {
-			case syntax.Hdoc, syntax.DashHdoc, syntax.WordHdoc:
-				return "is in a here-document"
-			}
+// nodeReason explains why a use inside n is refused, or returns "" when n says nothing.
+func nodeReason(node syntax.Node) string {
+	switch x := node.(type) {
+	case *syntax.CmdSubst:
+		if x.Backquotes {
+			return "is inside a backtick command substitution"
+		}
+		return "is inside a command substitution $(...)"
+	case *syntax.ProcSubst:
+		return "is inside a process substitution"
+	case *syntax.ArithmExp, *syntax.ArithmCmd, *syntax.LetClause, *syntax.CStyleLoop, *syntax.BinaryArithm, *syntax.UnaryArithm:
+		return "is in arithmetic, where the shell evaluates the value as an expression (a[$(cmd)] runs cmd)"
+	case *syntax.TestClause:
+		return "is inside [[ ]], where bash evaluates operands of arithmetic tests as expressions"
+	case *syntax.ParamExp:
+		return "is inside a ${...} expansion"
+	case *syntax.CaseItem:
+		return "is a case pattern"
+	case *syntax.ArrayExpr:
+		return "is in an array assignment"
+	case *syntax.Redirect:
+		switch x.Op {
+		case syntax.Hdoc, syntax.DashHdoc, syntax.WordHdoc:
+			return "is in a here-document"
 		}
 	}
 	return ""
@@ -390,13 +581,13 @@ func (c *shellCheck) set(n syntax.Node, reason string) {
 	if n == nil {
 		return
 	}
-	syntax.Walk(n, func(n syntax.Node) bool {
+	c.walk(n, func(n syntax.Node) bool {
 		if p, ok := n.(*syntax.ParamExp); ok && p.Param != nil && c.isTainted(p.Param.Value) {
 			if old, seen := c.verdict[p]; !seen || old == "" {
 				c.verdict[p] = reason
 			}
 		}
-		return true
+		return c.withRef[n]
 	})
 }
 
@@ -525,8 +716,12 @@ func (c *shellCheck) stmt(s *syntax.Stmt) {
 func (c *shellCheck) assign(a *syntax.Assign) {
 	switch {
 	case a.Name == nil || a.Index != nil || a.Array != nil:
-		c.refuse(a.Value, "is in an array assignment")
-		c.refuse(a.Array, "is in an array assignment")
+		if a.Value != nil {
+			c.refuse(a.Value, "is in an array assignment")
+		}
+		if a.Array != nil {
+			c.refuse(a.Array, "is in an array assignment")
+		}
 	case isDangerousEnv(a.Name.Value):
 		c.refuse(a.Value, "is assigned to "+a.Name.Value+", which makes the shell or a program load or run what it names")
 	default:
@@ -735,37 +930,13 @@ func (c *shellCheck) classifyFind(args []*syntax.Word, i int, v callVerdict) cal
 }
 
 // codeFromStdin reports whether s (or a command inside it) runs its standard input as code, and
-// names that command.
+// names that command (see markStdin).
 func (c *shellCheck) codeFromStdin(s *syntax.Stmt) (bool, string) {
 	if s == nil {
 		return false, ""
 	}
-	switch x := s.Cmd.(type) {
-	case *syntax.CallExpr:
-		if len(x.Args) == 0 {
-			return false, ""
-		}
-		v := c.classify(x.Args, 0)
-		return v.stdinCode, v.name
-	case *syntax.BinaryCmd:
-		if ok, n := c.codeFromStdin(x.X); ok {
-			return true, n
-		}
-		return c.codeFromStdin(x.Y)
-	case *syntax.TimeClause:
-		return c.codeFromStdin(x.Stmt)
-	}
-	// Compound commands: any command inside may read the input.
-	found, name := false, ""
-	syntax.Walk(s.Cmd, func(n syntax.Node) bool {
-		if st, ok := n.(*syntax.Stmt); ok && st != s && !found {
-			if _, isCall := st.Cmd.(*syntax.CallExpr); isCall {
-				found, name = c.codeFromStdin(st)
-			}
-		}
-		return !found
-	})
-	return found, name
+	name, ok := c.stdin[s]
+	return ok, name
 }
 
 // literalWord returns the text of a word made only of literal text and quotes, with backslash
@@ -825,7 +996,10 @@ func anyWordIs(ws []*syntax.Word, ss ...string) bool {
 // checkShellTask is the decode-time check of a shell task: its literal command, with every
 // template replaced as RenderShell does (values do not change where they land), the environment
 // variables given templated values, and the nodes appended as --nodes.
-func checkShellTask(t *Task) []Problem {
+//
+// total, when not nil, adds up the sizes of the document's templated commands, which together may
+// not pass MaxTemplatedShellBytesPerDocument.
+func checkShellTask(t *Task, total *int) []Problem {
 	command, ok := t.Properties["command"].(string)
 	if !ok {
 		return nil
@@ -847,10 +1021,18 @@ func checkShellTask(t *Task) []Problem {
 	}
 	rendered, _, used, err := renderShellWith(command, func(Expr) (string, error) { return "", nil })
 	if err == nil {
-		if _, has := t.Properties["nodes"]; has {
+		_, hasNodes := t.Properties["nodes"]
+		if hasNodes {
 			rendered += ` --nodes "${` + ShellNodesVar + `}"`
 		}
-		err = checkShellRefs(rendered, used, extra)
+		if total != nil && (len(used) > 0 || len(extra) > 0 || hasNodes) {
+			*total += len(rendered)
+		}
+		if total != nil && *total > MaxTemplatedShellBytesPerDocument {
+			err = fmt.Errorf("the document's shell commands holding templated values add up to more than %d bytes, the most fleetbook checks in one document: %w", MaxTemplatedShellBytesPerDocument, ErrUnsafeShellTemplate)
+		} else {
+			err = checkShellRefs(rendered, used, extra)
+		}
 	}
 	if err != nil {
 		probs = append(probs, Problem{Path: joinPath(t.Path, "command"), Line: t.Line, Message: err.Error()})

@@ -16,7 +16,7 @@ func checkCommandText(command string, props map[string]any) []Problem {
 	for k, v := range props {
 		t.Properties[k] = v
 	}
-	return checkShellTask(t)
+	return checkShellTask(t, nil)
 }
 
 // TestShellPositionsTable is the verdict on where a template may stand: safe (data) positions

@@ -301,7 +301,7 @@ func (d *decoder) task(e pair, path string) (Task, bool) {
 func (d *decoder) taskRules(t *Task, path string, n *yaml.Node) bool {
 	switch t.Type {
 	case TypeShell:
-		if probs := checkShellTask(t); len(probs) > 0 {
+		if probs := checkShellTask(t, &d.shellBytes); len(probs) > 0 {
 			d.probs.list = append(d.probs.list, probs...)
 			return false
 		}
