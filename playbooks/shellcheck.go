@@ -278,6 +278,7 @@ func checkShellRefs(rendered string, used []Expr, extra []string) error {
 	}
 	c.markStdin(f)
 	c.stmts(f.Stmts)
+	c.substitutions(f)
 	if c.over {
 		return fmt.Errorf("the command is too large or too deeply nested to check where its templated values land (more than %d steps): %w", shellCheckBudget, ErrUnsafeShellTemplate)
 	}
@@ -709,6 +710,41 @@ func (c *shellCheck) stmt(s *syntax.Stmt) {
 	case *syntax.CoprocClause:
 		c.stmt(x.Stmt)
 	}
+}
+
+// substitutions checks the statements inside command and process substitutions as statements of
+// their own (`n=$(grep -c x "$LEDGER")` is as safe as the grep alone): the lexer already refused
+// templates written there, so these are variables that hold values. A substitution inside a
+// construct that refuses values (arithmetic, [[ ]], ${...}, a here-document, a case pattern) is
+// left alone, and one inside an argument of an evaluator was refused as a whole.
+func (c *shellCheck) substitutions(f *syntax.File) {
+	var reasons []string
+	c.walk(f, func(n syntax.Node) bool {
+		if n == nil {
+			reasons = reasons[:len(reasons)-1]
+			return true
+		}
+		outer := ""
+		if len(reasons) > 0 {
+			outer = reasons[len(reasons)-1]
+		}
+		switch x := n.(type) {
+		case *syntax.CmdSubst:
+			if outer == "" {
+				c.stmts(x.Stmts)
+			}
+		case *syntax.ProcSubst:
+			if outer == "" {
+				c.stmts(x.Stmts)
+			}
+		default:
+			if r := nodeReason(n); r != "" {
+				outer = r
+			}
+		}
+		reasons = append(reasons, outer)
+		return true
+	})
 }
 
 // assign approves a value assigned to a variable, unless the name is one whose value makes

@@ -54,6 +54,12 @@ func TestShellPositionsTable(t *testing.T) {
 		{`sh -c 'echo "$X"'`, true, ""},
 		{`echo ok # {{ inputs.x }} in a comment`, true, ""},
 		{`sh -c "echo hi"; eval "echo no values"`, true, ""},
+		{`V={{ inputs.x }}; n=$(grep -c "$V" /etc/hosts); echo "$n"`, true, ""},
+		{`V={{ inputs.x }}; diff <(sort "$V") /tmp/b`, true, ""},
+		{`V={{ inputs.x }}; eval "$(cat "$V")"`, false, "eval"},
+		{`V={{ inputs.x }}; echo "$(sh -c "$V")"`, false, "argument of sh"},
+		{`V={{ inputs.x }}; [[ $(cat "$V") -eq 1 ]]`, false, "command substitution"},
+		{`V={{ inputs.x }}; echo $(( $(cat "$V") + 1 ))`, false, "command substitution"},
 
 		// Refused: quoting and nesting (the lexer).
 		{`echo '{{ inputs.x }}'`, false, "single quotes"},
