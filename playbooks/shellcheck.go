@@ -521,11 +521,10 @@ func readTargets(call *syntax.CallExpr) []string {
 	return out
 }
 
-// collect lists every use of a value, with the reason its surroundings give against it.
-func (c *shellCheck) collect(f *syntax.File) []shellRef {
-	var refs []shellRef
-	// reasons[i] is the innermost reason given by the nodes on the path down to depth i, so a
-	// use finds its reason without scanning its ancestors.
+// walkReasons walks f, telling visit the innermost reason the ancestors of each node give
+// against a value there (a running stack, so no node scans its ancestors). visit returns the
+// reason the node itself gives its descendants, or "" to pass outer on.
+func (c *shellCheck) walkReasons(f *syntax.File, visit func(n syntax.Node, outer string) string) {
 	var reasons []string
 	c.walk(f, func(n syntax.Node) bool {
 		if n == nil {
@@ -536,14 +535,22 @@ func (c *shellCheck) collect(f *syntax.File) []shellRef {
 		if len(reasons) > 0 {
 			outer = reasons[len(reasons)-1]
 		}
-		if p, ok := n.(*syntax.ParamExp); ok && p.Param != nil && c.isTainted(p.Param.Value) {
-			refs = append(refs, shellRef{param: p, ancestor: outer})
-		}
-		if r := nodeReason(n); r != "" {
+		if r := visit(n, outer); r != "" {
 			outer = r
 		}
 		reasons = append(reasons, outer)
 		return true
+	})
+}
+
+// collect lists every use of a value, with the reason its surroundings give against it.
+func (c *shellCheck) collect(f *syntax.File) []shellRef {
+	var refs []shellRef
+	c.walkReasons(f, func(n syntax.Node, outer string) string {
+		if p, ok := n.(*syntax.ParamExp); ok && p.Param != nil && c.isTainted(p.Param.Value) {
+			refs = append(refs, shellRef{param: p, ancestor: outer})
+		}
+		return nodeReason(n)
 	})
 	return refs
 }
@@ -718,32 +725,20 @@ func (c *shellCheck) stmt(s *syntax.Stmt) {
 // construct that refuses values (arithmetic, [[ ]], ${...}, a here-document, a case pattern) is
 // left alone, and one inside an argument of an evaluator was refused as a whole.
 func (c *shellCheck) substitutions(f *syntax.File) {
-	var reasons []string
-	c.walk(f, func(n syntax.Node) bool {
-		if n == nil {
-			reasons = reasons[:len(reasons)-1]
-			return true
-		}
-		outer := ""
-		if len(reasons) > 0 {
-			outer = reasons[len(reasons)-1]
-		}
+	c.walkReasons(f, func(n syntax.Node, outer string) string {
 		switch x := n.(type) {
 		case *syntax.CmdSubst:
 			if outer == "" {
 				c.stmts(x.Stmts)
 			}
+			return ""
 		case *syntax.ProcSubst:
 			if outer == "" {
 				c.stmts(x.Stmts)
 			}
-		default:
-			if r := nodeReason(n); r != "" {
-				outer = r
-			}
+			return ""
 		}
-		reasons = append(reasons, outer)
-		return true
+		return nodeReason(n)
 	})
 }
 
