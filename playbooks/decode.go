@@ -26,6 +26,10 @@ func Parse(src []byte, opts ...ParseOption) (*Playbook, error) {
 		d.probs.add("", nil, "document is %d bytes, more than the limit of %d bytes (%v)", len(src), MaxDocumentBytes, ErrDocumentTooLarge)
 		return nil, d.probs.err()
 	}
+	if probs := documentTextProblems(src); len(probs) > 0 {
+		d.probs.list = append(d.probs.list, probs...)
+		return nil, d.probs.err()
+	}
 	root, ok := d.parseYAML(src)
 	if !ok {
 		return nil, d.probs.err()
@@ -70,6 +74,8 @@ type decoder struct {
 	tpls []tplString
 	// opts are the ParseOptions given to Parse.
 	opts parseOptions
+	// shellBytes adds up the shell commands holding templates (MaxTemplatedShellBytesPerDocument).
+	shellBytes int
 }
 
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)

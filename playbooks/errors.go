@@ -19,9 +19,11 @@ var (
 	// ErrUnknownMetadata indicates a template referenced a metadata key other than the eight known ones.
 	ErrUnknownMetadata = errors.New("unknown playbook metadata")
 
-	// ErrUnsafeShellTemplate indicates RenderShell found a template in a position where its value
-	// could not be passed to the shell safely (inside single quotes, after a backslash, inside a
-	// command substitution, parameter expansion or here-document).
+	// ErrUnsafeShellTemplate indicates a template (or a variable holding a value) in a shell
+	// command position where the value could be run as code: inside single quotes, after a
+	// backslash, inside a command substitution, parameter expansion or here-document, or as an
+	// argument of a command that evaluates it (eval, sh -c, ssh, a pipe into sh...; see
+	// shellcheck.go). Parse, RenderShell and CheckRenderedShell refuse with it.
 	ErrUnsafeShellTemplate = errors.New("template cannot be used safely in this shell position")
 
 	// ErrTemplateValue indicates a template value could not be turned into text (for example a

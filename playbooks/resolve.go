@@ -22,6 +22,10 @@ const Redacted = "[redacted]"
 // inputs, and inputs with `data` that were not given (see DynamicInputs). Giving a value for a
 // dynamic input is an error, since it would be ignored.
 //
+// Every string in a given value (list items and map keys and values too) must follow the text
+// rules (text.go): no NUL, invalid UTF-8, control characters other than tab and newline, or
+// bidirectional controls; the problem names the input, never the value.
+//
 // `required` defaults to true, and is satisfied by a given value (including false), a default or
 // a `data` binding. Validation rules apply to given values (defaults were checked by Parse).
 //
@@ -53,6 +57,10 @@ func (p *Playbook) ResolveInputs(given map[string]any) (map[string]any, error) {
 		case isGiven:
 			if l, many := v.([]any); many && in.Type != InputArray && len(l) > 1 {
 				probs.add(path, nil, "given %d values, but only Array inputs take several (input %q is of type %s)", len(l), in.Name, in.Type)
+				continue
+			}
+			if msg := valueTreeProblem(v); msg != "" {
+				probs.add(path, nil, "the value of input %q %s", in.Name, msg)
 				continue
 			}
 			cv, msg := convertInput(in.Type, v)
@@ -106,6 +114,9 @@ func (p *Playbook) ValidateInputValue(name string, v any) (any, error) {
 	in, ok := p.Input(name)
 	if !ok {
 		return nil, fmt.Errorf("input %q: %w", name, ErrUnknownInput)
+	}
+	if msg := valueTreeProblem(v); msg != "" {
+		return nil, &ValidationError{Problems: []Problem{{Path: joinPath("inputs", name), Message: fmt.Sprintf("the value of input %q %s", name, msg)}}}
 	}
 	cv, msg := convertInput(in.Type, v)
 	if msg == "" {

@@ -31,8 +31,37 @@ const (
 // or after a here-document operator. Unknown template forms are left as literal text.
 //
 // The caller runs `sh -c rendered` with env added to the environment.
+//
+// The rendered command is then parsed as a shell script and every reference checked with
+// CheckRenderedShell: a template must be data in a data position (see shellcheck.go), never an
+// argument of a command that runs its arguments as code.
 func RenderShell(command string, s Scope) (string, map[string]string, error) {
+	rendered, env, used, err := renderShellWith(command, func(e Expr) (string, error) {
+		v, err := evaluate(e, s)
+		if err != nil {
+			return "", err
+		}
+		text := textOf(v)
+		if strings.ContainsRune(text, 0) {
+			return "", fmt.Errorf("template %s: value contains a NUL byte: %w", e.Text, ErrTemplateValue)
+		}
+		return text, nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	if err := checkShellRefs(rendered, used, nil); err != nil {
+		return "", nil, err
+	}
+	return rendered, env, nil
+}
+
+// renderShellWith replaces every known template of command by a reference to an environment
+// variable (see RenderShell), asking value for the text of each. It also returns the templates
+// in the order of their variables (FLEETBOOK_TPL_1 is used[0]), for messages.
+func renderShellWith(command string, value func(Expr) (string, error)) (string, map[string]string, []Expr, error) {
 	env := map[string]string{}
+	var used []Expr
 	var b strings.Builder
 	var stack []shCtx
 	top := func() (shCtx, bool) {
@@ -42,6 +71,12 @@ func RenderShell(command string, s Scope) (string, map[string]string, error) {
 		return stack[len(stack)-1], true
 	}
 	exprs := Templates(command)
+	starts := map[int]bool{}
+	for _, e := range exprs {
+		if e.Kind != ExprUnknown {
+			starts[e.Start] = true
+		}
+	}
 	next := 0
 	escaped, heredoc := false, false
 	n := 0
@@ -52,16 +87,13 @@ func RenderShell(command string, s Scope) (string, map[string]string, error) {
 		if next < len(exprs) && exprs[next].Start == i {
 			e := exprs[next]
 			if reason := unsafeShellPosition(stack, escaped, heredoc, i > 0 && command[i-1] == '$'); reason != "" {
-				return "", nil, fmt.Errorf("template %s at byte %d %s; put it outside quotes or inside double quotes: %w", e.Text, i, reason, ErrUnsafeShellTemplate)
+				return "", nil, nil, fmt.Errorf("template %s at byte %d %s; put it outside quotes or inside double quotes: %w", e.Text, i, reason, ErrUnsafeShellTemplate)
 			}
-			v, err := evaluate(e, s)
+			text, err := value(e)
 			if err != nil {
-				return "", nil, err
+				return "", nil, nil, err
 			}
-			text := textOf(v)
-			if strings.ContainsRune(text, 0) {
-				return "", nil, fmt.Errorf("template %s: value contains a NUL byte: %w", e.Text, ErrTemplateValue)
-			}
+			used = append(used, e)
 			n++
 			name := fmt.Sprintf("%s%d", ShellEnvPrefix, n)
 			env[name] = text
@@ -81,7 +113,7 @@ func RenderShell(command string, s Scope) (string, map[string]string, error) {
 			continue
 		}
 		peek := byte(0)
-		if i < len(command) && !startsTemplate(exprs, i) {
+		if i < len(command) && !starts[i] {
 			peek = command[i]
 		}
 		cur, nested := top()
@@ -141,18 +173,7 @@ func RenderShell(command string, s Scope) (string, map[string]string, error) {
 			i += end
 		}
 	}
-	return b.String(), env, nil
-}
-
-// startsTemplate reports whether a known template starts at byte pos. A '$' followed by a
-// template must not be read as "${", so the template is then refused as following a '$'.
-func startsTemplate(exprs []Expr, pos int) bool {
-	for _, e := range exprs {
-		if e.Start == pos && e.Kind != ExprUnknown {
-			return true
-		}
-	}
-	return false
+	return b.String(), env, used, nil
 }
 
 // unsafeShellPosition explains why a template cannot be placed here, or returns "".

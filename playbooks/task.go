@@ -300,6 +300,11 @@ func (d *decoder) task(e pair, path string) (Task, bool) {
 // taskRules applies checks that involve more than one property.
 func (d *decoder) taskRules(t *Task, path string, n *yaml.Node) bool {
 	switch t.Type {
+	case TypeShell:
+		if probs := checkShellTask(t, &d.shellBytes); len(probs) > 0 {
+			d.probs.list = append(d.probs.list, probs...)
+			return false
+		}
 	case TypePlaybook:
 		_, hasName := t.Properties["name"]
 		_, hasFile := t.Properties["file"]

@@ -50,9 +50,9 @@ func refused(err error, source string, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(apiErr)
 	}
-	fmt.Fprintf(os.Stderr, "%s: %s\n", source, apiErr.Message)
+	fmt.Fprintf(os.Stderr, "%s: %s\n", source, visibleLines(apiErr.Message))
 	for _, p := range apiErr.Problems {
-		fmt.Fprintf(os.Stderr, "  %s\n", p)
+		fmt.Fprintf(os.Stderr, "  %s\n", visible(fmt.Sprint(p)))
 	}
 	return silentExit(exitRefused)
 }

@@ -24,11 +24,11 @@ func main() {
 	var ee *exitError
 	if !errors.As(err, &ee) {
 		// cobra's own errors: unknown flags, wrong argument counts.
-		fmt.Fprintln(os.Stderr, "fleetbook:", err)
+		fmt.Fprintln(os.Stderr, "fleetbook:", visibleLines(err.Error()))
 		os.Exit(exitRefused)
 	}
 	if ee.err != nil {
-		fmt.Fprintln(os.Stderr, "fleetbook:", ee.err)
+		fmt.Fprintln(os.Stderr, "fleetbook:", visibleLines(ee.err.Error()))
 	}
 	os.Exit(ee.code)
 }

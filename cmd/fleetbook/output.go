@@ -8,9 +8,66 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
 )
+
+// visible renders s for a terminal so that it can only be read, never obeyed: control
+// characters (C0 but tab, DEL, C1) become \xHH or \uHHHH, newlines and carriage returns \n and
+// \r (one field never spans or rewrites lines), invalid UTF-8 bytes \xHH, and bidirectional
+// controls and line separators \uHHHH. Everything printed for people goes through it (progress,
+// reports, run lists, errors): node replies, command output and messages come from machines, not
+// from validation. JSON output does not: encoding/json escapes what JSON must.
+func visible(s string) string {
+	clean := true
+	for _, r := range s {
+		if r < 0x20 && r != '\t' || r >= 0x7f && needsEscape(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\t':
+			b.WriteByte('\t')
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case needsEscape(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// needsEscape reports whether a rune from U+007F up must not reach a terminal raw.
+func needsEscape(r rune) bool {
+	return r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError || r == 0x2028 || r == 0x2029 || playbooks.IsBidiControl(r)
+}
+
+// visibleLines is visible for text that may span lines: each line is rendered on its own.
+func visibleLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = visible(l)
+	}
+	return strings.Join(lines, "\n")
+}
 
 // progress prints a run's events as they come: each task as it starts and ends, with its
 // duration and outcome.
@@ -22,10 +79,10 @@ func newProgress(w io.Writer) *progress { return &progress{w: w} }
 
 func (p *progress) event(ev protocol.Event) {
 	ts := ev.Time.Local().Format("15:04:05")
-	task := fmt.Sprintf("%s %s %q", ev.List, ev.TaskType, ev.Description)
+	task := fmt.Sprintf("%s %s %q", visible(ev.List), visible(ev.TaskType), ev.Description) // %q escapes what it must
 	switch ev.Type {
 	case protocol.EventRunStarted:
-		fmt.Fprintf(p.w, "%s run %s started (coordinator %s)\n", ts, ev.RunID, ev.Coordinator)
+		fmt.Fprintf(p.w, "%s run %s started (coordinator %s)\n", ts, visible(ev.RunID), visible(ev.Coordinator))
 	case protocol.EventTaskStarted:
 		try := ""
 		if ev.Attempt > 1 {
@@ -33,16 +90,16 @@ func (p *progress) event(ev protocol.Event) {
 		}
 		fmt.Fprintf(p.w, "%s   start %s%s\n", ts, task, try)
 	case protocol.EventTaskRetry:
-		fmt.Fprintf(p.w, "%s   retry %s: %s\n", ts, task, ev.Msg)
+		fmt.Fprintf(p.w, "%s   retry %s: %s\n", ts, task, visible(ev.Msg))
 	case protocol.EventTaskFinished:
-		fmt.Fprintf(p.w, "%s   %-5s %s in %s: %s\n", ts, outcome(ev.Success), task, round(ev.Duration), ev.Msg)
+		fmt.Fprintf(p.w, "%s   %-5s %s in %s: %s\n", ts, outcome(ev.Success), task, round(ev.Duration), visible(ev.Msg))
 	case protocol.EventTaskProgress:
 		fmt.Fprintf(p.w, "%s   ...   %s: %d/%d nodes answered, %d ok, %d failed\n", ts, task,
 			ev.NodesOK+ev.NodesFailed, ev.NodesTotal, ev.NodesOK, ev.NodesFailed)
 	case protocol.EventLog:
-		fmt.Fprintf(p.w, "%s   log   %s\n", ts, ev.Msg)
+		fmt.Fprintf(p.w, "%s   log   %s\n", ts, visible(ev.Msg))
 	case protocol.EventRunFinished:
-		fmt.Fprintf(p.w, "%s run %s %s in %s\n", ts, ev.RunID, ev.Status, round(ev.Duration))
+		fmt.Fprintf(p.w, "%s run %s %s in %s\n", ts, visible(ev.RunID), visible(string(ev.Status)), round(ev.Duration))
 	}
 }
 
@@ -67,16 +124,16 @@ func printReport(w io.Writer, r *protocol.Report, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(w, "Run %s: %s %s\n", r.ID, r.Playbook.Name, r.Playbook.Version)
-	fmt.Fprintf(w, "Status:  %s\n", r.Status)
+	fmt.Fprintf(w, "Run %s: %s %s\n", visible(r.ID), visible(r.Playbook.Name), visible(r.Playbook.Version))
+	fmt.Fprintf(w, "Status:  %s\n", visible(string(r.Status)))
 	if r.SubmittedBy != (protocol.Identity{}) {
-		fmt.Fprintf(w, "Submitted by: %s\n", r.SubmittedBy)
+		fmt.Fprintf(w, "Submitted by: %s\n", visible(r.SubmittedBy.String()))
 	}
 	if r.CancelledBy != (protocol.Identity{}) {
-		fmt.Fprintf(w, "Cancelled by: %s\n", r.CancelledBy)
+		fmt.Fprintf(w, "Cancelled by: %s\n", visible(r.CancelledBy.String()))
 	}
 	if r.Error != "" {
-		fmt.Fprintf(w, "Error:   %s\n", r.Error)
+		fmt.Fprintf(w, "Error:   %s\n", visible(r.Error))
 	}
 	if !r.StartedAt.IsZero() {
 		fmt.Fprintf(w, "Started: %s\n", r.StartedAt.Local().Format(time.RFC3339))
@@ -92,18 +149,18 @@ func printReport(w io.Writer, r *protocol.Report, asJSON bool) error {
 	}
 	fmt.Fprintf(w, "Tasks:   %d run, %d ok, %d failed\n", len(r.Tasks), ok, len(r.Tasks)-ok)
 	for i, t := range r.Tasks {
-		fmt.Fprintf(w, "\n%2d. [%s] %s %q: %s, tries %d, %s\n", i+1, t.List, t.Type, t.Description, outcome(t.Success), t.Tries, round(t.EndedAt.Sub(t.StartedAt)))
-		fmt.Fprintf(w, "    %s\n", t.Msg)
+		fmt.Fprintf(w, "\n%2d. [%s] %s %q: %s, tries %d, %s\n", i+1, visible(t.List), visible(t.Type), t.Description, outcome(t.Success), t.Tries, round(t.EndedAt.Sub(t.StartedAt)))
+		fmt.Fprintf(w, "    %s\n", visible(t.Msg))
 		if t.Child != "" {
-			fmt.Fprintf(w, "    child run: %s\n", t.Child)
+			fmt.Fprintf(w, "    child run: %s\n", visible(t.Child))
 		}
 		printData(w, t.Data)
 		for _, id := range slices.Sorted(maps.Keys(t.Nodes)) {
 			nr := t.Nodes[id]
-			fmt.Fprintf(w, "    %-5s %s: %s", outcome(nr.Success), id, nr.Msg)
+			fmt.Fprintf(w, "    %-5s %s: %s", outcome(nr.Success), visible(id), visible(nr.Msg))
 			if nr.Data != nil {
 				b, _ := json.Marshal(nr.Data)
-				fmt.Fprintf(w, " %s", b)
+				fmt.Fprintf(w, " %s", visible(string(b)))
 			}
 			fmt.Fprintln(w)
 		}
@@ -120,10 +177,10 @@ func printData(w io.Writer, data any) {
 			return
 		}
 		for _, line := range strings.Split(strings.TrimRight(v, "\n"), "\n") {
-			fmt.Fprintf(w, "    | %s\n", line)
+			fmt.Fprintf(w, "    | %s\n", visible(line))
 		}
 	default:
 		b, _ := json.Marshal(v)
-		fmt.Fprintf(w, "    | %s\n", b)
+		fmt.Fprintf(w, "    | %s\n", visible(string(b)))
 	}
 }

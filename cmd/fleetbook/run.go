@@ -109,6 +109,6 @@ func printDetached(id string, asJSON bool) error {
 	if asJSON {
 		return json.NewEncoder(os.Stdout).Encode(map[string]string{"id": id})
 	}
-	fmt.Println(id)
+	fmt.Println(visible(id))
 	return nil
 }

@@ -49,7 +49,7 @@ func runsListCommand() *cobra.Command {
 				if !r.EndedAt.IsZero() {
 					dur = round(r.EndedAt.Sub(r.StartedAt)).String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Playbook.Name, r.Playbook.Version, r.Status,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", visible(r.ID), visible(r.Playbook.Name), visible(r.Playbook.Version), visible(string(r.Status)),
 					r.CreatedAt.Local().Format(time.DateTime), dur)
 			}
 			return tw.Flush()

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
 	"github.com/fleetbook/fleetbook/worker/process"
 )
@@ -36,6 +37,13 @@ func runShellJob(ctx context.Context, env Env, job *protocol.Job) (protocol.Resu
 	res := env.NewResult(job, time.Now().UTC())
 	if job.Shell == nil {
 		res.Msg = "shell job has no shell spec"
+		res.ExitCode = -1
+		return res, nil
+	}
+	// The last line of defence: the coordinator rendered the command so that templated values are
+	// data; a command that would still hand one to an evaluator never runs (see playbooks).
+	if err := playbooks.CheckRenderedShell(job.Shell.Command); err != nil {
+		res.Msg = "Command refused: " + err.Error()
 		res.ExitCode = -1
 		return res, nil
 	}

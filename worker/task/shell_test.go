@@ -93,3 +93,28 @@ func TestShellRejectsBadEnvironmentNames(t *testing.T) {
 		}
 	}
 }
+
+// TestShellJobRefusesValueAsCode: a job whose command hands a templated value to an evaluator
+// (one the coordinator would never render, as a forged or stale job could carry) does not run;
+// the same value as a plain argument does, byte for byte.
+func TestShellJobRefusesValueAsCode(t *testing.T) {
+	canary := filepath.Join(t.TempDir(), "canary")
+	value := "touch " + canary
+	job := protocol.Job{ID: protocol.JobID{RunID: "r1", Step: 1, Attempt: 1}, Type: protocol.TaskShell,
+		Shell: &protocol.ShellSpec{Command: `sh -c "${FLEETBOOK_TPL_1}"`, Environment: map[string]string{"FLEETBOOK_TPL_1": value}}}
+	res, err := runShellJob(context.Background(), Env{Worker: "w", DrainWait: time.Second}, &job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Success || !strings.Contains(res.Msg, "refused") || !strings.Contains(res.Msg, "FLEETBOOK_TPL_1") {
+		t.Fatalf("result %+v, want a refusal naming the variable", res)
+	}
+	if _, err := os.Stat(canary); err == nil {
+		t.Fatal("the canary was created: the value ran as code")
+	}
+	job.Shell.Command = `printf '%s' "${FLEETBOOK_TPL_1}"`
+	res, err = runShellJob(context.Background(), Env{Worker: "w", DrainWait: time.Second}, &job)
+	if err != nil || !res.Success || res.Data != value {
+		t.Fatalf("result %+v %v, want the value echoed", res, err)
+	}
+}
