@@ -173,6 +173,7 @@ func WithPolicy(p *policy.Policy) Option {
 func WithRequestWindow(d time.Duration) Option {
 	return func(o *options) error { o.requestWindow = d; return nil }
 }
+
 // WithSigner signs what the coordinator publishes with kp, which must hold its seed (an nkeys
 // key pair; its public key is what agents trust, agent.WithTrustedSigners): every rpc job
 // carries a grant the agents verify before acting (a discover job that pings its nodes, an

@@ -30,7 +30,7 @@ that cannot be measured yet, go to stderr. --quick finishes within a minute.`,
 			cfg := bench.Config{Quick: quick, SyncAlways: syncMode == "always", Progress: os.Stderr}
 			// The coordinator-memory benchmark runs this same binary as `fleetbook coordinator`.
 			if self, err := os.Executable(); err == nil {
-				cfg.CoordinatorCommand = []string{self, "coordinator"}
+				cfg.CoordinatorCommand = []string{self, "coordinator", "--no-auth"} // the benchmark server has no authentication
 			} else {
 				fmt.Fprintln(os.Stderr, "note: cannot find this executable to start a coordinator process:", err)
 			}

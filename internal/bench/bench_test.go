@@ -233,7 +233,8 @@ func buildFleetbook(tb testing.TB) []string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("build fleetbook: %v\n%s", err, out)
 	}
-	return []string{bin, "coordinator"}
+	// The benchmark server has no authentication: the coordinator is told so.
+	return []string{bin, "coordinator", "--no-auth"}
 }
 
 // BenchmarkCoordinatorRSS reports coordinator_rss_ratio_10k_vs_1k: the peak RSS of a coordinator

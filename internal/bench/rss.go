@@ -89,10 +89,13 @@ func oneCoordinatorRSS(ctx context.Context, command []string, url string, stack 
 	if err := cmd.Start(); err != nil {
 		return rssSample{}, fmt.Errorf("start %s: %w", command[0], err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed when the process has ended, so both the wait for the API and the stop at
+	// the end can see it (a channel of one value would be read once and block the other).
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
 	defer stopProcess(cmd, exited)
-	if err := awaitCoordinator(cctx, stack.client, exited); err != nil {
+	if err := awaitCoordinator(cctx, stack.client, exited, &exitErr); err != nil {
 		return rssSample{}, fmt.Errorf("%w; its stderr: %s", err, tail(stderr.String()))
 	}
 	idle, err := peakRSS(cmd.Process.Pid)
@@ -119,7 +122,7 @@ func oneCoordinatorRSS(ctx context.Context, command []string, url string, stack 
 }
 
 // awaitCoordinator polls the API until a coordinator answers, failing early if the process exits.
-func awaitCoordinator(ctx context.Context, client *coordinator.Client, exited <-chan error) error {
+func awaitCoordinator(ctx context.Context, client *coordinator.Client, exited <-chan struct{}, exitErr *error) error {
 	for {
 		_, err := client.List(ctx, 1)
 		if err == nil {
@@ -129,8 +132,8 @@ func awaitCoordinator(ctx context.Context, client *coordinator.Client, exited <-
 			return fmt.Errorf("coordinator API: %w", err)
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("coordinator process exited before serving: %v", err)
+		case <-exited:
+			return fmt.Errorf("coordinator process exited before serving: %v", *exitErr)
 		case <-ctx.Done():
 			return fmt.Errorf("coordinator process did not serve the API: %w", ctx.Err())
 		case <-time.After(20 * time.Millisecond):
@@ -139,7 +142,7 @@ func awaitCoordinator(ctx context.Context, client *coordinator.Client, exited <-
 }
 
 // stopProcess interrupts the process and kills it if it has not exited within 10 s.
-func stopProcess(cmd *exec.Cmd, exited <-chan error) {
+func stopProcess(cmd *exec.Cmd, exited <-chan struct{}) {
 	_ = cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-exited:
