@@ -26,6 +26,9 @@ type agentFlags struct {
 	// await makes the agents wait for a coordinator to provision the registry: their role may
 	// not create buckets.
 	await bool
+	// trust are the public keys of the coordinators whose signed requests the agents act on;
+	// empty accepts unsigned requests (--no-auth only).
+	trust []string
 }
 
 func (f *agentFlags) register(cmd *cobra.Command) {
@@ -38,6 +41,30 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.execTimeout, "exec-timeout", 10*time.Second, "longest run of an agent executable")
 	cmd.Flags().DurationVar(&f.refresh, "refresh", 30*time.Second, "how often registrations are refreshed (at most a third of the registry TTL)")
 	cmd.Flags().IntVar(&f.concurrency, "concurrency", 64, "agent executables run at once")
+	cmd.Flags().StringArrayVar(&f.trust, "trust", nil, "public key of a coordinator whose signed requests the node acts on (repeatable; `fleetbook auth show` prints it; default the data dir's coordinator)")
+}
+
+// resolveTrust settles whose signatures the agent verifies: --trust, or the coordinator of the
+// data dir; with neither it refuses to start, since an agent acting on unsigned requests obeys
+// anyone who can publish on its subject. --no-auth accepts unsigned requests.
+func (f *agentFlags) resolveTrust(conn *connFlags) error {
+	if conn.noAuth {
+		f.trust = nil
+		return nil
+	}
+	if len(f.trust) > 0 {
+		return nil
+	}
+	if creds := roleCreds(conn.dataDir, auth.RoleCoordinator); creds != "" {
+		kp, err := auth.UserKey(creds)
+		if err != nil {
+			return exitf(exitRefused, "--trust: %v", err)
+		}
+		pub, _ := kp.PublicKey()
+		f.trust = []string{pub}
+		return nil
+	}
+	return exitf(exitRefused, "--trust KEY is required: the node acts only on requests a trusted coordinator signed (`fleetbook auth show` prints its key), or say --no-auth")
 }
 
 // nodes reads the fleet file, or describes the single node of the flags. The fleet's receiver
@@ -86,9 +113,13 @@ func (f *agentFlags) server(nc *nats.Conn, log *slog.Logger) (*agent.Server, *ag
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	srv, err := agent.New(nc, nodes, agent.WithStore(kvstore.Config{Await: f.await}), agent.WithAgentsDir(dir), agent.WithStateDir(f.stateDir),
+	opts := []agent.Option{agent.WithStore(kvstore.Config{Await: f.await}), agent.WithAgentsDir(dir), agent.WithStateDir(f.stateDir),
 		agent.WithExecTimeout(f.execTimeout), agent.WithRefresh(f.refresh), agent.WithConcurrency(f.concurrency),
-		agent.WithLogger(log.With("component", "agent")))
+		agent.WithLogger(log.With("component", "agent"))}
+	if len(f.trust) > 0 {
+		opts = append(opts, agent.WithTrustedSigners(f.trust...))
+	}
+	srv, err := agent.New(nc, nodes, opts...)
 	if err != nil || rcfg == nil {
 		return srv, nil, len(nodes), err
 	}
@@ -117,6 +148,13 @@ func startAgents(ctx context.Context, wg *sync.WaitGroup, dial dialFunc, setup *
 		return err
 	}
 	f.await = setup != nil
+	if setup != nil {
+		key, err := coordinatorKey(setup)
+		if err != nil {
+			return err
+		}
+		f.trust = []string{key}
+	}
 	srv, rcv, n, err := f.server(nc, log)
 	if err != nil {
 		return err
@@ -165,8 +203,15 @@ keep the registration fresh, and answer RPC requests for its agents.
 With --fleet, one process simulates every node of the fleet file (thousands are fine).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := logger(verbose)
+			// Refused requests are warnings: a node says who tried to make it act, verbose or not.
+			log := leveled(slog.LevelWarn)
+			if verbose {
+				log = logger(true)
+			}
 			f.await = !conn.noAuth
+			if err := f.resolveTrust(&conn); err != nil {
+				return err
+			}
 			nc, err := conn.dial("fleetbook agent")
 			if err != nil {
 				return exitf(exitInfra, "connect to NATS: %v", err)

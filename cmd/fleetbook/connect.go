@@ -275,6 +275,11 @@ func logger(verbose bool) *slog.Logger {
 	if verbose {
 		level = slog.LevelInfo
 	}
+	return leveled(level)
+}
+
+// leveled logs to stderr from level up.
+func leveled(level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 

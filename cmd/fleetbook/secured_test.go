@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,8 +11,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 
+	"github.com/fleetbook/fleetbook/auth"
 	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/protocol"
 )
 
 // securedBook discovers two nodes through the registry (with the connectivity test), asks each
@@ -65,6 +69,8 @@ func TestSecuredDeploymentProcesses(t *testing.T) {
 	srv := natstest.RunServer(t, func(o *server.Options) { *o = *opts })
 	url := srv.ClientURL()
 
+	var show struct{ Trust string }
+	decodeOne(t, cli(t, dir, "auth", "show", "--dir", authDir, "--json").stdout, &show)
 	creds := func(role string) string { return filepath.Join(authDir, "creds", role+".creds") }
 	procs := []*proc{
 		start(t, "coordinator", "coordinator", "--server", url, "--creds", creds("coordinator"), "--policy", filepath.Join(authDir, "policy.yaml"),
@@ -84,7 +90,7 @@ func TestSecuredDeploymentProcesses(t *testing.T) {
 			t.Fatalf("issued credential %s: mode %v (%v), want 0600", path, info.Mode().Perm(), err)
 		}
 		procs = append(procs, start(t, id, "agent", "--server", url, "--creds", path, "--identity", id,
-			"--agents-dir", agents, "--state-dir", filepath.Join(dir, "nodes")))
+			"--agents-dir", agents, "--state-dir", filepath.Join(dir, "nodes"), "--trust", show.Trust))
 	}
 	book := writeFile(t, dir, "secured.yaml", securedBook)
 	operator := []string{"--server", url, "--creds", creds("operator")}
@@ -117,6 +123,28 @@ func TestSecuredDeploymentProcesses(t *testing.T) {
 			t.Errorf("viewer %v: exit %d, want 2 and the server's refusal\nstderr: %s", args, r.code, r.stderr)
 		}
 	}
+	// A compromised worker may publish on node subjects, but a node acts only on what the
+	// coordinator signed: an unsigned request is refused.
+	worker, err := auth.UserKey(creds("worker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wpub, _ := worker.PublicKey()
+	nc, err := nats.Connect(url, nats.UserCredentials(creds("worker")), nats.CustomInboxPrefix(auth.InboxPrefix(wpub)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	forged, _ := json.Marshal(protocol.RPCRequest{Version: protocol.RPCVersion, RequestID: "forged-1", Agent: "puppet", Action: "enable"})
+	reply, err := nc.Request(protocol.NodeRPCSubject("web1.example.net"), forged, 30*time.Second)
+	if err != nil {
+		t.Fatalf("forged request: %v", err)
+	}
+	var answer protocol.RPCReply
+	if err := json.Unmarshal(reply.Data, &answer); err != nil || answer.Success || !strings.Contains(answer.Msg, "not signed") {
+		t.Errorf("an unsigned request from a worker credential: %s (%v), want a refusal saying it is not signed", reply.Data, err)
+	}
+
 	// A second operator credential that the policy does not name is a stranger to the coordinator:
 	// the server lets it call the API, the policy refuses it, and the audit says so.
 	stranger := filepath.Join(dir, "stranger.creds")
@@ -138,6 +166,9 @@ func TestSecuredDeploymentProcesses(t *testing.T) {
 		}
 		if bytes.Contains(log, []byte("Permissions Violation")) || bytes.Contains(log, []byte("level=ERROR")) {
 			t.Errorf("%s was refused something or failed:\n%s", p.name, log)
+		}
+		if p.name == "web1.example.net" && !bytes.Contains(log, []byte(`msg="refused request"`)) {
+			t.Errorf("web1 did not log the forged request it refused:\n%s", log)
 		}
 	}
 }

@@ -32,10 +32,23 @@ func embeddedSecurity(setup *auth.Setup) (security, error) {
 	if err != nil {
 		return security{}, err
 	}
+	signer, err := auth.UserKey(setup.CredsPath(auth.RoleCoordinator))
+	if err != nil {
+		return security{}, err
+	}
 	return security{
-		coordinator: []coordinator.Option{p, coordinator.WithSecretsKey(key)},
+		coordinator: []coordinator.Option{p, coordinator.WithSecretsKey(key), coordinator.WithSigner(signer)},
 		worker:      []worker.Option{worker.WithSecretsKey(key)},
 	}, nil
+}
+
+// coordinatorKey is the public key node agents trust: the coordinator credential's in setup.
+func coordinatorKey(setup *auth.Setup) (string, error) {
+	kp, err := auth.UserKey(setup.CredsPath(auth.RoleCoordinator))
+	if err != nil {
+		return "", err
+	}
+	return kp.PublicKey()
 }
 
 // security is what a coordinator or worker process enforces: the policy file (given, or the
@@ -58,6 +71,11 @@ func (r *remoteFlags) security(policyPath string) (security, error) {
 	if r.conn.role != auth.RoleCoordinator {
 		return sec, nil
 	}
+	// The coordinator signs what node agents act on with its credential's key.
+	if r.conn.key == nil {
+		return security{}, fmt.Errorf("a coordinator signs node requests with its credential's key: connect with --creds or --nkey (a user and password or a token carry no key), or say --no-auth")
+	}
+	sec.coordinator = append(sec.coordinator, coordinator.WithSigner(r.conn.key))
 	if policyPath == "" {
 		policyPath = filepath.Join(setupDir, policyFile)
 		if _, err := os.Stat(policyPath); err != nil {
