@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/fleetbook/fleetbook/protocol"
 )
 
 // Where a templated value may stand in a shell command.
@@ -117,31 +119,9 @@ var shellWrappers = map[string]shellWrapper{
 	},
 }
 
-// dangerousEnv are variables whose value makes the shell or a program load or run something;
-// dangerousEnvPrefixes are the families of them. A value may not be assigned to one.
-var (
-	dangerousEnv = setOf(
-		"PATH", "IFS", "ENV", "BASH_ENV", "CDPATH", "HOME", "SHELL", "PS1", "PS2", "PS3", "PS4",
-		"PROMPT_COMMAND", "SHELLOPTS", "BASHOPTS", "GLOBIGNORE", "FPATH", "MAIL", "MAILPATH", "HISTFILE",
-		"ZDOTDIR", "EDITOR", "VISUAL", "PAGER", "MANPAGER", "SSH_ASKPASS", "SUDO_ASKPASS", "LESSOPEN",
-		"LESSCLOSE", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH", "GCONV_PATH",
-		"LOCPATH", "NLSPATH", "HOSTALIASES", "TERMINFO",
-	)
-	dangerousEnvPrefixes = []string{"LD_", "DYLD_", "BASH_FUNC_", "GIT_", "PYTHON", "PERL", "RUBY", "NODE_"}
-)
-
-// isDangerousEnv reports whether assigning a value to name may make something load or run code.
-func isDangerousEnv(name string) bool {
-	if dangerousEnv[name] {
-		return true
-	}
-	for _, p := range dangerousEnvPrefixes {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
-}
+// isDangerousEnv reports whether assigning a value to name may make something load or run code,
+// or reach fleetbook's own settings or credentials (protocol.ProtectedEnv).
+func isDangerousEnv(name string) bool { return protocol.ProtectedEnv(name) }
 
 func setOf(names ...string) map[string]bool {
 	m := make(map[string]bool, len(names))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/fleetbook/fleetbook/protocol"
 )
 
 // envConfig is an environment store's configuration.
@@ -37,11 +39,26 @@ func (s *envStore) name(key string) (string, error) {
 	return n, nil
 }
 
+// writable is name for a write: a variable the process's other work depends on is refused, since
+// a value set here reaches every later task of every run this process executes (PATH,
+// LD_PRELOAD or BASH_ENV would make them run the playbook's code; NATS_* and FLEETBOOK_* are the
+// process's connection and settings).
+func (s *envStore) writable(key string) (string, error) {
+	n, err := s.name(key)
+	if err == nil && protocol.ProtectedEnv(n) {
+		err = fmt.Errorf("%w: environment variable %s is fleetbook's or changes how programs run; an environment store may not set it", ErrInvalidKey, n)
+	}
+	return n, err
+}
+
 // Get returns the variable's value; an unset variable is ErrNotFound (an empty one is "").
 func (s *envStore) Get(_ context.Context, key string) (any, error) {
 	n, err := s.name(key)
 	if err != nil {
 		return nil, err
+	}
+	if protocol.CredentialEnv(n) {
+		return nil, fmt.Errorf("%w: environment variable %s carries the process's NATS credentials; an environment store may not read it", ErrInvalidKey, n)
 	}
 	v, ok := os.LookupEnv(n)
 	if !ok {
@@ -52,7 +69,7 @@ func (s *envStore) Get(_ context.Context, key string) (any, error) {
 
 // Put sets the variable to value's text form.
 func (s *envStore) Put(_ context.Context, key string, value any) error {
-	n, err := s.name(key)
+	n, err := s.writable(key)
 	if err != nil {
 		return err
 	}
@@ -68,7 +85,7 @@ func (s *envStore) Put(_ context.Context, key string, value any) error {
 
 // Delete unsets the variable.
 func (s *envStore) Delete(_ context.Context, key string) error {
-	n, err := s.name(key)
+	n, err := s.writable(key)
 	if err != nil {
 		return err
 	}

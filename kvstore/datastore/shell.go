@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/fleetbook/fleetbook/protocol"
 )
 
 // shellConfig is a shell store's configuration.
@@ -94,7 +96,7 @@ func (s *shellStore) run(ctx context.Context, action, key string, value *string)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.c.command, "--"+action, key)
 	cmd.Dir = s.c.cwd
-	env := append(os.Environ(), "CHORIA_DATA_KEY="+key, "CHORIA_DATA_ACTION="+action)
+	env := append(protocol.ProgramEnviron(os.Environ()), "CHORIA_DATA_KEY="+key, "CHORIA_DATA_ACTION="+action)
 	if value != nil {
 		env = append(env, "CHORIA_DATA_VALUE="+*value)
 	}

@@ -60,7 +60,7 @@ func (s *Server) runExecutable(ctx context.Context, def *Definition, n *node, re
 	cmd := exec.CommandContext(ctx, def.path, req.Action)
 	cmd.Dir = stateDir
 	cmd.Stdin = bytes.NewReader(in)
-	cmd.Env = append(os.Environ(), execEnv(n, req, stateDir, args)...)
+	cmd.Env = append(protocol.ProgramEnviron(os.Environ()), execEnv(n, req, stateDir, args)...)
 	// Its own process group, so a timeout kills whatever the script started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

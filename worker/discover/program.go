@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetbook/fleetbook/protocol"
 	"github.com/fleetbook/fleetbook/worker/process"
 )
 
@@ -28,7 +29,7 @@ func runProgram(ctx context.Context, argv []string, timeout time.Duration) (exec
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := process.Command(ctx, argv[0], argv[1:]...)
-	cmd.Env = os.Environ()
+	cmd.Env = protocol.ProgramEnviron(os.Environ())
 	stdout, stderr := process.NewCappedBuffer(maxSourceOutput), process.NewCappedBuffer(maxSourceOutput)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// A grandchild that left the group but holds the pipes must not hang the job.

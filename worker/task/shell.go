@@ -68,7 +68,7 @@ func runShellJob(ctx context.Context, env Env, job *protocol.Job) (protocol.Resu
 // shellEnv is the environment of a shell job: the worker's, then the job's variables, then
 // fleetbook's own, which win (exec keeps the last value of a repeated name).
 func shellEnv(job *protocol.Job, worker string) ([]string, error) {
-	env := os.Environ()
+	env := protocol.ProgramEnviron(os.Environ())
 	for _, k := range slices.Sorted(maps.Keys(job.Shell.Environment)) {
 		v := job.Shell.Environment[k]
 		// Values are never echoed: they may be secrets.

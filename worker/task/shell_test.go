@@ -118,3 +118,20 @@ func TestShellJobRefusesValueAsCode(t *testing.T) {
 		t.Fatalf("result %+v %v, want the value echoed", res, err)
 	}
 }
+
+// A shell task does not inherit the worker's NATS connection and credentials from the
+// environment: with them it could reach fleetbook's state with the worker's rights.
+func TestShellTaskGetsNoNATSCredentials(t *testing.T) {
+	t.Setenv("NATS_PASSWORD", "s3cret")
+	t.Setenv("NATS_URL", "nats://worker:s3cret@127.0.0.1:4222")
+	t.Setenv("PBTEST_KEPT", "kept")
+	job := protocol.Job{ID: protocol.JobID{RunID: "r1", Step: 1, Attempt: 1}, Type: protocol.TaskShell,
+		Shell: &protocol.ShellSpec{Command: `echo "pw=${NATS_PASSWORD:-unset} url=${NATS_URL:-unset} kept=$PBTEST_KEPT"`}}
+	res, err := runShellJob(context.Background(), Env{Worker: "w", DrainWait: time.Second}, &job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := fmt.Sprint(res.Data); !res.Success || !strings.Contains(out, "pw=unset url=unset kept=kept") {
+		t.Fatalf("result %+v: the task saw the worker's NATS settings, or lost the rest of its environment", res)
+	}
+}
