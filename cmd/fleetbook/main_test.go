@@ -38,6 +38,12 @@ type result struct {
 // cli runs fleetbook with args in dir (the test's temp dir when empty) and waits for it.
 func cli(t *testing.T, dir string, args ...string) result {
 	t.Helper()
+	return cliEnv(t, dir, nil, args...)
+}
+
+// cliEnv is cli with extra environment variables (NAME=VALUE).
+func cliEnv(t *testing.T, dir string, extra []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
@@ -45,7 +51,7 @@ func cli(t *testing.T, dir string, args ...string) result {
 	if dir == "" {
 		cmd.Dir = t.TempDir()
 	}
-	cmd.Env = testEnv()
+	cmd.Env = append(testEnv(), extra...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -61,17 +67,22 @@ func cli(t *testing.T, dir string, args ...string) result {
 	return r
 }
 
-// testEnv is the environment of every fleetbook process: the test's, without a NATS_URL that
-// would point the processes at a server outside the test.
+// testEnv is the environment of every fleetbook process: the test's, without the nats CLI's
+// variables and with a configuration directory of its own, so that neither a NATS_URL nor a nats
+// context selected on the machine running the tests points the processes at another server.
 func testEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "NATS_URL=") {
+		if !strings.HasPrefix(kv, "NATS_") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
 			env = append(env, kv)
 		}
 	}
-	return env
+	return append(env, "XDG_CONFIG_HOME="+emptyConfigHome)
 }
+
+// emptyConfigHome is the XDG_CONFIG_HOME of the test processes: no nats context is selected
+// there. TestMain's temporary directory outlives every test.
+var emptyConfigHome = filepath.Join(os.TempDir(), fmt.Sprintf("fleetbook-test-config-%d", os.Getpid()))
 
 // proc is a long-running fleetbook process (coordinator, worker, up).
 type proc struct {

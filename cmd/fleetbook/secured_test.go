@@ -242,3 +242,42 @@ tasks:
 	// That the scan finds what it looks for is shown by TestSensitiveValuesNeverAtRest's control
 	// run without a key.
 }
+
+// With no server, context or NATS_URL given, a client uses the nats context selected with the
+// nats CLI (`nats context select`), with its credentials — not an embedded server.
+func TestSelectedNatsContextIsUsed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	listen := fmt.Sprintf("127.0.0.1:%d", natstest.FreePorts(t, 1)[0])
+	up := startUp(t, dir, state, listen)
+	book := writeFile(t, dir, "hello.yaml", okBook)
+	if r := cli(t, dir, "run", book, "--input", "who=selected", "--server", "nats://"+listen, "--data-dir", state); r.code != exitOK {
+		t.Fatalf("run against up: exit %d: %s", r.code, r.stderr)
+	}
+	config := filepath.Join(dir, "config")
+	ctxFile, err := os.ReadFile(filepath.Join(state, "auth", "context.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, mkdir(t, filepath.Join(config, "nats", "context")), "fb.json", string(ctxFile))
+	writeFile(t, filepath.Join(config, "nats"), "context.txt", "fb")
+	// From another directory, so no ./.fleetbook could be what answers.
+	elsewhere := t.TempDir()
+	r := cliEnv(t, elsewhere, []string{"XDG_CONFIG_HOME=" + config}, "runs", "list", "--json")
+	if r.code != exitOK || !strings.Contains(r.stdout, `"hello"`) {
+		t.Fatalf("runs list with a selected context: exit %d, want the run made against up\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, ".fleetbook")); err == nil {
+		t.Error("an embedded server was started instead of using the selected context")
+	}
+	up.stop(t)
+}
+
+func mkdir(t *testing.T, path string) string {
+	t.Helper()
+	if err := os.MkdirAll(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
