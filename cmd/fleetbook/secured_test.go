@@ -92,6 +92,15 @@ func TestSecuredDeploymentProcesses(t *testing.T) {
 		procs = append(procs, start(t, id, "agent", "--server", url, "--creds", path, "--identity", id,
 			"--agents-dir", agents, "--state-dir", filepath.Join(dir, "nodes"), "--trust", show.Trust))
 	}
+	// The run discovers the nodes in the registry: both must have registered first.
+	for _, p := range procs[2:] {
+		natstest.Eventually(t, 2*time.Minute, func() error {
+			if log, _ := os.ReadFile(p.log); !bytes.Contains(log, []byte("serving 1 node(s)")) {
+				return fmt.Errorf("%s not serving yet", p.name)
+			}
+			return nil
+		})
+	}
 	book := writeFile(t, dir, "secured.yaml", securedBook)
 	operator := []string{"--server", url, "--creds", creds("operator")}
 	var rep struct {
