@@ -208,6 +208,7 @@ func TestOperatorCannotTouchWhatWorkersAndCoordinatorsDo(t *testing.T) {
 		op.publishRefused(protocol.BucketSubject(protocol.RunsBucket, jobID.RunID), []byte(`{"status":"success"}`))
 		op.publishRefused(protocol.BucketSubject(protocol.NodesBucket, "web1.example.net"), []byte(`{}`))
 		op.publishRefused(protocol.CancelSubject(jobID.RunID), nil)
+		op.publishRefused(protocol.AuditSubject("submit"), []byte(`{"decision":"allow"}`)) // forging the audit log
 		// Reading secrets: a direct get, a stream get, a consumer, a subscription.
 		op.publishRefused("$JS.API.DIRECT.GET."+secretsKV, []byte(`{"last_by_subj":"$KV.fleetbook_secrets.x"}`))
 		op.publishRefused("$JS.API.STREAM.MSG.GET."+secretsKV, []byte(`{"seq":1}`))
@@ -268,6 +269,7 @@ func TestWorkerCannotSubmitOrWriteRunState(t *testing.T) {
 		w.publishRefused(protocol.RunSubject(jobID.RunID), []byte(`{}`))
 		w.publishRefused(protocol.JobSubject(protocol.DefaultPool, jobID), []byte(`{}`))
 		w.publishRefused(protocol.EventSubject(jobID.RunID), []byte(`{}`))
+		w.publishRefused(protocol.AuditSubject("submit"), []byte(`{"decision":"allow"}`))
 		w.publishRefused(protocol.BucketSubject(protocol.RunsBucket, jobID.RunID), []byte(`{}`))
 		w.publishRefused(protocol.BucketSubject(protocol.SubmissionsBucket, "k"), []byte(`{}`))
 		w.publishRefused(protocol.BucketSubject(protocol.SecretsBucket, jobID.RunID), []byte(`{}`))

@@ -75,7 +75,6 @@ const (
 	jsFlowControl   = "$JS.FC."
 	kvPrefix        = "$KV."
 	apiWildcard     = protocol.APIPrefix + ".>"
-	auditWildcard   = "fleetbook.audit.>"
 	cancelWildcard  = "fleetbook.cancel.>"
 	serviceWildcard = "$SRV.>"
 )
@@ -101,7 +100,7 @@ func Permissions(role Role, user, identity string) (jwt.Permissions, error) {
 	case RoleCoordinator:
 		p.Pub.Allow.Add(jsAPI+">", jsAck+">", jsFlowControl+">", kvPrefix+">",
 			protocol.RunsSubjectWildcard, protocol.JobsSubjectWildcard, protocol.EventsSubjectWildcard,
-			cancelWildcard, auditWildcard)
+			cancelWildcard, protocol.AuditSubjectWildcard)
 		// Only workers produce results and talk to nodes; a coordinator doing either is a bug or
 		// an intruder.
 		p.Pub.Deny.Add(protocol.ResultsSubjectWildcard, protocol.NodeRPCSubjectWildcard)

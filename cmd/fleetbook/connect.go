@@ -133,7 +133,6 @@ func (f *connFlags) dial(name string, extra ...nats.Option) (*nats.Conn, error) 
 			url = nctx.ServerURL()
 		}
 		f.key, opts = key, append(opts, copts...)
-		return f.withCreds(url, opts)
 	}
 	return f.withCreds(url, opts)
 }

@@ -78,10 +78,7 @@ func (c *credFlags) options() ([]nats.Option, nkeys.KeyPair, error) {
 	case c.token != "":
 		opts = append(opts, nats.Token(c.token))
 	}
-	if key != nil {
-		pub, _ := key.PublicKey()
-		opts = append(opts, nats.CustomInboxPrefix(auth.InboxPrefix(pub)))
-	}
+	opts = append(opts, inboxOption(key)...)
 	if c.tlsCert != "" || c.tlsKey != "" {
 		if c.tlsCert == "" || c.tlsKey == "" {
 			return nil, nil, errors.New("--tlscert and --tlskey go together")
@@ -133,11 +130,17 @@ func contextOptions(name string) (*natscontext.Context, []nats.Option, nkeys.Key
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if key != nil {
-		pub, _ := key.PublicKey()
-		opts = append(opts, nats.CustomInboxPrefix(auth.InboxPrefix(pub)))
+	return nctx, append(opts, inboxOption(key)...), key, nil
+}
+
+// inboxOption makes a connection whose credential carries key receive its replies under the
+// only inbox prefix its permissions allow (auth.InboxPrefix); none without a key.
+func inboxOption(key nkeys.KeyPair) []nats.Option {
+	if key == nil {
+		return nil
 	}
-	return nctx, opts, key, nil
+	pub, _ := key.PublicKey()
+	return []nats.Option{nats.CustomInboxPrefix(auth.InboxPrefix(pub))}
 }
 
 // roleCreds is the credentials file of role in dataDir's setup, or "" when dataDir has none.

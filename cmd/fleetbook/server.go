@@ -83,8 +83,7 @@ func (e *embedded) dial(name string, role auth.Role) (*nats.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		pub, _ := key.PublicKey()
-		opts = append(opts, nats.UserCredentials(creds), nats.CustomInboxPrefix(auth.InboxPrefix(pub)))
+		opts = append(append(opts, nats.UserCredentials(creds)), inboxOption(key)...)
 	}
 	nc, err := nats.Connect("", opts...)
 	if err == nil {
