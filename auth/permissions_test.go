@@ -249,6 +249,7 @@ func TestViewerCanOnlyRead(t *testing.T) {
 		v.publishRefused(protocol.SubmitSubject, []byte(`{}`))
 		v.publishRefused(protocol.CancelRunSubject, []byte(`{}`))
 		v.publishRefused(protocol.PruneRunsSubject, []byte(`{}`))
+		v.publishRefused(protocol.AuditListSubject, []byte(`{}`))
 	}, protocol.RunsStreamName, runsKV)
 	nc, v := s.connect(auth.RoleViewer, "")
 	if err := nc.Publish(protocol.GetRunSubject, []byte(`{}`)); err != nil {
