@@ -185,6 +185,7 @@ func (c *Coordinator) handleList(ctx context.Context, r apiRequest) (any, *proto
 		}
 		resp.Runs = append(resp.Runs, protocol.RunSummary{
 			ID: rec.ID, Playbook: rec.Playbook, Status: rec.Status, Error: rec.Error, SubmittedBy: rec.SubmittedBy,
+			Schedule: rec.Schedule, ScheduledFor: rec.ScheduledFor,
 			CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, EndedAt: rec.EndedAt,
 		})
 	}

@@ -9,6 +9,7 @@ func ReportOf(rec *protocol.RunRecord) *protocol.Report {
 	r := &protocol.Report{
 		ID: rec.ID, Playbook: rec.Playbook, Status: rec.Status, Error: protocol.RedactSecretRefs(rec.Error),
 		SubmittedBy: rec.SubmittedBy, CancelledBy: rec.CancelledBy,
+		Schedule: rec.Schedule, ScheduledFor: rec.ScheduledFor,
 		Inputs: redactedInputs(rec), Nodes: rec.Nodes, StartedAt: rec.StartedAt, EndedAt: rec.EndedAt,
 		Tasks: []protocol.TaskReport{},
 	}

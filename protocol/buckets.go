@@ -33,7 +33,7 @@ const ReservedBucketPrefix = "fleetbook_"
 // every bucket it creates is here or is DataBucket.
 var InternalBuckets = []string{
 	RunsBucket, SubmissionsBucket, SecretsBucket, NodesBucket, LocksBucket, MemoryBucket,
-	AttemptsBucket, AgentsBucket,
+	AttemptsBucket, AgentsBucket, SchedulesBucket,
 }
 
 // maxBucketName bounds a bucket name: the stream behind it (KV_ + name) must stay a usable

@@ -81,6 +81,10 @@ type RunRecord struct {
 	Files map[string]string `json:"files,omitempty"`
 	// Parent is the run that started this one as a child (a playbook task), if any.
 	Parent string `json:"parent,omitempty"`
+	// Schedule names the schedule that started the run, and ScheduledFor the slot it fired for
+	// (before jitter); both empty for a run submitted otherwise.
+	Schedule     string    `json:"schedule,omitempty"`
+	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
 
 	Nodes     map[string][]string `json:"nodes,omitempty"`
 	Steps     []StepRecord        `json:"steps,omitempty"`
@@ -148,6 +152,9 @@ type Report struct {
 	// SubmittedBy and CancelledBy are as in the run record.
 	SubmittedBy Identity `json:"submitted_by,omitzero"`
 	CancelledBy Identity `json:"cancelled_by,omitzero"`
+	// Schedule and ScheduledFor are as in the run record.
+	Schedule     string    `json:"schedule,omitempty"`
+	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
 	// Inputs has sensitive values redacted.
 	Inputs    map[string]any      `json:"inputs"`
 	Nodes     map[string][]string `json:"nodes"`

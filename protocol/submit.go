@@ -61,6 +61,8 @@ type ListRunsRequest struct {
 	Version int `json:"version"`
 	// Limit caps the number of runs returned; 0 means the server's default.
 	Limit int `json:"limit,omitempty"`
+	// Schedule, when set, keeps only the runs that schedule started.
+	Schedule string `json:"schedule,omitempty"`
 }
 
 // ListRunsResponse answers a ListRunsRequest.
@@ -76,10 +78,13 @@ type RunSummary struct {
 	Status   RunStatus   `json:"status"`
 	Error    string      `json:"error,omitempty"`
 	// SubmittedBy is as in the run record.
-	SubmittedBy Identity  `json:"submitted_by,omitzero"`
-	CreatedAt   time.Time `json:"created_at"`
-	StartedAt   time.Time `json:"started_at,omitzero"`
-	EndedAt     time.Time `json:"ended_at,omitzero"`
+	SubmittedBy Identity `json:"submitted_by,omitzero"`
+	// Schedule and ScheduledFor are as in the run record.
+	Schedule     string    `json:"schedule,omitempty"`
+	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
+	CreatedAt    time.Time `json:"created_at"`
+	StartedAt    time.Time `json:"started_at,omitzero"`
+	EndedAt      time.Time `json:"ended_at,omitzero"`
 }
 
 // PruneRunsRequest asks for the runs that ended more than OlderThan ago to be deleted: their
