@@ -250,13 +250,20 @@ func TestViewerCanOnlyRead(t *testing.T) {
 		v.publishRefused(protocol.CancelRunSubject, []byte(`{}`))
 		v.publishRefused(protocol.PruneRunsSubject, []byte(`{}`))
 		v.publishRefused(protocol.AuditListSubject, []byte(`{}`))
+		for _, subject := range []string{protocol.ScheduleAddSubject, protocol.ScheduleUpdateSubject,
+			protocol.SchedulePauseSubject, protocol.ScheduleResumeSubject, protocol.ScheduleTriggerSubject,
+			protocol.ScheduleBackfillSubject, protocol.ScheduleDeleteSubject} {
+			v.publishRefused(subject, []byte(`{}`))
+		}
 	}, protocol.RunsStreamName, runsKV)
 	nc, v := s.connect(auth.RoleViewer, "")
 	if err := nc.Publish(protocol.GetRunSubject, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := nc.Publish(protocol.ListRunsSubject, []byte(`{}`)); err != nil {
-		t.Fatal(err)
+	for _, subject := range []string{protocol.ListRunsSubject, protocol.ScheduleGetSubject, protocol.ScheduleListSubject} {
+		if err := nc.Publish(subject, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	v.allowed()
 }
@@ -276,7 +283,11 @@ func TestWorkerCannotSubmitOrWriteRunState(t *testing.T) {
 		w.publishRefused(protocol.BucketSubject(protocol.SecretsBucket, jobID.RunID), []byte(`{}`))
 		w.publishRefused(protocol.BucketSubject(protocol.NodesBucket, "web1.example.net"), []byte(`{}`))
 		w.publishRefused(protocol.BucketSubject(protocol.AgentsBucket, "service.1_0_0"), []byte(`{}`))
+		w.publishRefused(protocol.BucketSubject(protocol.SchedulesBucket, "nightly"), []byte(`{}`))
+		w.publishRefused(protocol.ScheduleAddSubject, []byte(`{}`))
 		w.publishRefused("$JS.API.DIRECT.GET."+runsKV, []byte(`{"seq":1}`))
+		// Schedules hold sealed inputs and their owners' playbooks: a worker reads none of them.
+		w.publishRefused("$JS.API.DIRECT.GET."+protocol.BucketStreamName(protocol.SchedulesBucket)+".$KV."+protocol.SchedulesBucket+".nightly", nil)
 		w.publishRefused("$JS.API.CONSUMER.CREATE."+protocol.RunsStreamName, []byte(`{}`))
 		w.publishRefused("$JS.API.CONSUMER.DELETE."+protocol.JobsStreamName+".workers_default", nil)
 		w.publishRefused("$JS.API.STREAM.CREATE.KV_mine", []byte(`{}`))

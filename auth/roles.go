@@ -81,7 +81,7 @@ const (
 
 // coordinatorOnlyBuckets are the buckets only coordinators write (and, for secrets, workers read).
 var coordinatorOnlyBuckets = []string{protocol.RunsBucket, protocol.SubmissionsBucket, protocol.SecretsBucket,
-	protocol.NodesBucket, protocol.AgentsBucket}
+	protocol.NodesBucket, protocol.AgentsBucket, protocol.SchedulesBucket}
 
 // Permissions returns the permissions of role for the user whose public key is user. identity is
 // the node identity of a RoleAgent credential and ignored otherwise.
@@ -93,7 +93,8 @@ func Permissions(role Role, user, identity string) (jwt.Permissions, error) {
 		if role == RoleOperator {
 			p.Pub.Allow.Add(apiWildcard)
 		} else {
-			p.Pub.Allow.Add(protocol.GetRunSubject, protocol.ListRunsSubject)
+			p.Pub.Allow.Add(protocol.GetRunSubject, protocol.ListRunsSubject,
+				protocol.ScheduleGetSubject, protocol.ScheduleListSubject)
 		}
 		p.Pub.Allow.Add(followEvents()...)
 		p.Sub.Allow.Add(inbox)
@@ -116,7 +117,7 @@ func Permissions(role Role, user, identity string) (jwt.Permissions, error) {
 		for _, b := range coordinatorOnlyBuckets {
 			p.Pub.Deny.Add(kvPrefix + b + ".>")
 		}
-		for _, b := range []string{protocol.RunsBucket, protocol.SubmissionsBucket, protocol.SecretsBucket} {
+		for _, b := range []string{protocol.RunsBucket, protocol.SubmissionsBucket, protocol.SecretsBucket, protocol.SchedulesBucket} {
 			stream := protocol.BucketStreamName(b)
 			p.Pub.Deny.Add(jsConsumerNew+stream+".>", jsConsumerNew+stream)
 			if b != protocol.SecretsBucket {

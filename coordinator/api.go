@@ -56,6 +56,15 @@ func (c *Coordinator) serve() (micro.Service, error) {
 		{"cancel", protocol.CancelRunSubject, policy.Cancel, c.handleCancel},
 		{"prune", protocol.PruneRunsSubject, policy.Prune, c.handlePrune},
 		{"audit", protocol.AuditListSubject, policy.Audit, c.handleAuditList},
+		{"schedule_add", protocol.ScheduleAddSubject, policy.Schedule, c.handleScheduleAdd},
+		{"schedule_update", protocol.ScheduleUpdateSubject, policy.Schedule, c.handleScheduleUpdate},
+		{"schedule_get", protocol.ScheduleGetSubject, policy.Read, c.handleScheduleGet},
+		{"schedule_list", protocol.ScheduleListSubject, policy.Read, c.handleScheduleList},
+		{"schedule_pause", protocol.SchedulePauseSubject, policy.Schedule, c.handleSchedulePause(true)},
+		{"schedule_resume", protocol.ScheduleResumeSubject, policy.Schedule, c.handleSchedulePause(false)},
+		{"schedule_trigger", protocol.ScheduleTriggerSubject, policy.Schedule, c.handleScheduleTrigger},
+		{"schedule_backfill", protocol.ScheduleBackfillSubject, policy.Schedule, c.handleScheduleBackfill},
+		{"schedule_delete", protocol.ScheduleDeleteSubject, policy.Schedule, c.handleScheduleDelete},
 	}
 	for _, ep := range endpoints {
 		err := svc.AddEndpoint(ep.name, c.handler(ep.action, ep.handle), micro.WithEndpointSubject(ep.subject))

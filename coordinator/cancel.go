@@ -121,34 +121,48 @@ func (c *Coordinator) handleCancel(ctx context.Context, r apiRequest) (any, *pro
 	if _, apiErr := c.permit(ctx, r.who, policy.Cancel, nil, req.RunID); apiErr != nil {
 		return nil, apiErr
 	}
-	audited := false
+	rec, _, err := c.runs.Get(ctx, req.RunID)
+	if errors.Is(err, kvstore.ErrNotFound) {
+		return nil, apiError(protocol.CodeNotFound, "no run %s", req.RunID)
+	}
+	if err != nil {
+		return nil, apiError(protocol.CodeInternal, "load run %s: %v", req.RunID, err)
+	}
+	if apiErr := c.permitAndRecord(ctx, r.who, policy.Cancel, &rec.Playbook, rec.ID); apiErr != nil {
+		return nil, apiErr
+	}
+	rec, err = c.requestCancel(ctx, req.RunID, req.Reason, r.who)
+	if errors.Is(err, kvstore.ErrNotFound) {
+		return nil, apiError(protocol.CodeNotFound, "no run %s", req.RunID)
+	}
+	if err != nil {
+		return nil, apiError(protocol.CodeInternal, "cancel run %s: %v", req.RunID, err)
+	}
+	return ReportOf(rec), nil
+}
+
+// requestCancel marks run id to be stopped, for reason, by by, and tells its driver and workers
+// at once. A run that ended, or is already being cancelled, is left as it is. It returns the run
+// as it now stands.
+func (c *Coordinator) requestCancel(ctx context.Context, id, reason string, by protocol.Identity) (*protocol.RunRecord, error) {
 	for {
-		rec, rev, err := c.runs.Get(ctx, req.RunID)
-		if errors.Is(err, kvstore.ErrNotFound) {
-			return nil, apiError(protocol.CodeNotFound, "no run %s", req.RunID)
-		}
+		rec, rev, err := c.runs.Get(ctx, id)
 		if err != nil {
-			return nil, apiError(protocol.CodeInternal, "load run %s: %v", req.RunID, err)
-		}
-		if !audited {
-			if apiErr := c.permitAndRecord(ctx, r.who, policy.Cancel, &rec.Playbook, rec.ID); apiErr != nil {
-				return nil, apiErr
-			}
-			audited = true
+			return nil, err
 		}
 		if rec.Status.Final() || rec.CancelRequested {
-			return ReportOf(rec), nil
+			return rec, nil
 		}
-		rec.CancelRequested, rec.CancelReason, rec.CancelledBy = true, req.Reason, r.who
+		rec.CancelRequested, rec.CancelReason, rec.CancelledBy = true, reason, by
 		if _, err := c.runs.Update(ctx, rec, rev); errors.Is(err, kvstore.ErrConflict) {
 			continue
 		} else if err != nil {
-			return nil, apiError(protocol.CodeInternal, "cancel run %s: %v", req.RunID, err)
+			return nil, err
 		}
 		// The driver also sees the change at its next write; this tells it (and the workers) now.
-		if err := c.nc.Publish(protocol.CancelSubject(req.RunID), []byte(req.Reason)); err != nil {
-			c.opts.log.Warn("announcing a cancellation", "run_id", req.RunID, "error", err)
+		if err := c.nc.Publish(protocol.CancelSubject(id), []byte(reason)); err != nil {
+			c.opts.log.Warn("announcing a cancellation", "run_id", id, "error", err)
 		}
-		return ReportOf(rec), nil
+		return rec, nil
 	}
 }

@@ -236,3 +236,64 @@ func (c *Client) callRaw(ctx context.Context, subject string, body []byte, out a
 	}
 	return json.Unmarshal(msg.Data, out)
 }
+
+// AddSchedule adds a schedule; its playbook and inputs are validated as a submission's, and a
+// refusal is a *protocol.ErrorResponse naming every problem.
+func (c *Client) AddSchedule(ctx context.Context, req protocol.ScheduleAddRequest) (*protocol.ScheduleInfo, error) {
+	req.Version = protocol.ScheduleVersion
+	var out protocol.ScheduleInfo
+	return &out, c.call(ctx, protocol.ScheduleAddSubject, req, &out)
+}
+
+// UpdateSchedule changes the fields of a schedule that req gives.
+func (c *Client) UpdateSchedule(ctx context.Context, req protocol.ScheduleUpdateRequest) (*protocol.ScheduleInfo, error) {
+	req.Version = protocol.ScheduleVersion
+	var out protocol.ScheduleInfo
+	return &out, c.call(ctx, protocol.ScheduleUpdateSubject, req, &out)
+}
+
+// GetSchedule returns schedule name with its next fire times (next of them; 0 means 10).
+func (c *Client) GetSchedule(ctx context.Context, name string, next int) (*protocol.ScheduleInfo, error) {
+	var out protocol.ScheduleInfo
+	req := protocol.ScheduleGetRequest{Version: protocol.ScheduleVersion, Name: name, Next: next}
+	return &out, c.call(ctx, protocol.ScheduleGetSubject, req, &out)
+}
+
+// ListSchedules returns every schedule the caller may read, by name.
+func (c *Client) ListSchedules(ctx context.Context) ([]protocol.ScheduleSummary, error) {
+	var out protocol.ScheduleListResponse
+	err := c.call(ctx, protocol.ScheduleListSubject, protocol.ScheduleListRequest{Version: protocol.ScheduleVersion}, &out)
+	return out.Schedules, err
+}
+
+// PauseSchedule pauses (pause true) or resumes schedule name, with note.
+func (c *Client) PauseSchedule(ctx context.Context, name string, pause bool, note string) (*protocol.ScheduleInfo, error) {
+	subject := protocol.ScheduleResumeSubject
+	if pause {
+		subject = protocol.SchedulePauseSubject
+	}
+	var out protocol.ScheduleInfo
+	req := protocol.SchedulePauseRequest{Version: protocol.ScheduleVersion, Name: name, Note: note}
+	return &out, c.call(ctx, subject, req, &out)
+}
+
+// TriggerSchedule runs schedule name now, under its overlap policy; the same key never starts
+// a second run.
+func (c *Client) TriggerSchedule(ctx context.Context, name, key string) (*protocol.ScheduleActionResponse, error) {
+	var out protocol.ScheduleActionResponse
+	req := protocol.ScheduleTriggerRequest{Version: protocol.ScheduleVersion, Name: name, Key: key}
+	return &out, c.call(ctx, protocol.ScheduleTriggerSubject, req, &out)
+}
+
+// BackfillSchedule fires the slots of schedule name in [from, to] that have not run.
+func (c *Client) BackfillSchedule(ctx context.Context, req protocol.ScheduleBackfillRequest) (*protocol.ScheduleActionResponse, error) {
+	req.Version = protocol.ScheduleVersion
+	var out protocol.ScheduleActionResponse
+	return &out, c.call(ctx, protocol.ScheduleBackfillSubject, req, &out)
+}
+
+// DeleteSchedule deletes schedule name; its runs are kept.
+func (c *Client) DeleteSchedule(ctx context.Context, name string) error {
+	var out protocol.ScheduleActionResponse
+	return c.call(ctx, protocol.ScheduleDeleteSubject, protocol.ScheduleDeleteRequest{Version: protocol.ScheduleVersion, Name: name}, &out)
+}

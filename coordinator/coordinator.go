@@ -28,6 +28,7 @@ type Coordinator struct {
 	results     jetstream.Stream
 	attempts    *kvstore.Attempts
 	retention   *kvstore.Retention
+	schedules   *kvstore.Schedules
 	// apiSlots bounds the API requests handled at once.
 	apiSlots chan struct{}
 	// router hands results to the drivers of their runs.
@@ -95,6 +96,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if c.opts.keepRuns > 0 {
 		wg.Go(func() { c.keepRunsFor(ctx, c.opts.keepRuns) })
 	}
+	wg.Go(func() { c.runSchedules(ctx) })
 
 	// Run messages still buffered when Run returns go back to the stream at once, for another
 	// coordinator, rather than after the lease.
@@ -152,6 +154,9 @@ func (c *Coordinator) open(ctx context.Context) error {
 		return err
 	}
 	if c.retention, err = kvstore.OpenRetention(ctx, c.js); err != nil {
+		return err
+	}
+	if c.schedules, err = kvstore.OpenSchedules(ctx, c.js); err != nil {
 		return err
 	}
 	return nil

@@ -39,6 +39,10 @@ type options struct {
 	keys *kvstore.Keyring
 	// signer signs the grants of rpc jobs and the result tokens of every job; nil signs nothing.
 	signer *trust.Signer
+	// now is the clock schedules are evaluated by.
+	now func() time.Time
+	// scheduleTick is the longest a coordinator waits between two evaluations of its schedules.
+	scheduleTick time.Duration
 }
 
 func defaultOptions() options {
@@ -53,6 +57,8 @@ func defaultOptions() options {
 		keepRuns:  DefaultKeepRuns,
 
 		requestWindow: DefaultRequestWindow,
+		now:           time.Now,
+		scheduleTick:  time.Second,
 	}
 }
 
@@ -74,6 +80,10 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: max runs must be at least 1, got %d", ErrInvalidOption, o.maxRuns)
 	case o.keepRuns < 0:
 		return fmt.Errorf("%w: keep-runs must not be negative, got %s", ErrInvalidOption, o.keepRuns)
+	case o.now == nil:
+		return fmt.Errorf("%w: clock must not be nil", ErrInvalidOption)
+	case o.scheduleTick <= 0:
+		return fmt.Errorf("%w: schedule tick must be positive, got %s", ErrInvalidOption, o.scheduleTick)
 	case o.requestWindow <= 0:
 		return fmt.Errorf("%w: request window must be positive, got %s", ErrInvalidOption, o.requestWindow)
 	}
@@ -189,6 +199,27 @@ func WithSigner(kp nkeys.KeyPair) Option {
 			return err
 		}
 		o.signer = s
+		return nil
+	}
+}
+
+// WithClock sets the clock schedules are evaluated by (time.Now by default): tests move it to
+// cross a DST change or a catch-up window without waiting for it.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return fmt.Errorf("clock must not be nil")
+		}
+		o.now = now
+		return nil
+	}
+}
+
+// WithScheduleTick sets the longest a coordinator waits between two evaluations of its
+// schedules (1s by default); it also wakes for the next slot due and for every schedule change.
+func WithScheduleTick(d time.Duration) Option {
+	return func(o *options) error {
+		o.scheduleTick = d
 		return nil
 	}
 }

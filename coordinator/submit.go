@@ -41,6 +41,18 @@ func (c *Coordinator) handleSubmit(ctx context.Context, r apiRequest) (any, *pro
 // their parent's submitter, asking the policy again) both come through here. The policy is asked
 // before anything is stored, and the accepted submission is audited before the run is.
 func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest, by protocol.Identity) (*protocol.SubmitResponse, *protocol.ErrorResponse) {
+	return c.submitFrom(ctx, req, by, runOrigin{})
+}
+
+// runOrigin is where a run comes from when it is not the API's: the schedule slot it fires for.
+// It is no field of SubmitRequest, so no client can claim a schedule's name for its run.
+type runOrigin struct {
+	schedule     string
+	scheduledFor time.Time
+}
+
+// submitFrom is submit for a run from origin, recorded in the run and in its audit record.
+func (c *Coordinator) submitFrom(ctx context.Context, req protocol.SubmitRequest, by protocol.Identity, origin runOrigin) (*protocol.SubmitResponse, *protocol.ErrorResponse) {
 	if req.Version != protocol.SubmitVersion {
 		return nil, apiError(protocol.CodeBadRequest, "unsupported submit request version %d (this coordinator speaks %d)", req.Version, protocol.SubmitVersion)
 	}
@@ -79,7 +91,7 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest, by
 		return nil, apiError(protocol.CodeIdempotencyConflict,
 			"idempotency key %q was already used for a different playbook or inputs (run %s)", req.IdempotencyKey, sub.RunID)
 	}
-	audit.RunID, audit.Parent = sub.RunID, req.Parent
+	audit.RunID, audit.Parent, audit.Schedule = sub.RunID, req.Parent, origin.schedule
 	if err := c.writeAudit(ctx, audit); err != nil {
 		return nil, apiError(protocol.CodeInternal, "%v", err)
 	}
@@ -103,6 +115,8 @@ func (c *Coordinator) submit(ctx context.Context, req protocol.SubmitRequest, by
 		RequestHash:    hash,
 		Files:          req.Files,
 		Parent:         req.Parent,
+		Schedule:       origin.schedule,
+		ScheduledFor:   origin.scheduledFor,
 		Status:         protocol.StatusPending,
 		CreatedAt:      time.Now().UTC(),
 	}

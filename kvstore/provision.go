@@ -205,6 +205,15 @@ func (c Config) Buckets() []jetstream.KeyValueConfig {
 			Storage:     c.storage(),
 			Replicas:    c.replicas(),
 		},
+		{
+			Bucket:      protocol.SchedulesBucket,
+			Description: "fleetbook schedules: calendar, policies, playbook and the state of their slots",
+			// One revision is the compare-and-set; older ones would only keep sealed inputs
+			// longer than the schedule does.
+			History:  1,
+			Storage:  c.storage(),
+			Replicas: c.replicas(),
+		},
 		c.nodesBucket(),
 		c.agentsBucket(),
 	}

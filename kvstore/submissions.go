@@ -68,6 +68,21 @@ func (s *Submissions) Claim(ctx context.Context, idempotencyKey string, sub Subm
 	return prev, false, nil
 }
 
+// Lookup returns the submission idempotencyKey made; ErrNotFound if it made none (or its run
+// was deleted since).
+func (s *Submissions) Lookup(ctx context.Context, idempotencyKey string) (Submission, error) {
+	key := keyFor(idempotencyKey)
+	e, err := s.kv.Get(ctx, key)
+	if err != nil {
+		return Submission{}, translate("get idempotency key", key, err)
+	}
+	var sub Submission
+	if err := json.Unmarshal(e.Value(), &sub); err != nil {
+		return Submission{}, fmt.Errorf("decode submission %s: %w", key, err)
+	}
+	return sub, nil
+}
+
 // Release forgets idempotencyKey if it still names runID, so a submission that could not be
 // queued can be retried with the same key. ErrConflict if the key changed meanwhile.
 func (s *Submissions) Release(ctx context.Context, idempotencyKey, runID string) error {

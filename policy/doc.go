@@ -2,7 +2,7 @@
 // about every API request, with the identity the request's signature proved.
 //
 // A policy is a YAML file with two keys. identities names public nkeys (user keys, "U...");
-// rules grant actions (submit, cancel, prune, read, audit) to names, to "*" (any identity the
+// rules grant actions (submit, cancel, prune, read, audit, schedule) to names, to "*" (any identity the
 // policy names) or to "unsigned" (requests without a signature), optionally only for the
 // playbooks whose name matches a glob or that carry a tag. Whatever no rule grants is denied,
 // and a signed key the policy does not name is denied everything.

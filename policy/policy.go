@@ -22,14 +22,18 @@ const (
 	Read Action = "read"
 	// Audit reads the audit records, of every playbook.
 	Audit Action = "audit"
+	// Schedule adds, changes, pauses, resumes, triggers, backfills and deletes schedules of a
+	// playbook. Adding or changing one also needs submit on its playbook, which every slot's run
+	// is asked for again; reading schedules is read.
+	Schedule Action = "schedule"
 )
 
 // Actions lists every action, in the order the documentation gives them.
-var Actions = []Action{Submit, Cancel, Prune, Read, Audit}
+var Actions = []Action{Submit, Cancel, Prune, Read, Audit, Schedule}
 
 // scoped reports whether a rule's playbooks and tags limit the action: prune and audit act on
 // every run at once, so only a rule for every playbook grants them.
-func (a Action) scoped() bool { return a == Submit || a == Cancel || a == Read }
+func (a Action) scoped() bool { return a == Submit || a == Cancel || a == Read || a == Schedule }
 
 // Who values with a meaning of their own.
 const (

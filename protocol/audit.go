@@ -51,14 +51,16 @@ type AuditRecord struct {
 	Time    time.Time `json:"time"`
 	// Identity is who asked; Name and Key as in Identity.
 	Identity Identity `json:"identity"`
-	// Action is the policy action: submit, cancel, prune, read or audit.
+	// Action is the policy action: submit, cancel, prune, read, audit or schedule.
 	Action string `json:"action"`
 	// Playbook is the playbook the action is about, when it is about one.
 	Playbook string `json:"playbook,omitempty"`
 	// RunID is the run the action is about, when there is one (a submit's new run).
 	RunID string `json:"run_id,omitempty"`
 	// Parent is the run whose playbook task made this submit, for child runs.
-	Parent   string `json:"parent,omitempty"`
+	Parent string `json:"parent,omitempty"`
+	// Schedule is the schedule the action is about, or that submitted the run.
+	Schedule string `json:"schedule,omitempty"`
 	Decision string `json:"decision"`
 	Reason   string `json:"reason,omitempty"`
 	// Coordinator is the coordinator that decided.

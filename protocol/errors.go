@@ -16,8 +16,10 @@ const (
 	CodeInvalidInput = "INVALID_INPUT"
 	// CodeIdempotencyConflict: the idempotency key was used before for a different submission.
 	CodeIdempotencyConflict = "IDEMPOTENCY_CONFLICT"
-	// CodeNotFound: no run has that id.
+	// CodeNotFound: no run (or schedule) has that id (or name).
 	CodeNotFound = "NOT_FOUND"
+	// CodeConflict: the request would overwrite what exists (a schedule name that is taken).
+	CodeConflict = "CONFLICT"
 	// CodeInternal: the coordinator failed; the request may be retried.
 	CodeInternal = "INTERNAL"
 	// CodeQueueFull: the run queue is at its limit; nothing was stored, and the same submission
@@ -71,7 +73,7 @@ func (e *ErrorResponse) Error() string {
 // opposed to an infrastructure failure.
 func (e *ErrorResponse) Refused() bool {
 	switch e.Code {
-	case CodeBadRequest, CodeInvalidPlaybook, CodeInvalidInput, CodeIdempotencyConflict, CodeNotFound, CodeForbidden:
+	case CodeBadRequest, CodeInvalidPlaybook, CodeInvalidInput, CodeIdempotencyConflict, CodeNotFound, CodeForbidden, CodeConflict:
 		return true
 	}
 	return false

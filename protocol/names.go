@@ -57,7 +57,7 @@ const (
 	// coordinators decided on, and one per refusal (limits retention, kept for a max age).
 	AuditStreamName = "FLEETBOOK_AUDIT"
 	// AuditSubjectPattern is the printf pattern of an audit record's subject: the action
-	// (submit, cancel, prune, read, audit).
+	// (submit, cancel, prune, read, audit, schedule).
 	AuditSubjectPattern = "fleetbook.audit.%s"
 	// AuditSubjectWildcard matches every audit record.
 	AuditSubjectWildcard = "fleetbook.audit.>"

@@ -130,7 +130,9 @@ type SlotRecord struct {
 	Outcome SlotOutcome `json:"outcome"`
 	// Trigger says the slot came from `schedule trigger` or `schedule backfill`, not the calendar.
 	Trigger string `json:"trigger,omitempty"`
-	RunID   string `json:"run_id,omitempty"`
+	// Key is the idempotency key of the slot's run.
+	Key   string `json:"key,omitempty"`
+	RunID string `json:"run_id,omitempty"`
 	// Status is the run's status as last seen by the schedule.
 	Status RunStatus `json:"status,omitempty"`
 	Error  string    `json:"error,omitempty"`
@@ -149,8 +151,8 @@ type PendingSlot struct {
 	Trigger string `json:"trigger,omitempty"`
 	// Overlap is the policy the slot is under (a backfill names its own).
 	Overlap OverlapPolicy `json:"overlap,omitempty"`
-	// Cancel is the run to cancel first (cancel_other).
-	Cancel string `json:"cancel,omitempty"`
+	// Cancel are the runs to cancel first (cancel_other).
+	Cancel []string `json:"cancel,omitempty"`
 }
 
 // ScheduleState is what coordinators record of a schedule as they evaluate it.

@@ -40,7 +40,7 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCommand(), validateCommand(), showCommand(), schemaCommand(), runsCommand(),
+	root.AddCommand(runCommand(), validateCommand(), showCommand(), schemaCommand(), runsCommand(), scheduleCommand(),
 		upCommand(), coordinatorCommand(), workerCommand(), agentCommand(), benchCommand(), authCommand(), auditCommand())
 	return root
 }

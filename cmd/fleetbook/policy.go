@@ -46,7 +46,7 @@ identities:
   viewer: %s
 rules:
   - who: [operator]
-    allow: [submit, cancel, prune, read, audit]
+    allow: [submit, cancel, prune, read, audit, schedule]
   - who: [viewer]
     allow: [read]
 `, keys[auth.RoleOperator], keys[auth.RoleViewer]), nil
