@@ -448,3 +448,24 @@ func BenchmarkBetweenYearOfMinutes(b *testing.B) {
 		})
 	}
 }
+
+// FuzzCompile: no expression makes Compile or Next panic, and a compiled calendar's Next is
+// after its argument.
+func FuzzCompile(f *testing.F) {
+	for _, seed := range []string{"*/15 * * * *", "0 0 30 2 *", "TZ=", "CRON_TZ=X", "@every 1s", "1-2/0 * * * *",
+		"0 0 29 2 *", "5 4 3 2 1 0", "@weekly", "- - - - -", "2026-12-24..2026-12-26", "9223372036854775807 * * * *"} {
+		f.Add(seed, "Europe/Berlin")
+	}
+	f.Fuzz(func(t *testing.T, expr, zone string) {
+		for _, spec := range []protocol.ScheduleSpec{{Cron: []string{expr}, TimeZone: zone}, {Every: "1h", Exclude: []string{expr}}} {
+			c, err := Compile(spec)
+			if err != nil {
+				continue
+			}
+			from := time.Date(2026, 10, 25, 0, 30, 0, 0, time.UTC)
+			if s, ok := c.Next(from); ok && !s.After(from) {
+				t.Fatalf("%+v: Next(%s) = %s", spec, from, s)
+			}
+		}
+	})
+}

@@ -31,11 +31,6 @@ func (p period) contains(t time.Time) bool {
 	return (p.start.IsZero() || !t.Before(p.start)) && (p.end.IsZero() || t.Before(p.end))
 }
 
-// wall is t's reading on loc's clock.
-func wall(t time.Time, loc *time.Location) time.Time {
-	return t.UTC().Add(periodAt(t, loc).off)
-}
-
 // maxOffset is beyond the largest distance between a clock and UTC any zone has had (local mean
 // times included), so every instant showing a reading w lies within maxOffset of w.
 const maxOffset = 26 * time.Hour

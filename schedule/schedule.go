@@ -36,10 +36,12 @@
 // to the minute for five-field expressions and macros ("* 0-6 * * *" removes the slots from
 // 00:00 to 06:59, "* * * * 0,6" those of weekends) and to the second for six-field ones.
 //
-// Next searches at most searchYears ahead of its argument, and steps over at most
-// maxExcludedSteps runs of excluded slots: a calendar whose next slot is further away than that
-// (one whose every slot is excluded, for one) has none. Between agrees with Next called again
-// and again.
+// Next looks at most 30 years ahead of its argument, and steps over at most 100,000 runs of
+// excluded slots (an excluded date or range is one run, as is each excluded second, minute,
+// hour or day, whichever is the finest an exclusion's expression restricts): a calendar whose
+// next slot is further away than that, such as one whose every slot is excluded, has none. The
+// bounds keep a coordinator from searching for ever, and are the same on every coordinator.
+// Between gives the slots Next gives when called again and again.
 //
 // Jitter delays each slot's run by a duration in [0, Jitter) chosen by the slot and a key (the
 // schedule's), so that schedules on the same slot do not all start at once and every
@@ -61,8 +63,8 @@ import (
 )
 
 const (
-	// searchYears bounds how far ahead Next looks for a slot.
-	searchYears = 30
+	// searchHorizon bounds how far ahead Next looks for a slot: 30 years of 365.25 days.
+	searchHorizon = 30 * 8766 * time.Hour
 	// maxExcludedSteps bounds the runs of excluded slots one Next steps over, so that a calendar
 	// excluding almost everything at a fine grain cannot keep a coordinator busy.
 	maxExcludedSteps = 100_000
@@ -236,7 +238,7 @@ func fires(s *cron.SpecSchedule) bool {
 func (c *Calendar) Location() *time.Location { return c.loc }
 
 // Next returns the first slot strictly after t, and false when the calendar has none: past End,
-// or none within searchYears of t.
+// or none within the search bounds the package doc gives.
 func (c *Calendar) Next(t time.Time) (time.Time, bool) {
 	return c.next(t, time.Time{}, false)
 }
@@ -268,7 +270,7 @@ func (c *Calendar) next(t, to time.Time, bounded bool) (time.Time, bool) {
 	if !c.start.IsZero() && t.Before(c.start) {
 		t = c.start.Add(-time.Nanosecond)
 	}
-	limit := t.AddDate(searchYears, 0, 0)
+	limit := t.Add(searchHorizon)
 	if !c.end.IsZero() && c.end.Before(limit) {
 		limit = c.end
 	}
