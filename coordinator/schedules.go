@@ -88,6 +88,20 @@ func checkSpec(spec protocol.ScheduleSpec, pol protocol.SchedulePolicies) *proto
 	return nil
 }
 
+// checkAhead refuses a spec with no slot after now: a schedule that can never fire again is a
+// mistake to say when it is stored, not a schedule that silently does nothing.
+func checkAhead(spec protocol.ScheduleSpec, now time.Time) *protocol.ErrorResponse {
+	cal, err := schedule.Compile(spec)
+	if err != nil {
+		return checkSpec(spec, protocol.SchedulePolicies{})
+	}
+	if _, ok := cal.Next(now); !ok {
+		return &protocol.ErrorResponse{Code: protocol.CodeBadRequest, Message: "invalid schedule",
+			Problems: []protocol.Problem{{Path: "spec", Message: "the calendar has no slot after now: its end has passed, or every slot is excluded"}}}
+	}
+	return nil
+}
+
 // checkPlaybook validates a schedule's playbook and inputs exactly as a submission, so a schedule
 // that could never run is refused when it is stored, not at its first slot. It returns the
 // playbook and the inputs to store: as given, with the sensitive ones sealed.
@@ -145,6 +159,9 @@ func (c *Coordinator) handleScheduleAdd(ctx context.Context, r apiRequest) (any,
 		return nil, apiError(protocol.CodeBadRequest, "timeout must not be negative, got %s", req.Timeout)
 	}
 	if apiErr := checkSpec(req.Spec, req.Policies); apiErr != nil {
+		return nil, apiErr
+	}
+	if apiErr := checkAhead(req.Spec, c.opts.now()); apiErr != nil {
 		return nil, apiErr
 	}
 	pb, inputs, apiErr := c.checkPlaybook(req.Playbook, req.Inputs, req.Files)
@@ -245,6 +262,11 @@ func (c *Coordinator) handleScheduleUpdate(ctx context.Context, r apiRequest) (a
 	}
 	if apiErr := checkSpec(spec, pol); apiErr != nil {
 		return nil, apiErr
+	}
+	if req.Spec != nil {
+		if apiErr := checkAhead(spec, c.opts.now()); apiErr != nil {
+			return nil, apiErr
+		}
 	}
 	// The playbook and inputs are checked together as the next slot will submit them.
 	doc, files := old.Playbook, old.Files

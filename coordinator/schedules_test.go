@@ -502,6 +502,9 @@ func TestScheduleRefusesWhatCouldNeverRun(t *testing.T) {
 		{"bad cron", protocol.CodeBadRequest, "spec.cron[0]", func(r *protocol.ScheduleAddRequest) { r.Spec.Cron = []string{"61 * * * *"} }},
 		{"no calendar", protocol.CodeBadRequest, "spec", func(r *protocol.ScheduleAddRequest) { r.Spec = protocol.ScheduleSpec{} }},
 		{"bad zone", protocol.CodeBadRequest, "spec.time_zone", func(r *protocol.ScheduleAddRequest) { r.Spec.TimeZone = "Mars/Olympus" }},
+		{"ended", protocol.CodeBadRequest, "no slot after now", func(r *protocol.ScheduleAddRequest) {
+			r.Spec.End = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+		}},
 		{"bad overlap", protocol.CodeBadRequest, "policies.overlap", func(r *protocol.ScheduleAddRequest) { r.Policies.Overlap = "queue" }},
 		{"bad catchup", protocol.CodeBadRequest, "policies.catchup_window", func(r *protocol.ScheduleAddRequest) { r.Policies.CatchupWindow = "soon" }},
 		{"missing input", protocol.CodeInvalidInput, "tier", func(r *protocol.ScheduleAddRequest) { r.Inputs = nil }},

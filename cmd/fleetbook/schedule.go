@@ -589,9 +589,14 @@ func printScheduleInfo(w io.Writer, info *protocol.ScheduleInfo, asJSON bool, hi
 		fmt.Fprintf(w, "Inputs:   %s\n", visible(string(b)))
 	}
 	if len(info.Next) > 0 {
+		// In the schedule's own zone: "02:00+01:00" is what its cron expression says.
+		loc := time.Local
+		if l, err := time.LoadLocation(sc.Spec.TimeZone); err == nil && sc.Spec.TimeZone != "" {
+			loc = l
+		}
 		fmt.Fprintln(w, "\nNext fire times:")
 		for _, t := range info.Next {
-			fmt.Fprintf(w, "  %s\n", t.Local().Format(time.RFC3339))
+			fmt.Fprintf(w, "  %s\n", t.In(loc).Format(time.RFC3339))
 		}
 	}
 	if history > 0 && len(st.History) > 0 {
