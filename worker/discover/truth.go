@@ -145,6 +145,15 @@ func baseURL(props map[string]any, def string) (string, error) {
 	return strings.TrimRight(raw, "/"), nil
 }
 
+// shownURL is base as messages name it: without user info or query, which may carry secrets.
+func shownURL(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
 // boolProp reads an optional boolean property.
 func boolProp(props map[string]any, key string, def bool) (bool, error) {
 	v, ok := props[key]
@@ -270,7 +279,7 @@ func (d *discoverer) consulNodes(ctx context.Context, props map[string]any) ([]s
 		h.Set("X-Consul-Token", token)
 	}
 	var entries []consulEntry
-	if err := getJSON(ctx, d.http, http.MethodGet, u, h, nil, "Consul at "+base, &entries); err != nil {
+	if err := getJSON(ctx, d.http, http.MethodGet, u, h, nil, "Consul at "+shownURL(base), &entries); err != nil {
 		return nil, err
 	}
 	from := "consul service " + service
@@ -348,7 +357,7 @@ func (d *discoverer) etcdNodes(ctx context.Context, props map[string]any) ([]str
 		return nil, errors.New("property user is required when password is given")
 	}
 	h := http.Header{"Content-Type": {"application/json"}}
-	what := "etcd at " + base
+	what := "etcd at " + shownURL(base)
 	if user != "" {
 		body, _ := json.Marshal(map[string]string{"name": user, "password": password})
 		var auth struct {
@@ -521,8 +530,7 @@ func (d *discoverer) httpNodes(ctx context.Context, props map[string]any) ([]str
 		}
 		return nil
 	}}
-	// Named without the query, which may carry a token.
-	where := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	where := shownURL(raw)
 	var doc any
 	if err := getJSON(ctx, client, http.MethodGet, u.String(), h, nil, where, &doc); err != nil {
 		return nil, err

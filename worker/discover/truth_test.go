@@ -380,3 +380,21 @@ func TestDiscoverEtcdWithAuth(t *testing.T) {
 		{name: "wrong password", typ: "etcd", props: map[string]any{"url": url, "prefix": "/fleet/db/", "user": "root", "password": "nope"}, wantErr: "authenticate root"},
 	})
 }
+
+// Messages name a source's server without the user info or query of its URL.
+func TestSourceMessagesHideURLSecrets(t *testing.T) {
+	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	for _, tc := range []struct {
+		typ   string
+		props map[string]any
+	}{
+		{"consul", map[string]any{"service": "web", "url": "http://admin:pw-CANARY@" + dead + "/?token=q-CANARY"}},
+		{"etcd", map[string]any{"prefix": "/a/", "url": "http://admin:pw-CANARY@" + dead}},
+		{"http", map[string]any{"url": "http://admin:pw-CANARY@" + dead + "/hosts?token=q-CANARY"}},
+	} {
+		_, err := localDiscoverer().discover(t.Context(), &protocol.DiscoverSpec{Name: "s", Type: tc.typ, Properties: tc.props})
+		if err == nil || strings.Contains(err.Error(), "CANARY") || !strings.Contains(err.Error(), dead) {
+			t.Errorf("%s: %v", tc.typ, err)
+		}
+	}
+}
