@@ -79,15 +79,7 @@ func TestSourceNodeSetsRefused(t *testing.T) {
 		{"http headers list", "nodes:\n  h: {type: http, url: \"http://h/\", headers: [a]}\n", "nodes.h.headers", "must be a map"},
 		{"http method", "nodes:\n  h: {type: http, url: \"http://h/\", method: POST}\n", "nodes.h.method", `unknown key "method" for a http node set`},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(header + tc.src))
-			for _, p := range problemsOf(t, err) {
-				if p.Path == tc.path && p.Line > 0 && strings.Contains(p.Message, tc.message) {
-					return
-				}
-			}
-			t.Fatalf("no problem at %s containing %q; got:\n%v", tc.path, tc.message, err)
-		})
+		t.Run(tc.name, func(t *testing.T) { wantProblem(t, header+tc.src, tc.path, tc.message) })
 	}
 }
 
@@ -110,15 +102,7 @@ func TestEarlySpellingsRefusedNamingTodaysKey(t *testing.T) {
 		{"data_sources", "data_sources:\n  s: {type: kv}\n", "data_sources", `"data_sources" is the January-2017 spelling of "data_stores": rename the key to data_stores`},
 		{"dynamic_only", "data_stores:\n  s: {type: kv}\ninputs:\n  x:\n    type: String\n    data: s/x\n    dynamic_only: true\n", "inputs.x.dynamic_only", `"dynamic_only" is the January-2017 spelling of "dynamic": rename the key to dynamic`},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(header + tc.src))
-			for _, p := range problemsOf(t, err) {
-				if p.Path == tc.path && p.Line > 0 && strings.Contains(p.Message, tc.message) {
-					return
-				}
-			}
-			t.Fatalf("no problem at %s containing %q; got:\n%v", tc.path, tc.message, err)
-		})
+		t.Run(tc.name, func(t *testing.T) { wantProblem(t, header+tc.src, tc.path, tc.message) })
 	}
 }
 
@@ -204,4 +188,17 @@ func TestJSONPath(t *testing.T) {
 			t.Errorf("%q: error %v, want an invalid expression", bad, err)
 		}
 	}
+}
+
+// wantProblem fails unless Parse refuses src with a problem at path, on a line, whose message
+// holds message.
+func wantProblem(t *testing.T, src, path, message string) {
+	t.Helper()
+	_, err := Parse([]byte(src))
+	for _, p := range problemsOf(t, err) {
+		if p.Path == path && p.Line > 0 && strings.Contains(p.Message, message) {
+			return
+		}
+	}
+	t.Fatalf("no problem at %s containing %q; got:\n%v", path, message, err)
 }

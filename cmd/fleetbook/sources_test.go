@@ -1,19 +1,14 @@
 package main
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -123,12 +118,12 @@ func TestSourcesOfTruthTargetedByRPC(t *testing.T) {
 	})
 
 	t.Run("etcd", func(t *testing.T) {
-		url := startEtcd(t)
+		url := natstest.RunEtcd(t)
 		for _, k := range []string{"/fleet/web/node0003.sim", "/fleet/web/node0000.sim", "/fleet/web/node0000.sim/role"} {
-			etcdPutKey(t, url, k, "{}")
+			natstest.EtcdPut(t, url, k, "{}")
 		}
-		etcdPutKey(t, url, "/lists/db", `["node0005.sim", "node0002.sim"]`)
-		etcdPutKey(t, url, "/lists/evil", `["node0005.sim", "fleetbook.>"]`)
+		natstest.EtcdPut(t, url, "/lists/db", `["node0005.sim", "node0002.sim"]`)
+		natstest.EtcdPut(t, url, "/lists/evil", `["node0005.sim", "fleetbook.>"]`)
 		checkPinged(t, s.run(pingBook("    type: etcd\n    prefix: /fleet/web/\n    url: "+url+"\n", ""), nil), "node0000.sim", "node0003.sim")
 		checkPinged(t, s.run(pingBook("    type: etcd\n    key: /lists/db\n    url: "+url+"\n", ""), nil), "node0005.sim", "node0002.sim")
 		checkRefusedAtDiscovery(t, s.run(pingBook("    type: etcd\n    key: /lists/evil\n    url: "+url+"\n", ""), nil),
@@ -285,69 +280,5 @@ func TestValidateSaysWhetherInputsWereChecked(t *testing.T) {
 	run := cli(t, dir, "run", book, "--embedded", "--data-dir", filepath.Join(dir, "state"))
 	if run.code != exitRefused || !strings.Contains(run.stderr, `required input "cluster"`) {
 		t.Errorf("run: exit %d\nstderr: %s", run.code, run.stderr)
-	}
-}
-
-// startEtcd starts a single-member etcd on free loopback ports and returns its client URL; it
-// is killed when the test ends. .ci/run installs etcd; without it the etcd case skips.
-func startEtcd(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		t.Skip("etcd binary not installed (.ci/install-etcd installs it)")
-	}
-	port := func() int {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
-	}
-	dir := t.TempDir()
-	client, peer := fmt.Sprintf("http://127.0.0.1:%d", port()), fmt.Sprintf("http://127.0.0.1:%d", port())
-	cmd := exec.Command(bin, "--name", "test", "--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "test="+peer)
-	logf, err := os.Create(filepath.Join(dir, "etcd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start etcd: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	natstest.Eventually(t, 30*time.Second, func() error {
-		resp, err := http.Post(client+"/v3/kv/range", "application/json", strings.NewReader(`{"key":"eA=="}`))
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	})
-	return client
-}
-
-// etcdPutKey writes key=value through etcd's JSON gateway.
-func etcdPutKey(t *testing.T, url, key, value string) {
-	t.Helper()
-	b64 := base64.StdEncoding.EncodeToString
-	resp, err := http.Post(url+"/v3/kv/put", "application/json",
-		strings.NewReader(fmt.Sprintf(`{"key":%q,"value":%q}`, b64([]byte(key)), b64([]byte(value)))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("put %s: %s", key, resp.Status)
 	}
 }

@@ -1,19 +1,13 @@
 package discover
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -159,7 +153,7 @@ func TestDiscoverConsul(t *testing.T) {
 		{name: "unknown datacenter", typ: "consul", props: props(map[string]any{"datacenter": "mars"}), wantErr: "No path to datacenter"},
 		{name: "bad address field", typ: "consul", props: props(map[string]any{"address": "ip"}), wantErr: "property address must be node, address"},
 		{name: "no service", typ: "consul", props: map[string]any{"url": srv.URL}, wantErr: "property service is required"},
-		{name: "nobody listening", typ: "consul", props: map[string]any{"url": "http://127.0.0.1:" + fmt.Sprint(freePort(t)), "service": "web"}, wantErr: "Consul at http://127.0.0.1:"},
+		{name: "nobody listening", typ: "consul", props: map[string]any{"url": "http://127.0.0.1:" + fmt.Sprint(natstest.FreePorts(t, 1)[0]), "service": "web"}, wantErr: "Consul at http://127.0.0.1:"},
 	})
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -168,85 +162,17 @@ func TestDiscoverConsul(t *testing.T) {
 	}
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// runEtcd starts a single-member etcd on free loopback ports (as the etcd data store's tests
-// do) and returns its client URL; it is killed when the test ends.
-func runEtcd(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		t.Skip("etcd binary not installed (.ci/install-etcd installs it); skipping the etcd node source tests")
-	}
-	dir := t.TempDir()
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(bin, "--name", "test", "--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "test="+peer)
-	logf, err := os.Create(filepath.Join(dir, "etcd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start etcd: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	natstest.Eventually(t, 30*time.Second, func() error {
-		resp, err := http.Post(client+"/v3/kv/range", "application/json", strings.NewReader(`{"key":"eA=="}`))
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	})
-	return client
-}
-
-// etcdPut writes key=value through the gateway.
-func etcdPut(t *testing.T, url, key, value string) {
-	t.Helper()
-	b64 := base64.StdEncoding.EncodeToString
-	body := fmt.Sprintf(`{"key":%q,"value":%q}`, b64([]byte(key)), b64([]byte(value)))
-	resp, err := http.Post(url+"/v3/kv/put", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("put %s: %s", key, resp.Status)
-	}
-}
-
 func TestDiscoverEtcd(t *testing.T) {
-	url := runEtcd(t)
-	etcdPut(t, url, "/fleet/web/web2.example.net", "{}")
-	etcdPut(t, url, "/fleet/web/web1.example.net", "{}")
-	etcdPut(t, url, "/fleet/web/web1.example.net/role", "frontend")
-	etcdPut(t, url, "/fleet/webby/x.example.net", "{}") // not under /fleet/web/
-	etcdPut(t, url, "/fleet/evil/a b", "{}")
-	etcdPut(t, url, "/lists/web", `["web3.example.net", "web1.example.net", "web3.example.net"]`)
-	etcdPut(t, url, "/lists/text", `web1.example.net`)
-	etcdPut(t, url, "/lists/hostile", `["ok.example.net", "fleetbook.node.>"]`)
-	etcdPut(t, url, "/lists/numbers", `[1, 2]`)
+	url := natstest.RunEtcd(t)
+	natstest.EtcdPut(t, url, "/fleet/web/web2.example.net", "{}")
+	natstest.EtcdPut(t, url, "/fleet/web/web1.example.net", "{}")
+	natstest.EtcdPut(t, url, "/fleet/web/web1.example.net/role", "frontend")
+	natstest.EtcdPut(t, url, "/fleet/webby/x.example.net", "{}") // not under /fleet/web/
+	natstest.EtcdPut(t, url, "/fleet/evil/a b", "{}")
+	natstest.EtcdPut(t, url, "/lists/web", `["web3.example.net", "web1.example.net", "web3.example.net"]`)
+	natstest.EtcdPut(t, url, "/lists/text", `web1.example.net`)
+	natstest.EtcdPut(t, url, "/lists/hostile", `["ok.example.net", "fleetbook.node.>"]`)
+	natstest.EtcdPut(t, url, "/lists/numbers", `[1, 2]`)
 	runDiscoverCases(t, localDiscoverer(), []discoverCase{
 		{name: "keys under a prefix, in key order, sub-keys once", typ: "etcd", props: map[string]any{"url": url, "prefix": "/fleet/web/"}, want: []string{"web1.example.net", "web2.example.net"}},
 		{name: "empty prefix range", typ: "etcd", props: map[string]any{"url": url, "prefix": "/nothing/"}, want: []string{}},
@@ -352,28 +278,15 @@ func TestDiscoverHTTP(t *testing.T) {
 	}
 }
 
-// etcdAdmin posts one gateway call and fails the test unless it succeeds.
-func etcdAdmin(t *testing.T, url, path, body string) {
-	t.Helper()
-	resp, err := http.Post(url+path, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s: %s", path, resp.Status)
-	}
-}
-
 // With auth enabled, the etcd source authenticates as its user; without (or with a wrong
 // password) it is refused.
 func TestDiscoverEtcdWithAuth(t *testing.T) {
-	url := runEtcd(t)
-	etcdPut(t, url, "/fleet/db/db1.example.net", "{}")
-	etcdAdmin(t, url, "/v3/auth/role/add", `{"name":"root"}`)
-	etcdAdmin(t, url, "/v3/auth/user/add", `{"name":"root","password":"rootpw"}`)
-	etcdAdmin(t, url, "/v3/auth/user/grant", `{"user":"root","role":"root"}`)
-	etcdAdmin(t, url, "/v3/auth/enable", `{}`)
+	url := natstest.RunEtcd(t)
+	natstest.EtcdPut(t, url, "/fleet/db/db1.example.net", "{}")
+	natstest.EtcdCall(t, url, "/v3/auth/role/add", `{"name":"root"}`)
+	natstest.EtcdCall(t, url, "/v3/auth/user/add", `{"name":"root","password":"rootpw"}`)
+	natstest.EtcdCall(t, url, "/v3/auth/user/grant", `{"user":"root","role":"root"}`)
+	natstest.EtcdCall(t, url, "/v3/auth/enable", `{}`)
 	runDiscoverCases(t, localDiscoverer(), []discoverCase{
 		{name: "authenticated", typ: "etcd", props: map[string]any{"url": url, "prefix": "/fleet/db/", "user": "root", "password": "rootpw"}, want: []string{"db1.example.net"}},
 		{name: "anonymous refused", typ: "etcd", props: map[string]any{"url": url, "prefix": "/fleet/db/"}, wantErr: "etcd at " + url + " answered"},
@@ -383,7 +296,7 @@ func TestDiscoverEtcdWithAuth(t *testing.T) {
 
 // Messages name a source's server without the user info or query of its URL.
 func TestSourceMessagesHideURLSecrets(t *testing.T) {
-	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	dead := fmt.Sprintf("127.0.0.1:%d", natstest.FreePorts(t, 1)[0])
 	for _, tc := range []struct {
 		typ   string
 		props map[string]any
