@@ -282,3 +282,26 @@ func TestValidateSaysWhetherInputsWereChecked(t *testing.T) {
 		t.Errorf("run: exit %d\nstderr: %s", run.code, run.stderr)
 	}
 }
+
+// Bad keys of the sources of truth are refused by validate and run (exit 2) naming the field,
+// before anything runs.
+func TestSourceNodeSetKeysRefusedBeforeAnythingRuns(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for i, tc := range []struct{ set, want string }{
+		{"    type: consul\n    tag: web\n", `line 6: nodes.src.service: required key "service" is missing for a consul node set`},
+		{"    type: consul\n    service: web\n    address: ip\n", `nodes.src.address: must be node, address, service_address, meta.KEY or service_meta.KEY, got "ip"`},
+		{"    type: etcd\n    prefix: /a/\n    key: /b\n", `nodes.src.key: give either "prefix"`},
+		{"    type: data\n    store: nowhere\n    key: k\n", `nodes.src.store: store "nowhere" names an undeclared data store`},
+		{"    type: http\n    url: \"http://127.0.0.1:1/h\"\n    path: \"hosts[\"\n", "nodes.src.path: is not a valid JSON path: missing ] for [ at offset 5"},
+		{"    type: http\n    url: \"http://127.0.0.1:1/h\"\n    verify_tls: false\n", `nodes.src.verify_tls: unknown key "verify_tls" for a http node set (did you mean "verify_ssl"?)`},
+	} {
+		book := writeFile(t, dir, fmt.Sprintf("bad%d.yaml", i), pingBook(tc.set, ""))
+		for _, args := range [][]string{{"validate", book}, {"run", book, "--embedded", "--data-dir", filepath.Join(dir, "state")}} {
+			r := cli(t, dir, args...)
+			if r.code != exitRefused || !strings.Contains(r.stdout+r.stderr, tc.want) {
+				t.Errorf("%s %d: exit %d, want 2 naming %q\nstdout: %s\nstderr: %s", args[0], i, r.code, tc.want, r.stdout, r.stderr)
+			}
+		}
+	}
+}
