@@ -202,3 +202,22 @@ func wantProblem(t *testing.T, src, path, message string) {
 	}
 	t.Fatalf("no problem at %s containing %q; got:\n%v", path, message, err)
 }
+
+// quoteLineSymbols quotes only symbols that open a flow item, outside quotes and comments. It
+// cannot tell a flow list from a '[' inside a plain scalar (the url case), which is why
+// parseYAML applies it only to the lines the YAML parser stopped at.
+func TestQuoteLineSymbols(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`expression: [:idling, "==", true]`, `expression: [":idling", "==", true]`},
+		{`e: [ :a, :b ]`, `e: [ ":a", ":b" ]`},
+		{`data: {:message: hi}`, `data: {":message": hi}`},
+		{`e: [":a", 'x, :b', "y\", :c"]`, `e: [":a", 'x, :b', "y\", :c"]`},
+		{`e: [a, b] # [:c]`, `e: [a, b] # [:c]`},
+		{`url: http://h:80/[:x]`, `url: http://h:80/[":x"]`},
+		{`e: [::a, :1]`, `e: [::a, :1]`},
+	} {
+		if got, _ := quoteLineSymbols(tc.in); got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
