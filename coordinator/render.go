@@ -11,14 +11,15 @@ import (
 )
 
 // scope is what templates of the step numbered seq see: the inputs, node sets and metadata of
-// the run, and the step before it as previous_task.
+// the run, and the step before it as previous_task. Before the first task finished there is no
+// previous task (Previous stays nil), so previous_task.msg and .description read Choria's "No
+// previous task were found"; discovery steps are not tasks and never count.
 func (d *driver) scope(seq int) playbooks.Scope {
 	s := playbooks.Scope{
 		Inputs:    d.rec.Inputs,
 		Nodes:     d.rec.Nodes,
 		Metadata:  d.pb.Metadata(),
 		StartedAt: d.rec.StartedAt,
-		Previous:  &playbooks.PreviousTask{},
 	}
 	for i := len(d.rec.Steps) - 1; i >= 0; i-- {
 		if st := d.rec.Steps[i]; st.Seq < seq && st.Done && st.List != string(listDiscover) {
@@ -80,6 +81,9 @@ func (d *driver) render(task playbooks.Task, id protocol.JobID, desc string, sco
 		job.Store, job.Data, err = d.dataSpec(props, scope)
 	case protocol.TaskDiscover:
 		job.Discover, err = d.discoverSpec(task.Properties, scope)
+		if err == nil && job.Discover.Type == playbooks.NodesData {
+			err = d.dataNodeStore(job.Discover, scope)
+		}
 	default:
 		job.Properties = props
 	}
@@ -144,6 +148,19 @@ func (d *driver) dataSpec(props map[string]any, scope playbooks.Scope) (*protoco
 	}
 	action, _ := props["action"].(string)
 	return store, &protocol.DataOp{Action: action, Key: key, Value: props["value"]}, nil
+}
+
+// dataNodeStore replaces a data node set's store property (a store's name) by the store's
+// rendered declaration, the fields of protocol.StoreSpec, which the worker opens as a data task
+// opens its Store.
+func (d *driver) dataNodeStore(spec *protocol.DiscoverSpec, scope playbooks.Scope) error {
+	name, _ := spec.Properties["store"].(string)
+	store, err := d.storeSpec(name, scope)
+	if err != nil {
+		return fmt.Errorf("node set %s: store: %w", spec.Name, err)
+	}
+	spec.Properties["store"] = map[string]any{"name": store.Name, "type": store.Type, "properties": store.Properties}
+	return nil
 }
 
 // storeSpec renders the declaration of data store name.

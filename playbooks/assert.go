@@ -344,9 +344,14 @@ func assertText(v any) string {
 
 // AssertionText writes an rpc_assert `expression` [key, operator, value] as assert text, the
 // form ParseAssertion reads. The value is quoted when it would not read back as one bare word
-// (it holds a space or a parenthesis, or is empty).
+// (it holds a space or a parenthesis, or is empty). A key written as a Ruby symbol (":idling",
+// as Choria's documents write it, `expression: [:idling, "==", true]`) names the same reply
+// field as "idling": Ruby's YAML read it as a symbol, and Choria looked the symbol up.
 func AssertionText(key, op, value any) string {
 	k, o, v := fmt.Sprint(key), fmt.Sprint(op), fmt.Sprint(value)
+	if len(k) > 1 && k[0] == ':' {
+		k = k[1:]
+	}
 	bare := v != "" && !strings.ContainsAny(v, " \t\r\n()\"'")
 	if o == "=~" && len(v) >= 2 && strings.HasPrefix(v, "/") && strings.HasSuffix(v, "/") {
 		bare = true

@@ -92,6 +92,9 @@ func TestAssertionText(t *testing.T) {
 		{"msg", "=", `say "hi"`, `msg='say "hi"'`},
 		{"revision", "=~", "/^1\\./", "revision=~/^1\\./"},
 		{"name", "=", "", `name=""`},
+		// Choria's documents write keys as Ruby symbols.
+		{":idling", "==", true, "idling==true"},
+		{":summary.failed", "<", float64(1), "summary.failed<1"},
 	} {
 		got := AssertionText(tc.key, tc.op, tc.value)
 		if got != tc.want {

@@ -81,13 +81,31 @@ type decoder struct {
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)
 
 // parseYAML parses exactly one YAML document whose top level is a map.
+// A flow item written as a Ruby symbol (`[:idling, "==", true]`), which YAML 1.2 cannot read,
+// is read as the string ":idling" (see quoteFlowSymbols), with a warning.
 func (d *decoder) parseYAML(src []byte) (*yaml.Node, bool) {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
+	for tries := 0; ; tries++ {
+		err := dec.Decode(&doc)
+		if err == nil {
+			break
+		}
 		if errors.Is(err, io.EOF) {
 			d.probs.add("", nil, "document is empty")
 			return nil, false
+		}
+		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil && tries < maxSymbolRewrites {
+			line, _ := strconv.Atoi(m[1])
+			if fixed, syms := quoteFlowSymbols(src, line); fixed != nil {
+				for _, s := range syms {
+					d.warnings.add("", &yaml.Node{Line: s.line}, "the Ruby symbol %s in a flow list or map is read as the string %q (Choria's YAML read it as a symbol)", s.sym, s.sym)
+				}
+				src = fixed
+				dec = yaml.NewDecoder(bytes.NewReader(src))
+				doc = yaml.Node{}
+				continue
+			}
 		}
 		d.yamlError(err)
 		return nil, false

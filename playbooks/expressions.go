@@ -117,6 +117,8 @@ var expressionKeys = map[string]map[string]func(any) string{
 	NodesMcollective: fleetExpressionKeys,
 	TypeRPC:          {"assert": checkAssert},
 	TypeRPCAssert:    {"expression": checkAssertList},
+	NodesConsul:      {"address": checkConsulAddress},
+	NodesHTTP:        {"path": checkJSONPath},
 }
 
 // fleetExpressionKeys are the filter keys of the fleet and mcollective node sets.

@@ -122,6 +122,11 @@ func (d *decoder) input(e pair, path string) (Input, bool) {
 	for _, p := range props {
 		ppath := joinPath(path, p.Key)
 		spec, ok := inputKeys[p.Key]
+		if !ok && p.Key == "dynamic_only" {
+			d.probs.add(ppath, p.KeyN, `"dynamic_only" is the January-2017 spelling of "dynamic": rename the key to dynamic (same value)`)
+			good = false
+			continue
+		}
 		if !ok {
 			d.probs.add(ppath, p.KeyN, "unknown key %q for an input%s (allowed: %s)", p.Key, suggest(p.Key, inputKeys), keyList(inputKeys))
 			good = false

@@ -1,7 +1,10 @@
 package playbooks
 
 import (
+	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -15,13 +18,27 @@ const (
 	NodesYAML      = "yaml"
 	NodesShell     = "shell"
 	NodesTerraform = "terraform"
+	// NodesConsul selects the nodes of a Consul catalog service (healthy ones by default).
+	NodesConsul = "consul"
+	// NodesEtcd takes the keys under an etcd prefix, or a JSON list held in one etcd key.
+	NodesEtcd = "etcd"
+	// NodesData takes a list held in a key of one of the playbook's data stores.
+	NodesData = "data"
+	// NodesHTTP takes a list from a JSON document served at a URL, found with a JSON path.
+	NodesHTTP = "http"
 )
+
+// ConsulIdentityFields are the fixed values of a consul node set's `address`: which field of a
+// service instance is the node's identity. `meta.KEY` (the node's meta) and `service_meta.KEY`
+// are accepted besides.
+var ConsulIdentityFields = []string{"node", "address", "service_address"}
 
 // NodeSet is a named set of nodes, discovered once before the tasks run.
 type NodeSet struct {
 	// Name is the node set name, used as `nodes.NAME` in templates.
 	Name string
-	// Type is the discovery source: fleet (alias mcollective), pql, yaml, shell or terraform.
+	// Type is the discovery source: fleet (alias mcollective), pql, yaml, shell, terraform,
+	// consul, etcd, data or http.
 	Type string
 	// Properties are the type-specific properties, un-rendered (e.g. facts, query, script).
 	Properties map[string]any
@@ -60,6 +77,85 @@ var nodeKeys = map[string]map[string]propSpec{
 	NodesYAML:        {"source": {kind: kindString, required: true}, "group": {kind: kindString, required: true}},
 	NodesShell:       {"script": {kind: kindString, required: true}},
 	NodesTerraform:   {"statefile": {kind: kindString, required: true}, "output": {kind: kindString, required: true}, "terraform": {kind: kindString}},
+	NodesConsul: {
+		"service":    {kind: kindString, required: true, check: checkNotBlank},
+		"tag":        {kind: kindAny, check: checkStringOrList},
+		"datacenter": {kind: kindString},
+		"address":    {kind: kindString, check: checkConsulAddress},
+		"healthy":    {kind: kindBool},
+		"url":        {kind: kindURL},
+		"token":      {kind: kindString},
+	},
+	// etcd takes prefix or key, exactly one (checkNodeSetKeys).
+	NodesEtcd: {
+		"prefix":   {kind: kindString, check: checkNotBlank},
+		"key":      {kind: kindString, check: checkNotBlank},
+		"url":      {kind: kindURL},
+		"user":     {kind: kindString},
+		"password": {kind: kindString},
+	},
+	// data's store must be declared in data_stores (crossCheck).
+	NodesData: {
+		"store": {kind: kindString, literal: true, required: true, pattern: &pattern{re: nameRe, must: "must be the name of a data store declared in data_stores"}},
+		"key":   {kind: kindString, required: true, check: checkNotBlank},
+	},
+	NodesHTTP: {
+		"url":        {kind: kindURL, required: true},
+		"path":       {kind: kindString, check: checkJSONPath},
+		"headers":    {kind: kindStringMap},
+		"verify_ssl": {kind: kindBool},
+	},
+}
+
+// checkNotBlank refuses an empty (or all-space) literal string.
+func checkNotBlank(v any) string {
+	if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
+		return "must not be empty"
+	}
+	return ""
+}
+
+// checkConsulAddress is the propSpec check of a consul node set's `address`.
+func checkConsulAddress(v any) string {
+	s, _ := v.(string)
+	if isTemplate(s) || slices.Contains(ConsulIdentityFields, s) {
+		return ""
+	}
+	for _, p := range []string{"meta.", "service_meta."} {
+		if k, ok := strings.CutPrefix(s, p); ok && k != "" {
+			return ""
+		}
+	}
+	return fmt.Sprintf("must be node, address, service_address, meta.KEY or service_meta.KEY, got %q", s)
+}
+
+// checkJSONPath is the propSpec check of an http node set's `path`.
+func checkJSONPath(v any) string {
+	s, _ := v.(string)
+	if isTemplate(s) {
+		return ""
+	}
+	if _, err := parseJSONPath(s); err != nil {
+		return "is not a valid JSON path: " + err.Error()
+	}
+	return ""
+}
+
+// checkNodeSetKeys checks what one key cannot say alone: an etcd node set names either a prefix
+// or a key. It returns the key at fault and the message, or "".
+func checkNodeSetKeys(typ string, vals map[string]any) (string, string) {
+	if typ != NodesEtcd {
+		return "", ""
+	}
+	_, prefix := vals["prefix"]
+	_, key := vals["key"]
+	switch {
+	case prefix && key:
+		return "key", `give either "prefix" (every key under it is a node) or "key" (a key holding a JSON list of nodes), not both`
+	case !prefix && !key:
+		return "prefix", `an etcd node set needs "prefix" (every key under it is a node) or "key" (a key holding a JSON list of nodes)`
+	}
+	return "", ""
 }
 
 // fleetNodeKeys are the filters of the fleet and mcollective types.
@@ -176,6 +272,14 @@ func (d *decoder) nodeSet(e pair, path string) (NodeSet, bool) {
 			d.probs.add(joinPath(path, k), e.KeyN, "required key %q is missing for a %s node set", k, typ)
 			good = false
 		}
+	}
+	if key, msg := checkNodeSetKeys(typ, vals); msg != "" {
+		at := e.KeyN
+		if p, ok := nodesOf[key]; ok {
+			at = p.KeyN
+		}
+		d.probs.add(joinPath(path, key), at, "%s", msg)
+		good = false
 	}
 	// A node set of a known type is declared even when some of its values are wrong: their
 	// problems are reported, and references to it are not reported as undeclared besides.

@@ -94,6 +94,18 @@ func (p *Playbook) ResolveInputs(given map[string]any) (map[string]any, error) {
 	return out, nil
 }
 
+// NeededInputs lists, in declaration order, the inputs a run must be given: required, without a
+// default, and not read from a data store. ResolveInputs refuses an input map that lacks one.
+func (p *Playbook) NeededInputs() []string {
+	out := []string{}
+	for _, in := range p.Inputs {
+		if in.Required && !in.HasDefault && !in.Dynamic && in.Data == "" {
+			out = append(out, in.Name)
+		}
+	}
+	return out
+}
+
 // DynamicInputs lists, in declaration order, the inputs that may be read from a data store at run
 // time: those with `dynamic: true` or a `data` binding. An input in this list that is absent from
 // ResolveInputs' result must be read from its store (falling back to its Default), and its store

@@ -108,6 +108,8 @@ func (d *decoder) playbook(root *yaml.Node) *Playbook {
 			d.hooks(pb, e.Value)
 		case "macros":
 			// Never read: it only gives YAML anchors a legal place to live.
+		case "data_sources":
+			d.probs.add(e.Key, e.KeyN, `"data_sources" is the January-2017 spelling of "data_stores": rename the key to data_stores (same contents)`)
 		default:
 			d.probs.add(e.Key, e.KeyN, "unknown key %q%s", e.Key, suggest(e.Key, topLevelKeys))
 		}
@@ -190,6 +192,11 @@ func (d *decoder) crossCheck(pb *Playbook, present map[string]*yaml.Node) {
 		}
 	}
 	for _, ns := range pb.Nodes {
+		if store, ok := ns.Properties["store"].(string); ok && ns.Type == NodesData {
+			if _, declared := pb.DataStores[store]; !declared {
+				d.probs.add(joinPath(joinPath("nodes", ns.Name), "store"), &yaml.Node{Line: ns.Line}, "store %q names an undeclared data store (declare it in data_stores)", store)
+			}
+		}
 		for i, u := range ns.Uses {
 			if _, ok := pb.Uses[u]; !ok {
 				d.probs.add(indexPath(joinPath(joinPath("nodes", ns.Name), "uses"), i), &yaml.Node{Line: ns.Line}, "agent %q is not declared in the top-level uses", u)

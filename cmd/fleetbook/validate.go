@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -13,15 +14,19 @@ import (
 
 func validateCommand() *cobra.Command {
 	var (
-		in        inputFlags
-		asJSON    bool
-		pluginDir string
+		in          inputFlags
+		asJSON      bool
+		pluginDir   string
+		checkInputs bool
 	)
 	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a playbook (and, with --input, its inputs) without running anything",
 		Long: `Check a playbook exactly as a coordinator would before accepting it, and print every
-problem with its line and field. Inputs are checked too when any are given.
+problem with its line and field. Inputs are checked too, as a run would check them, when any
+are given (--input, --inputs) or with --check-inputs (none given: every required input without
+a default is then missing). Otherwise the inputs are not checked, and the output says so and
+names the inputs a run must be given.
 Exit codes: 0 valid, 2 invalid.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -38,7 +43,8 @@ Exit codes: 0 valid, 2 invalid.`,
 				return err
 			}
 			pb, err := coordinator.ValidatePlaybook(doc, plugins.parse()...)
-			if err == nil && (len(given) > 0 || in.file != "") {
+			inputsChecked := len(given) > 0 || in.file != "" || checkInputs
+			if err == nil && inputsChecked {
 				_, _, err = coordinator.Validate(doc, given, plugins.parse()...)
 			}
 			if err == nil {
@@ -53,19 +59,20 @@ Exit codes: 0 valid, 2 invalid.`,
 			if asJSON {
 				return json.NewEncoder(os.Stdout).Encode(map[string]any{
 					"valid": true, "playbook": map[string]string{"name": pb.Name, "version": pb.Version},
-					"warnings": warnings(pb),
+					"warnings": warnings(pb), "inputs_checked": inputsChecked, "inputs_needed": pb.NeededInputs(),
 				})
 			}
 			for _, w := range warnings(pb) {
 				fmt.Fprintf(os.Stderr, "%s: warning: %s\n", args[0], w)
 			}
-			fmt.Printf("%s: playbook %s %s is valid\n", args[0], pb.Name, pb.Version)
+			fmt.Printf("%s: playbook %s %s is valid%s\n", args[0], pb.Name, pb.Version, inputsNote(pb, inputsChecked))
 			return nil
 		},
 	}
 	cmd.Flags().StringArrayVarP(&in.pairs, "input", "i", nil, "input value NAME=VALUE (repeatable)")
 	cmd.Flags().StringVar(&in.file, "inputs", "", "file of input values (.json or .yaml)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the outcome as JSON")
+	cmd.Flags().BoolVar(&checkInputs, "check-inputs", false, "check the inputs even when none are given (a required input without a default is missing)")
 	pluginsFlag(cmd, &pluginDir)
 	return cmd
 }
@@ -76,4 +83,17 @@ func warnings(pb *playbooks.Playbook) []string {
 		out = append(out, w.String())
 	}
 	return out
+}
+
+// inputsNote is what the valid line adds about the inputs: nothing when they were checked,
+// otherwise that they were not, and which ones a run needs.
+func inputsNote(pb *playbooks.Playbook, checked bool) string {
+	if checked {
+		return ", with its inputs"
+	}
+	note := "; inputs not checked (give them with --input or --inputs, or use --check-inputs)"
+	if need := pb.NeededInputs(); len(need) > 0 {
+		note += "; a run must be given: " + strings.Join(need, ", ")
+	}
+	return note
 }

@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"coordinator":       {"trust", "kvstore", "kvstore/datastore", "playbooks", "policy", "schedule", "protocol"},
 	"worker":            {"worker/task", "worker/discover", "kvstore", "playbooks", "protocol"},
 	"worker/task":       {"trust", "worker/discover", "worker/process", "kvstore", "kvstore/datastore", "playbooks", "protocol"},
-	"worker/discover":   {"trust", "worker/process", "kvstore", "playbooks", "protocol"},
+	"worker/discover":   {"trust", "worker/process", "kvstore", "kvstore/datastore", "playbooks", "protocol"},
 	"worker/process":    {},
 	"worker/agent":      {"trust", "kvstore", "playbooks", "protocol"},
 	"trust":             {"protocol"},

@@ -35,6 +35,10 @@ const (
 	typePQL         = "pql"
 	typeFleet       = "fleet"
 	typeMcollective = "mcollective"
+	typeConsul      = "consul"
+	typeEtcd        = "etcd"
+	typeData        = "data"
+	typeHTTP        = "http"
 )
 
 // Config is what resolving a node set may reach. The discover task builds it per job from the
@@ -46,7 +50,8 @@ type Config struct {
 	JS jetstream.JetStream
 	// PuppetDB is the base URL a pql node set queries when its url property names none.
 	PuppetDB string
-	// Caller names who asks, in the pings' RPC requests (the run id).
+	// Caller names who asks, in the pings' RPC requests (the run id); it also scopes the memory
+	// data store a data node set reads.
 	Caller string
 	// Grant, when the coordinator signed the discover job, is its any-node grant for the pings
 	// (trust.PingGrant), forwarded unchanged; each ping's request id is then
@@ -120,8 +125,22 @@ func (d *discoverer) discover(ctx context.Context, spec *protocol.DiscoverSpec) 
 		nodes, err = d.pqlNodes(ctx, props)
 	case typeFleet, typeMcollective:
 		nodes, registry, err = d.fleetNodes(ctx, props)
+	case typeConsul, typeEtcd, typeData, typeHTTP:
+		// One request or two, each bounded like a source program.
+		sctx, cancel := context.WithTimeout(ctx, d.sourceTimeout)
+		switch spec.Type {
+		case typeConsul:
+			nodes, err = d.consulNodes(sctx, props)
+		case typeEtcd:
+			nodes, err = d.etcdNodes(sctx, props)
+		case typeData:
+			nodes, err = d.dataNodes(sctx, props)
+		case typeHTTP:
+			nodes, err = d.httpNodes(sctx, props)
+		}
+		cancel()
 	default:
-		err = fmt.Errorf("unknown node set type %q (known: fleet, mcollective, pql, shell, terraform, yaml)", spec.Type)
+		err = fmt.Errorf("unknown node set type %q (known: consul, data, etcd, fleet, http, mcollective, pql, shell, terraform, yaml)", spec.Type)
 	}
 	if err != nil {
 		return nil, err

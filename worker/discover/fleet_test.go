@@ -217,7 +217,8 @@ func TestDiscoverTestReportsFailedPing(t *testing.T) {
 		t.Fatalf("error %v, want %q", err, want)
 	}
 	_, err = d.discover(t.Context(), &protocol.DiscoverSpec{Name: "s", Type: "yaml", Test: true, Properties: map[string]any{"source": src, "group": "bad"}})
-	if err == nil || !strings.Contains(err.Error(), `"x y" cannot be addressed as a node`) {
+	// Refused as the file is read, before any ping, as every source's identities are.
+	if err == nil || !strings.Contains(err.Error(), `"x y" (group "bad" in node source file `+src+", entry 1) is not a valid node identity") {
 		t.Fatalf("error %v, want the unaddressable name refused", err)
 	}
 }

@@ -91,5 +91,5 @@ func (d *discoverer) pqlNodes(ctx context.Context, props map[string]any) ([]stri
 	if len(records) > 0 && named == 0 {
 		return nil, fmt.Errorf("the query's %d records have no certname; select it, e.g. nodes[certname] { ... }", len(records))
 	}
-	return hosts, nil
+	return hosts, checkIdentities(hosts, "PuppetDB certnames")
 }

@@ -89,6 +89,7 @@ func TestDiscoverYAML(t *testing.T) {
 		{name: "non array group", typ: "yaml", props: map[string]any{"source": nodes, "group": "non_array"}, wantErr: `group "non_array" in node source file ` + nodes + ` is not a list of hosts (it is the string "foo")`},
 		{name: "empty array group", typ: "yaml", props: map[string]any{"source": nodes, "group": "empty_array"}, wantErr: `group "empty_array" in node source file ` + nodes + " is empty"},
 		{name: "missing group", typ: "yaml", props: map[string]any{"source": nodes, "group": "us"}, wantErr: `has no group "us"`},
+		{name: "hostile host", typ: "yaml", props: map[string]any{"source": writeFile(t, "h.yaml", "g: [ok.example, \"web1 >\"]\n"), "group": "g"}, wantErr: `"web1 >" (group "g" in node source file `},
 		{name: "non string host", typ: "yaml", props: map[string]any{"source": dup, "group": "nums"}, wantErr: "entry 1 is not a host name (it is the int 1)"},
 		{name: "missing file", typ: "yaml", props: map[string]any{"source": "/nonexistent/nodes.yaml", "group": "uk"}, wantErr: "cannot read node source file /nonexistent/nodes.yaml"},
 		{name: "not a map", typ: "yaml", props: map[string]any{"source": writeFile(t, "l.yaml", "- a\n"), "group": "uk"}, wantErr: "is not a YAML map of groups"},
@@ -210,6 +211,8 @@ func TestDiscoverPQL(t *testing.T) {
 			_, _ = w.Write([]byte(`[{"count": 3}]`))
 		case r.URL.Query().Get("query") == "none":
 			_, _ = w.Write([]byte(`[]`))
+		case r.URL.Query().Get("query") == "hostile":
+			_, _ = w.Write([]byte(`[{"certname": "web1.example"}, {"certname": "fleetbook.node.*"}]`))
 		case r.URL.Query().Get("query") == "text":
 			_, _ = w.Write([]byte(`not json`))
 		default:
@@ -223,6 +226,7 @@ func TestDiscoverPQL(t *testing.T) {
 		{name: "certnames without deactivated", typ: "pql", props: map[string]any{"query": query}, want: []string{"web1.example", "web2.example"}},
 		{name: "url property wins", typ: "pql", props: map[string]any{"query": query, "url": srv.URL + "/"}, want: []string{"web1.example", "web2.example"}},
 		{name: "no records", typ: "pql", props: map[string]any{"query": "none"}, want: []string{}},
+		{name: "hostile certname", typ: "pql", props: map[string]any{"query": "hostile"}, wantErr: `"fleetbook.node.*" (PuppetDB certnames, entry 2) is not a valid node identity`},
 		{name: "records without certname", typ: "pql", props: map[string]any{"query": "count"}, wantErr: "the query's 1 records have no certname"},
 		{name: "query refused", typ: "pql", props: map[string]any{"query": "bad {"}, wantErr: "refused the query with 400 Bad Request: PQL parse error at line 1"},
 		{name: "not json", typ: "pql", props: map[string]any{"query": "text"}, wantErr: "did not answer a JSON list of records"},

@@ -13,7 +13,8 @@ const maxNodeSourceFile = 16 << 20
 
 // yamlNodes reads the hosts of one group of a YAML file that maps group names to lists of
 // hosts. As in Choria, a group that is missing, not a list or empty is an error (so empty_ok
-// does not apply to it: an empty group is taken to be a mistake in the file).
+// does not apply to it: an empty group is taken to be a mistake in the file). Every host must be
+// a valid node identity, as from the sources of truth.
 func yamlNodes(props map[string]any) ([]string, error) {
 	source, err := stringProp(props, "source", true)
 	if err != nil {
@@ -58,7 +59,7 @@ func yamlNodes(props map[string]any) ([]string, error) {
 		}
 		hosts = append(hosts, s)
 	}
-	return hosts, nil
+	return hosts, checkIdentities(hosts, fmt.Sprintf("group %q in node source file %s", group, source))
 }
 
 // yamlKind describes a decoded YAML value for an error message.
