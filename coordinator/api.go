@@ -33,8 +33,36 @@ type apiRequest struct {
 // apiHandler handles one endpoint's requests.
 type apiHandler func(context.Context, apiRequest) (any, *protocol.ErrorResponse)
 
-// serve registers the API endpoints in the coordinators' queue group.
-func (c *Coordinator) serve() (micro.Service, error) {
+// readOnlyEndpoints are the endpoints ServeReadOnly serves: those that only read.
+var readOnlyEndpoints = map[string]bool{"get": true, "list": true, "audit": true}
+
+// ServeReadOnly serves the endpoints that only read (get, list, audit) until ctx ends, on a store
+// some other coordinator provisioned: it provisions nothing, takes no run over and drives none,
+// so looking at the runs of a stopped deployment (`runs show --embedded`) never resumes them.
+// ready, when not nil, is called once the endpoints are served.
+func (c *Coordinator) ServeReadOnly(ctx context.Context, ready func()) error {
+	var err error
+	if c.runs, err = kvstore.OpenRuns(ctx, c.js); err != nil {
+		return err
+	}
+	svc, err := c.serveEndpoints(true)
+	if err != nil {
+		return err
+	}
+	defer svc.Stop()
+	if ready != nil {
+		ready()
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// serve registers every API endpoint in the coordinators' queue group.
+func (c *Coordinator) serve() (micro.Service, error) { return c.serveEndpoints(false) }
+
+// serveEndpoints registers the API endpoints in the coordinators' queue group: only those of
+// readOnlyEndpoints when readOnly.
+func (c *Coordinator) serveEndpoints(readOnly bool) (micro.Service, error) {
 	svc, err := micro.AddService(c.nc, micro.Config{
 		Name:        protocol.ServiceName,
 		Version:     "0.1.0",
@@ -58,6 +86,9 @@ func (c *Coordinator) serve() (micro.Service, error) {
 		{"audit", protocol.AuditListSubject, policy.Audit, c.handleAuditList},
 	}
 	for _, ep := range endpoints {
+		if readOnly && !readOnlyEndpoints[ep.name] {
+			continue
+		}
 		err := svc.AddEndpoint(ep.name, c.handler(ep.action, ep.handle), micro.WithEndpointSubject(ep.subject))
 		if err != nil {
 			svc.Stop()

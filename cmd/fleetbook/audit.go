@@ -62,6 +62,7 @@ Reading them needs the policy's audit right.`,
 		},
 	}
 	conn.register(cmd)
+	conn.readOnly = true
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"records\": [...]} as JSON")
 	cmd.Flags().DurationVar(&since, "since", 0, "only records of the last DURATION (default: all that are kept)")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 100, "show at most the newest N matching records")

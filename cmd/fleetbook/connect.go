@@ -47,6 +47,10 @@ type connFlags struct {
 	noAuth bool
 	// key is the signing key of the connection dial made (nil when its credentials have none).
 	key nkeys.KeyPair
+	// readOnly marks a command that only reads (runs list, show, logs, audit): its embedded
+	// session serves the store's reading endpoints and starts no coordinator or worker, so a
+	// look never resumes, re-runs or changes anything.
+	readOnly bool
 }
 
 func (f *connFlags) register(cmd *cobra.Command) {
@@ -94,6 +98,9 @@ func (f *connFlags) connect(ctx context.Context, name string) (*session, error) 
 	remote := f.server != "" || f.context != "" || (!f.embedded && (os.Getenv("NATS_URL") != "" || natscontext.SelectedContext() != ""))
 	if remote && f.embedded {
 		return nil, exitf(exitRefused, "--embedded cannot be combined with --server or --context")
+	}
+	if !remote && f.readOnly {
+		return f.readerSession(ctx, name)
 	}
 	if !remote {
 		return f.embeddedSession(ctx, name)
@@ -199,6 +206,67 @@ func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session,
 	if err := awaitAPI(ctx, client); err != nil {
 		e.stop()
 		return nil, err
+	}
+	return &session{nc: nc, client: client, stop: e.stop}, nil
+}
+
+// readerSession serves the reading endpoints of the store in --data-dir to this command alone:
+// the embedded server starts without a coordinator or worker (so an interrupted run stays as it
+// is), and nothing is provisioned or created. A data dir `fleetbook up` serves is read through
+// that server instead.
+func (f *connFlags) readerSession(ctx context.Context, name string) (*session, error) {
+	if _, err := os.Stat(filepath.Join(f.dataDir, "jetstream")); err != nil {
+		return nil, exitf(exitRefused, "no fleetbook state in %s (nothing has run there): give the --data-dir of your runs, or point at a server with --server or --context", f.dataDir)
+	}
+	if f.noAuth {
+		warnNoAuth()
+	}
+	srv, dir, setup, err := startServer(serverConfig{dataDir: f.dataDir, verbose: f.verbose, noAuth: f.noAuth})
+	if errors.Is(err, errDataDirInUse) {
+		return nil, exitf(exitInfra, "%v\n(if `fleetbook up` serves it, ask that server: --context %s)", err, filepath.Join(f.dataDir, authDir, "context.json"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e := &embedded{srv: srv, dir: dir, setup: setup, cancel: cancel}
+	fail := func(err error) (*session, error) {
+		e.stop()
+		return nil, err
+	}
+	cnc, err := e.dial("fleetbook reader", auth.RoleCoordinator)
+	if err != nil {
+		return fail(exitf(exitInfra, "%v", err))
+	}
+	var opts []coordinator.Option
+	if setup != nil {
+		sec, err := embeddedSecurity(setup)
+		if err != nil {
+			return fail(exitf(exitInfra, "%v", err))
+		}
+		opts = sec.coordinator
+	}
+	coord, err := coordinator.New(cnc, append(opts, coordinator.WithLogger(logger(f.verbose).With("component", "reader")))...)
+	if err != nil {
+		return fail(exitf(exitInfra, "%v", err))
+	}
+	served := make(chan error, 2)
+	e.wg.Go(func() { served <- coord.ServeReadOnly(sctx, func() { served <- nil }) })
+	if err := <-served; err != nil {
+		return fail(exitf(exitInfra, "read the store in %s: %v", f.dataDir, err))
+	}
+	nc, err := e.dial(name, f.role)
+	if err != nil {
+		return fail(exitf(exitInfra, "%v", err))
+	}
+	if setup != nil {
+		if f.key, err = auth.UserKey(setup.CredsPath(f.role)); err != nil {
+			return fail(exitf(exitInfra, "%v", err))
+		}
+	}
+	client, err := f.newClient(nc)
+	if err != nil {
+		return fail(exitf(exitInfra, "%v", err))
 	}
 	return &session{nc: nc, client: client, stop: e.stop}, nil
 }

@@ -56,6 +56,7 @@ func runsListCommand() *cobra.Command {
 		},
 	}
 	conn.register(cmd)
+	conn.readOnly = true
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"runs\": [...]} as JSON")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "show at most this many runs")
 	return cmd
@@ -88,6 +89,7 @@ func runsShowCommand() *cobra.Command {
 		},
 	}
 	conn.register(cmd)
+	conn.readOnly = true
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fleetbook/fleetbook/internal/fleettest"
+	"github.com/fleetbook/fleetbook/internal/natstest"
+)
+
+// interruptedRun starts a 3-step ledger run with `run --embedded --data-dir state` and kills it
+// (SIGKILL) while step 2 runs, leaving the run interrupted in state. It returns the run id and
+// the ledger's path.
+func interruptedRun(t *testing.T, dir, state string) (id, path string) {
+	t.Helper()
+	path = filepath.Join(dir, "ledger")
+	book := writeFile(t, dir, "ledger.yaml", fleettest.LedgerPlaybook(3, ledgerStep))
+	p := start(t, "run", "run", book, "--embedded", "--data-dir", state, "--input", "ledger="+path, "--input", "sleep=5")
+	natstest.Eventually(t, 60*time.Second, func() error {
+		for line := range ledger(t, path) {
+			if f := strings.Fields(line); len(f) == 3 && f[1] == "2" && f[2] == "start" {
+				id = f[0]
+				return nil
+			}
+		}
+		return errors.New("step 2 has not started")
+	})
+	p.kill(syscall.SIGKILL)
+	if ledger(t, path)[id+" 2 done"] != 0 {
+		t.Fatal("step 2 ended before the run was interrupted; the test proves nothing")
+	}
+	return id, path
+}
+
+// Looking never acts: runs show, runs list and audit on the data dir of an interrupted run start
+// no coordinator or worker, so the run stays as it was and its interrupted step is not run again.
+func TestLookingNeverActs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	id, path := interruptedRun(t, dir, state)
+	embedded := []string{"--embedded", "--data-dir", state}
+	for range 3 {
+		r := cli(t, dir, append([]string{"runs", "show", id, "--json"}, embedded...)...)
+		if r.code != exitOK || !strings.Contains(r.stdout, `"status": "running"`) {
+			t.Fatalf("runs show: exit %d, want 0 and the run still running\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if runs := listRuns(t, dir, embedded...); len(runs) != 1 || runs[0].ID != id || runs[0].Status != "running" {
+			t.Fatalf("runs list: %v, want %s running", runs, id)
+		}
+		if r := cli(t, dir, append([]string{"audit", "--json"}, embedded...)...); r.code != exitOK || !strings.Contains(r.stdout, id) {
+			t.Fatalf("audit: exit %d, want 0 and the submit of %s\n%s%s", r.code, id, r.stdout, r.stderr)
+		}
+	}
+	counts := ledger(t, path)
+	if counts[id+" 2 start"] != 1 || counts[id+" 3 start"] != 0 {
+		t.Errorf("looking at the run acted on it: ledger %v", counts)
+	}
+	// A data dir that holds nothing is said so, and is not made.
+	empty := filepath.Join(dir, "nothing")
+	r := cli(t, dir, "runs", "list", "--embedded", "--data-dir", empty)
+	if r.code != exitRefused || !strings.Contains(r.stderr, "no fleetbook state") {
+		t.Errorf("runs list on an empty data dir: exit %d, want 2 and \"no fleetbook state\"\n%s", r.code, r.stderr)
+	}
+	if _, err := filepath.Glob(filepath.Join(empty, "*")); err == nil {
+		if m, _ := filepath.Glob(filepath.Join(empty, "*")); len(m) != 0 {
+			t.Errorf("runs list made %v", m)
+		}
+	}
+	_ = fmt.Sprint()
+}
