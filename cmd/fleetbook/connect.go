@@ -54,7 +54,7 @@ type connFlags struct {
 }
 
 func (f *connFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&f.server, "server", "s", "", "NATS server URL(s) (default $NATS_URL; without one, an embedded server)")
+	cmd.Flags().StringVarP(&f.server, "server", "s", "", "NATS server URL(s) (default $NATS_URL, else the selected nats context; without any, give --embedded)")
 	cmd.Flags().StringVar(&f.context, "context", os.Getenv("NATS_CONTEXT"), "nats CLI context (a name, or a context file such as DATA-DIR/auth/context.json) [$NATS_CONTEXT]")
 	cmd.Flags().BoolVar(&f.embedded, "embedded", false, "start an in-process NATS server, coordinator and worker")
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", ".fleetbook", "state directory of the embedded server")
@@ -92,12 +92,18 @@ type session struct {
 	stop   func()
 }
 
-// connect opens a session. Embedded sessions start a server, a coordinator and a worker in this
-// process; stop shuts them down in order.
+// connect opens a session: to the server of --server, --context, $NATS_URL or the selected nats
+// context, or, only when --embedded says so, to a server in this process (with a coordinator and
+// a worker, or, for a command that only reads, the store's reading endpoints alone). Without any
+// of them it refuses (exit 3): a playbook never silently runs on the operator's own machine.
+// stop shuts the session down in order.
 func (f *connFlags) connect(ctx context.Context, name string) (*session, error) {
 	remote := f.server != "" || f.context != "" || (!f.embedded && (os.Getenv("NATS_URL") != "" || natscontext.SelectedContext() != ""))
 	if remote && f.embedded {
 		return nil, exitf(exitRefused, "--embedded cannot be combined with --server or --context")
+	}
+	if !remote && !f.embedded {
+		return nil, exitf(exitInfra, "no NATS server given: point at one with --server URL, --context NAME, $NATS_URL or a selected nats context (`nats context select`), or run everything in this process with --embedded [--data-dir DIR]")
 	}
 	if !remote && f.readOnly {
 		return f.readerSession(ctx, name)

@@ -2,7 +2,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -72,5 +72,42 @@ func TestLookingNeverActs(t *testing.T) {
 			t.Errorf("runs list made %v", m)
 		}
 	}
-	_ = fmt.Sprint()
+}
+
+// No silent local execution: a client command given no server (no --server, --context,
+// $NATS_URL or selected nats context) and no --embedded refuses with exit 3, says how to point at
+// a server, and runs nothing; a selected nats context is the server it then uses.
+func TestNoServerGivenRunsNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	book := writeFile(t, dir, "touch.yaml", strings.Replace(okBook, `echo "hello $WHO"`, "touch "+marker, 1))
+	for _, args := range [][]string{
+		{"run", book, "--input", "who=x"},
+		{"runs", "list"},
+		{"runs", "show", "some-id"},
+		{"audit"},
+	} {
+		r := cli(t, dir, args...)
+		if r.code != exitInfra || !strings.Contains(r.stderr, "--server") || !strings.Contains(r.stderr, "--embedded") {
+			t.Errorf("fleetbook %s: exit %d, want 3 saying how to point at a server\nstderr: %s", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) != 1 {
+		t.Errorf("a command without a server left %v (want only the book and nothing run)", m)
+	}
+	// The context the user selected is used: here it points at a port nobody serves.
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, "nats", "context"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(home, "nats", "context"), "nowhere.json", `{"url": "nats://127.0.0.1:1"}`)
+	writeFile(t, filepath.Join(home, "nats"), "context.txt", "nowhere")
+	r := cliEnv(t, dir, []string{"XDG_CONFIG_HOME=" + home}, "runs", "list")
+	if r.code != exitInfra || !strings.Contains(r.stderr, "connect to NATS") {
+		t.Errorf("runs list with a selected context: exit %d, want 3 from connecting to it\nstderr: %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the playbook ran")
+	}
 }
