@@ -111,3 +111,56 @@ func TestNoServerGivenRunsNothing(t *testing.T) {
 		t.Error("the playbook ran")
 	}
 }
+
+// Honest state: every task of a report has its state; a task still running shows how long it
+// has been running (never a duration from the zero time); task numbers in the run's error and in
+// the report agree, both from 1.
+func TestHonestState(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	id, _ := interruptedRun(t, dir, state)
+	embedded := []string{"--embedded", "--data-dir", state}
+	r := cli(t, dir, append([]string{"runs", "show", id, "--json"}, embedded...)...)
+	var rep struct {
+		Status string `json:"status"`
+		Tasks  []struct {
+			Number  int    `json:"number"`
+			Key     string `json:"key"`
+			State   string `json:"state"`
+			Success bool   `json:"success"`
+		} `json:"tasks"`
+	}
+	decodeOne(t, r.stdout, &rep)
+	if rep.Status != "running" || len(rep.Tasks) != 2 || rep.Tasks[0].State != "success" || rep.Tasks[1].State != "running" ||
+		rep.Tasks[1].Success || rep.Tasks[1].Number != 2 || rep.Tasks[1].Key != "tasks[1]" {
+		t.Errorf("report of the interrupted run: %+v, want running with step 1 success and step 2 (number 2, tasks[1]) running", rep)
+	}
+	r = cli(t, dir, append([]string{"runs", "show", id}, embedded...)...)
+	for _, want := range []string{"Running: for ", ` 2. [tasks] shell "step 2": running, tries 1, running for `, "ledger = "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("text report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "FAIL") || strings.Contains(r.stdout, "-2562047h") {
+		t.Errorf("text report shows a running task as failed or with a negative duration:\n%s", r.stdout)
+	}
+	if r := cli(t, dir, append([]string{"runs", "list"}, embedded...)...); !strings.Contains(r.stdout, "so far") {
+		t.Errorf("runs list does not show the running run's elapsed time:\n%s", r.stdout)
+	}
+
+	// A failed run's error names its task by the report's number.
+	book := writeFile(t, dir, "broken.yaml", failBook)
+	r = cli(t, dir, "run", book, "--embedded", "--data-dir", filepath.Join(dir, "other"), "--json")
+	var failed struct {
+		Error string `json:"error"`
+		Tasks []struct {
+			Number int    `json:"number"`
+			State  string `json:"state"`
+		} `json:"tasks"`
+	}
+	decodeOne(t, r.stdout, &failed)
+	if !strings.HasPrefix(failed.Error, "task 1, tasks[0] ") || len(failed.Tasks) != 1 || failed.Tasks[0].Number != 1 || failed.Tasks[0].State != "failed" {
+		t.Errorf("failed run: error %q, tasks %+v; want the error to name task 1, failed", failed.Error, failed.Tasks)
+	}
+}

@@ -46,8 +46,10 @@ func runsListCommand() *cobra.Command {
 			fmt.Fprintln(tw, "ID\tPLAYBOOK\tVERSION\tSTATUS\tCREATED\tDURATION")
 			for _, r := range runs {
 				dur := ""
-				if !r.EndedAt.IsZero() {
+				if !r.EndedAt.IsZero() && !r.StartedAt.IsZero() {
 					dur = round(r.EndedAt.Sub(r.StartedAt)).String()
+				} else if !r.StartedAt.IsZero() {
+					dur = round(time.Since(r.StartedAt)).String() + " so far"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", visible(r.ID), visible(r.Playbook.Name), visible(r.Playbook.Version), visible(string(r.Status)),
 					r.CreatedAt.Local().Format(time.DateTime), dur)
