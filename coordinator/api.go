@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/micro"
@@ -186,7 +187,11 @@ func (c *Coordinator) handleGet(ctx context.Context, r apiRequest) (any, *protoc
 	if _, apiErr := c.permit(ctx, r.who, policy.Read, &rec.Playbook, rec.ID); apiErr != nil {
 		return nil, apiErr
 	}
-	return ReportOf(rec), nil
+	rep := ReportOf(rec)
+	if req.WithDocument {
+		rep.Document, rep.Source, rep.Files = rec.Document, rec.Source, rec.Files
+	}
+	return rep, nil
 }
 
 // handleList lists the newest runs the caller may read: a run of a playbook it may not read is
@@ -205,20 +210,87 @@ func (c *Coordinator) handleList(ctx context.Context, r apiRequest) (any, *proto
 	if limit <= 0 {
 		limit = defaultListLimit
 	}
-	recs, err := c.runs.List(ctx, limit)
+	for _, st := range req.Status {
+		if st != protocol.StatusPending && st != protocol.StatusRunning && !st.Final() {
+			return nil, apiError(protocol.CodeBadRequest, "status: unknown run status %q (pending, running, success, failed or cancelled)", st)
+		}
+	}
+	// A filtered or paged listing reads every record (newest first) and keeps the matching ones;
+	// an unfiltered one reads only the newest limit (+1 to know whether there is a next page).
+	read := limit + 1
+	if listFiltered(req) {
+		read = 0
+	}
+	recs, err := c.runs.List(ctx, read)
 	if err != nil {
 		return nil, apiError(protocol.CodeInternal, "list runs: %v", err)
 	}
 	resp := protocol.ListRunsResponse{Version: protocol.SubmitVersion, Runs: []protocol.RunSummary{}}
+	paging := req.Before != ""
 	for _, rec := range recs {
-		if !c.decide(r.who, policy.Read, &rec.Playbook).Allowed {
+		if paging {
+			paging = rec.ID != req.Before
 			continue
+		}
+		if !listMatches(req, rec) || !c.decide(r.who, policy.Read, &rec.Playbook).Allowed {
+			continue
+		}
+		if len(resp.Runs) == limit {
+			resp.Next = resp.Runs[limit-1].ID
+			break
 		}
 		resp.Runs = append(resp.Runs, protocol.RunSummary{
 			ID: rec.ID, Playbook: rec.Playbook, Status: rec.Status, Error: rec.Error, SubmittedBy: rec.SubmittedBy,
-			Schedule: rec.Schedule, ScheduledFor: rec.ScheduledFor,
+			Schedule: rec.Schedule, ScheduledFor: rec.ScheduledFor, Parent: rec.Parent,
 			CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, EndedAt: rec.EndedAt,
 		})
 	}
 	return resp, nil
+}
+
+// listFiltered reports whether req filters or pages the listing.
+func listFiltered(req protocol.ListRunsRequest) bool {
+	return req.Schedule != "" || len(req.Status) > 0 || req.Playbook != "" || req.Submitter != "" ||
+		!req.Since.IsZero() || !req.Until.IsZero() || req.Before != ""
+}
+
+// listMatches reports whether rec passes every filter of req.
+func listMatches(req protocol.ListRunsRequest, rec *protocol.RunRecord) bool {
+	switch {
+	case req.Schedule != "" && rec.Schedule != req.Schedule:
+		return false
+	case len(req.Status) > 0 && !slices.Contains(req.Status, rec.Status):
+		return false
+	case req.Playbook != "" && rec.Playbook.Name != req.Playbook:
+		return false
+	case req.Submitter != "" && rec.SubmittedBy.Name != req.Submitter && rec.SubmittedBy.Key != req.Submitter:
+		return false
+	case !req.Since.IsZero() && rec.CreatedAt.Before(req.Since):
+		return false
+	case !req.Until.IsZero() && !rec.CreatedAt.Before(req.Until):
+		return false
+	}
+	return true
+}
+
+// ListRuns returns the runs req asks for, newest first, and the cursor of the next page ("" when
+// there is none).
+func (c *Client) ListRuns(ctx context.Context, req protocol.ListRunsRequest) ([]protocol.RunSummary, string, error) {
+	req.Version = protocol.SubmitVersion
+	var r protocol.ListRunsResponse
+	if err := c.call(ctx, protocol.ListRunsSubject, req, &r); err != nil {
+		return nil, "", err
+	}
+	return r.Runs, r.Next, nil
+}
+
+// GetWithDocument returns the report of run id with its playbook document, source and child
+// playbooks, to submit it again.
+func (c *Client) GetWithDocument(ctx context.Context, id string) (*protocol.Report, error) {
+	var r protocol.Report
+	req := protocol.GetRunRequest{Version: protocol.RunVersion, RunID: id, WithDocument: true}
+	if err := c.call(ctx, protocol.GetRunSubject, req, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }

@@ -164,6 +164,11 @@ type Report struct {
 	StartedAt time.Time           `json:"started_at,omitzero"`
 	EndedAt   time.Time           `json:"ended_at,omitzero"`
 	Tasks     []TaskReport        `json:"tasks"`
+	// Document, Source and Files are the run's playbook, where it came from and its child
+	// playbooks: only when the request asked for them (GetRunRequest.WithDocument).
+	Document string            `json:"document,omitempty"`
+	Source   string            `json:"source,omitempty"`
+	Files    map[string]string `json:"files,omitempty"`
 }
 
 // StepState is the state of one task of a run, as its report shows it.

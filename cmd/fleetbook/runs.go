@@ -15,7 +15,8 @@ import (
 
 func runsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "runs", Short: "View past and current runs"}
-	cmd.AddCommand(runsListCommand(), runsShowCommand(), runsCancelCommand(), runsPruneCommand())
+	cmd.AddCommand(runsListCommand(), runsShowCommand(), runsCancelCommand(), runsPruneCommand(),
+		runsWatchCommand(), runsLogsCommand(), runsRerunCommand())
 	return cmd
 }
 
@@ -24,23 +25,54 @@ func runsListCommand() *cobra.Command {
 		conn   connFlags
 		asJSON bool
 		limit  int
+		status []string
+		since  string
+		until  string
+		req    protocol.ListRunsRequest
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List runs, newest first",
-		Args:  cobra.NoArgs,
+		Long: `List runs, newest first, --limit at a time. Filters combine: --status (repeatable or
+comma-separated), --playbook NAME, --submitter NAME|KEY, --schedule NAME, --since and --until (a
+time such as 2026-12-01T10:00:00Z or 2026-12-01, or an age such as 36h or 7d). When more runs
+match, the listing says how to get the next page (--before ID; "next" in the JSON).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now()
+			for _, st := range status {
+				req.Status = append(req.Status, protocol.RunStatus(st))
+			}
+			var err error
+			if since != "" {
+				if req.Since, err = parseWhen(since, now); err != nil {
+					return usageErr(asJSON, "--since: %v", err)
+				}
+			}
+			if until != "" {
+				if req.Until, err = parseWhen(until, now); err != nil {
+					return usageErr(asJSON, "--until: %v", err)
+				}
+			}
+			if limit < 1 {
+				return usageErr(asJSON, "--limit: give at least 1")
+			}
+			req.Limit = limit
 			s, err := conn.connect(cmd.Context(), "fleetbook runs list")
 			if err != nil {
 				return err
 			}
 			defer s.stop()
-			runs, err := s.client.List(cmd.Context(), limit)
+			runs, next, err := s.client.ListRuns(cmd.Context(), req)
 			if err != nil {
 				return apiFailure(err, "runs list", asJSON)
 			}
 			if asJSON {
-				return json.NewEncoder(os.Stdout).Encode(map[string]any{"runs": runs})
+				out := map[string]any{"runs": runs}
+				if next != "" {
+					out["next"] = next
+				}
+				return json.NewEncoder(os.Stdout).Encode(out)
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tPLAYBOOK\tVERSION\tSTATUS\tCREATED\tDURATION")
@@ -54,14 +86,32 @@ func runsListCommand() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", visible(r.ID), visible(r.Playbook.Name), visible(r.Playbook.Version), visible(string(r.Status)),
 					r.CreatedAt.Local().Format(time.DateTime), dur)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if next != "" {
+				fmt.Fprintf(os.Stderr, "more runs match: add --before %s for the next page\n", visible(next))
+			}
+			return nil
 		},
 	}
 	conn.register(cmd)
 	conn.readOnly = true
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"runs\": [...]} as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"runs\": [...], \"next\": ID} as JSON")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "show at most this many runs")
+	cmd.Flags().StringSliceVar(&status, "status", nil, "only runs in this status: pending, running, success, failed, cancelled (repeatable)")
+	cmd.Flags().StringVar(&req.Playbook, "playbook", "", "only runs of the playbook of this name")
+	cmd.Flags().StringVar(&req.Submitter, "submitter", "", "only runs submitted by this identity (name or public key)")
+	cmd.Flags().StringVar(&req.Schedule, "schedule", "", "only runs started by this schedule")
+	cmd.Flags().StringVar(&since, "since", "", "only runs created since this time or age (2026-12-01, 36h, 7d)")
+	cmd.Flags().StringVar(&until, "until", "", "only runs created before this time or age")
+	cmd.Flags().StringVar(&req.Before, "before", "", "the next page: runs listed after this run id")
 	return cmd
+}
+
+// usageErr refuses the command's usage (exit 2), as JSON on stdout too with --json.
+func usageErr(asJSON bool, format string, args ...any) error {
+	return refused(&protocol.ErrorResponse{Code: protocol.CodeBadRequest, Message: fmt.Sprintf(format, args...)}, "fleetbook", asJSON)
 }
 
 func runsShowCommand() *cobra.Command {
