@@ -179,7 +179,7 @@ func TestRunsPrune(t *testing.T) {
 	}
 	// An hour is longer than the run has existed: nothing goes.
 	prune := func(age string) int {
-		r := cli(t, dir, "runs", "prune", "--older-than", age, "--embedded", "--data-dir", state, "--json")
+		r := cli(t, dir, "runs", "prune", "--yes", "--older-than", age, "--embedded", "--data-dir", state, "--json")
 		if r.code != exitOK {
 			t.Fatalf("prune --older-than %s: exit %d: %s", age, r.code, r.stderr)
 		}

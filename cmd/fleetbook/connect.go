@@ -85,6 +85,9 @@ func (f *connFlags) registerFleet(cmd *cobra.Command) {
 	f.fleet.execTimeout, f.fleet.refresh, f.fleet.concurrency = 10*time.Second, 30*time.Second, 64
 }
 
+// errBadContext is the error of a --context (or selected context) that cannot be loaded.
+var errBadContext = errors.New("cannot load it")
+
 // session is a connection ready for API calls, and whatever was started to provide it.
 type session struct {
 	nc     *nats.Conn
@@ -115,6 +118,9 @@ func (f *connFlags) connect(ctx context.Context, name string) (*session, error) 
 		return nil, exitf(exitRefused, "--fleet runs a simulated fleet in an embedded session only; against a server, run `fleetbook agent --fleet FILE --server URL`")
 	}
 	nc, err := f.dial(name, nats.ErrorHandler(refusedByServer))
+	if errors.Is(err, errBadContext) {
+		return nil, exitf(exitRefused, "%v (`nats context ls` lists the contexts; a context file is a path)", err)
+	}
 	if err != nil {
 		return nil, exitf(exitInfra, "connect to NATS: %v", err)
 	}
@@ -140,7 +146,7 @@ func (f *connFlags) dial(name string, extra ...nats.Option) (*nats.Conn, error) 
 	if f.context != "" || (url == "" && natscontext.SelectedContext() != "") {
 		nctx, copts, key, err := contextOptions(f.context)
 		if err != nil {
-			return nil, fmt.Errorf("nats context %q: %w", f.context, err)
+			return nil, fmt.Errorf("nats context %q: %w: %w", f.context, errBadContext, err)
 		}
 		if url == "" {
 			url = nctx.ServerURL()
@@ -351,9 +357,9 @@ func logger(verbose bool) *slog.Logger {
 	return leveled(level)
 }
 
-// leveled logs to stderr from level up.
+// leveled logs to stderr from level up (--log-level overrides it) in the --log-format.
 func leveled(level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return newLogger(os.Stderr, level)
 }
 
 // warnNoAuth says loudly what --no-auth means.

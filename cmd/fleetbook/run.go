@@ -60,7 +60,7 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 			}
 			// Refuse a bad playbook before starting or reaching any server.
 			if _, _, err := coordinator.Validate(doc, inputs, plugins.parse()...); err != nil {
-				return refused(err, args[0], asJSON)
+				return refused(explained(err, doc, plugins.parse()...), args[0], asJSON)
 			}
 			files, apiErr := childPlaybooks(args[0], doc, plugins.parse()...)
 			if apiErr != nil {
