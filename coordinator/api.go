@@ -1,10 +1,15 @@
 package coordinator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/micro"
@@ -20,6 +25,12 @@ const apiTimeout = 10 * time.Second
 // apiConcurrency bounds the API requests one coordinator handles at once.
 const apiConcurrency = 64
 
+// apiInstances is how many instances of the micro service one coordinator runs. micro hands an
+// endpoint's requests to its handler one at a time and measures (and counts the errors of) each
+// call, so each handler answers before it returns: the stats are true. Requests are handled
+// apiInstances at a time, every instance's endpoints in the one queue group.
+const apiInstances = 8
+
 // defaultListLimit is how many runs a listing returns when the request names no limit.
 const defaultListLimit = 50
 
@@ -33,12 +44,70 @@ type apiRequest struct {
 // apiHandler handles one endpoint's requests.
 type apiHandler func(context.Context, apiRequest) (any, *protocol.ErrorResponse)
 
-// serve registers the API endpoints in the coordinators' queue group.
-func (c *Coordinator) serve() (micro.Service, error) {
+// readOnlyEndpoints are the endpoints ServeReadOnly serves: those that only read.
+var readOnlyEndpoints = map[string]bool{"get": true, "list": true, "audit": true, "schedule_get": true, "schedule_list": true}
+
+// ServeReadOnly serves the endpoints that only read (get, list, audit) until ctx ends, on a store
+// some other coordinator provisioned: it provisions nothing, takes no run over and drives none,
+// so looking at the runs of a stopped deployment (`runs show --embedded`) never resumes them.
+// ready, when not nil, is called once the endpoints are served.
+func (c *Coordinator) ServeReadOnly(ctx context.Context, ready func()) error {
+	var err error
+	if c.runs, err = kvstore.OpenRuns(ctx, c.js); err != nil {
+		return err
+	}
+	if c.schedules, err = kvstore.OpenSchedules(ctx, c.js); err != nil {
+		return err
+	}
+	svc, err := c.serveEndpoints(true)
+	if err != nil {
+		return err
+	}
+	defer svc.Stop()
+	if ready != nil {
+		ready()
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// serve registers every API endpoint in the coordinators' queue group.
+func (c *Coordinator) serve() (*apiService, error) { return c.serveEndpoints(false) }
+
+// apiService is the coordinator's instances of the micro service.
+type apiService struct{ instances []micro.Service }
+
+// Stop stops every instance.
+func (s *apiService) Stop() error {
+	var errs []error
+	for _, svc := range s.instances {
+		errs = append(errs, svc.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+// serveEndpoints registers the API endpoints in the coordinators' queue group, apiInstances
+// times: only those of readOnlyEndpoints when readOnly.
+func (c *Coordinator) serveEndpoints(readOnly bool) (*apiService, error) {
+	s := &apiService{}
+	for range apiInstances {
+		svc, err := c.serveInstance(readOnly)
+		if err != nil {
+			_ = s.Stop()
+			return nil, err
+		}
+		s.instances = append(s.instances, svc)
+	}
+	return s, nil
+}
+
+// serveInstance adds one instance of the micro service with its endpoints.
+func (c *Coordinator) serveInstance(readOnly bool) (micro.Service, error) {
 	svc, err := micro.AddService(c.nc, micro.Config{
 		Name:        protocol.ServiceName,
-		Version:     "0.1.0",
+		Version:     Version(),
 		Description: "fleetbook coordinator API",
+		Metadata:    map[string]string{"coordinator": c.opts.name},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start api service: %w", err)
@@ -67,29 +136,105 @@ func (c *Coordinator) serve() (micro.Service, error) {
 		{"schedule_delete", protocol.ScheduleDeleteSubject, policy.Schedule, c.handleScheduleDelete},
 	}
 	for _, ep := range endpoints {
+		if readOnly && !readOnlyEndpoints[ep.name] {
+			continue
+		}
 		err := svc.AddEndpoint(ep.name, c.handler(ep.action, ep.handle), micro.WithEndpointSubject(ep.subject))
 		if err != nil {
-			svc.Stop()
+			_ = svc.Stop()
 			return nil, fmt.Errorf("add endpoint %s: %w", ep.subject, err)
 		}
 	}
 	return svc, nil
 }
 
-// handler adapts an API function to micro: errors go out as micro errors whose body is the full
-// ErrorResponse, so clients get every problem and not only the header's one line.
-//
-// micro calls an endpoint's handler for one request at a time, and a request waits on a few
-// storage round trips: each is handled on a goroutine of its own, at most apiConcurrency at once
-// (past that, the handler waits, and requests queue in the subscription as before).
+// Version is the version of this build, as the micro service announces it: the module version
+// (without its v), or 0.0.0-devel with the VCS revision for a build from a checkout.
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "0.0.0-devel"
+	}
+	if v := strings.TrimPrefix(bi.Main.Version, "v"); v != "" && v != "(devel)" {
+		return v
+	}
+	v, rev, dirty := "0.0.0-devel", "", ""
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = ".dirty"
+		}
+	}
+	if rev != "" {
+		v += "+" + rev + dirty
+	}
+	return v
+}
+
+// handler adapts an API function to micro: it answers before it returns, so micro's stats
+// count each request, its error and its real handling time. Errors go out as micro errors: the
+// numeric code of the micro convention (an HTTP status) in Nats-Service-Error-Code, the
+// fleetbook code and message in Nats-Service-Error, and the full ErrorResponse as the body, so
+// clients get every problem and not only the header's one line.
 func (c *Coordinator) handler(action policy.Action, f apiHandler) micro.Handler {
-	return micro.HandlerFunc(func(r micro.Request) {
-		c.apiSlots <- struct{}{}
-		go func() {
-			defer func() { <-c.apiSlots }()
-			c.answer(r, action, f)
-		}()
-	})
+	return micro.HandlerFunc(func(r micro.Request) { c.answer(r, action, f) })
+}
+
+// requestTypes makes the request of each subject, to refuse fields it does not have.
+var requestTypes = map[string]func() any{
+	protocol.SubmitSubject:    func() any { return &protocol.SubmitRequest{} },
+	protocol.GetRunSubject:    func() any { return &protocol.GetRunRequest{} },
+	protocol.ListRunsSubject:  func() any { return &protocol.ListRunsRequest{} },
+	protocol.CancelRunSubject: func() any { return &protocol.CancelRunRequest{} },
+	protocol.PruneRunsSubject: func() any { return &protocol.PruneRunsRequest{} },
+	protocol.AuditListSubject: func() any { return &protocol.AuditListRequest{} },
+
+	protocol.ScheduleAddSubject:      func() any { return &protocol.ScheduleAddRequest{} },
+	protocol.ScheduleUpdateSubject:   func() any { return &protocol.ScheduleUpdateRequest{} },
+	protocol.ScheduleGetSubject:      func() any { return &protocol.ScheduleGetRequest{} },
+	protocol.ScheduleListSubject:     func() any { return &protocol.ScheduleListRequest{} },
+	protocol.SchedulePauseSubject:    func() any { return &protocol.SchedulePauseRequest{} },
+	protocol.ScheduleResumeSubject:   func() any { return &protocol.SchedulePauseRequest{} },
+	protocol.ScheduleTriggerSubject:  func() any { return &protocol.ScheduleTriggerRequest{} },
+	protocol.ScheduleBackfillSubject: func() any { return &protocol.ScheduleBackfillRequest{} },
+	protocol.ScheduleDeleteSubject:   func() any { return &protocol.ScheduleDeleteRequest{} },
+}
+
+// strictRequest refuses a request body with a field its request type does not have (a typo
+// such as "limt" is said, not silently ignored), or that is not one JSON object.
+func strictRequest(subject string, data []byte) *protocol.ErrorResponse {
+	mk, ok := requestTypes[subject]
+	if !ok || len(data) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(mk()); err != nil {
+		return apiError(protocol.CodeBadRequest, "decode request: %s (docs/api.md lists every field)", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return apiError(protocol.CodeBadRequest, "decode request: more than one JSON document")
+	}
+	return nil
+}
+
+// microCode is the numeric error code of the micro convention (an HTTP status) for code.
+func microCode(code string) int {
+	switch code {
+	case protocol.CodeBadRequest, protocol.CodeInvalidPlaybook, protocol.CodeInvalidInput:
+		return 400
+	case protocol.CodeForbidden:
+		return 403
+	case protocol.CodeNotFound:
+		return 404
+	case protocol.CodeIdempotencyConflict, protocol.CodeConflict:
+		return 409
+	case protocol.CodeQueueFull:
+		return 503
+	}
+	return 500
 }
 
 // answer identifies the caller of one API request, handles it and replies to it. A request
@@ -101,11 +246,14 @@ func (c *Coordinator) answer(r micro.Request, action policy.Action, f apiHandler
 	who, err := c.identify(r.Subject(), r.Reply(), r.Headers(), r.Data(), time.Now())
 	apiErr := c.refuseSignature(ctx, who, action, err)
 	if apiErr == nil {
+		apiErr = strictRequest(r.Subject(), r.Data())
+	}
+	if apiErr == nil {
 		resp, apiErr = f(ctx, apiRequest{data: r.Data(), who: who})
 	}
 	if apiErr != nil {
 		body, _ := json.Marshal(apiErr)
-		if err := r.Error(apiErr.Code, apiErr.Message, body); err != nil {
+		if err := r.Error(strconv.Itoa(microCode(apiErr.Code)), apiErr.Code+": "+visibleHeader(apiErr.Message), body); err != nil {
 			c.opts.log.Warn("replying to api request", "subject", r.Subject(), "error", err)
 		}
 		return
@@ -126,6 +274,11 @@ func (c *Coordinator) refuseSignature(ctx context.Context, who protocol.Identity
 		Decision: protocol.DecisionDeny, Reason: err.Error() + " (the key is claimed, not proven)", Coordinator: c.opts.name,
 	})
 	return apiError(protocol.CodeForbidden, "forbidden: %v", err)
+}
+
+// visibleHeader is s on one line, as a header value must be.
+func visibleHeader(s string) string {
+	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
 }
 
 func apiError(code, format string, args ...any) *protocol.ErrorResponse {
@@ -164,7 +317,11 @@ func (c *Coordinator) handleGet(ctx context.Context, r apiRequest) (any, *protoc
 	if _, apiErr := c.permit(ctx, r.who, policy.Read, &rec.Playbook, rec.ID); apiErr != nil {
 		return nil, apiErr
 	}
-	return ReportOf(rec), nil
+	rep := ReportOf(rec)
+	if req.WithDocument {
+		rep.Document, rep.Source, rep.Files = rec.Document, rec.Source, rec.Files
+	}
+	return rep, nil
 }
 
 // handleList lists the newest runs the caller may read: a run of a playbook it may not read is
@@ -183,20 +340,87 @@ func (c *Coordinator) handleList(ctx context.Context, r apiRequest) (any, *proto
 	if limit <= 0 {
 		limit = defaultListLimit
 	}
-	recs, err := c.runs.List(ctx, limit)
+	for _, st := range req.Status {
+		if st != protocol.StatusPending && st != protocol.StatusRunning && !st.Final() {
+			return nil, apiError(protocol.CodeBadRequest, "status: unknown run status %q (pending, running, success, failed or cancelled)", st)
+		}
+	}
+	// A filtered or paged listing reads every record (newest first) and keeps the matching ones;
+	// an unfiltered one reads only the newest limit (+1 to know whether there is a next page).
+	read := limit + 1
+	if listFiltered(req) {
+		read = 0
+	}
+	recs, err := c.runs.List(ctx, read)
 	if err != nil {
 		return nil, apiError(protocol.CodeInternal, "list runs: %v", err)
 	}
 	resp := protocol.ListRunsResponse{Version: protocol.SubmitVersion, Runs: []protocol.RunSummary{}}
+	paging := req.Before != ""
 	for _, rec := range recs {
-		if !c.decide(r.who, policy.Read, &rec.Playbook).Allowed {
+		if paging {
+			paging = rec.ID != req.Before
 			continue
+		}
+		if !listMatches(req, rec) || !c.decide(r.who, policy.Read, &rec.Playbook).Allowed {
+			continue
+		}
+		if len(resp.Runs) == limit {
+			resp.Next = resp.Runs[limit-1].ID
+			break
 		}
 		resp.Runs = append(resp.Runs, protocol.RunSummary{
 			ID: rec.ID, Playbook: rec.Playbook, Status: rec.Status, Error: rec.Error, SubmittedBy: rec.SubmittedBy,
-			Schedule: rec.Schedule, ScheduledFor: rec.ScheduledFor,
+			Schedule: rec.Schedule, ScheduledFor: rec.ScheduledFor, Parent: rec.Parent,
 			CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, EndedAt: rec.EndedAt,
 		})
 	}
 	return resp, nil
+}
+
+// listFiltered reports whether req filters or pages the listing.
+func listFiltered(req protocol.ListRunsRequest) bool {
+	return req.Schedule != "" || len(req.Status) > 0 || req.Playbook != "" || req.Submitter != "" ||
+		!req.Since.IsZero() || !req.Until.IsZero() || req.Before != ""
+}
+
+// listMatches reports whether rec passes every filter of req.
+func listMatches(req protocol.ListRunsRequest, rec *protocol.RunRecord) bool {
+	switch {
+	case req.Schedule != "" && rec.Schedule != req.Schedule:
+		return false
+	case len(req.Status) > 0 && !slices.Contains(req.Status, rec.Status):
+		return false
+	case req.Playbook != "" && rec.Playbook.Name != req.Playbook:
+		return false
+	case req.Submitter != "" && rec.SubmittedBy.Name != req.Submitter && rec.SubmittedBy.Key != req.Submitter:
+		return false
+	case !req.Since.IsZero() && rec.CreatedAt.Before(req.Since):
+		return false
+	case !req.Until.IsZero() && !rec.CreatedAt.Before(req.Until):
+		return false
+	}
+	return true
+}
+
+// ListRuns returns the runs req asks for, newest first, and the cursor of the next page ("" when
+// there is none).
+func (c *Client) ListRuns(ctx context.Context, req protocol.ListRunsRequest) ([]protocol.RunSummary, string, error) {
+	req.Version = protocol.SubmitVersion
+	var r protocol.ListRunsResponse
+	if err := c.call(ctx, protocol.ListRunsSubject, req, &r); err != nil {
+		return nil, "", err
+	}
+	return r.Runs, r.Next, nil
+}
+
+// GetWithDocument returns the report of run id with its playbook document, source and child
+// playbooks, to submit it again.
+func (c *Client) GetWithDocument(ctx context.Context, id string) (*protocol.Report, error) {
+	var r protocol.Report
+	req := protocol.GetRunRequest{Version: protocol.RunVersion, RunID: id, WithDocument: true}
+	if err := c.call(ctx, protocol.GetRunSubject, req, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }

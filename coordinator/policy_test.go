@@ -174,17 +174,24 @@ func TestSignedSubmitNamesTheSubmitter(t *testing.T) {
 	}
 }
 
-// An identity allowed only web-* submits db-migrate, claiming in the payload to be the admin: it
-// is refused with FORBIDDEN naming it, nothing is stored, and the audit shows its real key. An
-// allowed submit with the same claim is recorded as the deployer's.
+// A payload claiming an identity (submitted_by) is refused as a field submit requests do not
+// have. An identity allowed only web-* submits db-migrate: it is refused with FORBIDDEN naming
+// it, nothing is stored, and the audit shows its real key. An allowed submit is recorded as the
+// deployer's.
 func TestForbiddenSubmitStoresNothingAndPayloadIdentityIsIgnored(t *testing.T) {
 	e := newPolicyEnv(t)
+	var apiErr *protocol.ErrorResponse
+	b, _ := json.Marshal(map[string]any{"version": protocol.SubmitVersion, "playbook": webBook, "idempotency_key": "claim-1",
+		"submitted_by": "admin"})
+	err := e.deployer.callRaw(context.Background(), protocol.SubmitSubject, b, &protocol.SubmitResponse{})
+	if !errors.As(err, &apiErr) || apiErr.Code != protocol.CodeBadRequest || !strings.Contains(apiErr.Message, `"submitted_by"`) {
+		t.Fatalf("a payload claiming an identity: %v, want BAD_REQUEST naming submitted_by", err)
+	}
 	claim := func(doc, key string) []byte {
-		b, _ := json.Marshal(map[string]any{"version": protocol.SubmitVersion, "playbook": doc, "idempotency_key": key,
-			"submitted_by": "admin"})
+		b, _ := json.Marshal(map[string]any{"version": protocol.SubmitVersion, "playbook": doc, "idempotency_key": key})
 		return b
 	}
-	err := e.deployer.callRaw(context.Background(), protocol.SubmitSubject, claim(dbBook, "db-1"), &protocol.SubmitResponse{})
+	err = e.deployer.callRaw(context.Background(), protocol.SubmitSubject, claim(dbBook, "db-1"), &protocol.SubmitResponse{})
 	forbidden(t, err, "deployer", e.deployerKey, "submit", "db-migrate", `no rule allows deployer to submit playbook "db-migrate"`)
 	for _, name := range []string{protocol.RunsStreamName, protocol.JobsStreamName, "KV_" + protocol.RunsBucket, "KV_" + protocol.SubmissionsBucket} {
 		if n := e.streamMessages(name); n != 0 {

@@ -1,6 +1,9 @@
 package coordinator
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -9,7 +12,7 @@ func ReportOf(rec *protocol.RunRecord) *protocol.Report {
 	r := &protocol.Report{
 		ID: rec.ID, Playbook: rec.Playbook, Status: rec.Status, Error: protocol.RedactSecretRefs(rec.Error),
 		SubmittedBy: rec.SubmittedBy, CancelledBy: rec.CancelledBy,
-		Schedule: rec.Schedule, ScheduledFor: rec.ScheduledFor,
+		Schedule: rec.Schedule, ScheduledFor: rec.ScheduledFor, Parent: rec.Parent,
 		Inputs: redactedInputs(rec), Nodes: rec.Nodes, StartedAt: rec.StartedAt, EndedAt: rec.EndedAt,
 		Tasks: []protocol.TaskReport{},
 	}
@@ -17,16 +20,45 @@ func ReportOf(rec *protocol.RunRecord) *protocol.Report {
 		r.Nodes = map[string][]string{}
 	}
 	for _, st := range rec.Steps {
-		if !st.Done && st.Attempt == 0 || st.List == string(listDiscover) {
-			continue // begun but not tried yet (in pre_sleep), or not a task of the playbook
+		if st.List == string(listDiscover) {
+			continue // not a task of the playbook
+		}
+		n := len(r.Tasks) + 1
+		// The run's error names the failed task by its key: say its number too, as the report does.
+		if strings.HasPrefix(r.Error, st.Key+" ") || strings.HasPrefix(r.Error, st.Key+":") {
+			r.Error = fmt.Sprintf("task %d, %s", n, r.Error)
 		}
 		r.Tasks = append(r.Tasks, protocol.TaskReport{
+			Number: n, Key: st.Key, State: stepState(&st),
 			List: st.List, Type: st.Type, Description: protocol.RedactSecretRefs(st.Description), Success: st.Success,
 			Msg:   protocol.RedactSecretRefs(st.Msg),
 			Tries: st.Attempt, Data: st.Data, Nodes: st.Nodes, Child: st.Child, StartedAt: st.StartedAt, EndedAt: st.EndedAt,
 		})
 	}
 	return r
+}
+
+// stepState is the state of step st.
+func stepState(st *protocol.StepRecord) protocol.StepState {
+	switch {
+	case st.Done && st.Success:
+		return protocol.StepSuccess
+	case st.Done && haltedMsg(st.Msg):
+		return protocol.StepCancelled
+	case st.Done:
+		return protocol.StepFailed
+	case !st.RetryAt.IsZero():
+		return protocol.StepRetrying
+	case st.Attempt == 0:
+		return protocol.StepPending
+	default:
+		return protocol.StepRunning
+	}
+}
+
+// haltedMsg reports whether msg is the message of a step stopped by a halt (stopInFlight).
+func haltedMsg(msg string) bool {
+	return strings.HasPrefix(msg, "cancelled: ") || strings.HasPrefix(msg, "timed out: ")
 }
 
 // redactedInputs shows the inputs with every secret reference redacted: sensitive values are

@@ -1,7 +1,6 @@
 package coordinator
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,12 +25,10 @@ const (
 	maxNextFires     = 100
 )
 
-// decodeStrict decodes an API request body, refusing fields the request type does not have: a
-// misspelt policy or spec key would otherwise be dropped, and the schedule run on defaults.
-func decodeStrict(data []byte, v any) *protocol.ErrorResponse {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+// decodeRequest decodes an API request body. Unknown fields were refused before (strictRequest:
+// a misspelt policy or spec key would otherwise be dropped, and the schedule run on defaults).
+func decodeRequest(data []byte, v any) *protocol.ErrorResponse {
+	if err := json.Unmarshal(data, v); err != nil {
 		return apiError(protocol.CodeBadRequest, "decode request: %v", err)
 	}
 	return nil
@@ -143,7 +140,7 @@ func (c *Coordinator) permitSchedule(ctx context.Context, who protocol.Identity,
 
 func (c *Coordinator) handleScheduleAdd(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
 	var req protocol.ScheduleAddRequest
-	if apiErr := decodeStrict(r.data, &req); apiErr != nil {
+	if apiErr := decodeRequest(r.data, &req); apiErr != nil {
 		return nil, apiErr
 	}
 	if req.Version != protocol.ScheduleVersion {
@@ -240,7 +237,7 @@ func (c *Coordinator) changeSchedule(ctx context.Context, name string, f func(*p
 
 func (c *Coordinator) handleScheduleUpdate(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
 	var req protocol.ScheduleUpdateRequest
-	if apiErr := decodeStrict(r.data, &req); apiErr != nil {
+	if apiErr := decodeRequest(r.data, &req); apiErr != nil {
 		return nil, apiErr
 	}
 	if req.Version != protocol.ScheduleVersion {
@@ -325,7 +322,7 @@ func (c *Coordinator) handleScheduleUpdate(ctx context.Context, r apiRequest) (a
 
 func (c *Coordinator) handleScheduleGet(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
 	var req protocol.ScheduleGetRequest
-	if apiErr := decodeStrict(r.data, &req); apiErr != nil {
+	if apiErr := decodeRequest(r.data, &req); apiErr != nil {
 		return nil, apiErr
 	}
 	if req.Next < 0 || req.Next > maxNextFires {
@@ -384,7 +381,7 @@ func redactSealed(inputs map[string]any) map[string]any {
 func (c *Coordinator) handleScheduleList(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
 	var req protocol.ScheduleListRequest
 	if len(r.data) > 0 {
-		if apiErr := decodeStrict(r.data, &req); apiErr != nil {
+		if apiErr := decodeRequest(r.data, &req); apiErr != nil {
 			return nil, apiErr
 		}
 	}
@@ -421,7 +418,7 @@ func (c *Coordinator) handleScheduleList(ctx context.Context, r apiRequest) (any
 func (c *Coordinator) handleSchedulePause(pause bool) apiHandler {
 	return func(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
 		var req protocol.SchedulePauseRequest
-		if apiErr := decodeStrict(r.data, &req); apiErr != nil {
+		if apiErr := decodeRequest(r.data, &req); apiErr != nil {
 			return nil, apiErr
 		}
 		if _, apiErr := c.loadSchedule(ctx, r.who, req.Name, policy.Schedule); apiErr != nil {
@@ -456,7 +453,7 @@ func (c *Coordinator) handleSchedulePause(pause bool) apiHandler {
 
 func (c *Coordinator) handleScheduleTrigger(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
 	var req protocol.ScheduleTriggerRequest
-	if apiErr := decodeStrict(r.data, &req); apiErr != nil {
+	if apiErr := decodeRequest(r.data, &req); apiErr != nil {
 		return nil, apiErr
 	}
 	if req.Key == "" {
@@ -520,7 +517,7 @@ func (c *Coordinator) slotsWithKey(ctx context.Context, name, key string) []prot
 
 func (c *Coordinator) handleScheduleBackfill(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
 	var req protocol.ScheduleBackfillRequest
-	if apiErr := decodeStrict(r.data, &req); apiErr != nil {
+	if apiErr := decodeRequest(r.data, &req); apiErr != nil {
 		return nil, apiErr
 	}
 	if req.Overlap == "" {
@@ -610,7 +607,7 @@ func (c *Coordinator) handleScheduleBackfill(ctx context.Context, r apiRequest) 
 
 func (c *Coordinator) handleScheduleDelete(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
 	var req protocol.ScheduleDeleteRequest
-	if apiErr := decodeStrict(r.data, &req); apiErr != nil {
+	if apiErr := decodeRequest(r.data, &req); apiErr != nil {
 		return nil, apiErr
 	}
 	sc, apiErr := c.loadSchedule(ctx, r.who, req.Name, policy.Schedule)

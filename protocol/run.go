@@ -155,16 +155,52 @@ type Report struct {
 	// Schedule and ScheduledFor are as in the run record.
 	Schedule     string    `json:"schedule,omitempty"`
 	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
+	// Parent is the run that started this one as a child (a playbook task), if any; the
+	// children are the Child of its tasks.
+	Parent string `json:"parent,omitempty"`
 	// Inputs has sensitive values redacted.
 	Inputs    map[string]any      `json:"inputs"`
 	Nodes     map[string][]string `json:"nodes"`
 	StartedAt time.Time           `json:"started_at,omitzero"`
 	EndedAt   time.Time           `json:"ended_at,omitzero"`
 	Tasks     []TaskReport        `json:"tasks"`
+	// Document, Source and Files are the run's playbook, where it came from and its child
+	// playbooks: only when the request asked for them (GetRunRequest.WithDocument).
+	Document string            `json:"document,omitempty"`
+	Source   string            `json:"source,omitempty"`
+	Files    map[string]string `json:"files,omitempty"`
 }
+
+// StepState is the state of one task of a run, as its report shows it.
+type StepState string
+
+// Step states.
+const (
+	// StepPending: begun but not tried yet (waiting out its pre_sleep).
+	StepPending StepState = "pending"
+	// StepRunning: a try is in flight.
+	StepRunning StepState = "running"
+	// StepRetrying: a try failed and the next is due at a later time.
+	StepRetrying StepState = "retrying"
+	// StepSuccess: it succeeded.
+	StepSuccess StepState = "success"
+	// StepFailed: its last try failed.
+	StepFailed StepState = "failed"
+	// StepCancelled: it was stopped because the run was cancelled or timed out.
+	StepCancelled StepState = "cancelled"
+	// StepSkipped: it was not run (reserved: the coordinator reports only tasks it began).
+	StepSkipped StepState = "skipped"
+)
 
 // TaskReport is one task of a Report, in execution order.
 type TaskReport struct {
+	// Number is the task's place in the report, from 1: the number errors and the text report
+	// call it by.
+	Number int `json:"number"`
+	// Key is the task's place in the playbook, such as "tasks[0]" (from 0, as a YAML path).
+	Key string `json:"key"`
+	// State is the task's state; Success is true only in state success.
+	State       StepState             `json:"state"`
 	List        string                `json:"list"`
 	Type        string                `json:"type"`
 	Description string                `json:"description"`

@@ -54,6 +54,9 @@ type SubmitResponse struct {
 type GetRunRequest struct {
 	Version int    `json:"version"`
 	RunID   string `json:"run_id"`
+	// WithDocument asks for the run's playbook document, source and child playbooks too (in
+	// the report's document, source and files), for submitting it again (`runs rerun`).
+	WithDocument bool `json:"with_document,omitempty"`
 }
 
 // ListRunsRequest asks for the most recent runs, newest first.
@@ -63,12 +66,26 @@ type ListRunsRequest struct {
 	Limit int `json:"limit,omitempty"`
 	// Schedule, when set, keeps only the runs that schedule started.
 	Schedule string `json:"schedule,omitempty"`
+	// Status, when not empty, keeps only the runs in one of these statuses.
+	Status []RunStatus `json:"status,omitempty"`
+	// Playbook, when set, keeps only the runs of the playbook of this name.
+	Playbook string `json:"playbook,omitempty"`
+	// Submitter, when set, keeps only the runs submitted by this identity (name or key).
+	Submitter string `json:"submitter,omitempty"`
+	// Since and Until, when set, keep only the runs created at or after Since and before Until.
+	Since time.Time `json:"since,omitzero"`
+	Until time.Time `json:"until,omitzero"`
+	// Before, when set, is the paging cursor: only runs listed after the run of this id (the
+	// Next of the previous page).
+	Before string `json:"before,omitempty"`
 }
 
 // ListRunsResponse answers a ListRunsRequest.
 type ListRunsResponse struct {
 	Version int          `json:"version"`
 	Runs    []RunSummary `json:"runs"`
+	// Next, when set, is the Before of the next page: more runs match.
+	Next string `json:"next,omitempty"`
 }
 
 // RunSummary is one line of a run listing.
@@ -82,9 +99,11 @@ type RunSummary struct {
 	// Schedule and ScheduledFor are as in the run record.
 	Schedule     string    `json:"schedule,omitempty"`
 	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
-	CreatedAt    time.Time `json:"created_at"`
-	StartedAt    time.Time `json:"started_at,omitzero"`
-	EndedAt      time.Time `json:"ended_at,omitzero"`
+	// Parent is as in the run record.
+	Parent    string    `json:"parent,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
 }
 
 // PruneRunsRequest asks for the runs that ended more than OlderThan ago to be deleted: their

@@ -62,8 +62,9 @@ Reading them needs the policy's audit right.`,
 		},
 	}
 	conn.register(cmd)
+	conn.readOnly = true
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"records\": [...]} as JSON")
-	cmd.Flags().DurationVar(&since, "since", 0, "only records of the last DURATION (default: all that are kept)")
+	cmd.Flags().Var(ageValue{&since}, "since", "only records of the last DURATION: 90m, 36h, 7d (default: all that are kept)")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 100, "show at most the newest N matching records")
 	cmd.Flags().StringVar(&identity, "identity", "", "only records of this identity (name or public key)")
 	cmd.Flags().StringVar(&action, "action", "", "only records of this action: submit, cancel, prune, read or audit")

@@ -63,7 +63,7 @@ func TestAuditCommandListsDecisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	r := cli(t, dir, "runs", "prune", "--older-than", "1h", "--server", url)
+	r := cli(t, dir, "runs", "prune", "--yes", "--older-than", "1h", "--server", url)
 	if r.code != exitRefused || !strings.Contains(r.stderr, "unsigned may not prune") {
 		t.Fatalf("prune by an unsigned caller: exit %d, want 2 naming it: %s", r.code, r.stderr)
 	}

@@ -160,7 +160,7 @@ func TestRunRefusedExitsTwoAndStoresNothing(t *testing.T) {
 			}
 		})
 	}
-	if runs := listRuns(t, dir, "--embedded", "--data-dir", state); len(runs) != 0 {
+	if runs := storedRuns(t, dir, state); len(runs) != 0 {
 		t.Errorf("refused runs were stored: %v", runs)
 	}
 }
@@ -179,7 +179,7 @@ func TestRunsPrune(t *testing.T) {
 	}
 	// An hour is longer than the run has existed: nothing goes.
 	prune := func(age string) int {
-		r := cli(t, dir, "runs", "prune", "--older-than", age, "--embedded", "--data-dir", state, "--json")
+		r := cli(t, dir, "runs", "prune", "--yes", "--older-than", age, "--embedded", "--data-dir", state, "--json")
 		if r.code != exitOK {
 			t.Fatalf("prune --older-than %s: exit %d: %s", age, r.code, r.stderr)
 		}
@@ -194,7 +194,7 @@ func TestRunsPrune(t *testing.T) {
 	if n := prune("1s"); n != 1 {
 		t.Errorf("prune --older-than 1s deleted %d runs, want 1", n)
 	}
-	if runs := listRuns(t, dir, "--embedded", "--data-dir", state); len(runs) != 0 {
+	if runs := storedRuns(t, dir, state); len(runs) != 0 {
 		t.Errorf("runs left after the prune: %v", runs)
 	}
 }
@@ -319,6 +319,19 @@ func listRuns(t *testing.T, dir string, conn ...string) []listedRun {
 	}
 	decodeOne(t, r.stdout, &list)
 	return list.Runs
+}
+
+// storedRuns is listRuns of the data dir state, or nothing when no store was ever made there
+// (which `runs list --embedded` says, exit 2, without making one).
+func storedRuns(t *testing.T, dir, state string) []listedRun {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(state, "jetstream")); errors.Is(err, os.ErrNotExist) {
+		if r := cli(t, dir, "runs", "list", "--embedded", "--data-dir", state); r.code != exitRefused || !strings.Contains(r.stderr, "no fleetbook state") {
+			t.Fatalf("runs list on a data dir with no store: exit %d, want 2: %s", r.code, r.stderr)
+		}
+		return nil
+	}
+	return listRuns(t, dir, "--embedded", "--data-dir", state)
 }
 
 // checkListed fails the test unless `runs list --json` (with conn flags) lists every id.

@@ -47,10 +47,14 @@ type connFlags struct {
 	noAuth bool
 	// key is the signing key of the connection dial made (nil when its credentials have none).
 	key nkeys.KeyPair
+	// readOnly marks a command that only reads (runs list, show, logs, audit): its embedded
+	// session serves the store's reading endpoints and starts no coordinator or worker, so a
+	// look never resumes, re-runs or changes anything.
+	readOnly bool
 }
 
 func (f *connFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&f.server, "server", "s", "", "NATS server URL(s) (default $NATS_URL; without one, an embedded server)")
+	cmd.Flags().StringVarP(&f.server, "server", "s", "", "NATS server URL(s) (default $NATS_URL, else the selected nats context; without any, give --embedded)")
 	cmd.Flags().StringVar(&f.context, "context", os.Getenv("NATS_CONTEXT"), "nats CLI context (a name, or a context file such as DATA-DIR/auth/context.json) [$NATS_CONTEXT]")
 	cmd.Flags().BoolVar(&f.embedded, "embedded", false, "start an in-process NATS server, coordinator and worker")
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", ".fleetbook", "state directory of the embedded server")
@@ -81,6 +85,9 @@ func (f *connFlags) registerFleet(cmd *cobra.Command) {
 	f.fleet.execTimeout, f.fleet.refresh, f.fleet.concurrency = 10*time.Second, 30*time.Second, 64
 }
 
+// errBadContext is the error of a --context (or selected context) that cannot be loaded.
+var errBadContext = errors.New("cannot load it")
+
 // session is a connection ready for API calls, and whatever was started to provide it.
 type session struct {
 	nc     *nats.Conn
@@ -88,12 +95,21 @@ type session struct {
 	stop   func()
 }
 
-// connect opens a session. Embedded sessions start a server, a coordinator and a worker in this
-// process; stop shuts them down in order.
+// connect opens a session: to the server of --server, --context, $NATS_URL or the selected nats
+// context, or, only when --embedded says so, to a server in this process (with a coordinator and
+// a worker, or, for a command that only reads, the store's reading endpoints alone). Without any
+// of them it refuses (exit 3): a playbook never silently runs on the operator's own machine.
+// stop shuts the session down in order.
 func (f *connFlags) connect(ctx context.Context, name string) (*session, error) {
 	remote := f.server != "" || f.context != "" || (!f.embedded && (os.Getenv("NATS_URL") != "" || natscontext.SelectedContext() != ""))
 	if remote && f.embedded {
 		return nil, exitf(exitRefused, "--embedded cannot be combined with --server or --context")
+	}
+	if !remote && !f.embedded {
+		return nil, exitf(exitInfra, "no NATS server given: point at one with --server URL, --context NAME, $NATS_URL or a selected nats context (`nats context select`), or run everything in this process with --embedded [--data-dir DIR]")
+	}
+	if !remote && f.readOnly {
+		return f.readerSession(ctx, name)
 	}
 	if !remote {
 		return f.embeddedSession(ctx, name)
@@ -102,6 +118,9 @@ func (f *connFlags) connect(ctx context.Context, name string) (*session, error) 
 		return nil, exitf(exitRefused, "--fleet runs a simulated fleet in an embedded session only; against a server, run `fleetbook agent --fleet FILE --server URL`")
 	}
 	nc, err := f.dial(name, nats.ErrorHandler(refusedByServer))
+	if errors.Is(err, errBadContext) {
+		return nil, exitf(exitRefused, "%v (`nats context ls` lists the contexts; a context file is a path)", err)
+	}
 	if err != nil {
 		return nil, exitf(exitInfra, "connect to NATS: %v", err)
 	}
@@ -127,7 +146,7 @@ func (f *connFlags) dial(name string, extra ...nats.Option) (*nats.Conn, error) 
 	if f.context != "" || (url == "" && natscontext.SelectedContext() != "") {
 		nctx, copts, key, err := contextOptions(f.context)
 		if err != nil {
-			return nil, fmt.Errorf("nats context %q: %w", f.context, err)
+			return nil, fmt.Errorf("nats context %q: %w: %w", f.context, errBadContext, err)
 		}
 		if url == "" {
 			url = nctx.ServerURL()
@@ -199,6 +218,67 @@ func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session,
 	if err := awaitAPI(ctx, client); err != nil {
 		e.stop()
 		return nil, err
+	}
+	return &session{nc: nc, client: client, stop: e.stop}, nil
+}
+
+// readerSession serves the reading endpoints of the store in --data-dir to this command alone:
+// the embedded server starts without a coordinator or worker (so an interrupted run stays as it
+// is), and nothing is provisioned or created. A data dir `fleetbook up` serves is read through
+// that server instead.
+func (f *connFlags) readerSession(ctx context.Context, name string) (*session, error) {
+	if _, err := os.Stat(filepath.Join(f.dataDir, "jetstream")); err != nil {
+		return nil, exitf(exitRefused, "no fleetbook state in %s (nothing has run there): give the --data-dir of your runs, or point at a server with --server or --context", f.dataDir)
+	}
+	if f.noAuth {
+		warnNoAuth()
+	}
+	srv, dir, setup, err := startServer(serverConfig{dataDir: f.dataDir, verbose: f.verbose, noAuth: f.noAuth})
+	if errors.Is(err, errDataDirInUse) {
+		return nil, exitf(exitInfra, "%v\n(if `fleetbook up` serves it, ask that server: --context %s)", err, filepath.Join(f.dataDir, authDir, "context.json"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e := &embedded{srv: srv, dir: dir, setup: setup, cancel: cancel}
+	fail := func(err error) (*session, error) {
+		e.stop()
+		return nil, err
+	}
+	cnc, err := e.dial("fleetbook reader", auth.RoleCoordinator)
+	if err != nil {
+		return fail(exitf(exitInfra, "%v", err))
+	}
+	var opts []coordinator.Option
+	if setup != nil {
+		sec, err := embeddedSecurity(setup)
+		if err != nil {
+			return fail(exitf(exitInfra, "%v", err))
+		}
+		opts = sec.coordinator
+	}
+	coord, err := coordinator.New(cnc, append(opts, coordinator.WithLogger(logger(f.verbose).With("component", "reader")))...)
+	if err != nil {
+		return fail(exitf(exitInfra, "%v", err))
+	}
+	served := make(chan error, 2)
+	e.wg.Go(func() { served <- coord.ServeReadOnly(sctx, func() { served <- nil }) })
+	if err := <-served; err != nil {
+		return fail(exitf(exitInfra, "read the store in %s: %v", f.dataDir, err))
+	}
+	nc, err := e.dial(name, f.role)
+	if err != nil {
+		return fail(exitf(exitInfra, "%v", err))
+	}
+	if setup != nil {
+		if f.key, err = auth.UserKey(setup.CredsPath(f.role)); err != nil {
+			return fail(exitf(exitInfra, "%v", err))
+		}
+	}
+	client, err := f.newClient(nc)
+	if err != nil {
+		return fail(exitf(exitInfra, "%v", err))
 	}
 	return &session{nc: nc, client: client, stop: e.stop}, nil
 }
@@ -277,9 +357,9 @@ func logger(verbose bool) *slog.Logger {
 	return leveled(level)
 }
 
-// leveled logs to stderr from level up.
+// leveled logs to stderr from level up (--log-level overrides it) in the --log-format.
 func leveled(level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return newLogger(os.Stderr, level)
 }
 
 // warnNoAuth says loudly what --no-auth means.

@@ -23,6 +23,9 @@ type dataDir struct {
 	lock *os.File
 }
 
+// errDataDirInUse is the error of a data directory another process serves.
+var errDataDirInUse = errors.New("in use by another fleetbook")
+
 // lockDataDir creates dir if needed and takes its lock, or says who holds it.
 func lockDataDir(dir string) (*dataDir, error) {
 	abs, err := filepath.Abs(dir)
@@ -46,7 +49,7 @@ func lockDataDir(dir string) (*dataDir, error) {
 		if pid := strings.TrimSpace(string(holder)); pid != "" {
 			who = " (pid " + pid + ")"
 		}
-		return nil, exitf(exitInfra, "data dir %s is in use by another fleetbook%s; stop it, or give this one another --data-dir", abs, who)
+		return nil, exitf(exitInfra, "data dir %s is %w%s; stop it, or give this one another --data-dir", abs, errDataDirInUse, who)
 	}
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/protocol"
 	"github.com/fleetbook/fleetbook/worker/agent"
 )
@@ -222,5 +225,54 @@ func TestRunFleetReceiverPortTaken(t *testing.T) {
 	}
 	if out := cli(t, w.dir, "runs", "list", "--json", "--embedded", "--data-dir", "state"); strings.Contains(out.stdout, "web_cluster_upgrade") {
 		t.Errorf("a run was submitted:\n%s", out.stdout)
+	}
+}
+
+// The example is safe to run twice at once: two upgrades of one tier submitted together to
+// `fleetbook up` with the simulated cluster both succeed, one after the other: the second waits
+// for the upgrade lock, and their tasks never overlap.
+func TestWebClusterExample_ConcurrentRunsTakeTurns(t *testing.T) {
+	t.Parallel()
+	w := newWebCluster(t)
+	listen := fmt.Sprintf("127.0.0.1:%d", natstest.FreePorts(t, 1)[0])
+	start(t, "up", "up", "--data-dir", w.data, "--listen", listen, "--fleet", w.fleet, "--agents-dir", w.agents)
+	server := []string{"--context", filepath.Join(w.data, "auth", "context.json")}
+	natstest.Eventually(t, 60*time.Second, func() error {
+		if r := cli(t, w.dir, append([]string{"runs", "list"}, server...)...); r.code != exitOK {
+			return fmt.Errorf("up not answering: exit %d: %s", r.code, r.stderr)
+		}
+		return nil
+	})
+	var ids []string
+	for _, rev := range []string{"1.2.3", "1.2.4"} {
+		args := append([]string{"run", w.book, "--detach", "-i", "tier=alfa", "-i", "revision=" + rev,
+			"-i", "webhook_url=" + w.url + "/hooks/deploy", "-i", "chat_api_url=" + w.url + "/api"}, server...)
+		r := cli(t, w.dir, args...)
+		if r.code != exitOK {
+			t.Fatalf("run --detach: exit %d: %s", r.code, r.stderr)
+		}
+		ids = append(ids, strings.TrimSpace(r.stdout))
+	}
+	reps := make([]protocol.Report, 2)
+	for i, id := range ids {
+		natstest.Eventually(t, 5*time.Minute, func() error {
+			r := cli(t, w.dir, append([]string{"runs", "show", id, "--json"}, server...)...)
+			reps[i] = protocol.Report{}
+			if err := json.Unmarshal([]byte(r.stdout), &reps[i]); err != nil || !reps[i].Status.Final() {
+				return fmt.Errorf("run %s not ended: %s", id, r.stderr)
+			}
+			return nil
+		})
+		if reps[i].Status != protocol.StatusSuccess || len(reps[i].Tasks) == 0 {
+			t.Fatalf("run %s: %s (%s), want success", id, reps[i].Status, reps[i].Error)
+		}
+	}
+	span := func(r protocol.Report) (time.Time, time.Time) {
+		return r.Tasks[0].StartedAt, r.Tasks[len(r.Tasks)-1].EndedAt
+	}
+	a0, a1 := span(reps[0])
+	b0, b1 := span(reps[1])
+	if a0.Before(b1) && b0.Before(a1) {
+		t.Errorf("the two upgrades overlapped: %s–%s and %s–%s", a0, a1, b0, b1)
 	}
 }

@@ -66,15 +66,7 @@ func TestBrokenExpressionRefusedBeforeAnyStepRuns(t *testing.T) {
 			}
 		})
 	}
-	r := cli(t, dir, "runs", "list", "--embedded", "--data-dir", state, "--json")
-	if r.code != exitOK {
-		t.Fatalf("runs list: exit %d: %s", r.code, r.stderr)
-	}
-	var list struct {
-		Runs []map[string]any `json:"runs"`
-	}
-	decodeOne(t, r.stdout, &list)
-	if len(list.Runs) != 0 {
-		t.Errorf("refused runs were stored: %v", list.Runs)
+	if runs := storedRuns(t, dir, state); len(runs) != 0 {
+		t.Errorf("refused runs were stored: %v", runs)
 	}
 }

@@ -135,22 +135,44 @@ func printReport(w io.Writer, r *protocol.Report, asJSON bool) error {
 	if r.Error != "" {
 		fmt.Fprintf(w, "Error:   %s\n", visible(r.Error))
 	}
+	if r.Parent != "" {
+		fmt.Fprintf(w, "Parent:  %s\n", visible(r.Parent))
+	}
 	if !r.StartedAt.IsZero() {
 		fmt.Fprintf(w, "Started: %s\n", r.StartedAt.Local().Format(time.RFC3339))
 	}
 	if !r.EndedAt.IsZero() {
 		fmt.Fprintf(w, "Ended:   %s (%s)\n", r.EndedAt.Local().Format(time.RFC3339), round(r.EndedAt.Sub(r.StartedAt)))
+	} else if !r.StartedAt.IsZero() {
+		fmt.Fprintf(w, "Running: for %s\n", round(time.Since(r.StartedAt)))
 	}
-	ok := 0
-	for _, t := range r.Tasks {
-		if t.Success {
-			ok++
+	if len(r.Inputs) > 0 {
+		fmt.Fprintln(w, "Inputs:")
+		for _, k := range slices.Sorted(maps.Keys(r.Inputs)) {
+			v, _ := json.Marshal(r.Inputs[k])
+			fmt.Fprintf(w, "  %s = %s\n", visible(k), visible(string(v)))
 		}
 	}
-	fmt.Fprintf(w, "Tasks:   %d run, %d ok, %d failed\n", len(r.Tasks), ok, len(r.Tasks)-ok)
+	counts := map[protocol.StepState]int{}
+	for _, t := range r.Tasks {
+		counts[t.State]++
+	}
+	fmt.Fprintf(w, "Tasks:   %d", len(r.Tasks))
+	for _, st := range []protocol.StepState{protocol.StepSuccess, protocol.StepFailed, protocol.StepCancelled, protocol.StepRunning, protocol.StepRetrying, protocol.StepPending} {
+		if counts[st] > 0 {
+			fmt.Fprintf(w, ", %d %s", counts[st], st)
+		}
+	}
+	fmt.Fprintln(w)
 	for i, t := range r.Tasks {
-		fmt.Fprintf(w, "\n%2d. [%s] %s %q: %s, tries %d, %s\n", i+1, visible(t.List), visible(t.Type), t.Description, outcome(t.Success), t.Tries, round(t.EndedAt.Sub(t.StartedAt)))
-		fmt.Fprintf(w, "    %s\n", visible(t.Msg))
+		n := t.Number
+		if n == 0 {
+			n = i + 1
+		}
+		fmt.Fprintf(w, "\n%2d. [%s] %s %q: %s, tries %d, %s\n", n, visible(t.List), visible(t.Type), t.Description, stateWord(t), t.Tries, taskDuration(t))
+		if t.Msg != "" {
+			fmt.Fprintf(w, "    %s\n", visible(t.Msg))
+		}
 		if t.Child != "" {
 			fmt.Fprintf(w, "    child run: %s\n", visible(t.Child))
 		}
@@ -166,6 +188,32 @@ func printReport(w io.Writer, r *protocol.Report, asJSON bool) error {
 		}
 	}
 	return nil
+}
+
+// stateWord is a task's state as the text report shows it: ok and FAIL for the ends people
+// scan for, the state's own name otherwise.
+func stateWord(t protocol.TaskReport) string {
+	switch t.State {
+	case protocol.StepSuccess:
+		return "ok"
+	case protocol.StepFailed:
+		return "FAIL"
+	case "":
+		return outcome(t.Success) // a report from a coordinator that sends no state
+	}
+	return string(t.State)
+}
+
+// taskDuration is how long a task took, or, while it runs, how long it has been running; never
+// the difference with a zero time.
+func taskDuration(t protocol.TaskReport) string {
+	switch {
+	case t.StartedAt.IsZero():
+		return "not started"
+	case t.EndedAt.IsZero():
+		return "running for " + round(time.Since(t.StartedAt)).String()
+	}
+	return round(t.EndedAt.Sub(t.StartedAt)).String()
 }
 
 // printData prints a task's output: text line by line, anything else as compact JSON.

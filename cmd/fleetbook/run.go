@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,6 +35,10 @@ func runCommand() *cobra.Command {
 		Short: "Run a playbook and follow it to the end",
 		Long: `Submit a playbook run and follow its progress (on stderr) until it ends.
 
+Ctrl-C (or SIGTERM) cancels the run: steps in flight are stopped, on_fail and post_book run,
+locks are released, and the command prints the cancelled report. A second Ctrl-C leaves at
+once: the run is left interrupted, and the command prints how to see and resume it.
+
 Exit codes: 0 the run succeeded, 1 it ran and failed, 2 it was refused before anything
 ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, timeout).`,
 		Args: cobra.ExactArgs(1),
@@ -52,7 +60,7 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 			}
 			// Refuse a bad playbook before starting or reaching any server.
 			if _, _, err := coordinator.Validate(doc, inputs, plugins.parse()...); err != nil {
-				return refused(err, args[0], asJSON)
+				return refused(explained(err, doc, plugins.parse()...), args[0], asJSON)
 			}
 			files, apiErr := childPlaybooks(args[0], doc, plugins.parse()...)
 			if apiErr != nil {
@@ -79,10 +87,9 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 			if detach {
 				return printDetached(resp.RunID, asJSON)
 			}
-			p := newProgress(os.Stderr)
-			report, err := s.client.Follow(ctx, resp.RunID, 2*time.Second, p.event)
+			report, err := followInterruptible(ctx, s, &conn, resp.RunID)
 			if err != nil {
-				return exitf(exitInfra, "following run %s: %v (it goes on; see: fleetbook runs show %s)", resp.RunID, err, resp.RunID)
+				return err
 			}
 			if err := printReport(os.Stdout, report, asJSON); err != nil {
 				return exitf(exitInfra, "%v", err)
@@ -103,6 +110,99 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop the run (as if cancelled) if it has not ended this long after it was accepted")
 	cmd.Flags().StringVar(&idemKey, "idempotency-key", "", "submit under this key: repeating a command with the same key gives the same run (default: a new key)")
 	return cmd
+}
+
+// followInterruptible follows run id to its end with live progress on stderr. The first
+// interrupt (SIGINT, SIGTERM) cancels the run and goes on following it while it stops; a second
+// one leaves at once, saying what became of the run and the exact commands that see it and
+// resume it.
+func followInterruptible(ctx context.Context, s *session, conn *connFlags, id string) (*protocol.Report, error) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	// main's context ends at the first interrupt too: the follow must outlive it.
+	fctx, leave := context.WithCancel(context.WithoutCancel(ctx))
+	defer leave()
+	left := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-fctx.Done():
+			return
+		}
+		fmt.Fprintf(os.Stderr, "fleetbook: interrupted: cancelling run %s (steps in flight stop, on_fail and post_book run, locks are released); Ctrl-C again leaves at once\n", visible(id))
+		go func() {
+			cctx, cancel := context.WithTimeout(fctx, submitTimeout)
+			defer cancel()
+			if _, err := s.client.Cancel(cctx, id, "interrupted (Ctrl-C) by the operator following it"); err != nil && fctx.Err() == nil {
+				fmt.Fprintf(os.Stderr, "fleetbook: cancelling run %s: %v\n", visible(id), err)
+			}
+		}()
+		select {
+		case <-sigs:
+			close(left)
+			leave()
+		case <-fctx.Done():
+		}
+	}()
+	report, err := s.client.Follow(fctx, id, 2*time.Second, newProgress(os.Stderr).event)
+	select {
+	case <-left:
+		// Leave at once: what this process serves gets a moment to stop cleanly (an embedded
+		// coordinator hands the run back), no more; a store survives being left mid-write.
+		fmt.Fprintln(os.Stderr, "fleetbook:", visibleLines(conn.leftRun(id)))
+		stopped := make(chan struct{})
+		go func() { s.stop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(3 * time.Second):
+		}
+		os.Exit(exitInfra)
+	default:
+	}
+	if err != nil {
+		return nil, exitf(exitInfra, "following run %s: %v\n%s", id, err, conn.leftRun(id))
+	}
+	return report, nil
+}
+
+// leftRun says what became of run id when this command stops following it, with the exact
+// commands that see it and, for an embedded session, resume it.
+func (f *connFlags) leftRun(id string) string {
+	if f.embedded {
+		dir, err := filepath.Abs(f.dataDir)
+		if err != nil {
+			dir = f.dataDir
+		}
+		return fmt.Sprintf("left run %s interrupted: nothing drives it until a coordinator serves %s again, which resumes it (a cancelled run then runs its on_fail and post_book hooks and releases its locks).\n"+
+			"  resume it: fleetbook up --data-dir %s\n  see it:    fleetbook runs show %s --embedded --data-dir %s",
+			id, shellQuote(dir), shellQuote(dir), id, shellQuote(dir))
+	}
+	return fmt.Sprintf("left run %s: it goes on on the server.\n  follow it: fleetbook runs watch %s%s\n  see it:    fleetbook runs show %s%s",
+		id, id, f.remoteArgs(), id, f.remoteArgs())
+}
+
+// remoteArgs are the flags that point another command at the server this one uses.
+func (f *connFlags) remoteArgs() string {
+	var b strings.Builder
+	if f.server != "" {
+		b.WriteString(" --server " + shellQuote(f.server))
+	}
+	if f.context != "" && f.context != os.Getenv("NATS_CONTEXT") {
+		b.WriteString(" --context " + shellQuote(f.context))
+	}
+	if f.cred.creds != "" {
+		b.WriteString(" --creds " + shellQuote(f.cred.creds))
+	}
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func printDetached(id string, asJSON bool) error {

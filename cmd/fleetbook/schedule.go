@@ -97,7 +97,7 @@ func (f *calendarFlags) apply(fs *pflag.FlagSet, spec *protocol.ScheduleSpec, po
 		if !set(b.flag) {
 			continue
 		}
-		t, err := parseWhen(b.value, loc)
+		t, err := parseSlotTime(b.value, loc)
 		if err != nil {
 			return exitf(exitRefused, "--%s: %v", b.flag, err)
 		}
@@ -118,8 +118,8 @@ func (f *calendarFlags) apply(fs *pflag.FlagSet, spec *protocol.ScheduleSpec, po
 	return nil
 }
 
-// parseWhen reads a time: RFC 3339, or a date with an optional time of day in loc; empty is zero.
-func parseWhen(s string, loc *time.Location) (time.Time, error) {
+// parseSlotTime reads a time: RFC 3339, or a date with an optional time of day in loc; empty is zero.
+func parseSlotTime(s string, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
@@ -348,6 +348,7 @@ func scheduleListCommand() *cobra.Command {
 		},
 	}
 	conn.register(cmd)
+	conn.readOnly = true
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"schedules": [...]} as JSON`)
 	return cmd
 }
@@ -374,6 +375,7 @@ func scheduleShowCommand() *cobra.Command {
 		},
 	}
 	conn.register(cmd)
+	conn.readOnly = true
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the schedule as JSON")
 	cmd.Flags().IntVar(&next, "next", 10, "how many next fire times to show")
 	cmd.Flags().IntVar(&runs, "runs", 10, "how many of the latest slots to show")
@@ -462,10 +464,10 @@ func scheduleBackfillCommand() *cobra.Command {
 			}
 			req := protocol.ScheduleBackfillRequest{Name: args[0], Overlap: protocol.OverlapPolicy(overlap)}
 			var err error
-			if req.From, err = parseWhen(from, loc); err != nil || from == "" {
+			if req.From, err = parseSlotTime(from, loc); err != nil || from == "" {
 				return exitf(exitRefused, "--from: give the start of the range (%v)", err)
 			}
-			if req.To, err = parseWhen(to, loc); err != nil || to == "" {
+			if req.To, err = parseSlotTime(to, loc); err != nil || to == "" {
 				return exitf(exitRefused, "--to: give the end of the range (%v)", err)
 			}
 			return withClient(cmd, &conn, "fleetbook schedule backfill", asJSON, func(ctx context.Context, c *coordinator.Client) error {

@@ -126,7 +126,7 @@ func TestSecuredDeploymentProcesses(t *testing.T) {
 	if r := cli(t, dir, append([]string{"runs", "list", "--json"}, viewer...)...); r.code != exitOK {
 		t.Errorf("viewer runs list: exit %d: %s", r.code, r.stderr)
 	}
-	for _, args := range [][]string{{"run", book}, {"runs", "cancel", "some-run"}, {"runs", "prune", "--older-than", "1h"}} {
+	for _, args := range [][]string{{"run", book}, {"runs", "cancel", "some-run"}, {"runs", "prune", "--yes", "--older-than", "1h"}} {
 		r := cli(t, dir, append(args, viewer...)...)
 		if r.code != exitRefused || !strings.Contains(r.stderr, "refused by the server") {
 			t.Errorf("viewer %v: exit %d, want 2 and the server's refusal\nstderr: %s", args, r.code, r.stderr)

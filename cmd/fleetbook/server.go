@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -195,6 +196,8 @@ func listenOptions(opts *server.Options, cfg serverConfig) error {
 	if opts.Port == 0 {
 		// nats-server reads port 0 as "the default, 4222"; -1 is its "any free port".
 		opts.Port = server.RANDOM_PORT
+	} else if err := portFree(cfg.listen); err != nil {
+		return exitf(exitRefused, "--listen %s: %v", cfg.listen, err)
 	}
 	opts.Host = host
 	tls := cfg.tlsCert != "" || cfg.tlsKey != ""
@@ -214,6 +217,20 @@ func listenOptions(opts *server.Options, cfg serverConfig) error {
 		return exitf(exitRefused, "--listen %s is reachable from other machines: serve TLS (--tls-cert, --tls-key) or say --insecure", cfg.listen)
 	}
 	return nil
+}
+
+// portFree says at once when addr cannot be listened on (in use, not an address of this
+// machine), rather than letting the server try and the start time out.
+func portFree(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		var opErr *net.OpError
+		if errors.As(err, &opErr) && opErr.Err != nil {
+			return opErr.Err
+		}
+		return err
+	}
+	return l.Close()
 }
 
 // loopback reports whether host only accepts connections from this machine.

@@ -45,7 +45,7 @@ tasks:
 			t.Errorf("%s exists: a step ran", f)
 		}
 	}
-	if runs := listRuns(t, dir, "--embedded", "--data-dir", state); len(runs) != 0 {
+	if runs := storedRuns(t, dir, state); len(runs) != 0 {
 		t.Errorf("the refused run was stored: %v", runs)
 	}
 }
@@ -178,7 +178,7 @@ func TestRunRefusesControlCharactersInInputs(t *testing.T) {
 			t.Errorf("value %q: the refusal printed raw characters: %q", v, r.stderr)
 		}
 	}
-	if runs := listRuns(t, dir, "--embedded", "--data-dir", state); len(runs) != 0 {
+	if runs := storedRuns(t, dir, state); len(runs) != 0 {
 		t.Errorf("refused runs were stored: %v", runs)
 	}
 }

@@ -33,7 +33,7 @@ var allowed = map[string][]string{
 	"trust":             {"protocol"},
 	"schedule":          {"protocol"},
 	"cmd/fleetbook": {"auth", "coordinator", "worker", "worker/agent", "internal/bench",
-		"kvstore", "playbooks", "policy", "protocol"},
+		"kvstore", "playbooks", "policy", "schedule", "protocol"},
 	"internal/natstest":  {},
 	"internal/fleettest": {"internal/natstest", "kvstore", "protocol"},
 	"internal/bench": {"coordinator", "worker", "worker/agent",
