@@ -52,6 +52,15 @@ type driver struct {
 	agentDefs map[string][]*playbooks.AgentDefinition
 }
 
+// recordVisibleWithin bounds how long after its message a run record may take to be visible on
+// the replica a coordinator reads: a message older than this without a record is dropped (its
+// run was deleted, or its submission never stored one). recordRetryDelay is how soon such a
+// message is looked at again.
+const (
+	recordVisibleWithin = 2 * time.Minute
+	recordRetryDelay    = 500 * time.Millisecond
+)
+
 // drive runs one run message to its end, or until the run is lost or ctx is cancelled.
 func (c *Coordinator) drive(ctx context.Context, msg jetstream.Msg) {
 	runID := runIDOf(msg.Subject())
@@ -78,7 +87,7 @@ func (d *driver) run(ctx context.Context, runID string) error {
 	if err != nil {
 		return fmt.Errorf("run message metadata: %w", err)
 	}
-	claimed, err := d.claim(ctx, runID, md.Sequence.Stream)
+	claimed, err := d.claim(ctx, runID, md.Sequence.Stream, md.Timestamp)
 	if err != nil || !claimed {
 		return err
 	}
@@ -108,9 +117,15 @@ func (d *driver) run(ctx context.Context, runID string) error {
 // message, when there is nothing to drive. The claim is staged, not written: the run's first
 // write stores it (see record.go), and a coordinator that claimed the run in between makes that
 // write fail.
-func (d *driver) claim(ctx context.Context, runID string, seq uint64) (bool, error) {
+func (d *driver) claim(ctx context.Context, runID string, seq uint64, sent time.Time) (bool, error) {
 	rec, rev, err := d.c.runs.Get(ctx, runID)
 	switch {
+	case errors.Is(err, kvstore.ErrNotFound) && time.Since(sent) < recordVisibleWithin:
+		// Submit stores the record before it publishes the message, so a young message whose
+		// record is not found was read on a replica that has not caught up yet (a KV read may be
+		// served by any replica of a clustered bucket): the message comes back for another look.
+		d.log.Warn("run message before its run record is visible; trying again", "sent", sent)
+		return false, d.msg.NakWithDelay(recordRetryDelay)
 	case errors.Is(err, kvstore.ErrNotFound):
 		d.log.Error("run message without a run record; dropping it")
 		return false, d.msg.TermWithReason("run record missing")

@@ -2,9 +2,12 @@ package coordinator
 
 import (
 	"context"
+	"encoding/json"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/kvstore"
@@ -96,4 +99,43 @@ func mustRuns(t *testing.T, e *env) *kvstore.Runs {
 		t.Fatal(err)
 	}
 	return runs
+}
+
+// A run message read before its record is visible (on a clustered bucket, a read may be served
+// by a replica that has not caught up) is looked at again, not dropped: the run starts once the
+// record is there.
+func TestRunMessageBeforeItsRecordIsVisible(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1")
+	e.startTestWorker(succeed)
+	ctx := context.Background()
+	id := newRunID()
+	body, _ := json.Marshal(runMessage{Version: protocol.RunVersion, RunID: id})
+	if _, err := e.js.Publish(ctx, protocol.RunSubject(id), body, jetstream.WithMsgID(id)); err != nil {
+		t.Fatal(err)
+	}
+	// The coordinator has had the message (and found no record) before the record is stored.
+	natstest.Eventually(t, 20*time.Second, func() error {
+		cons, err := e.js.Consumer(ctx, protocol.RunsStreamName, protocol.RunsConsumerName)
+		if err != nil {
+			return err
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.Delivered.Stream == 0 {
+			return errNotYet
+		}
+		return nil
+	})
+	doc := header + "tasks:\n" + shell("echo late record")
+	rec := &protocol.RunRecord{Version: protocol.RunVersion, ID: id, Playbook: protocol.PlaybookRef{Name: "flow", Version: "1.0.0"},
+		Document: doc, Status: protocol.StatusPending, CreatedAt: time.Now().UTC()}
+	if _, err := mustRuns(t, e).Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.waitFinal(id, 30*time.Second); r.Status != protocol.StatusSuccess {
+		t.Fatalf("run %s: %s", r.Status, r.Error)
+	}
 }
