@@ -135,6 +135,9 @@ func printReport(w io.Writer, r *protocol.Report, asJSON bool) error {
 	if r.Error != "" {
 		fmt.Fprintf(w, "Error:   %s\n", visible(r.Error))
 	}
+	if r.Schedule != "" {
+		fmt.Fprintf(w, "Schedule: %s, slot %s\n", visible(r.Schedule), r.ScheduledFor.Local().Format(time.RFC3339))
+	}
 	if r.Parent != "" {
 		fmt.Fprintf(w, "Parent:  %s\n", visible(r.Parent))
 	}

@@ -283,6 +283,16 @@ func TestScheduleCommandsAgainstUp(t *testing.T) {
 	if show.Status != protocol.StatusSuccess || show.Schedule != "nightly" {
 		t.Fatalf("triggered run %s of schedule %q", show.Status, show.Schedule)
 	}
+	if r := run("runs", "show", trig.Slots[0].RunID); !strings.Contains(r.stdout, "Schedule: nightly, slot ") {
+		t.Errorf("the text report does not name the schedule:\n%s", r.stdout)
+	}
+	var filtered struct {
+		Runs []protocol.RunSummary `json:"runs"`
+	}
+	decodeOne(t, run("runs", "list", "--schedule", "nightly", "--json").stdout, &filtered)
+	if len(filtered.Runs) != 1 || filtered.Runs[0].ID != trig.Slots[0].RunID {
+		t.Errorf("runs list --schedule nightly: %+v, want the triggered run", filtered.Runs)
+	}
 
 	// update, pause (no next fire times), resume, list.
 	if r := run("schedule", "update", "nightly", "--cron", "30 3 * * 1-5", "--overlap", "buffer_one"); r.code != exitOK {
