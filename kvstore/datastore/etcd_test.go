@@ -6,13 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,74 +15,12 @@ import (
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// runEtcd starts a single-member etcd on free loopback ports with a temporary data directory and
-// returns its client URL; it is killed when the test ends.
-func runEtcd(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		t.Skip("etcd binary not installed (apt-get install etcd-server, or .ci/install-etcd); skipping the etcd backend tests")
-	}
-	dir := t.TempDir()
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(bin,
-		"--name", "test",
-		"--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "test="+peer)
-	logf, err := os.Create(filepath.Join(dir, "etcd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start etcd: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			t.Logf("etcd log:\n%s", out)
-		}
-	})
-	natstest.Eventually(t, 30*time.Second, func() error {
-		resp, err := http.Post(client+"/v3/kv/range", "application/json", strings.NewReader(`{"key":"eA=="}`))
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	})
-	return client
-}
-
 func etcdSpec(url string, extra map[string]any) protocol.StoreSpec {
 	return specWith("pb_etcd", "etcd", map[string]any{"url": url, "prefix": "fb/"}, extra)
 }
 
 func TestEtcdStore(t *testing.T) {
-	url := runEtcd(t)
+	url := natstest.RunEtcd(t)
 	ctx := t.Context()
 	st, err := Open(ctx, nil, etcdSpec(url, nil), "r")
 	if err != nil {
@@ -108,14 +41,14 @@ func TestEtcdStore(t *testing.T) {
 	if v, _ := st.Get(ctx, "n"); v != `{"a":1}` {
 		t.Fatalf("structured value read back as %#v", v)
 	}
-	dead, _ := Open(ctx, nil, etcdSpec(fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), nil), "r")
+	dead, _ := Open(ctx, nil, etcdSpec(fmt.Sprintf("http://127.0.0.1:%d", natstest.FreePorts(t, 1)[0]), nil), "r")
 	if _, err := dead.Get(ctx, "x"); err == nil || errors.Is(err, ErrNotFound) {
 		t.Fatalf("unreachable etcd: %v", err)
 	}
 }
 
 func TestEtcdLocks(t *testing.T) {
-	url := runEtcd(t)
+	url := natstest.RunEtcd(t)
 	ctx := t.Context()
 	spec := etcdSpec(url, map[string]any{"ttl": 2})
 	a, err := OpenLocker(ctx, nil, spec, "run-a")
@@ -182,7 +115,7 @@ func etcdAdmin(t *testing.T, url, token, path, body string) []byte {
 }
 
 func TestEtcdStoreWithAuthentication(t *testing.T) {
-	url := runEtcd(t)
+	url := natstest.RunEtcd(t)
 	etcdAdmin(t, url, "", "/v3/auth/role/add", `{"name":"root"}`)
 	etcdAdmin(t, url, "", "/v3/auth/user/add", `{"name":"root","password":"rootpw"}`)
 	etcdAdmin(t, url, "", "/v3/auth/user/grant", `{"user":"root","role":"root"}`)
