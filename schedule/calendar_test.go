@@ -107,15 +107,15 @@ func TestExclusions(t *testing.T) {
 			[]string{"2026-01-01T00:59:15Z", "2026-01-01T00:59:30Z", "2026-01-01T00:59:45Z", "2026-01-01T01:01:00Z", "2026-01-01T01:01:15Z", "2026-01-01T01:01:30Z"}},
 		{"ten excluded years", protocol.ScheduleSpec{Cron: []string{"@daily"}, Exclude: []string{"2026-01-01..2035-12-31"}},
 			"2025-12-31T12:00:00Z", "2036-01-02T12:00:00Z", []string{"2036-01-01T00:00:00Z", "2036-01-02T00:00:00Z"}},
-		{"everything excluded", protocol.ScheduleSpec{Every: "1m", Exclude: []string{"* * * * *"}},
+		{"everything excluded", protocol.ScheduleSpec{Every: "1m", Exclude: []string{"* 0-11 * * *", "* 12-23 * * *"}},
 			"2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkSlots(t, tc) })
 	}
 
 	for _, spec := range []protocol.ScheduleSpec{
-		{Every: "1s", Exclude: []string{"* * * * *"}},
-		{Cron: []string{"* * * * * *"}, Exclude: []string{"* * * * * *"}},
+		{Every: "1s", Exclude: []string{"0-29 * * * * *", "30-59 * * * * *"}},
+		{Cron: []string{"* * * * * *"}, Exclude: []string{"* * * * 0-3", "* * * * 4-6"}},
 		{Cron: []string{"0 9 * * 1-5"}, Exclude: []string{"* * * * 1-5"}},
 	} {
 		c := mustCompile(t, spec)
@@ -327,6 +327,10 @@ func TestCompileErrors(t *testing.T) {
 		{"exclusion with a zone", protocol.ScheduleSpec{Every: "1h", Exclude: []string{"TZ=UTC * * * * *"}}, []string{"exclude[0]"}, "time_zone"},
 		{"exclusion never matching", protocol.ScheduleSpec{Every: "1h", Exclude: []string{"* * 30 2 *"}}, []string{"exclude[0]"}, "never matches"},
 		{"empty exclusion", protocol.ScheduleSpec{Every: "1h", Exclude: []string{""}}, []string{"exclude[0]"}, "empty"},
+		{"exclusion of everything", protocol.ScheduleSpec{Every: "1h", Exclude: []string{"* 0-6 * * *", "* * * * *"}}, []string{"exclude[1]"}, "every slot"},
+		{"exclusion of every second", protocol.ScheduleSpec{Every: "1h", Exclude: []string{"* * * * * *"}}, []string{"exclude[0]"}, "every slot"},
+		{"exclusion of every weekday", protocol.ScheduleSpec{Every: "1h", Exclude: []string{"* * * * 0-6"}}, []string{"exclude[0]"}, "every slot"},
+		{"exclusion of every day either way", protocol.ScheduleSpec{Every: "1h", Exclude: []string{"* * 1-31 * 1"}}, []string{"exclude[0]"}, "every slot"},
 		{"every problem at once", protocol.ScheduleSpec{Cron: []string{"@daily", "bad"}, Every: "1s", Offset: "2s", TimeZone: "Nowhere",
 			Start: start, End: start.Add(-time.Hour), Jitter: "-1s", Exclude: []string{"x"}},
 			[]string{"cron[1]", "offset", "time_zone", "end", "jitter", "exclude[0]"}, ""},

@@ -56,7 +56,11 @@ func (c *Calendar) addExclusion(entry string) error {
 	if !fires(s) {
 		return fmt.Errorf("%q never matches, so excludes nothing", entry)
 	}
-	c.excluded = append(c.excluded, cronExclusion{s: s, seconds: seconds})
+	x := cronExclusion{s: s, seconds: seconds}
+	if x.matchesAll() {
+		return fmt.Errorf("%q matches every time, so would exclude every slot", entry)
+	}
+	c.excluded = append(c.excluded, x)
 	return nil
 }
 
@@ -80,16 +84,44 @@ func yyyymmdd(t time.Time) int {
 	return y*10000 + int(m)*100 + d
 }
 
-// exclusion reports whether slot s is excluded, and if so an instant until which every slot is:
-// the end of the excluded day, range, second, minute or hour, but not past the end of the zone
-// period s is in, since only within one period does the clock run with the instants.
-func (c *Calendar) exclusion(s time.Time) (until time.Time, excluded bool) {
+// exclusion reports whether slot s is excluded, and if so an instant until which every slot is,
+// and how many runs of excluded time that took, at most budget. A run is an excluded day,
+// range, second, minute or hour; runs that follow one another on the clock are taken
+// together, without looking for slots in each, but never past the end of the zone period s is
+// in, since only within one period does the clock run with the instants, nor past limit, where
+// the search ends anyway.
+func (c *Calendar) exclusion(s, limit time.Time, z *zone, budget int) (until time.Time, runs int, excluded bool) {
 	if len(c.dates) == 0 && len(c.excluded) == 0 {
-		return time.Time{}, false
+		return time.Time{}, 0, false
 	}
-	p := periodAt(s, c.loc)
+	p := z.at(s)
 	w := s.UTC().Add(p.off)
-	var end time.Time // the reading up to which slots are excluded
+	end, ok := c.excludedRun(w)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	stop := limit.UTC().Add(p.off)
+	if !p.end.IsZero() && p.end.Before(limit) {
+		stop = p.end.UTC().Add(p.off)
+	}
+	runs = 1
+	for runs < budget && end.Before(stop) {
+		next, ok := c.excludedRun(end)
+		if !ok {
+			break
+		}
+		end, runs = next, runs+1
+	}
+	until = end.Add(-p.off)
+	if !p.end.IsZero() && p.end.Before(until) {
+		until = p.end
+	}
+	return until, runs, true
+}
+
+// excludedRun reports whether reading w is excluded, and if so the reading up to which it is
+// by the run it is in.
+func (c *Calendar) excludedRun(w time.Time) (end time.Time, excluded bool) {
 	day := yyyymmdd(w)
 	for _, r := range c.dates {
 		if r.from <= day && day <= r.to && r.end.After(end) {
@@ -103,14 +135,23 @@ func (c *Calendar) exclusion(s time.Time) (until time.Time, excluded bool) {
 			}
 		}
 	}
-	if end.IsZero() {
-		return time.Time{}, false
+	return end, !end.IsZero()
+}
+
+// matchesAll reports whether x matches every reading, which would exclude every slot.
+func (x cronExclusion) matchesAll() bool {
+	s := x.s
+	if x.seconds && !full(s.Second, 0, 59) {
+		return false
 	}
-	until = end.Add(-p.off)
-	if !p.end.IsZero() && p.end.Before(until) {
-		until = p.end
+	if !full(s.Minute, 0, 59) || !full(s.Hour, 0, 23) || !full(s.Month, 1, 12) {
+		return false
 	}
-	return until, true
+	dom, dow := full(s.Dom, 1, 31), full(s.Dow, 0, 6)
+	if s.Dom&star != 0 || s.Dow&star != 0 {
+		return dom && dow
+	}
+	return dom || dow
 }
 
 // has reports whether bit v is set in bits.

@@ -36,12 +36,17 @@
 // to the minute for five-field expressions and macros ("* 0-6 * * *" removes the slots from
 // 00:00 to 06:59, "* * * * 0,6" those of weekends) and to the second for six-field ones.
 //
+// An exclusion that matches every time ("* * * * *", "* * * * 0-6") is refused: it would leave
+// no slot.
+//
 // Next looks at most 30 years ahead of its argument, and steps over at most 100,000 runs of
-// excluded slots (an excluded date or range is one run, as is each excluded second, minute,
-// hour or day, whichever is the finest an exclusion's expression restricts): a calendar whose
-// next slot is further away than that, such as one whose every slot is excluded, has none. The
-// bounds keep a coordinator from searching for ever, and are the same on every coordinator.
-// Between gives the slots Next gives when called again and again.
+// excluded time (an excluded date or range is one run, as is each excluded second, minute,
+// hour or day, whichever is the finest an exclusion's expression restricts; runs that follow
+// one another count one each): a calendar whose next slot is further away than that, such as
+// one whose every slot is excluded by exclusions that each leave some time free, has none. The
+// bounds keep a coordinator from searching for ever, and are the same on every coordinator;
+// the longest such search takes some tens of milliseconds. Between gives the slots Next gives
+// when called again and again.
 //
 // Jitter delays each slot's run by a duration in [0, Jitter) chosen by the slot and a key (the
 // schedule's), so that schedules on the same slot do not all start at once and every
@@ -65,7 +70,7 @@ import (
 const (
 	// searchHorizon bounds how far ahead Next looks for a slot: 30 years of 365.25 days.
 	searchHorizon = 30 * 8766 * time.Hour
-	// maxExcludedSteps bounds the runs of excluded slots one Next steps over, so that a calendar
+	// maxExcludedSteps bounds the runs of excluded time one Next steps over, so that a calendar
 	// excluding almost everything at a fine grain cannot keep a coordinator busy.
 	maxExcludedSteps = 100_000
 )
@@ -240,7 +245,7 @@ func (c *Calendar) Location() *time.Location { return c.loc }
 // Next returns the first slot strictly after t, and false when the calendar has none: past End,
 // or none within the search bounds the package doc gives.
 func (c *Calendar) Next(t time.Time) (time.Time, bool) {
-	return c.next(t, time.Time{}, false)
+	return c.next(t, time.Time{}, false, newZone(c.loc))
 }
 
 // Between returns the slots s with from < s <= to, in order, at most limit of them (limit <= 0:
@@ -249,8 +254,9 @@ func (c *Calendar) Next(t time.Time) (time.Time, bool) {
 func (c *Calendar) Between(from, to time.Time, limit int) ([]time.Time, bool) {
 	var out []time.Time
 	t := from
+	z := newZone(c.loc)
 	for {
-		s, ok := c.next(t, to, true)
+		s, ok := c.next(t, to, true, z)
 		if !ok {
 			return out, false
 		}
@@ -262,8 +268,8 @@ func (c *Calendar) Between(from, to time.Time, limit int) ([]time.Time, bool) {
 	}
 }
 
-// next is Next, bounded by to when bounded.
-func (c *Calendar) next(t, to time.Time, bounded bool) (time.Time, bool) {
+// next is Next, bounded by to when bounded, looking periods up in z.
+func (c *Calendar) next(t, to time.Time, bounded bool, z *zone) (time.Time, bool) {
 	if !c.end.IsZero() && !t.Before(c.end) {
 		return time.Time{}, false
 	}
@@ -277,24 +283,25 @@ func (c *Calendar) next(t, to time.Time, bounded bool) (time.Time, bool) {
 	if bounded && to.Before(limit) {
 		limit = to
 	}
-	for range maxExcludedSteps {
-		s, ok := c.candidate(t, limit)
+	for budget := maxExcludedSteps; budget > 0; {
+		s, ok := c.candidate(t, limit, z)
 		if !ok || s.After(limit) {
 			return time.Time{}, false
 		}
-		until, excluded := c.exclusion(s)
+		until, runs, excluded := c.exclusion(s, limit, z, budget)
 		if !excluded {
 			return s.UTC(), true
 		}
 		// Every slot in [s, until) is excluded.
 		t = until.Add(-time.Nanosecond)
+		budget -= runs
 	}
 	return time.Time{}, false
 }
 
 // candidate is the first slot of the crons and the interval strictly after t, exclusions aside;
 // false when there is none up to limit.
-func (c *Calendar) candidate(t, limit time.Time) (time.Time, bool) {
+func (c *Calendar) candidate(t, limit time.Time, z *zone) (time.Time, bool) {
 	var best time.Time
 	found := false
 	if c.every > 0 {
@@ -305,7 +312,7 @@ func (c *Calendar) candidate(t, limit time.Time) (time.Time, bool) {
 		if found {
 			bound = best
 		}
-		if n, ok := c.cronNext(s, t, bound); ok && (!found || n.Before(best)) {
+		if n, ok := cronNext(s, t, bound, z); ok && (!found || n.Before(best)) {
 			best, found = n, true
 		}
 	}
