@@ -52,9 +52,24 @@ func CheckSchedule(spec protocol.ScheduleSpec, pol protocol.SchedulePolicies) er
 	return nil
 }
 
+// maxCronExpressions and maxExclusions bound a spec's lists: every coordinator walks each of
+// them for every schedule at every evaluation, so their cost must stay small whatever is stored.
+const (
+	maxCronExpressions = 32
+	maxExclusions      = 64
+)
+
 // checkSpec compiles spec and policies, returning every problem with its field.
 func checkSpec(spec protocol.ScheduleSpec, pol protocol.SchedulePolicies) *protocol.ErrorResponse {
 	var probs []protocol.Problem
+	if len(spec.Cron) > maxCronExpressions {
+		return &protocol.ErrorResponse{Code: protocol.CodeBadRequest, Message: "invalid schedule", Problems: []protocol.Problem{{
+			Path: "spec.cron", Message: fmt.Sprintf("%d expressions: at most %d", len(spec.Cron), maxCronExpressions)}}}
+	}
+	if len(spec.Exclude) > maxExclusions {
+		return &protocol.ErrorResponse{Code: protocol.CodeBadRequest, Message: "invalid schedule", Problems: []protocol.Problem{{
+			Path: "spec.exclude", Message: fmt.Sprintf("%d exclusions: at most %d", len(spec.Exclude), maxExclusions)}}}
+	}
 	if _, err := schedule.Compile(spec); err != nil {
 		var errs *schedule.SpecErrors
 		var one *schedule.SpecError

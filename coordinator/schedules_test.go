@@ -505,6 +505,18 @@ func TestScheduleRefusesWhatCouldNeverRun(t *testing.T) {
 		{"ended", protocol.CodeBadRequest, "no slot after now", func(r *protocol.ScheduleAddRequest) {
 			r.Spec.End = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 		}},
+		{"all excluded", protocol.CodeBadRequest, "no slot after now", func(r *protocol.ScheduleAddRequest) {
+			r.Spec.Exclude = []string{"* 0-11 * * *", "* 12-23 * * *"}
+		}},
+		{"matches every time", protocol.CodeBadRequest, "spec.exclude[0]", func(r *protocol.ScheduleAddRequest) {
+			r.Spec.Exclude = []string{"* * * * *"}
+		}},
+		{"too many crons", protocol.CodeBadRequest, "spec.cron", func(r *protocol.ScheduleAddRequest) {
+			r.Spec.Cron = make([]string, maxCronExpressions+1)
+			for i := range r.Spec.Cron {
+				r.Spec.Cron[i] = fmt.Sprintf("%d 3 * * *", i%60)
+			}
+		}},
 		{"bad overlap", protocol.CodeBadRequest, "policies.overlap", func(r *protocol.ScheduleAddRequest) { r.Policies.Overlap = "queue" }},
 		{"bad catchup", protocol.CodeBadRequest, "policies.catchup_window", func(r *protocol.ScheduleAddRequest) { r.Policies.CatchupWindow = "soon" }},
 		{"missing input", protocol.CodeInvalidInput, "tier", func(r *protocol.ScheduleAddRequest) { r.Inputs = nil }},
