@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/fleetbook/fleetbook/kvstore"
@@ -56,7 +57,8 @@ func (c *Coordinator) ServeReadOnly(ctx context.Context, ready func()) error {
 	if c.runs, err = kvstore.OpenRuns(ctx, c.js); err != nil {
 		return err
 	}
-	if c.schedules, err = kvstore.OpenSchedules(ctx, c.js); err != nil {
+	// A store an older fleetbook made has no schedules bucket: it has no schedules to show.
+	if c.schedules, err = kvstore.OpenSchedules(ctx, c.js); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
 		return err
 	}
 	svc, err := c.serveEndpoints(true)

@@ -216,6 +216,9 @@ func (c *Coordinator) loadSchedule(ctx context.Context, who protocol.Identity, n
 	if _, apiErr := c.permit(ctx, who, action, nil, ""); apiErr != nil {
 		return nil, apiErr
 	}
+	if c.schedules == nil {
+		return nil, apiError(protocol.CodeNotFound, "no schedule %s (this store has no schedules)", name)
+	}
 	sc, _, err := c.schedules.Get(ctx, name)
 	if errors.Is(err, kvstore.ErrNotFound) {
 		return nil, apiError(protocol.CodeNotFound, "no schedule %s", name)
@@ -403,9 +406,12 @@ func (c *Coordinator) handleScheduleList(ctx context.Context, r apiRequest) (any
 	if _, apiErr := c.permit(ctx, r.who, policy.Read, nil, ""); apiErr != nil {
 		return nil, apiErr
 	}
-	list, err := c.schedules.List(ctx)
-	if err != nil {
-		return nil, apiError(protocol.CodeInternal, "list schedules: %v", err)
+	var list []*protocol.Schedule
+	if c.schedules != nil {
+		var err error
+		if list, err = c.schedules.List(ctx); err != nil {
+			return nil, apiError(protocol.CodeInternal, "list schedules: %v", err)
+		}
 	}
 	resp := protocol.ScheduleListResponse{Version: protocol.ScheduleVersion, Schedules: []protocol.ScheduleSummary{}}
 	for _, sc := range list {
