@@ -8,6 +8,10 @@ import (
 	"github.com/fleetbook/fleetbook/schedule"
 )
 
+// scheduleEvaluationTimeout bounds the evaluation of one schedule: deciding its slots,
+// submitting the runs decided and recording them.
+const scheduleEvaluationTimeout = 3 * apiTimeout
+
 // runSchedules evaluates every schedule until ctx ends: at the next slot due, at every change of
 // a schedule (a watch on the bucket), and at least every schedule tick, to follow the schedules'
 // runs. Every coordinator runs it; there is no leader to elect or lose (see firing.go).
@@ -77,6 +81,10 @@ func (c *Coordinator) evaluateSchedules(ctx context.Context) time.Time {
 // evaluateSchedule brings one schedule (as last read) up to now and fires what it decided. It
 // returns the schedule's next fire time.
 func (c *Coordinator) evaluateSchedule(ctx context.Context, seen *protocol.Schedule) (time.Time, error) {
+	// One schedule's storage work is bounded, so a server that stops answering cannot hold the
+	// evaluation of every other schedule; what was left undone is taken up at the next one.
+	ctx, cancel := context.WithTimeout(ctx, scheduleEvaluationTimeout)
+	defer cancel()
 	now := c.opts.now().UTC()
 	cal, err := schedule.Compile(seen.Spec)
 	if err != nil {
