@@ -248,26 +248,9 @@ give them again with --input NAME=VALUE; --input and --inputs also change any ot
 			if _, _, err := coordinator.Validate([]byte(old.Document), inputs); err != nil {
 				return refused(err, source, asJSON)
 			}
-			submitCtx, cancel := context.WithTimeout(ctx, submitTimeout)
-			resp, err := s.client.Submit(submitCtx, protocol.SubmitRequest{
+			return submitAndFollow(ctx, s, &conn, protocol.SubmitRequest{
 				Playbook: old.Document, Source: old.Source, Inputs: inputs, IdempotencyKey: uuid.NewString(), Files: old.Files,
-			})
-			cancel()
-			if err != nil {
-				return apiFailure(err, source, asJSON)
-			}
-			fmt.Fprintf(os.Stderr, "rerun of %s: run %s\n", visible(args[0]), visible(resp.RunID))
-			if detach {
-				return printDetached(resp.RunID, asJSON)
-			}
-			report, err := followInterruptible(ctx, s, &conn, resp.RunID)
-			if err != nil {
-				return err
-			}
-			if err := printReport(os.Stdout, report, asJSON); err != nil {
-				return exitf(exitInfra, "%v", err)
-			}
-			return runExit(report)
+			}, source, "rerun of "+visible(args[0]), asJSON, detach)
 		},
 	}
 	conn.register(cmd)

@@ -75,29 +75,10 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 				return err
 			}
 			defer s.stop()
-			submitCtx, cancel := context.WithTimeout(ctx, submitTimeout)
-			resp, err := s.client.Submit(submitCtx, protocol.SubmitRequest{
+			return submitAndFollow(ctx, s, &conn, protocol.SubmitRequest{
 				Playbook: string(doc), Source: args[0], Inputs: inputs, IdempotencyKey: idemKey,
 				Files: files, Timeout: timeout,
-			})
-			cancel()
-			if err != nil {
-				return apiFailure(err, args[0], asJSON)
-			}
-			if detach {
-				return printDetached(resp.RunID, asJSON)
-			}
-			report, err := followInterruptible(ctx, s, &conn, resp.RunID)
-			if err != nil {
-				return err
-			}
-			if err := printReport(os.Stdout, report, asJSON); err != nil {
-				return exitf(exitInfra, "%v", err)
-			}
-			if report.Status != protocol.StatusSuccess {
-				return silentExit(exitFailed)
-			}
-			return nil
+			}, args[0], "", asJSON, detach)
 		},
 	}
 	conn.register(cmd)
@@ -110,6 +91,32 @@ ran (bad YAML, invalid playbook or input, usage), 3 infrastructure (no server, t
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop the run (as if cancelled) if it has not ended this long after it was accepted")
 	cmd.Flags().StringVar(&idemKey, "idempotency-key", "", "submit under this key: repeating a command with the same key gives the same run (default: a new key)")
 	return cmd
+}
+
+// submitAndFollow submits req and, unless detach, follows the run to its end with live
+// progress, prints its report and exits with the run's code. note, when set, is said on stderr
+// once the run is accepted.
+func submitAndFollow(ctx context.Context, s *session, conn *connFlags, req protocol.SubmitRequest, source, note string, asJSON, detach bool) error {
+	submitCtx, cancel := context.WithTimeout(ctx, submitTimeout)
+	resp, err := s.client.Submit(submitCtx, req)
+	cancel()
+	if err != nil {
+		return apiFailure(err, source, asJSON)
+	}
+	if note != "" {
+		fmt.Fprintf(os.Stderr, "%s: run %s\n", note, visible(resp.RunID))
+	}
+	if detach {
+		return printDetached(resp.RunID, asJSON)
+	}
+	report, err := followInterruptible(ctx, s, conn, resp.RunID)
+	if err != nil {
+		return err
+	}
+	if err := printReport(os.Stdout, report, asJSON); err != nil {
+		return exitf(exitInfra, "%v", err)
+	}
+	return runExit(report)
 }
 
 // followInterruptible follows run id to its end with live progress on stderr. The first
