@@ -23,9 +23,6 @@ import (
 // apiTimeout bounds the storage work of one API request.
 const apiTimeout = 10 * time.Second
 
-// apiConcurrency bounds the API requests one coordinator handles at once.
-const apiConcurrency = 64
-
 // apiInstances is how many instances of the micro service one coordinator runs. micro hands an
 // endpoint's requests to its handler one at a time and measures (and counts the errors of) each
 // call, so each handler answers before it returns: the stats are true. Requests are handled

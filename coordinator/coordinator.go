@@ -29,8 +29,6 @@ type Coordinator struct {
 	attempts    *kvstore.Attempts
 	retention   *kvstore.Retention
 	schedules   *kvstore.Schedules
-	// apiSlots bounds the API requests handled at once.
-	apiSlots chan struct{}
 	// router hands results to the drivers of their runs.
 	router *resultRouter
 }
@@ -60,7 +58,7 @@ func New(nc *nats.Conn, opts ...Option) (*Coordinator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Coordinator{nc: nc, js: js, opts: o, apiSlots: make(chan struct{}, apiConcurrency),
+	return &Coordinator{nc: nc, js: js, opts: o,
 		router: newResultRouter()}, nil
 }
 

@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// Error codes carried in the Nats-Service-Error-Code header of an API error reply, and in the Code
-// of ErrorResponse.
+// Error codes carried in the Code of ErrorResponse (the body of an API error reply) and at the
+// start of its Nats-Service-Error header ("CODE: message"); the Nats-Service-Error-Code header
+// carries the numeric class, an HTTP status, as the micro convention has it (docs/api.md).
 const (
 	// CodeBadRequest: the request itself could not be decoded or lacks a field.
 	CodeBadRequest = "BAD_REQUEST"
