@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fleetbook/fleetbook/kvstore/datastore"
+	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -18,6 +19,12 @@ const lockReleaseTimeout = 10 * time.Second
 // the background; if one is lost the run is halted. It returns what went wrong, if anything did.
 func (d *driver) takeLocks(ctx context.Context) (string, error) {
 	for _, entry := range d.pb.Locks {
+		// A lock's key may name the inputs ("deploy/upgrade-{{{ inputs.tier }}}"), so runs on
+		// different targets of one playbook need not wait for each other.
+		entry, err := playbooks.RenderString(entry, d.scope(len(d.rec.Steps)+1))
+		if err != nil {
+			return fmt.Sprintf("locks: %v", err), nil
+		}
 		name, key, err := datastore.ParseLock(entry, d.pb.Name)
 		if err != nil {
 			return fmt.Sprintf("locks: %v", err), nil

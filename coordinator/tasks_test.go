@@ -11,6 +11,7 @@ import (
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/kvstore/datastore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -240,6 +241,41 @@ func TestLockedRunsTakeTurns(t *testing.T) {
 	}
 	if strings.Join(trail, ",") != "first,second" {
 		t.Errorf("order %v", trail)
+	}
+}
+
+// A lock key templated with an input: runs for different values hold different locks, runs for
+// the same value take turns.
+func TestLockKeysNameTheInputs(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1")
+	e.startTestWorker(succeed)
+	ctx := context.Background()
+	// Someone else holds tier a's lock.
+	locker, err := datastore.OpenLocker(ctx, e.js, protocol.StoreSpec{Name: "shared", Type: "kv"}, "someone-else")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := locker.Lock(ctx, "upgrade-a", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := header + "inputs:\n  tier:\n    type: String\n    description: tier\n" +
+		"data_stores:\n  shared:\n    type: kv\n    timeout: 60\nlocks:\n  - \"shared/upgrade-{{{ inputs.tier }}}\"\ntasks:\n" +
+		shell("echo {{ inputs.tier }}")
+	a := e.submit(doc, map[string]any{"tier": "a"})
+	// Tier b's lock is free: its run ends while tier a's waits for its own.
+	if r := e.waitFinal(e.submit(doc, map[string]any{"tier": "b"}), 20*time.Second); r.Status != protocol.StatusSuccess {
+		t.Fatalf("run of tier b: %s %s", r.Status, r.Error)
+	}
+	if r, err := e.client.Get(ctx, a); err != nil || r.Status.Final() || len(r.Tasks) > 0 {
+		t.Fatalf("the run of tier a went on while its lock was held: %+v %v", r, err)
+	}
+	if err := held.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.waitFinal(a, 30*time.Second); r.Status != protocol.StatusSuccess {
+		t.Fatalf("run of tier a: %s %s", r.Status, r.Error)
 	}
 }
 
