@@ -258,12 +258,18 @@ func AwaitProvisioned(ctx context.Context, js jetstream.JetStream, cfg Config) e
 	return nil
 }
 
-// awaitPoll is how often a process waiting for a coordinator to provision looks again.
-const awaitPoll = 200 * time.Millisecond
+// awaitPoll is how often, at most, a process waiting for a coordinator to provision looks again.
+// It first looks again after awaitFirstPoll and doubles the pause from there: a coordinator
+// started alongside (as in `run --embedded`) provisions within milliseconds, and a flat 200 ms
+// poll made a one-shot run in a new data dir wait for its worker about 120 ms.
+const (
+	awaitPoll      = 200 * time.Millisecond
+	awaitFirstPoll = 5 * time.Millisecond
+)
 
 // awaitStream waits until stream name exists.
 func awaitStream(ctx context.Context, js jetstream.JetStream, name string) error {
-	for {
+	for pause := awaitFirstPoll; ; pause = min(2*pause, awaitPoll) {
 		_, err := js.Stream(ctx, name)
 		if err == nil {
 			return nil
@@ -274,7 +280,7 @@ func awaitStream(ctx context.Context, js jetstream.JetStream, name string) error
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("stream %s: not provisioned by any coordinator yet: %w", name, ctx.Err())
-		case <-time.After(awaitPoll):
+		case <-time.After(pause):
 		}
 	}
 }

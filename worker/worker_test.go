@@ -412,3 +412,35 @@ func TestNoopJobSucceedsWithItsMessage(t *testing.T) {
 		t.Errorf("noop result %+v", res)
 	}
 }
+
+// A stopping worker ends its waiting pulls: Run returns at once although each pull would wait an
+// hour for a job, and a job published after it stopped is not handed to a pull nobody reads any
+// more (with an AckWait of an hour, it would be lost for the test's length): the next worker runs it.
+func TestStopEndsWaitingPulls(t *testing.T) {
+	nc, js := setup(t)
+	w := newWorker(t, nc, WithAckWait(time.Hour), WithConcurrency(2))
+	w.opts.fetchWait = time.Hour
+	stop := start(t, w)
+	natstest.Eventually(t, wait, func() error {
+		cons, err := js.Consumer(t.Context(), protocol.JobsStreamName, protocol.JobsConsumer(protocol.DefaultPool))
+		if err != nil {
+			return err
+		}
+		info, err := cons.Info(t.Context())
+		if err != nil {
+			return err
+		}
+		if info.NumWaiting < 2 {
+			return fmt.Errorf("%d pulls waiting, want 2", info.NumWaiting)
+		}
+		return nil
+	})
+	stop() // fails the test if Run does not return within 30 s
+
+	job := shellJob(1, "echo after")
+	publishJob(t, js, job)
+	start(t, newWorker(t, nc, WithName("next"), WithAckWait(time.Hour)))
+	if res := waitResult(t, js, job.ID); !res.Success || res.Worker != "next" {
+		t.Errorf("result: %+v", res)
+	}
+}
