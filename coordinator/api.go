@@ -63,6 +63,12 @@ func (c *Coordinator) ServeReadOnly(ctx context.Context, ready func()) error {
 		return err
 	}
 	defer svc.Stop()
+	// The endpoints' subscriptions are on their way to the server: a request sent on another
+	// connection right after ready would find no responder until the server has them (on a busy
+	// machine, "no fleetbook coordinator is answering").
+	if err := c.nc.FlushTimeout(apiTimeout); err != nil {
+		return fmt.Errorf("serve the reading endpoints: %w", err)
+	}
 	if ready != nil {
 		ready()
 	}
