@@ -635,7 +635,7 @@ func (c *Coordinator) handleScheduleDelete(ctx context.Context, r apiRequest) (a
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	if err := c.schedules.Delete(ctx, sc.Name, 0); err != nil && !errors.Is(err, kvstore.ErrNotFound) {
+	if err := c.schedules.Delete(ctx, sc.Name); err != nil && !errors.Is(err, kvstore.ErrNotFound) {
 		return nil, apiError(protocol.CodeInternal, "delete schedule %s: %v", sc.Name, err)
 	}
 	c.opts.log.Info("schedule deleted", "schedule", sc.Name, "by", r.who.String())

@@ -91,14 +91,10 @@ func (s *Schedules) Change(ctx context.Context, name string, f func(*protocol.Sc
 	}
 }
 
-// Delete removes a schedule, if it is still at revision rev (0: whatever its revision).
-func (s *Schedules) Delete(ctx context.Context, name string, rev uint64) error {
-	var opts []jetstream.KVDeleteOpt
-	if rev > 0 {
-		opts = append(opts, jetstream.LastRevision(rev))
-	}
-	// Purge, not delete: a name added again starts from nothing, and no marker is kept per name.
-	return translate("delete schedule", name, s.kv.Purge(ctx, name, opts...))
+// Delete removes a schedule. It purges rather than deletes: a name added again starts from
+// nothing, and no marker is kept per name.
+func (s *Schedules) Delete(ctx context.Context, name string) error {
+	return translate("delete schedule", name, s.kv.Purge(ctx, name))
 }
 
 // Names lists every schedule's name, sorted.
