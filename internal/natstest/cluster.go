@@ -67,7 +67,7 @@ func (c *Cluster) Start(i int) {
 		c.t.Fatalf("new nats server %s: %v", o.ServerName, err)
 	}
 	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	if !s.ReadyForConnections(serverReadiness) {
 		c.t.Fatalf("nats server %s did not become ready", o.ServerName)
 	}
 	c.nodes[i] = s

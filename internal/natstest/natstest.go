@@ -14,6 +14,12 @@ import (
 
 // RunServer starts an embedded JetStream server on a random loopback port, with its store in a
 // temporary directory, and stops it when the test ends. mods adjust the options first.
+// serverReadiness is how long a test server may take to accept connections: a cluster node
+// restarting on a loaded 2-core machine, while other test packages run, has taken more than 10 s
+// (TestN4ClusterLosesJobsLeader, "did not become ready"). It is a wait for readiness, not a bound
+// on speed.
+const serverReadiness = 2 * time.Minute
+
 func RunServer(t testing.TB, mods ...func(*server.Options)) *server.Server {
 	t.Helper()
 	opts := &server.Options{
@@ -33,7 +39,7 @@ func RunServer(t testing.TB, mods ...func(*server.Options)) *server.Server {
 		t.Fatalf("new nats server: %v", err)
 	}
 	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	if !s.ReadyForConnections(serverReadiness) {
 		t.Fatalf("nats server did not become ready")
 	}
 	// Registered after t.TempDir, so it runs first: the server stops before its store is removed.
