@@ -353,7 +353,7 @@ func (c *Coordinator) handleList(ctx context.Context, r apiRequest) (any, *proto
 	// A filtered or paged listing reads every record (newest first) and keeps the matching ones;
 	// an unfiltered one reads only the newest limit (+1 to know whether there is a next page).
 	read := limit + 1
-	if listFiltered(req) {
+	if listFiltered(req) || req.WithCounts {
 		read = 0
 	}
 	recs, err := c.runs.List(ctx, read)
@@ -361,6 +361,9 @@ func (c *Coordinator) handleList(ctx context.Context, r apiRequest) (any, *proto
 		return nil, apiError(protocol.CodeInternal, "list runs: %v", err)
 	}
 	resp := protocol.ListRunsResponse{Version: protocol.SubmitVersion, Runs: []protocol.RunSummary{}}
+	if req.WithCounts {
+		resp.Counts = c.countByStatus(r.who, req, recs)
+	}
 	paging := req.Before != ""
 	for _, rec := range recs {
 		if paging {
@@ -381,6 +384,19 @@ func (c *Coordinator) handleList(ctx context.Context, r apiRequest) (any, *proto
 		})
 	}
 	return resp, nil
+}
+
+// countByStatus counts, by status, the records of recs that match every filter of req but its
+// status (and its page) and that who may read.
+func (c *Coordinator) countByStatus(who protocol.Identity, req protocol.ListRunsRequest, recs []*protocol.RunRecord) map[protocol.RunStatus]int {
+	counts := map[protocol.RunStatus]int{}
+	req.Status = nil
+	for _, rec := range recs {
+		if listMatches(req, rec) && c.decide(who, policy.Read, &rec.Playbook).Allowed {
+			counts[rec.Status]++
+		}
+	}
+	return counts
 }
 
 // listFiltered reports whether req filters or pages the listing.
@@ -417,6 +433,17 @@ func (c *Client) ListRuns(ctx context.Context, req protocol.ListRunsRequest) ([]
 		return nil, "", err
 	}
 	return r.Runs, r.Next, nil
+}
+
+// ListRunsPage answers req whole: the page of runs, the next page's cursor and, when req asks
+// WithCounts, the counts by status.
+func (c *Client) ListRunsPage(ctx context.Context, req protocol.ListRunsRequest) (*protocol.ListRunsResponse, error) {
+	req.Version = protocol.SubmitVersion
+	var r protocol.ListRunsResponse
+	if err := c.call(ctx, protocol.ListRunsSubject, req, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // GetWithDocument returns the report of run id with its playbook document, source and child

@@ -78,6 +78,8 @@ type ListRunsRequest struct {
 	// Before, when set, is the paging cursor: only runs listed after the run of this id (the
 	// Next of the previous page).
 	Before string `json:"before,omitempty"`
+	// WithCounts asks for ListRunsResponse.Counts.
+	WithCounts bool `json:"with_counts,omitempty"`
 }
 
 // ListRunsResponse answers a ListRunsRequest.
@@ -86,6 +88,9 @@ type ListRunsResponse struct {
 	Runs    []RunSummary `json:"runs"`
 	// Next, when set, is the Before of the next page: more runs match.
 	Next string `json:"next,omitempty"`
+	// Counts, when the request asked WithCounts, are the numbers of runs by status that match
+	// every filter of the request but Status and Before, among the runs the caller may read.
+	Counts map[RunStatus]int `json:"counts,omitempty"`
 }
 
 // RunSummary is one line of a run listing.
