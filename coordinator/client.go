@@ -22,6 +22,17 @@ type Client struct {
 	key nkeys.KeyPair
 	// replies is the inbox of signed requests.
 	replies *replyMux
+	// session, when set, is the session grant sent with every request (see ForSession).
+	session string
+}
+
+// ForSession returns a client that sends every request with the session grant (made by
+// NewSessionGrant) of the identity that signed in to a console, signed by this client's own key:
+// the console's. It shares this client's connection and inbox.
+func (c *Client) ForSession(grant string) *Client {
+	cp := *c
+	cp.session = grant
+	return &cp
 }
 
 // ClientOption configures a Client; it returns an error for a value it refuses.
@@ -198,6 +209,12 @@ func (c *Client) Follow(ctx context.Context, id string, poll time.Duration, onEv
 // inbox (replyMux), so that its reply subject is part of what it signs: a copy of the request
 // replayed by someone else, asking for the reply elsewhere, does not verify.
 func (c *Client) request(ctx context.Context, req *nats.Msg) (*nats.Msg, error) {
+	if c.session != "" {
+		if req.Header == nil {
+			req.Header = nats.Header{}
+		}
+		req.Header.Set(protocol.SessionHeader, c.session)
+	}
 	if c.key == nil {
 		return c.nc.RequestMsgWithContext(ctx, req)
 	}

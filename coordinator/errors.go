@@ -16,4 +16,7 @@ var (
 	// ErrBadSignature indicates an API request whose signature headers are incomplete, malformed,
 	// outside the time window or forged; the request is refused (protocol.CodeForbidden).
 	ErrBadSignature = errors.New("bad request signature")
+	// ErrBadSession indicates a session grant that does not parse, is not signed by the key it
+	// names, is meant for another audience, or is not valid at this time.
+	ErrBadSession = errors.New("bad session grant")
 )

@@ -25,7 +25,11 @@ func signRequest(kp nkeys.KeyPair, msg *nats.Msg, now time.Time) error {
 		return fmt.Errorf("sign request: %w", err)
 	}
 	ts := now.UTC().Format(time.RFC3339Nano)
-	sig, err := kp.Sign(protocol.SignedRequestPayload(msg.Subject, msg.Reply, ts, msg.Data))
+	payload := protocol.SignedRequestPayload(msg.Subject, msg.Reply, ts, msg.Data)
+	if session := msg.Header.Get(protocol.SessionHeader); session != "" {
+		payload = protocol.SignedSessionRequestPayload(msg.Subject, msg.Reply, ts, session, msg.Data)
+	}
+	sig, err := kp.Sign(payload)
 	if err != nil {
 		return fmt.Errorf("sign request: %w", err)
 	}
@@ -71,7 +75,11 @@ func (c *Coordinator) identify(subject, reply string, h micro.Headers, body []by
 	if err != nil {
 		return claimed, fmt.Errorf("%w: header %s: %v", ErrBadSignature, protocol.IdentityKeyHeader, err)
 	}
-	if kp.Verify(protocol.SignedRequestPayload(subject, reply, ts, body), raw) != nil {
+	payload := protocol.SignedRequestPayload(subject, reply, ts, body)
+	if session := h.Get(protocol.SessionHeader); session != "" {
+		payload = protocol.SignedSessionRequestPayload(subject, reply, ts, session, body)
+	}
+	if kp.Verify(payload, raw) != nil {
 		return claimed, fmt.Errorf("%w: header %s does not verify for key %s", ErrBadSignature, protocol.SignatureHeader, key)
 	}
 	return protocol.Identity{Name: c.nameOf(key), Key: key}, nil

@@ -95,3 +95,13 @@ func SignedRequestPayload(subject, reply, timestamp string, body []byte) []byte 
 	sum := sha256.Sum256(body)
 	return []byte("fleetbook-api-request-v1\n" + subject + "\n" + reply + "\n" + timestamp + "\n" + hex.EncodeToString(sum[:]))
 }
+
+// SignedSessionRequestPayload is what a console signs for an API request it sends with a
+// session grant (SessionHeader): SignedRequestPayload's lines and the SHA-256 of the grant,
+// under another domain string, so the grant cannot be swapped or dropped under the signature.
+func SignedSessionRequestPayload(subject, reply, timestamp, session string, body []byte) []byte {
+	sum := sha256.Sum256(body)
+	grant := sha256.Sum256([]byte(session))
+	return []byte("fleetbook-api-session-request-v1\n" + subject + "\n" + reply + "\n" + timestamp + "\n" +
+		hex.EncodeToString(sum[:]) + "\n" + hex.EncodeToString(grant[:]))
+}

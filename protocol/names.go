@@ -140,6 +140,9 @@ const (
 	// SignatureHeader carries the ed25519 signature of an API request, unpadded base64url, over
 	// SignedRequestPayload(subject, reply, timestamp, body).
 	SignatureHeader = "Fleetbook-Signature"
+	// SessionHeader carries a session grant (see SessionGrant) on an API request a console sends
+	// on behalf of the identity that signed in to it.
+	SessionHeader = "Fleetbook-Session"
 )
 
 // RunSubject is the subject of run id's run message.
