@@ -254,6 +254,16 @@ func (c *Client) callRaw(ctx context.Context, subject string, body []byte, out a
 	return json.Unmarshal(msg.Data, out)
 }
 
+// ListNodes returns a page of the node registry, the most recently seen nodes first.
+func (c *Client) ListNodes(ctx context.Context, req protocol.ListNodesRequest) (*protocol.ListNodesResponse, error) {
+	req.Version = protocol.SubmitVersion
+	var r protocol.ListNodesResponse
+	if err := c.call(ctx, protocol.ListNodesSubject, req, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // AddSchedule adds a schedule; its playbook and inputs are validated as a submission's, and a
 // refusal is a *protocol.ErrorResponse naming every problem.
 func (c *Client) AddSchedule(ctx context.Context, req protocol.ScheduleAddRequest) (*protocol.ScheduleInfo, error) {

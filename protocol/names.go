@@ -119,6 +119,8 @@ const (
 	CancelRunSubject = APIPrefix + ".runs.cancel"
 	// PruneRunsSubject accepts a PruneRunsRequest and answers a PruneRunsResponse.
 	PruneRunsSubject = APIPrefix + ".runs.prune"
+	// ListNodesSubject accepts a ListNodesRequest and answers a ListNodesResponse.
+	ListNodesSubject = APIPrefix + ".nodes.list"
 	// AuditListSubject accepts an AuditListRequest and answers an AuditListResponse.
 	AuditListSubject = APIPrefix + ".audit.list"
 )

@@ -84,6 +84,26 @@ type NodeInfo struct {
 	Seen time.Time `json:"seen"`
 }
 
+// ListNodesRequest asks for a page of the node registry, the most recently seen first.
+type ListNodesRequest struct {
+	Version int `json:"version"`
+	// Limit caps the nodes returned (0: the server's default); Offset skips that many first.
+	Limit  int `json:"limit,omitempty"`
+	Offset int `json:"offset,omitempty"`
+	// Search, when set, keeps only the nodes whose identity contains it.
+	Search string `json:"search,omitempty"`
+}
+
+// ListNodesResponse answers a ListNodesRequest.
+type ListNodesResponse struct {
+	Version int        `json:"version"`
+	Nodes   []NodeInfo `json:"nodes"`
+	// Total is the number of nodes that match the request's Search.
+	Total int `json:"total"`
+	// NextOffset, when not 0, is the Offset of the next page.
+	NextOffset int `json:"next_offset,omitempty"`
+}
+
 // AgentInfo names an agent a node runs.
 type AgentInfo struct {
 	Name    string `json:"name"`
