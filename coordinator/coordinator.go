@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,6 +32,9 @@ type Coordinator struct {
 	schedules   *kvstore.Schedules
 	// router hands results to the drivers of their runs.
 	router *resultRouter
+	// scheduleEvaluations counts the evaluations of every schedule (runSchedules' rounds), for
+	// the tests that check what a round costs.
+	scheduleEvaluations atomic.Int64
 }
 
 // New returns a coordinator using nc. Nothing happens until Run. A nil nc, a nil Option or an

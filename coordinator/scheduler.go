@@ -17,17 +17,13 @@ const scheduleEvaluationTimeout = 3 * apiTimeout
 // runs. Every coordinator runs it; there is no leader to elect or lose (see firing.go).
 func (c *Coordinator) runSchedules(ctx context.Context) {
 	wake := make(chan struct{}, 1)
-	go func() {
-		err := c.schedules.Watch(ctx, func(string) {
-			select {
-			case wake <- struct{}{}:
-			default:
-			}
-		})
-		if err != nil && ctx.Err() == nil {
-			c.opts.log.Warn("watching schedules; they are evaluated at every tick only", "error", err)
+	view := newScheduleView()
+	go c.followSchedules(ctx, view, func() {
+		select {
+		case wake <- struct{}{}:
+		default:
 		}
-	}()
+	})
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -37,7 +33,7 @@ func (c *Coordinator) runSchedules(ctx context.Context) {
 		case <-timer.C:
 		case <-wake:
 		}
-		next := c.evaluateSchedules(ctx)
+		next := c.evaluateSchedules(ctx, view)
 		wait := c.opts.scheduleTick
 		if !next.IsZero() {
 			wait = min(wait, max(next.Sub(c.opts.now()), time.Millisecond))
@@ -53,23 +49,33 @@ func (c *Coordinator) runSchedules(ctx context.Context) {
 }
 
 // evaluateSchedules evaluates every schedule once, at the clock's now, and returns the earliest
-// fire time still to come (zero when none).
-func (c *Coordinator) evaluateSchedules(ctx context.Context) time.Time {
-	list, err := c.schedules.List(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			c.opts.log.Warn("listing schedules", "error", err)
+// fire time still to come (zero when none). The schedules come from view, or from the bucket
+// while the view is not complete.
+func (c *Coordinator) evaluateSchedules(ctx context.Context, view *scheduleView) time.Time {
+	defer c.scheduleEvaluations.Add(1)
+	list, ok := view.snapshot()
+	if !ok {
+		stored, err := c.schedules.List(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.opts.log.Warn("listing schedules", "error", err)
+			}
+			return time.Time{}
 		}
-		return time.Time{}
+		for _, sc := range stored {
+			vs := &viewedSchedule{sc: sc}
+			vs.cal, vs.err = schedule.Compile(sc.Spec)
+			list = append(list, vs)
+		}
 	}
 	var earliest time.Time
-	for _, sc := range list {
+	for _, vs := range list {
 		if ctx.Err() != nil {
 			return earliest
 		}
-		next, err := c.evaluateSchedule(ctx, sc)
+		next, err := c.evaluateSchedule(ctx, vs)
 		if err != nil {
-			c.opts.log.Warn("evaluating a schedule", "schedule", sc.Name, "error", err)
+			c.opts.log.Warn("evaluating a schedule", "schedule", vs.sc.Name, "error", err)
 		}
 		if !next.IsZero() && (earliest.IsZero() || next.Before(earliest)) {
 			earliest = next
@@ -78,17 +84,17 @@ func (c *Coordinator) evaluateSchedules(ctx context.Context) time.Time {
 	return earliest
 }
 
-// evaluateSchedule brings one schedule (as last read) up to now and fires what it decided. It
+// evaluateSchedule brings one schedule (as last seen) up to now and fires what it decided. It
 // returns the schedule's next fire time.
-func (c *Coordinator) evaluateSchedule(ctx context.Context, seen *protocol.Schedule) (time.Time, error) {
+func (c *Coordinator) evaluateSchedule(ctx context.Context, vs *viewedSchedule) (time.Time, error) {
 	// One schedule's storage work is bounded, so a server that stops answering cannot hold the
 	// evaluation of every other schedule; what was left undone is taken up at the next one.
 	ctx, cancel := context.WithTimeout(ctx, scheduleEvaluationTimeout)
 	defer cancel()
 	now := c.opts.now().UTC()
-	cal, err := schedule.Compile(seen.Spec)
-	if err != nil {
-		return time.Time{}, err
+	seen, cal := vs.sc, vs.cal
+	if vs.err != nil {
+		return time.Time{}, vs.err
 	}
 	next := nextFire(seen, cal)
 	due := len(seen.State.Firing) > 0 || len(seen.State.Active) > 0 ||

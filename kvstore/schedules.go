@@ -131,10 +131,23 @@ func (s *Schedules) List(ctx context.Context) ([]*protocol.Schedule, error) {
 	return out, nil
 }
 
-// Watch calls changed with the name of every schedule added, changed or deleted, until ctx ends:
-// coordinators evaluate a schedule again as soon as it changes instead of at their next tick.
-func (s *Schedules) Watch(ctx context.Context, changed func(name string)) error {
-	w, err := s.kv.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.MetaOnly())
+// ScheduleChange is one event of Follow: a schedule as stored now (nil when it was deleted),
+// or, with Ready, the end of the schedules that existed when Follow began.
+type ScheduleChange struct {
+	Name     string
+	Schedule *protocol.Schedule
+	Revision uint64
+	// Ready marks that every schedule stored when Follow began has been given.
+	Ready bool
+}
+
+// Follow gives f every schedule stored, then Ready, then every change (a schedule added,
+// changed or deleted) until ctx ends: coordinators keep their own view of the schedules from
+// it, instead of reading every schedule at every evaluation. A value that does not decode is
+// given as a deletion, so a view never holds what it cannot read; Follow returns an error only
+// when the watch cannot start or stops on its own.
+func (s *Schedules) Follow(ctx context.Context, f func(ScheduleChange)) error {
+	w, err := s.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("watch schedules: %w", err)
 	}
@@ -145,11 +158,23 @@ func (s *Schedules) Watch(ctx context.Context, changed func(name string)) error 
 			return nil
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("watch schedules: the watch stopped")
 			}
-			if e != nil {
-				changed(e.Key())
+			if e == nil {
+				f(ScheduleChange{Ready: true})
+				continue
 			}
+			change := ScheduleChange{Name: e.Key(), Revision: e.Revision()}
+			if e.Operation() == jetstream.KeyValuePut {
+				var sc protocol.Schedule
+				if json.Unmarshal(e.Value(), &sc) == nil {
+					change.Schedule = &sc
+				}
+			}
+			f(change)
 		}
 	}
 }
