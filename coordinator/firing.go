@@ -114,6 +114,7 @@ func (c *Coordinator) advance(ctx context.Context, sc *protocol.Schedule, now ti
 		c.miss(sc, late, now)
 		changed = true
 	}
+	decidedFrom := len(st.Firing)
 	for range maxSlotsPerEvaluation {
 		slot, ok := cal.Next(st.Cursor)
 		if !ok {
@@ -130,7 +131,31 @@ func (c *Coordinator) advance(ctx context.Context, sc *protocol.Schedule, now ti
 		}
 		decide(st, protocol.PendingSlot{Slot: slot, Key: slotKey(sc, slot), Overlap: sc.Policies.Overlap}, now)
 	}
+	if overlapOf(sc.Policies.Overlap) == protocol.OverlapCancelOther {
+		supersede(st, decidedFrom, now)
+	}
 	return changed, nil
+}
+
+// supersede keeps, of the slots decided to fire in this evaluation (st.Firing from index from),
+// only the latest: under cancel_other each slot's run would cancel the one before it, so slots
+// caught up together would otherwise all start at once, none of them running yet to be
+// cancelled. The others are recorded skipped. Slots decided in earlier evaluations are left
+// alone: their runs may have been submitted already.
+func supersede(st *protocol.ScheduleState, from int, now time.Time) {
+	if len(st.Firing)-from < 2 {
+		return
+	}
+	last := st.Firing[len(st.Firing)-1]
+	for _, p := range st.Firing[from : len(st.Firing)-1] {
+		st.Skipped++
+		record(st, protocol.SlotRecord{Slot: p.Slot, Outcome: protocol.SlotSkipped, Key: p.Key, At: now,
+			Error: "cancel_other: caught up with the later slot " + last.Slot.Format(time.RFC3339) + ", which started instead"})
+		last.Cancel = append(last.Cancel, p.Cancel...)
+	}
+	slices.Sort(last.Cancel)
+	last.Cancel = slices.Compact(last.Cancel)
+	st.Firing = append(st.Firing[:from], last)
 }
 
 // miss records slots as missed and moves the cursor past them.

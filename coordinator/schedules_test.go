@@ -654,3 +654,32 @@ func TestDecideAppliesTheOverlapPolicy(t *testing.T) {
 		}
 	}
 }
+
+// Under cancel_other, slots caught up together start one run, the latest: each would cancel the
+// one before it, so starting them all would run them side by side. The others are recorded
+// skipped, naming the slot that started.
+func TestScheduleCancelOtherCatchUpStartsOnlyTheLatestSlot(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	clock := newFakeClock(scheduleEpoch.Add(time.Second))
+	kill := e.startScheduler("c1", clock)
+	e.startTestWorker(scheduledJob)
+	e.addSchedule("latest", protocol.SchedulePolicies{Overlap: protocol.OverlapCancelOther, CatchupWindow: "1h"}, nil)
+	kill()
+	clock.advance(3 * time.Minute) // 12:01, 12:02 and 12:03 come while no coordinator runs
+	e.startScheduler("c2", clock)
+	sc := e.waitSchedule("latest", func(sc *protocol.Schedule) error {
+		if sc.State.Fired != 1 || sc.State.Skipped != 2 || len(sc.State.Firing)+len(sc.State.Active) > 0 {
+			return fmt.Errorf("fired %d skipped %d firing %d active %d", sc.State.Fired, sc.State.Skipped, len(sc.State.Firing), len(sc.State.Active))
+		}
+		return nil
+	})
+	runs := e.scheduledRuns("latest")
+	if len(runs) != 1 || len(runs[scheduleEpoch.Add(3*time.Minute)]) != 1 {
+		t.Fatalf("runs by slot %v, want one run, for 12:03", runs)
+	}
+	for _, h := range sc.State.History {
+		if h.Outcome == protocol.SlotSkipped && !strings.Contains(h.Error, "later slot 2026-06-01T12:03:00Z") {
+			t.Errorf("skipped slot %s says %q", h.Slot, h.Error)
+		}
+	}
+}
