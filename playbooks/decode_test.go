@@ -46,6 +46,7 @@ func TestParseRefusesBadDocuments(t *testing.T) {
 		message string
 	}{
 		{"malformed yaml", header + "tasks:\n  - shell: [\n", "", 6, "malformed YAML"},
+		{"tab indentation", header + "tasks:\n\t- shell:\n\t    command: ls\n", "", 6, "line 6 is indented with a tab: YAML indents with spaces only"},
 		{"unknown top-level key", header + "foo: bar\n", "foo", 5, `unknown key "foo"`},
 		{"misspelt top-level key", header + "task: []\n", "task", 5, `did you mean "tasks"?`},
 		{"unknown task key", header + "tasks:\n  - shell:\n      command: ls\n      bogus: 1\n", "tasks[0].shell.bogus", 8, `unknown key "bogus" for a shell task`},
