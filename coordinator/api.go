@@ -248,8 +248,12 @@ func (c *Coordinator) answer(r micro.Request, action policy.Action, f apiHandler
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
 	var resp any
-	who, err := c.identify(r.Subject(), r.Reply(), r.Headers(), r.Data(), time.Now())
+	now := time.Now()
+	who, err := c.identify(r.Subject(), r.Reply(), r.Headers(), r.Data(), now)
 	apiErr := c.refuseSignature(ctx, who, action, err)
+	if apiErr == nil {
+		who, ctx, apiErr = c.signIn(ctx, who, action, r.Headers(), now)
+	}
 	if apiErr == nil {
 		apiErr = strictRequest(r.Subject(), r.Data())
 	}
