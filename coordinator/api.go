@@ -130,6 +130,7 @@ func (c *Coordinator) serveInstance(readOnly bool) (micro.Service, error) {
 		{"cancel", protocol.CancelRunSubject, policy.Cancel, c.handleCancel},
 		{"prune", protocol.PruneRunsSubject, policy.Prune, c.handlePrune},
 		{"audit", protocol.AuditListSubject, policy.Audit, c.handleAuditList},
+		{"nodes_list", protocol.ListNodesSubject, policy.Read, c.handleListNodes},
 		{"schedule_add", protocol.ScheduleAddSubject, policy.Schedule, c.handleScheduleAdd},
 		{"schedule_update", protocol.ScheduleUpdateSubject, policy.Schedule, c.handleScheduleUpdate},
 		{"schedule_get", protocol.ScheduleGetSubject, policy.Read, c.handleScheduleGet},
@@ -195,6 +196,7 @@ var requestTypes = map[string]func() any{
 	protocol.CancelRunSubject: func() any { return &protocol.CancelRunRequest{} },
 	protocol.PruneRunsSubject: func() any { return &protocol.PruneRunsRequest{} },
 	protocol.AuditListSubject: func() any { return &protocol.AuditListRequest{} },
+	protocol.ListNodesSubject: func() any { return &protocol.ListNodesRequest{} },
 
 	protocol.ScheduleAddSubject:      func() any { return &protocol.ScheduleAddRequest{} },
 	protocol.ScheduleUpdateSubject:   func() any { return &protocol.ScheduleUpdateRequest{} },
