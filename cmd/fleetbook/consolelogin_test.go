@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nkeys"
+
+	"github.com/fleetbook/fleetbook/auth"
+	"github.com/fleetbook/fleetbook/coordinator"
+)
+
+// consoleLogin runs `console login ARGS` in this process (the command is wired under `console`
+// by console.go), with no nats context or NATS_* variable of the machine's in the way.
+func consoleLogin(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	for _, v := range []string{"NATS_CONTEXT", "NATS_URL", "NATS_CREDS", "NATS_NKEY", "NATS_USER", "NATS_PASSWORD", "NATS_TOKEN"} {
+		t.Setenv(v, "")
+	}
+	cmd := consoleLoginCommand()
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true // as under the root command
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err = cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+// `console login` prints the sign-in URL, its grant in the fragment, and the grant: signed by the
+// caller's key (the operator credentials of --data-dir, or --nkey), valid for --lifetime.
+func TestConsoleLoginPrintsASignInURL(t *testing.T) {
+	dataDir := t.TempDir()
+	setup, _, err := auth.Init(filepath.Join(dataDir, authDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opKey, err := auth.UserKey(setup.CredsPath(auth.RoleOperator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opPub, _ := opKey.PublicKey()
+
+	before := time.Now()
+	stdout, stderr, err := consoleLogin(t, "--data-dir", dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	grant, ok := strings.CutPrefix(lines[0], "http://127.0.0.1:8080/signin#grant=")
+	if !ok || len(lines) != 3 || lines[2] != "grant: "+grant {
+		t.Fatalf("output:\n%s", stdout)
+	}
+	g, err := coordinator.VerifySessionGrant(grant, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Key != opPub || g.ExpiresAt.Sub(g.IssuedAt) != 12*time.Hour || g.IssuedAt.Before(before.Add(-time.Second)) {
+		t.Errorf("grant %+v, want the operator's key %s for 12h from now", g, opPub)
+	}
+	if !strings.Contains(stderr, opPub) || !strings.Contains(stderr, "acts as you") {
+		t.Errorf("stderr does not say whose grant it is and what holding it means:\n%s", stderr)
+	}
+
+	// --nkey signs instead, --url and --lifetime are the caller's, --json prints one document.
+	kp, _ := nkeys.CreateUser()
+	seed, _ := kp.Seed()
+	pub, _ := kp.PublicKey()
+	seedFile := filepath.Join(t.TempDir(), "me.nk")
+	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, err = consoleLogin(t, "--data-dir", dataDir, "--nkey", seedFile, "--lifetime", "30m", "--url", "https://console.example.net/", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc signIn
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("--json: %v\n%s", err, stdout)
+	}
+	if doc.URL != "https://console.example.net/signin#grant="+doc.Grant || doc.Key != pub {
+		t.Errorf("--json: %+v", doc)
+	}
+	if g, err := coordinator.VerifySessionGrant(doc.Grant, time.Now()); err != nil || g.Key != pub || !g.ExpiresAt.Equal(doc.ExpiresAt) || g.ExpiresAt.Sub(g.IssuedAt) != 30*time.Minute {
+		t.Errorf("--json grant %+v (%v), want %s's for 30m until %s", g, err, pub, doc.ExpiresAt)
+	}
+}
+
+// Bad flags are refused (exit 2) naming the flag, before any grant is made; so is a caller with no
+// key to sign with.
+func TestConsoleLoginRefusals(t *testing.T) {
+	dataDir := t.TempDir()
+	if _, _, err := auth.Init(filepath.Join(dataDir, authDir)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--data-dir", dataDir, "--lifetime", "25h"}, "--lifetime"},
+		{[]string{"--data-dir", dataDir, "--lifetime", "0s"}, "--lifetime"},
+		{[]string{"--data-dir", dataDir, "--url", "ftp://console.example.net"}, "--url"},
+		{[]string{"--data-dir", dataDir, "--url", "http://console.example.net/#x"}, "--url"},
+		{[]string{"--data-dir", dataDir, "--url", "http:///signin"}, "--url"},
+		{[]string{"--data-dir", t.TempDir()}, "no identity key"},
+		{[]string{"--data-dir", dataDir, "--user", "me", "--password", "secret"}, "no identity key"},
+	} {
+		stdout, _, err := consoleLogin(t, tc.args...)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != exitRefused || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want exit 2 naming %s", tc.args, err, tc.want)
+		}
+		if stdout != "" {
+			t.Errorf("%v: a refusal printed %q", tc.args, stdout)
+		}
+	}
+}
