@@ -229,6 +229,14 @@ func TestOperatorMayCallTheAPIAndFollowEvents(t *testing.T) {
 	if err := nc.Publish(protocol.SubmitSubject, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
+	followEvents(t, nc)
+	op.allowed()
+}
+
+// followEvents follows a run's events on nc as `fleetbook run` does (an ordered consumer), or
+// fails the test.
+func followEvents(t *testing.T, nc *nats.Conn) {
+	t.Helper()
 	js, _ := jetstream.New(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -239,7 +247,6 @@ func TestOperatorMayCallTheAPIAndFollowEvents(t *testing.T) {
 	if _, err := cons.Fetch(1, jetstream.FetchMaxWait(100*time.Millisecond)); err != nil {
 		t.Fatalf("fetch events: %v", err)
 	}
-	op.allowed()
 }
 
 func TestViewerCanOnlyRead(t *testing.T) {
@@ -303,16 +310,7 @@ func TestConsoleMayOnlyCallTheAPIAndFollowEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, protocol.EventsStreamName, jetstream.OrderedConsumerConfig{FilterSubjects: []string{protocol.EventSubject(jobID.RunID)}})
-	if err != nil {
-		t.Fatalf("follow events: %v", err)
-	}
-	if _, err := cons.Fetch(1, jetstream.FetchMaxWait(100*time.Millisecond)); err != nil {
-		t.Fatalf("fetch events: %v", err)
-	}
+	followEvents(t, nc)
 	c.allowed()
 }
 

@@ -259,13 +259,18 @@ func TestBadSessionsRefused(t *testing.T) {
 	})
 }
 
-// sendSession is sendSigned for a request that carries the session grant session.
+// sendSession is sendSigned for a request that also carries the session grant session (none
+// when it is empty).
 func (e *env) sendSession(subject string, body []byte, key, ts, session string, sign func(reply string) []byte) error {
 	msg := &nats.Msg{Subject: subject, Reply: e.nc.NewInbox(), Data: body, Header: nats.Header{}}
 	msg.Header.Set(protocol.IdentityKeyHeader, key)
 	msg.Header.Set(protocol.TimestampHeader, ts)
-	msg.Header.Set(protocol.SessionHeader, session)
-	msg.Header.Set(protocol.SignatureHeader, base64.RawURLEncoding.EncodeToString(sign(msg.Reply)))
+	if session != "" {
+		msg.Header.Set(protocol.SessionHeader, session)
+	}
+	if sign != nil {
+		msg.Header.Set(protocol.SignatureHeader, base64.RawURLEncoding.EncodeToString(sign(msg.Reply)))
+	}
 	sub, err := e.nc.SubscribeSync(msg.Reply)
 	if err != nil {
 		return err
