@@ -2,18 +2,23 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
 	"github.com/fleetbook/fleetbook/auth"
 	"github.com/fleetbook/fleetbook/coordinator"
+	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/protocol"
 )
 
 // consoleLogin runs `console login ARGS` in this process (the command is wired under `console`
@@ -122,5 +127,67 @@ func TestConsoleLoginRefusals(t *testing.T) {
 		if stdout != "" {
 			t.Errorf("%v: a refusal printed %q", tc.args, stdout)
 		}
+	}
+}
+
+// End to end against `fleetbook up` and its default policy: the console credential, carrying the
+// grant `console login` made with the operator's key, acts as the operator; with the viewer's, as
+// the viewer (it reads, it may not submit); without a grant it may do nothing.
+func TestConsoleSignsInToUp(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	r := cli(t, dir, "run", writeFile(t, dir, "hello.yaml", okBook), "--embedded", "--data-dir", state, "--input", "who=signin", "--json")
+	if r.code != exitOK {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	var first struct{ ID string }
+	decodeOne(t, r.stdout, &first)
+	listen := fmt.Sprintf("127.0.0.1:%d", natstest.FreePorts(t, 1)[0])
+	startUp(t, dir, state, listen)
+
+	creds := func(role auth.Role) string { return filepath.Join(state, authDir, "creds", string(role)+".creds") }
+	consoleKey, err := auth.UserKey(creds(auth.RoleConsole))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("nats://"+listen, append([]nats.Option{nats.UserCredentials(creds(auth.RoleConsole))}, inboxOption(consoleKey)...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	console, err := coordinator.NewClient(nc, coordinator.WithIdentityKey(consoleKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grantOf := func(role auth.Role) string {
+		t.Helper()
+		stdout, _, err := consoleLogin(t, "--creds", creds(role), "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc signIn
+		if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc.Grant
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	runs, err := console.ForSession(grantOf(auth.RoleOperator)).List(ctx, 10)
+	if err != nil || len(runs) != 1 || runs[0].ID != first.ID {
+		t.Fatalf("the console as the operator lists %+v (%v), want run %s", runs, err, first.ID)
+	}
+	asViewer := console.ForSession(grantOf(auth.RoleViewer))
+	if _, err := asViewer.Get(ctx, first.ID); err != nil {
+		t.Errorf("the console as the viewer cannot read: %v", err)
+	}
+	_, err = asViewer.Submit(ctx, protocol.SubmitRequest{Version: protocol.SubmitVersion, Playbook: okBook, IdempotencyKey: "as-viewer"})
+	var apiErr *protocol.ErrorResponse
+	if !errors.As(err, &apiErr) || apiErr.Code != protocol.CodeForbidden || !strings.Contains(apiErr.Message, "viewer") {
+		t.Errorf("the console as the viewer submitted: %v", err)
+	}
+	if _, err := console.List(ctx, 10); !errors.As(err, &apiErr) || apiErr.Code != protocol.CodeForbidden || !strings.Contains(apiErr.Message, "console") {
+		t.Errorf("the console without a grant listed runs: %v", err)
 	}
 }
