@@ -190,4 +190,19 @@ func TestConsoleSignsInToUp(t *testing.T) {
 	if _, err := console.List(ctx, 10); !errors.As(err, &apiErr) || apiErr.Code != protocol.CodeForbidden || !strings.Contains(apiErr.Message, "console") {
 		t.Errorf("the console without a grant listed runs: %v", err)
 	}
+	// `fleetbook audit` names the viewer, and the console that carried the refused submit.
+	r = cli(t, dir, "audit", "--server", "nats://"+listen, "--data-dir", state, "--action", "submit")
+	if r.code != exitOK {
+		t.Fatalf("audit: exit %d: %s", r.code, r.stderr)
+	}
+	var denied []string
+	for line := range strings.Lines(r.stdout) {
+		if strings.Contains(line, " deny ") {
+			denied = append(denied, line)
+		}
+	}
+	consolePub, _ := consoleKey.PublicKey()
+	if len(denied) != 1 || !strings.Contains(denied[0], "viewer (") || !strings.Contains(denied[0], " via console ("+consolePub+")") {
+		t.Errorf("audit lists the refused submits %q, want one by the viewer via console:\n%s", denied, r.stdout)
+	}
 }
