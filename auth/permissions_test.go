@@ -229,6 +229,14 @@ func TestOperatorMayCallTheAPIAndFollowEvents(t *testing.T) {
 	if err := nc.Publish(protocol.SubmitSubject, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
+	followEvents(t, nc)
+	op.allowed()
+}
+
+// followEvents follows a run's events on nc as `fleetbook run` does (an ordered consumer), or
+// fails the test.
+func followEvents(t *testing.T, nc *nats.Conn) {
+	t.Helper()
 	js, _ := jetstream.New(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -239,7 +247,6 @@ func TestOperatorMayCallTheAPIAndFollowEvents(t *testing.T) {
 	if _, err := cons.Fetch(1, jetstream.FetchMaxWait(100*time.Millisecond)); err != nil {
 		t.Fatalf("fetch events: %v", err)
 	}
-	op.allowed()
 }
 
 func TestViewerCanOnlyRead(t *testing.T) {
@@ -266,6 +273,45 @@ func TestViewerCanOnlyRead(t *testing.T) {
 		}
 	}
 	v.allowed()
+}
+
+// A console credential calls the API and follows events, and nothing else: it publishes no job
+// or result, reads no secret, writes no run state, node or audit record, and answers no API.
+func TestConsoleMayOnlyCallTheAPIAndFollowEvents(t *testing.T) {
+	s := newSecured(t)
+	_, c := s.connect(auth.RoleConsole, "")
+	s.unchanged(func() {
+		c.publishRefused(protocol.JobSubject(protocol.DefaultPool, jobID), []byte(`{"id":"forged"}`))
+		c.publishRefused(protocol.ResultSubject(jobID), []byte(`{"success":true}`))
+		c.publishRefused(protocol.RunSubject(jobID.RunID), []byte(`{}`))
+		c.publishRefused(protocol.NodeRPCSubject("web1.example.net"), []byte(`{"agent":"service","action":"restart"}`))
+		c.publishRefused(protocol.BucketSubject(protocol.RunsBucket, jobID.RunID), []byte(`{"status":"success"}`))
+		c.publishRefused(protocol.BucketSubject(protocol.NodesBucket, "web1.example.net"), []byte(`{}`))
+		c.publishRefused(protocol.CancelSubject(jobID.RunID), nil)
+		c.publishRefused(protocol.AuditSubject("submit"), []byte(`{"decision":"allow"}`))
+		c.publishRefused("$JS.API.DIRECT.GET."+secretsKV, []byte(`{"last_by_subj":"$KV.fleetbook_secrets.x"}`))
+		c.publishRefused("$JS.API.STREAM.MSG.GET."+secretsKV, []byte(`{"seq":1}`))
+		c.publishRefused("$JS.API.CONSUMER.CREATE."+secretsKV, []byte(`{}`))
+		c.publishRefused("$JS.API.DIRECT.GET."+runsKV, []byte(`{"last_by_subj":"$KV.fleetbook_runs.x"}`))
+		c.publishRefused("$JS.API.CONSUMER.CREATE."+protocol.JobsStreamName, []byte(`{}`))
+		c.publishRefused("$JS.API.STREAM.PURGE."+protocol.JobsStreamName, nil)
+		c.publishRefused("$JS.API.STREAM.DELETE."+protocol.RunsStreamName, nil)
+		c.subscribeRefused("$KV.fleetbook_secrets.>")
+		c.subscribeRefused(protocol.JobsSubjectWildcard)
+		c.subscribeRefused(protocol.ResultsSubjectWildcard)
+		c.subscribeRefused(protocol.NodeRPCSubjectWildcard)
+		c.subscribeRefused(protocol.SubmitSubject)
+		c.subscribeRefused("_INBOX.>")
+	}, protocol.JobsStreamName, protocol.ResultsStreamName, protocol.RunsStreamName, runsKV, nodesKV, secretsKV)
+
+	nc, c := s.connect(auth.RoleConsole, "")
+	for _, subject := range []string{protocol.ListRunsSubject, protocol.GetRunSubject, protocol.SubmitSubject, protocol.ListNodesSubject} {
+		if err := nc.Publish(subject, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	followEvents(t, nc)
+	c.allowed()
 }
 
 func TestWorkerCannotSubmitOrWriteRunState(t *testing.T) {

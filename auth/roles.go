@@ -23,6 +23,10 @@ const (
 	// RoleViewer reads runs through the API and follows their events; it can submit, cancel or
 	// prune nothing.
 	RoleViewer Role = "viewer"
+	// RoleConsole is a web console (`fleetbook console`): it calls the API, for the identities
+	// that signed in to it (the policy's console action), and follows run events, as an
+	// operator does; it reaches no other stream and no bucket, and runs no job.
+	RoleConsole Role = "console"
 	// RoleCoordinator serves the API and drives runs: it provisions and writes fleetbook's
 	// streams and buckets. It never talks to nodes and never publishes results.
 	RoleCoordinator Role = "coordinator"
@@ -41,7 +45,7 @@ const (
 
 // Roles lists every role, in the order Init issues their credentials. RoleAgent is issued per
 // identity by Setup.Issue.
-var Roles = []Role{RoleOperator, RoleViewer, RoleCoordinator, RoleWorker, RoleFleet}
+var Roles = []Role{RoleOperator, RoleViewer, RoleConsole, RoleCoordinator, RoleWorker, RoleFleet}
 
 // ParseRole returns the role named s.
 func ParseRole(s string) (Role, error) {
@@ -49,7 +53,7 @@ func ParseRole(s string) (Role, error) {
 	if r == RoleAgent || slices.Contains(Roles, r) {
 		return r, nil
 	}
-	return "", fmt.Errorf("%w %q (one of operator, viewer, coordinator, worker, agent, fleet)", ErrUnknownRole, s)
+	return "", fmt.Errorf("%w %q (one of operator, viewer, console, coordinator, worker, agent, fleet)", ErrUnknownRole, s)
 }
 
 // InboxPrefix is the reply-subject prefix of a connection authenticated as user (a public user
@@ -89,8 +93,10 @@ func Permissions(role Role, user, identity string) (jwt.Permissions, error) {
 	var p jwt.Permissions
 	inbox := InboxPrefix(user) + ".>"
 	switch role {
-	case RoleOperator, RoleViewer:
-		if role == RoleOperator {
+	case RoleOperator, RoleViewer, RoleConsole:
+		// What a console may ask through the API is the policy's business (console and the
+		// signed-in identities' rights); on NATS it is an operator without a terminal.
+		if role != RoleViewer {
 			p.Pub.Allow.Add(apiWildcard)
 		} else {
 			p.Pub.Allow.Add(protocol.GetRunSubject, protocol.ListRunsSubject,

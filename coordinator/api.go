@@ -130,6 +130,7 @@ func (c *Coordinator) serveInstance(readOnly bool) (micro.Service, error) {
 		{"cancel", protocol.CancelRunSubject, policy.Cancel, c.handleCancel},
 		{"prune", protocol.PruneRunsSubject, policy.Prune, c.handlePrune},
 		{"audit", protocol.AuditListSubject, policy.Audit, c.handleAuditList},
+		{"nodes_list", protocol.ListNodesSubject, policy.Read, c.handleListNodes},
 		{"schedule_add", protocol.ScheduleAddSubject, policy.Schedule, c.handleScheduleAdd},
 		{"schedule_update", protocol.ScheduleUpdateSubject, policy.Schedule, c.handleScheduleUpdate},
 		{"schedule_get", protocol.ScheduleGetSubject, policy.Read, c.handleScheduleGet},
@@ -195,6 +196,7 @@ var requestTypes = map[string]func() any{
 	protocol.CancelRunSubject: func() any { return &protocol.CancelRunRequest{} },
 	protocol.PruneRunsSubject: func() any { return &protocol.PruneRunsRequest{} },
 	protocol.AuditListSubject: func() any { return &protocol.AuditListRequest{} },
+	protocol.ListNodesSubject: func() any { return &protocol.ListNodesRequest{} },
 
 	protocol.ScheduleAddSubject:      func() any { return &protocol.ScheduleAddRequest{} },
 	protocol.ScheduleUpdateSubject:   func() any { return &protocol.ScheduleUpdateRequest{} },
@@ -248,8 +250,12 @@ func (c *Coordinator) answer(r micro.Request, action policy.Action, f apiHandler
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
 	var resp any
-	who, err := c.identify(r.Subject(), r.Reply(), r.Headers(), r.Data(), time.Now())
+	now := time.Now()
+	who, err := c.identify(r.Subject(), r.Reply(), r.Headers(), r.Data(), now)
 	apiErr := c.refuseSignature(ctx, who, action, err)
+	if apiErr == nil {
+		who, ctx, apiErr = c.signIn(ctx, who, action, r.Headers(), now)
+	}
 	if apiErr == nil {
 		apiErr = strictRequest(r.Subject(), r.Data())
 	}

@@ -52,6 +52,7 @@ func (c *Coordinator) permit(ctx context.Context, who protocol.Identity, action 
 	rec := protocol.AuditRecord{
 		Version: protocol.AuditVersion, Time: time.Now().UTC(), Identity: who, Action: string(action),
 		RunID: runID, Decision: protocol.DecisionAllow, Reason: d.Reason, Coordinator: c.opts.name,
+		Via: viaOf(ctx, who),
 	}
 	if pb != nil {
 		rec.Playbook = pb.Name

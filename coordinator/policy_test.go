@@ -2,14 +2,12 @@ package coordinator
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
@@ -223,31 +221,7 @@ func TestForbiddenSubmitStoresNothingAndPayloadIdentityIsIgnored(t *testing.T) {
 // sendSigned sends body to subject from an inbox of its own, with the key and timestamp headers
 // given and the signature sign makes for that inbox (none when sign is nil), as a forger would.
 func (e *env) sendSigned(subject string, body []byte, key, ts string, sign func(reply string) []byte) error {
-	msg := &nats.Msg{Subject: subject, Reply: e.nc.NewInbox(), Data: body, Header: nats.Header{}}
-	msg.Header.Set(protocol.IdentityKeyHeader, key)
-	msg.Header.Set(protocol.TimestampHeader, ts)
-	if sign != nil {
-		msg.Header.Set(protocol.SignatureHeader, base64.RawURLEncoding.EncodeToString(sign(msg.Reply)))
-	}
-	sub, err := e.nc.SubscribeSync(msg.Reply)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := e.nc.PublishMsg(msg); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	reply, err := sub.NextMsgWithContext(ctx)
-	if err != nil {
-		return err
-	}
-	var apiErr protocol.ErrorResponse
-	if reply.Header.Get(protocol.ErrorCodeHeader) == "" || json.Unmarshal(reply.Data, &apiErr) != nil {
-		return nil
-	}
-	return &apiErr
+	return e.sendSession(subject, body, key, ts, "", sign)
 }
 
 // signer returns a sign function for sendSigned: kp's signature of a request to subject with body.

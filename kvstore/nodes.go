@@ -190,6 +190,11 @@ func encodeNode(info *protocol.NodeInfo) ([]byte, error) {
 		info.Version = protocol.NodeInfoVersion
 	}
 	info.Seen = time.Now().UTC()
+	// A caller that keeps its registrations between refreshes (RegisterAll's slice, which the
+	// agent reuses) keeps the time of the first one.
+	if info.Registered.IsZero() {
+		info.Registered = info.Seen
+	}
 	data, err := json.Marshal(info)
 	if err != nil {
 		return nil, fmt.Errorf("encode node %s: %w", info.Identity, err)

@@ -161,7 +161,7 @@ func parseRule(i int, rd ruleDoc, known map[string]bool) (rule, []Problem) {
 		for _, a := range r.allow {
 			if !a.scoped() {
 				probs = append(probs, Problem{base + ".allow", rd.Allow.Line,
-					fmt.Sprintf("%s acts on every playbook's runs: a rule limited by playbooks or tags cannot grant it", a)})
+					fmt.Sprintf("%s is not about one playbook's runs: a rule limited by playbooks or tags cannot grant it", a)})
 			}
 		}
 	}

@@ -26,13 +26,18 @@ const (
 	// playbook. Adding or changing one also needs submit on its playbook, which every slot's run
 	// is asked for again; reading schedules is read.
 	Schedule Action = "schedule"
+	// Console lets an identity act for the identities that signed in to it (a web console
+	// carrying their session grants): each such request is decided as the signed-in identity's
+	// own. By itself it grants nothing else: a console without a grant may do nothing.
+	Console Action = "console"
 )
 
 // Actions lists every action, in the order the documentation gives them.
-var Actions = []Action{Submit, Cancel, Prune, Read, Audit, Schedule}
+var Actions = []Action{Submit, Cancel, Prune, Read, Audit, Schedule, Console}
 
 // scoped reports whether a rule's playbooks and tags limit the action: prune and audit act on
-// every run at once, so only a rule for every playbook grants them.
+// every run at once, and console is about identities, not playbooks, so only a rule for every
+// playbook grants them.
 func (a Action) scoped() bool { return a == Submit || a == Cancel || a == Read || a == Schedule }
 
 // Who values with a meaning of their own.

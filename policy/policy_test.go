@@ -47,6 +47,7 @@ func TestParseErrorsNameFieldAndLine(t *testing.T) {
 		{"key twice", "identities:\n  a: " + alice + "\n  b: " + alice + "\nrules: []\n", []string{"line 3", "identities.b", "also given to a"}},
 		{"bad glob", ok + "  - who: [alice]\n    allow: [read]\n    playbooks: [\"web-[\"]\n", []string{"line 6", "rules[0].playbooks[0]", "glob"}},
 		{"prune limited to playbooks", ok + "  - who: [alice]\n    allow: [prune]\n    playbooks: [web-*]\n", []string{"line 5", "rules[0].allow", "prune"}},
+		{"console limited to playbooks", ok + "  - who: [alice]\n    allow: [console]\n    tags: [ci]\n", []string{"line 5", "rules[0].allow", "console"}},
 		{"two documents", ok + "  - who: [alice]\n    allow: [read]\n---\nrules: []\n", []string{"second"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -150,6 +151,28 @@ rules:
 	}
 	if p.NameOf(stranger) != "" || p.NameOf(alice) != "alice" || p.NameOf("") != Unsigned {
 		t.Error("NameOf disagrees with identities")
+	}
+}
+
+// console lets an identity act for those who signed in to it and grants nothing else; no other
+// action, not even every action for every playbook, includes it.
+func TestConsoleAction(t *testing.T) {
+	alice, console := userKey(t), userKey(t)
+	p, err := Parse([]byte("identities:\n  alice: " + alice + "\n  console: " + console + "\n" +
+		"rules:\n  - who: [console]\n    allow: [console]\n  - who: [alice]\n    allow: [submit, cancel, prune, read, audit, schedule]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.Decide(console, Console, "", nil); !d.Allowed || !strings.Contains(d.Reason, "rules[0]") {
+		t.Errorf("console may not act for others: %+v", d)
+	}
+	for _, a := range Actions {
+		if d := p.Decide(console, a, "web", nil); d.Allowed != (a == Console) {
+			t.Errorf("console, %s: %+v", a, d)
+		}
+	}
+	if d := p.Decide(alice, Console, "", nil); d.Allowed || !strings.Contains(d.Reason, "no rule allows alice to console") {
+		t.Errorf("alice may act for others: %+v", d)
 	}
 }
 

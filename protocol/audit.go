@@ -49,9 +49,13 @@ const (
 type AuditRecord struct {
 	Version int       `json:"version"`
 	Time    time.Time `json:"time"`
-	// Identity is who asked; Name and Key as in Identity.
+	// Identity is who asked; Name and Key as in Identity. For a request a console carried with
+	// a session grant, the identity that signed in.
 	Identity Identity `json:"identity"`
-	// Action is the policy action: submit, cancel, prune, read, audit or schedule.
+	// Via is the console that carried the request for Identity (its own signature, with
+	// Identity's session grant); absent when Identity sent the request itself.
+	Via *Identity `json:"via,omitempty"`
+	// Action is the policy action: submit, cancel, prune, read, audit, schedule or console.
 	Action string `json:"action"`
 	// Playbook is the playbook the action is about, when it is about one.
 	Playbook string `json:"playbook,omitempty"`

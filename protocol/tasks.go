@@ -82,6 +82,8 @@ type NodeInfo struct {
 	Agents   []AgentInfo    `json:"agents,omitempty"`
 	// Seen is when the agent last refreshed its registration.
 	Seen time.Time `json:"seen"`
+	// Registered is when the agent serving the node first registered it (since it started).
+	Registered time.Time `json:"registered,omitzero"`
 }
 
 // ListNodesRequest asks for a page of the node registry, the most recently seen first.
@@ -94,10 +96,25 @@ type ListNodesRequest struct {
 	Search string `json:"search,omitempty"`
 }
 
+// NodeSummary is one node of a ListNodesResponse: its registration without the facts'
+// values, which are the node's own business and can be large.
+type NodeSummary struct {
+	Identity string      `json:"identity"`
+	Agents   []AgentInfo `json:"agents"`
+	// Facts is how many facts the node has; FactNames are their names, sorted.
+	Facts     int      `json:"facts"`
+	FactNames []string `json:"fact_names,omitempty"`
+	Classes   []string `json:"classes,omitempty"`
+	// Seen is when the node's agent last refreshed its registration; Registered when it first
+	// registered the node (since it started; absent for an agent older than this field).
+	Seen       time.Time `json:"seen"`
+	Registered time.Time `json:"registered,omitzero"`
+}
+
 // ListNodesResponse answers a ListNodesRequest.
 type ListNodesResponse struct {
-	Version int        `json:"version"`
-	Nodes   []NodeInfo `json:"nodes"`
+	Version int           `json:"version"`
+	Nodes   []NodeSummary `json:"nodes"`
 	// Total is the number of nodes that match the request's Search.
 	Total int `json:"total"`
 	// NextOffset, when not 0, is the Offset of the next page.

@@ -55,7 +55,12 @@ Reading them needs the policy's audit right.`,
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TIME\tIDENTITY\tACTION\tPLAYBOOK\tRUN\tDECISION\tREASON")
 			for _, r := range recs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Local().Format(time.DateTime), r.Identity,
+				who := r.Identity.String()
+				if r.Via != nil {
+					// A console carried the request for the identity that signed in to it.
+					who += " via " + r.Via.String()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Local().Format(time.DateTime), who,
 					r.Action, dash(r.Playbook), dash(r.RunID), r.Decision, r.Reason)
 			}
 			return tw.Flush()
@@ -67,7 +72,7 @@ Reading them needs the policy's audit right.`,
 	cmd.Flags().Var(ageValue{&since}, "since", "only records of the last DURATION: 90m, 36h, 7d (default: all that are kept)")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 100, "show at most the newest N matching records")
 	cmd.Flags().StringVar(&identity, "identity", "", "only records of this identity (name or public key)")
-	cmd.Flags().StringVar(&action, "action", "", "only records of this action: submit, cancel, prune, read or audit")
+	cmd.Flags().StringVar(&action, "action", "", "only records of this action: submit, cancel, prune, read, audit, schedule or console")
 	return cmd
 }
 

@@ -100,7 +100,7 @@ func authIssueCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "issue ROLE",
-		Short: "Issue a new credential of ROLE (operator, viewer, coordinator, worker, agent, fleet)",
+		Short: "Issue a new credential of ROLE (operator, viewer, console, coordinator, worker, agent, fleet)",
 		Long: `Issue a new credential: a user JWT signed by the account's signing key, with the permissions
 of ROLE, and its seed. An agent credential is for one node (--identity): it may answer requests
 on that node's subject and write that node's registration only. The credential is printed (or

@@ -16,7 +16,7 @@ import (
 const policyFile = "policy.yaml"
 
 // ensurePolicy writes the default policy of setup unless it has one: the operator credential may
-// do everything, the viewer read. Operators edit it to name more identities (docs/security.md).
+// do everything, the viewer read, and the console act for the identities that sign in to it. Operators edit it to name more identities (docs/security.md).
 func ensurePolicy(s *auth.Setup) (string, error) {
 	path := filepath.Join(s.Dir, policyFile)
 	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
@@ -29,10 +29,11 @@ func ensurePolicy(s *auth.Setup) (string, error) {
 	return path, os.WriteFile(path, []byte(doc), 0o600)
 }
 
-// defaultPolicy is the policy fleetbook makes for the operator and viewer credentials of s.
+// defaultPolicy is the policy fleetbook makes for the operator, viewer and console credentials
+// of s. The console may do nothing of its own: only what the identities that sign in to it may.
 func defaultPolicy(s *auth.Setup) (string, error) {
 	keys := map[auth.Role]string{}
-	for _, r := range []auth.Role{auth.RoleOperator, auth.RoleViewer} {
+	for _, r := range []auth.Role{auth.RoleOperator, auth.RoleViewer, auth.RoleConsole} {
 		kp, err := auth.UserKey(s.CredsPath(r))
 		if err != nil {
 			return "", err
@@ -44,12 +45,15 @@ func defaultPolicy(s *auth.Setup) (string, error) {
 identities:
   operator: %s
   viewer: %s
+  console: %s
 rules:
   - who: [operator]
     allow: [submit, cancel, prune, read, audit, schedule]
   - who: [viewer]
     allow: [read]
-`, keys[auth.RoleOperator], keys[auth.RoleViewer]), nil
+  - who: [console]
+    allow: [console]
+`, keys[auth.RoleOperator], keys[auth.RoleViewer], keys[auth.RoleConsole]), nil
 }
 
 // rotatePolicy runs rotate and, if the setup's policy is still the default one fleetbook made,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fleetbook/fleetbook/auth"
 	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/policy"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -199,12 +200,16 @@ func TestAuthRotateKeepsRunsAndTheDefaultPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	oldConsole := consolePolicyKey(t, filepath.Join(state, "auth"))
 	if r := cli(t, dir, "auth", "rotate", "--dir", filepath.Join(state, "auth")); r.code != exitOK {
 		t.Fatalf("auth rotate: exit %d: %s", r.code, r.stderr)
 	}
 	after, err := os.ReadFile(filepath.Join(state, "auth", "creds", "operator.creds"))
 	if err != nil || bytes.Equal(before, after) {
 		t.Fatalf("the operator credential was not issued again (%v)", err)
+	}
+	if newConsole := consolePolicyKey(t, filepath.Join(state, "auth")); newConsole == oldConsole {
+		t.Errorf("the console credential was not issued again, or the policy still names its old key")
 	}
 	checkListed(t, dir, []string{"--embedded", "--data-dir", state}, first.ID)
 }
@@ -289,4 +294,28 @@ func mkdir(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// consolePolicyKey returns the console credential's key of the setup in dir, after checking that
+// the setup's policy names it console and gives it the console action only.
+func consolePolicyKey(t *testing.T, dir string) string {
+	t.Helper()
+	kp, err := auth.UserKey(filepath.Join(dir, "creds", "console.creds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := kp.PublicKey()
+	p, err := policy.Load(filepath.Join(dir, "policy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name := p.NameOf(key); name != "console" {
+		t.Fatalf("the policy names the console credential %q, want console", name)
+	}
+	for _, a := range policy.Actions {
+		if d := p.Decide(key, a, "hello", nil); d.Allowed != (a == policy.Console) {
+			t.Errorf("the default policy, console %s: %+v", a, d)
+		}
+	}
+	return key
 }
