@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -333,101 +332,6 @@ func (c *Coordinator) handleGet(ctx context.Context, r apiRequest) (any, *protoc
 		rep.Document, rep.Source, rep.Files = rec.Document, rec.Source, rec.Files
 	}
 	return rep, nil
-}
-
-// handleList lists the newest runs the caller may read: a run of a playbook it may not read is
-// left out, so a listing can hold fewer runs than its limit.
-func (c *Coordinator) handleList(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
-	var req protocol.ListRunsRequest
-	if len(r.data) > 0 {
-		if err := json.Unmarshal(r.data, &req); err != nil {
-			return nil, apiError(protocol.CodeBadRequest, "decode list request: %v", err)
-		}
-	}
-	if _, apiErr := c.permit(ctx, r.who, policy.Read, nil, ""); apiErr != nil {
-		return nil, apiErr
-	}
-	limit := req.Limit
-	if limit <= 0 {
-		limit = defaultListLimit
-	}
-	for _, st := range req.Status {
-		if st != protocol.StatusPending && st != protocol.StatusRunning && !st.Final() {
-			return nil, apiError(protocol.CodeBadRequest, "status: unknown run status %q (pending, running, success, failed or cancelled)", st)
-		}
-	}
-	// A filtered or paged listing reads every record (newest first) and keeps the matching ones;
-	// an unfiltered one reads only the newest limit (+1 to know whether there is a next page).
-	read := limit + 1
-	if listFiltered(req) || req.WithCounts {
-		read = 0
-	}
-	recs, err := c.runs.List(ctx, read)
-	if err != nil {
-		return nil, apiError(protocol.CodeInternal, "list runs: %v", err)
-	}
-	resp := protocol.ListRunsResponse{Version: protocol.SubmitVersion, Runs: []protocol.RunSummary{}}
-	if req.WithCounts {
-		resp.Counts = c.countByStatus(r.who, req, recs)
-	}
-	paging := req.Before != ""
-	for _, rec := range recs {
-		if paging {
-			paging = rec.ID != req.Before
-			continue
-		}
-		if !listMatches(req, rec) || !c.decide(r.who, policy.Read, &rec.Playbook).Allowed {
-			continue
-		}
-		if len(resp.Runs) == limit {
-			resp.Next = resp.Runs[limit-1].ID
-			break
-		}
-		resp.Runs = append(resp.Runs, protocol.RunSummary{
-			ID: rec.ID, Playbook: rec.Playbook, Status: rec.Status, Error: rec.Error, SubmittedBy: rec.SubmittedBy,
-			Schedule: rec.Schedule, ScheduledFor: rec.ScheduledFor, Parent: rec.Parent,
-			CreatedAt: rec.CreatedAt, StartedAt: rec.StartedAt, EndedAt: rec.EndedAt,
-		})
-	}
-	return resp, nil
-}
-
-// countByStatus counts, by status, the records of recs that match every filter of req but its
-// status (and its page) and that who may read.
-func (c *Coordinator) countByStatus(who protocol.Identity, req protocol.ListRunsRequest, recs []*protocol.RunRecord) map[protocol.RunStatus]int {
-	counts := map[protocol.RunStatus]int{}
-	req.Status = nil
-	for _, rec := range recs {
-		if listMatches(req, rec) && c.decide(who, policy.Read, &rec.Playbook).Allowed {
-			counts[rec.Status]++
-		}
-	}
-	return counts
-}
-
-// listFiltered reports whether req filters or pages the listing.
-func listFiltered(req protocol.ListRunsRequest) bool {
-	return req.Schedule != "" || len(req.Status) > 0 || req.Playbook != "" || req.Submitter != "" ||
-		!req.Since.IsZero() || !req.Until.IsZero() || req.Before != ""
-}
-
-// listMatches reports whether rec passes every filter of req.
-func listMatches(req protocol.ListRunsRequest, rec *protocol.RunRecord) bool {
-	switch {
-	case req.Schedule != "" && rec.Schedule != req.Schedule:
-		return false
-	case len(req.Status) > 0 && !slices.Contains(req.Status, rec.Status):
-		return false
-	case req.Playbook != "" && rec.Playbook.Name != req.Playbook:
-		return false
-	case req.Submitter != "" && rec.SubmittedBy.Name != req.Submitter && rec.SubmittedBy.Key != req.Submitter:
-		return false
-	case !req.Since.IsZero() && rec.CreatedAt.Before(req.Since):
-		return false
-	case !req.Until.IsZero() && !rec.CreatedAt.Before(req.Until):
-		return false
-	}
-	return true
 }
 
 // ListRuns returns the runs req asks for, newest first, and the cursor of the next page ("" when

@@ -32,6 +32,8 @@ type Coordinator struct {
 	schedules   *kvstore.Schedules
 	// router hands results to the drivers of their runs.
 	router *resultRouter
+	// list is the run index listings are served from.
+	list listIndex
 	// scheduleEvaluations counts the evaluations of every schedule (runSchedules' rounds), for
 	// the tests that check what a round costs.
 	scheduleEvaluations atomic.Int64
@@ -86,6 +88,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		return err
 	}
 	defer svc.Stop()
+	defer c.stopIndex()
 
 	pull, err := c.pullRuns(ctx)
 	if err != nil {

@@ -50,6 +50,30 @@ func (e *env) startCoordinator(name string, opts ...Option) (kill func()) {
 	e.t.Helper()
 	nc, _ := natstest.Connect(e.t, e.url)
 	opts = append([]Option{WithName(name), WithLease(time.Second), WithReconcile(200 * time.Millisecond)}, opts...)
+	_, stop := e.launch(nc, opts...)
+	var once sync.Once
+	kill = func() {
+		once.Do(func() {
+			nc.Close()
+			stop()
+		})
+	}
+	e.t.Cleanup(kill)
+	return kill
+}
+
+// runCoordinatorOn runs a coordinator with opts on nc until the test ends, for a test that reads
+// the connection's statistics or the coordinator's counters.
+func (e *env) runCoordinatorOn(nc *nats.Conn, opts ...Option) *Coordinator {
+	e.t.Helper()
+	c, stop := e.launch(nc, opts...)
+	e.t.Cleanup(stop)
+	return c
+}
+
+// launch runs a coordinator on nc; stop ends it and waits until it returned.
+func (e *env) launch(nc *nats.Conn, opts ...Option) (c *Coordinator, stop func()) {
+	e.t.Helper()
 	c, err := New(nc, opts...)
 	if err != nil {
 		e.t.Fatal(err)
@@ -57,16 +81,7 @@ func (e *env) startCoordinator(name string, opts ...Option) (kill func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = c.Run(ctx) }()
-	var once sync.Once
-	kill = func() {
-		once.Do(func() {
-			nc.Close()
-			cancel()
-			<-done
-		})
-	}
-	e.t.Cleanup(kill)
-	return kill
+	return c, func() { cancel(); <-done }
 }
 
 // testWorker executes jobs with a function, recording every execution: it stands in for the

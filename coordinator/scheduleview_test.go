@@ -1,7 +1,6 @@
 package coordinator
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -19,14 +18,7 @@ func TestScheduleRoundsReadNothingUntilASlotIsDue(t *testing.T) {
 	e := newEnv(t, kvstore.Config{})
 	clock := newFakeClock(scheduleEpoch.Add(time.Second))
 	nc, _ := natstest.Connect(t, e.url)
-	c, err := New(nc, WithName("viewer"), WithLease(time.Second), WithClock(clock.now), WithScheduleTick(10*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	c := e.runCoordinatorOn(nc, WithName("viewer"), WithLease(time.Second), WithClock(clock.now), WithScheduleTick(10*time.Millisecond))
 	e.startTestWorker(succeed)
 	e.awaitScheduleAPI()
 

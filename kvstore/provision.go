@@ -155,8 +155,11 @@ func (c Config) Buckets() []jetstream.KeyValueConfig {
 			Bucket:      protocol.RunsBucket,
 			Description: "fleetbook run records",
 			History:     5,
-			Storage:     c.storage(),
-			Replicas:    c.replicas(),
+			// Enables the expiring marker a pruned record leaves (RunPurgeMarkerTTL); the bucket
+			// has no age limit, so the server itself writes no marker.
+			LimitMarkerTTL: time.Second,
+			Storage:        c.storage(),
+			Replicas:       c.replicas(),
 		},
 		{
 			Bucket:      protocol.SubmissionsBucket,

@@ -16,7 +16,6 @@ import (
 // Runs that have not ended are never touched, however old.
 type Retention struct {
 	runs        *Runs
-	records     jetstream.Stream
 	submissions jetstream.Stream
 	events      jetstream.Stream
 	attempts    jetstream.Stream
@@ -38,7 +37,6 @@ func OpenRetention(ctx context.Context, js jetstream.JetStream) (*Retention, err
 	}
 	r := &Retention{runs: runs}
 	for name, s := range map[string]*jetstream.Stream{
-		protocol.BucketStreamName(protocol.RunsBucket):        &r.records,
 		protocol.BucketStreamName(protocol.SubmissionsBucket): &r.submissions,
 		protocol.EventsStreamName:                             &r.events,
 		protocol.BucketStreamName(protocol.AttemptsBucket):    &r.attempts,
@@ -111,5 +109,14 @@ func (r *Retention) prune(ctx context.Context, rec *protocol.RunRecord) error {
 			return err
 		}
 	}
-	return purge(r.records, protocol.BucketSubject(protocol.RunsBucket, rec.ID))
+	// The record goes with a purge marker that expires, not a stream purge: run indexes
+	// (RunIndex) learn of the removal from it, and it leaves nothing behind once they have.
+	if err := r.runs.kv.Purge(ctx, rec.ID, jetstream.PurgeTTL(RunPurgeMarkerTTL)); err != nil {
+		return fmt.Errorf("prune run %s: purge its record: %w", rec.ID, err)
+	}
+	return nil
 }
+
+// RunPurgeMarkerTTL is how long the marker a pruned run's record leaves is kept: long enough for
+// a run index that lost its connection to come back and see it.
+const RunPurgeMarkerTTL = 24 * time.Hour

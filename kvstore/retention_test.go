@@ -125,13 +125,27 @@ func TestPruneDeletesOnlyRunsEndedBeforeTheCutoff(t *testing.T) {
 			t.Errorf("run %s kept %v, want %v", id, got, want)
 		}
 	}
-	// Nothing is left of the pruned records, not even a delete marker.
+	// Nothing is left of the pruned records but a purge marker, which expires (run indexes
+	// learn of the removal from it).
 	info, err := f.runs.kv.Status(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Values() != 3 {
-		t.Errorf("runs bucket holds %d values, want 3", info.Values())
+	if info.Values() != 3+2 {
+		t.Errorf("runs bucket holds %d values, want the 3 kept and 2 markers", info.Values())
+	}
+	stream, err := f.js.Stream(t.Context(), protocol.BucketStreamName(protocol.RunsBucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{endedLongAgo, failedLongAgo} {
+		m, err := stream.GetLastMsgForSubject(t.Context(), protocol.BucketSubject(protocol.RunsBucket, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Header.Get("KV-Operation") != "PURGE" || m.Header.Get(jetstream.MsgTTLHeader) == "" || len(m.Data) != 0 {
+			t.Errorf("run %s left %v %q, want only an expiring purge marker", id, m.Header, m.Data)
+		}
 	}
 	// A second pass finds nothing more to do.
 	if res, err := ret.Prune(t.Context(), cutoff); err != nil || res.Pruned != 0 {

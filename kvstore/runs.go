@@ -9,14 +9,17 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
 // Runs keeps run records, one key per run id, each change a compare-and-set on its revision.
+// Every write carries the record's summary in the RunSummaryHeader, for RunIndex.
 type Runs struct {
 	kv jetstream.KeyValue
+	js jetstream.JetStream
 }
 
 // OpenRuns binds to the runs bucket, which Provision must have created.
@@ -25,17 +28,67 @@ func OpenRuns(ctx context.Context, js jetstream.JetStream) (*Runs, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runs{kv: kv}, nil
+	return &Runs{kv: kv, js: js}, nil
 }
 
 // Create stores a new record; ErrExists if the run id is taken.
 func (r *Runs) Create(ctx context.Context, rec *protocol.RunRecord) (uint64, error) {
+	rev, err := r.write(ctx, rec, 0)
+	if errors.Is(err, errWrongRevision) {
+		// As the KV API's Create: a key whose last revision deleted it may be created again.
+		if marker, ok := r.deletedAt(ctx, rec.ID); ok {
+			rev, err = r.write(ctx, rec, marker)
+		}
+	}
+	if errors.Is(err, errWrongRevision) {
+		return 0, fmt.Errorf("create run %s: %w", rec.ID, ErrExists)
+	}
+	return rev, err
+}
+
+// deletedAt returns the revision of key's delete or purge marker, if its last revision is one.
+func (r *Runs) deletedAt(ctx context.Context, key string) (uint64, bool) {
+	s, err := r.js.Stream(ctx, protocol.BucketStreamName(protocol.RunsBucket))
+	if err != nil {
+		return 0, false
+	}
+	m, err := s.GetLastMsgForSubject(ctx, protocol.BucketSubject(protocol.RunsBucket, key))
+	if err != nil || m.Header.Get(kvOperationHeader) == "" {
+		return 0, false
+	}
+	return m.Sequence, true
+}
+
+// kvOperationHeader marks a KV delete or purge marker (JetStream's KV convention).
+const kvOperationHeader = "KV-Operation"
+
+// errWrongRevision is write's refusal: the key is not at the revision given.
+var errWrongRevision = errors.New("wrong revision")
+
+// write stores rec if its key is at revision rev (0: the key does not exist) and returns the new
+// revision; errWrongRevision if it is not. It publishes to the key's subject itself, as the KV
+// API does, to add the summary header the KV API cannot.
+func (r *Runs) write(ctx context.Context, rec *protocol.RunRecord, rev uint64) (uint64, error) {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return 0, fmt.Errorf("encode run %s: %w", rec.ID, err)
 	}
-	rev, err := r.kv.Create(ctx, rec.ID, b)
-	return rev, translate("create run", rec.ID, err)
+	sum, err := json.Marshal(rec.Summary())
+	if err != nil {
+		return 0, fmt.Errorf("encode run %s: %w", rec.ID, err)
+	}
+	m := &nats.Msg{Subject: protocol.BucketSubject(protocol.RunsBucket, rec.ID), Data: b,
+		Header: nats.Header{protocol.RunSummaryHeader: []string{string(sum)}}}
+	ack, err := r.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
+		return 0, errWrongRevision
+	case err != nil:
+		return 0, fmt.Errorf("write run %s: %w", rec.ID, err)
+	}
+	return ack.Sequence, nil
 }
 
 // Get loads a record and its revision; ErrNotFound if there is none.
@@ -54,12 +107,14 @@ func (r *Runs) Get(ctx context.Context, id string) (*protocol.RunRecord, uint64,
 // Update replaces the record if it is still at revision rev and returns the new revision;
 // ErrConflict if somebody changed it in between.
 func (r *Runs) Update(ctx context.Context, rec *protocol.RunRecord, rev uint64) (uint64, error) {
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return 0, fmt.Errorf("encode run %s: %w", rec.ID, err)
+	if rev == 0 {
+		return 0, fmt.Errorf("update run %s: revision 0 (Create makes records)", rec.ID)
 	}
-	nrev, err := r.kv.Update(ctx, rec.ID, b, rev)
-	return nrev, translate("update run", rec.ID, err)
+	nrev, err := r.write(ctx, rec, rev)
+	if errors.Is(err, errWrongRevision) {
+		return 0, fmt.Errorf("update run %s: %w", rec.ID, ErrConflict)
+	}
+	return nrev, err
 }
 
 // List returns up to limit records, newest first (limit <= 0: all).

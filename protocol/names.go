@@ -145,6 +145,10 @@ const (
 	// SessionHeader carries a session grant (see SessionGrant) on an API request a console sends
 	// on behalf of the identity that signed in to it.
 	SessionHeader = "Fleetbook-Session"
+	// RunSummaryHeader carries, on every write of a run record, the record's RunSummary as JSON:
+	// a headers-only consumer of the runs bucket reads every run's summary without its record,
+	// which is what the runs listing is served from (kvstore.RunIndex).
+	RunSummaryHeader = "Fleetbook-Run-Summary"
 )
 
 // RunSubject is the subject of run id's run message.

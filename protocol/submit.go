@@ -1,6 +1,9 @@
 package protocol
 
-import "time"
+import (
+	"time"
+	"unicode/utf8"
+)
 
 // SubmitVersion is the version of SubmitRequest and SubmitResponse.
 const SubmitVersion = 1
@@ -109,6 +112,28 @@ type RunSummary struct {
 	CreatedAt time.Time `json:"created_at"`
 	StartedAt time.Time `json:"started_at,omitzero"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
+}
+
+// MaxSummaryError bounds the error text a RunSummary carries: the summary travels in a message
+// header of every record write, and a listing shows the start of an error, not all of it.
+const MaxSummaryError = 512
+
+// Summary returns what a listing shows of the run. Its Error is cut to MaxSummaryError bytes (at
+// a rune boundary, marked with an ellipsis).
+func (r *RunRecord) Summary() RunSummary {
+	msg := r.Error
+	if len(msg) > MaxSummaryError {
+		cut := MaxSummaryError - len("…")
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return RunSummary{
+		ID: r.ID, Playbook: r.Playbook, Status: r.Status, Error: msg, SubmittedBy: r.SubmittedBy,
+		Schedule: r.Schedule, ScheduledFor: r.ScheduledFor, Parent: r.Parent,
+		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
+	}
 }
 
 // PruneRunsRequest asks for the runs that ended more than OlderThan ago to be deleted: their

@@ -1,0 +1,258 @@
+package kvstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// RunIndex is a view of every stored run's summary, newest first, kept in memory from a
+// headers-only consumer of the runs bucket: every record write carries its summary in the
+// RunSummaryHeader, so the view reads no record and its cost per write is one small message.
+// A listing served from it reads nothing per stored run, however many there are.
+//
+// The view follows the bucket; Sync makes it as new as the bucket was when Sync was called, so a
+// listing after a write sees it. Create one with NewRunIndex, then Start it.
+type RunIndex struct {
+	js   jetstream.JetStream
+	runs *Runs
+
+	mu sync.RWMutex
+	// byID holds the live entries; order holds entries by CreatedAt then ID, oldest first, dead
+	// ones (removed runs) among them until compact drops them.
+	byID  map[string]*indexEntry
+	order []*indexEntry
+	dead  int
+	// applied is the stream sequence of the last message applied; changed is closed and
+	// replaced after every message, for Sync's waiters.
+	applied uint64
+	changed chan struct{}
+
+	cons    jetstream.ConsumeContext
+	ordered jetstream.Consumer
+}
+
+// indexEntry is one run in the view.
+type indexEntry struct {
+	sum protocol.RunSummary
+	// raw is the header the summary was decoded from: a write that leaves the summary as it was
+	// (most step writes) is recognised without decoding it.
+	raw  string
+	dead bool
+}
+
+// runIndexSyncPoll bounds how long Sync waits between two looks at the consumer when no message
+// arrives (messages wake it at once).
+const runIndexSyncPoll = 20 * time.Millisecond
+
+// NewRunIndex returns a view of the runs in runs' bucket; it holds nothing until Start.
+func NewRunIndex(js jetstream.JetStream, runs *Runs) *RunIndex {
+	return &RunIndex{js: js, runs: runs, byID: map[string]*indexEntry{}, changed: make(chan struct{})}
+}
+
+// Start begins following the bucket: the last write of every key first, then every new one.
+// The view is usable once Sync returns.
+func (x *RunIndex) Start(ctx context.Context) error {
+	cons, err := x.js.OrderedConsumer(ctx, protocol.BucketStreamName(protocol.RunsBucket), jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{protocol.BucketSubject(protocol.RunsBucket, ">")},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		HeadersOnly:    true,
+	})
+	if err != nil {
+		return fmt.Errorf("run index: %w", err)
+	}
+	cc, err := cons.Consume(x.apply)
+	if err != nil {
+		return fmt.Errorf("run index: %w", err)
+	}
+	x.mu.Lock()
+	x.ordered, x.cons = cons, cc
+	x.mu.Unlock()
+	return nil
+}
+
+// Stop stops following the bucket. The view keeps what it holds.
+func (x *RunIndex) Stop() {
+	x.mu.Lock()
+	cc := x.cons
+	x.cons = nil
+	x.mu.Unlock()
+	if cc != nil {
+		cc.Stop()
+	}
+}
+
+// Sync waits until the view holds every record write stored before it was called, or ctx ends.
+func (x *RunIndex) Sync(ctx context.Context) error {
+	x.mu.RLock()
+	cons := x.ordered
+	x.mu.RUnlock()
+	if cons == nil {
+		return errors.New("run index: not started")
+	}
+	for {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("run index: %w", err)
+		}
+		x.mu.RLock()
+		applied, changed := x.applied, x.changed
+		x.mu.RUnlock()
+		// Every message the consumer had was delivered, and every delivered one applied.
+		if info.NumPending == 0 && applied >= info.Delivered.Stream {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		case <-time.After(runIndexSyncPoll):
+		}
+	}
+}
+
+// Newest calls fn with each run's summary, newest first, until fn returns false. fn must not keep
+// the summary's pointer, nor call the view.
+func (x *RunIndex) Newest(fn func(*protocol.RunSummary) bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for i := len(x.order) - 1; i >= 0; i-- {
+		if e := x.order[i]; !e.dead && !fn(&e.sum) {
+			return
+		}
+	}
+}
+
+// Len is how many runs the view holds.
+func (x *RunIndex) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.byID)
+}
+
+// apply takes one message of the bucket into the view.
+func (x *RunIndex) apply(m jetstream.Msg) {
+	meta, err := m.Metadata()
+	if err != nil {
+		return
+	}
+	key := strings.TrimPrefix(m.Subject(), protocol.BucketSubject(protocol.RunsBucket, ""))
+	h := m.Headers()
+	raw := h.Get(protocol.RunSummaryHeader)
+	var sum *protocol.RunSummary
+	switch {
+	case h.Get(kvOperationHeader) != "" || h.Get(jetstream.MarkerReasonHeader) != "":
+		// Deleted or purged: sum stays nil.
+	case raw != "":
+		x.mu.RLock()
+		e := x.byID[key]
+		same := e != nil && e.raw == raw
+		x.mu.RUnlock()
+		if same {
+			x.advance(meta.Sequence.Stream)
+			return
+		}
+		var s protocol.RunSummary
+		if json.Unmarshal([]byte(raw), &s) == nil && s.ID == key {
+			sum = &s
+		}
+	default:
+		// A record written before writes carried their summary: read it once.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		rec, _, err := x.runs.Get(ctx, key)
+		cancel()
+		if err == nil {
+			s := rec.Summary()
+			sum = &s
+		}
+	}
+	x.mu.Lock()
+	if sum == nil {
+		x.remove(key)
+	} else {
+		x.upsert(key, *sum, raw)
+	}
+	x.mu.Unlock()
+	x.advance(meta.Sequence.Stream)
+}
+
+// advance records that the message at stream sequence seq is applied and wakes Sync's waiters.
+func (x *RunIndex) advance(seq uint64) {
+	x.mu.Lock()
+	if seq > x.applied {
+		x.applied = seq
+	}
+	close(x.changed)
+	x.changed = make(chan struct{})
+	x.mu.Unlock()
+}
+
+// upsert stores sum under key; x.mu is held.
+func (x *RunIndex) upsert(key string, sum protocol.RunSummary, raw string) {
+	if e := x.byID[key]; e != nil && e.sum.CreatedAt.Equal(sum.CreatedAt) {
+		e.sum, e.raw = sum, raw
+		return
+	}
+	x.remove(key)
+	e := &indexEntry{sum: sum, raw: raw}
+	x.byID[key] = e
+	// New runs are the newest: appended, without a search.
+	n := len(x.order)
+	if n == 0 || !entryBefore(e, x.order[n-1]) {
+		x.order = append(x.order, e)
+		return
+	}
+	i := sort.Search(n, func(i int) bool { return entryBefore(e, x.order[i]) })
+	x.order = append(x.order, nil)
+	copy(x.order[i+1:], x.order[i:])
+	x.order[i] = e
+}
+
+// remove drops key from the view; x.mu is held.
+func (x *RunIndex) remove(key string) {
+	e := x.byID[key]
+	if e == nil {
+		return
+	}
+	delete(x.byID, key)
+	e.dead = true
+	x.dead++
+	// Compacting when half is dead keeps a burst of removals (a prune) linear.
+	if x.dead > len(x.order)/2 {
+		live := x.order[:0]
+		for _, e := range x.order {
+			if !e.dead {
+				live = append(live, e)
+			}
+		}
+		clear(x.order[len(live):])
+		x.order, x.dead = live, 0
+	}
+}
+
+// entryBefore orders entries oldest first: by CreatedAt, then by ID.
+func entryBefore(a, b *indexEntry) bool {
+	if !a.sum.CreatedAt.Equal(b.sum.CreatedAt) {
+		return a.sum.CreatedAt.Before(b.sum.CreatedAt)
+	}
+	return a.sum.ID < b.sum.ID
+}
+
+// Get returns the summary of run id, if the view holds it.
+func (x *RunIndex) Get(id string) (protocol.RunSummary, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if e := x.byID[id]; e != nil {
+		return e.sum, true
+	}
+	return protocol.RunSummary{}, false
+}
