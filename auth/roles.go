@@ -108,6 +108,10 @@ func Permissions(role Role, user, identity string) (jwt.Permissions, error) {
 		p.Pub.Allow.Add(jsAPI+">", jsAck+">", jsFlowControl+">", kvPrefix+">",
 			protocol.RunsSubjectWildcard, protocol.JobsSubjectWildcard, protocol.EventsSubjectWildcard,
 			cancelWildcard, protocol.AuditSubjectWildcard)
+		// Metrics: the pings that count the coordinators and workers alive, and the one its
+		// readiness sends to its own API instance. Only pings: no INFO or STATS of other services.
+		p.Pub.Allow.Add(servicePing(protocol.ServiceName), servicePing(protocol.ServiceName)+".*",
+			servicePing(protocol.WorkerServiceName))
 		// Only workers produce results and talk to nodes; a coordinator doing either is a bug or
 		// an intruder.
 		p.Pub.Deny.Add(protocol.ResultsSubjectWildcard, protocol.NodeRPCSubjectWildcard)
@@ -136,7 +140,10 @@ func Permissions(role Role, user, identity string) (jwt.Permissions, error) {
 			p.Pub.Deny.Add(jsConsumerNew+s+".>", jsConsumerNew+s, jsConsumerNext+s+".>", jsConsumerDel+s+".>")
 		}
 		p.Pub.Deny.Add(jsConsumerDel + protocol.JobsStreamName + ".>")
-		p.Sub.Allow.Add(cancelWildcard, inbox)
+		// Workers answer the ping of the worker service (and nothing else of $SRV), so metrics
+		// can count them.
+		p.Sub.Allow.Add(cancelWildcard, inbox, servicePing(protocol.WorkerServiceName))
+		p.Resp = &jwt.ResponsePermission{MaxMsgs: 1}
 	case RoleAgent, RoleFleet:
 		subject, key := protocol.NodeRPCSubjectWildcard, kvPrefix+protocol.NodesBucket+".>"
 		if role == RoleAgent {
@@ -156,6 +163,9 @@ func Permissions(role Role, user, identity string) (jwt.Permissions, error) {
 	}
 	return p, nil
 }
+
+// servicePing is the subject that pings every instance of the micro service name.
+func servicePing(name string) string { return "$SRV.PING." + name }
 
 // followEvents is what following a run's events takes: an ordered consumer on the events stream.
 func followEvents() []string {

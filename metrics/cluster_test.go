@@ -1,4 +1,4 @@
-package metrics
+package metrics_test
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/metrics"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -49,7 +50,7 @@ func TestClusterGaugesReadOnScrape(t *testing.T) {
 	service(protocol.WorkerServiceName, map[string]string{protocol.WorkerMetadataName: "w2", protocol.WorkerMetadataPool: "blue"})
 	service(protocol.WorkerServiceName, map[string]string{protocol.WorkerMetadataName: "w3", protocol.WorkerMetadataPool: "red"})
 
-	m, err := New(WithCluster(nc))
+	m, err := metrics.New(metrics.WithCluster(nc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,12 +59,12 @@ func TestClusterGaugesReadOnScrape(t *testing.T) {
 		labels map[string]string
 		value  float64
 	}{
-		{JobsQueued, map[string]string{"pool": "blue"}, 2},
-		{JobsInFlight, map[string]string{"pool": "blue"}, 1},
-		{Coordinators, map[string]string{}, 2},
-		{Workers, map[string]string{"pool": "blue"}, 2},
-		{Workers, map[string]string{"pool": "red"}, 1},
-		{ClusterUp, map[string]string{}, 1},
+		{metrics.JobsQueued, map[string]string{"pool": "blue"}, 2},
+		{metrics.JobsInFlight, map[string]string{"pool": "blue"}, 1},
+		{metrics.Coordinators, map[string]string{}, 2},
+		{metrics.Workers, map[string]string{"pool": "blue"}, 2},
+		{metrics.Workers, map[string]string{"pool": "red"}, 1},
+		{metrics.ClusterUp, map[string]string{}, 1},
 	}
 	natstest.Eventually(t, time.Minute, func() error {
 		got := gather(t, m)
@@ -77,10 +78,10 @@ func TestClusterGaugesReadOnScrape(t *testing.T) {
 
 	nc.Close()
 	got := gather(t, m)
-	if v, ok := value(got, ClusterUp, map[string]string{}); !ok || v != 0 {
-		t.Errorf("after the connection closed, %s = %v (present %v), want 0", ClusterUp, v, ok)
+	if v, ok := value(got, metrics.ClusterUp, map[string]string{}); !ok || v != 0 {
+		t.Errorf("after the connection closed, %s = %v (present %v), want 0", metrics.ClusterUp, v, ok)
 	}
-	if _, ok := value(got, Coordinators, map[string]string{}); ok {
-		t.Errorf("after the connection closed, %s is still exported", Coordinators)
+	if _, ok := value(got, metrics.Coordinators, map[string]string{}); ok {
+		t.Errorf("after the connection closed, %s is still exported", metrics.Coordinators)
 	}
 }

@@ -1,9 +1,14 @@
-package metrics
+package metrics_test
 
 import (
+	"net/http"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/fleetbook/fleetbook/metrics"
 )
 
 // sample is one gathered series: its metric name, labels, and value (a counter's or gauge's
@@ -15,12 +20,40 @@ type sample struct {
 }
 
 // gather collects m's registry into samples.
-func gather(t *testing.T, m *Metrics) []sample {
+func gather(t *testing.T, m *metrics.Metrics) []sample {
 	t.Helper()
 	families, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatalf("gather: %v", err)
 	}
+	return samplesOf(families)
+}
+
+// scrape GETs url (a /metrics page) and parses it as Prometheus does.
+func scrape(t *testing.T, url string) []sample {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	parsed, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse %s: %v", url, err)
+	}
+	families := make([]*dto.MetricFamily, 0, len(parsed))
+	for _, f := range parsed {
+		families = append(families, f)
+	}
+	return samplesOf(families)
+}
+
+// samplesOf flattens metric families into samples.
+func samplesOf(families []*dto.MetricFamily) []sample {
 	var out []sample
 	for _, f := range families {
 		for _, mt := range f.GetMetric() {
