@@ -460,12 +460,32 @@ func TestCoordinatorMayCountTheFleet(t *testing.T) {
 	s := newSecured(t)
 	cnc, c := s.connect(auth.RoleCoordinator, "")
 	wnc, w := s.connect(auth.RoleWorker, "")
-	api, err := micro.AddService(cnc, micro.Config{Name: protocol.ServiceName, Version: "1.0.0",
-		Metadata: map[string]string{protocol.CoordinatorMetadataName: "c1"}})
+	// A coordinator serves its API as several instances on one connection: each answers pings.
+	var api micro.Service
+	for range 3 {
+		svc, err := micro.AddService(cnc, micro.Config{Name: protocol.ServiceName, Version: "1.0.0",
+			Metadata: map[string]string{protocol.CoordinatorMetadataName: "c1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer svc.Stop()
+		api = svc
+	}
+	// From another coordinator, every instance's reply comes through.
+	onc, _ := s.connect(auth.RoleCoordinator, "")
+	inbox := onc.NewInbox()
+	replies, err := onc.SubscribeSync(inbox)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer api.Stop()
+	if err := onc.PublishRequest("$SRV.PING."+protocol.ServiceName, inbox, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := replies.NextMsg(30 * time.Second); err != nil {
+			t.Fatalf("reply %d of 3 instances: %v", i+1, err)
+		}
+	}
 	// As a worker answers: on the worker service's ping subject only.
 	pong, _ := json.Marshal(micro.Ping{Type: micro.PingResponseType, ServiceIdentity: micro.ServiceIdentity{Name: protocol.WorkerServiceName,
 		ID: "1", Version: protocol.WorkerServiceVersion, Metadata: map[string]string{protocol.WorkerMetadataName: "w1", protocol.WorkerMetadataPool: "blue"}}})
