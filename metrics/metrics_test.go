@@ -144,6 +144,20 @@ func TestHealthAndReadiness(t *testing.T) {
 	if code, _ := get(t, srv.URL+"/other"); code != 404 {
 		t.Errorf("/other = %d, want 404", code)
 	}
+	// The endpoints only read: a stranger's write is refused, whatever the path.
+	for _, path := range []string{metrics.MetricsPath, metrics.HealthPath, metrics.ReadyPath} {
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+			req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader("x"))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("%s %s = %d, want 405", method, path, resp.StatusCode)
+			}
+		}
+	}
 	if metrics.ConnectionReady(nil) == nil {
 		t.Errorf("a nil connection is ready")
 	}

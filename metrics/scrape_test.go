@@ -22,10 +22,17 @@ import (
 
 const (
 	okBook = "name: scrape_ok\nversion: 1.0.0\nauthor: tests\ndescription: d\n" +
+		"data_stores:\n  team: {type: kv}\nlocks:\n  - team\n" +
 		"tasks:\n  - noop: {}\n  - shell:\n      command: \"true\"\n"
 	failBook = "name: scrape_fail\nversion: 1.0.0\nauthor: tests\ndescription: d\n" +
 		"tasks:\n  - shell:\n      command: \"exit 3\"\n      tries: 2\n      try_sleep: 0\n"
-	rpcBook = "name: scrape_rpc\nversion: 1.0.0\nauthor: tests\ndescription: d\n" +
+	// secretBook's input is sensitive: its value must appear nowhere in the metrics.
+	secretBook = "name: scrape_secret\nversion: 1.0.0\nauthor: tests\ndescription: d\n" +
+		"inputs:\n  token:\n    type: String\n    description: t\n    sensitive: true\n" +
+		"tasks:\n  - shell:\n      command: echo \"$TOKEN\"\n      environment:\n        TOKEN: \"{{{ inputs.token }}}\"\n"
+	secretValue = "s3cr3t-value-7781"
+	schedBook   = "name: scrape_sched\nversion: 1.0.0\nauthor: tests\ndescription: d\ntasks:\n  - noop: {}\n"
+	rpcBook     = "name: scrape_rpc\nversion: 1.0.0\nauthor: tests\ndescription: d\n" +
 		"nodes:\n  all:\n    type: fleet\n    classes: [scrape]\n    at_least: 3\n" +
 		"tasks:\n  - rpc:\n      action: rpcutil.ping\n      nodes: \"{{{ nodes.all }}}\"\n"
 )
@@ -107,11 +114,15 @@ func TestScrapeCountsWhatRan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(doc string, want protocol.RunStatus) {
+	run := func(doc string, want protocol.RunStatus, inputs ...any) {
 		t.Helper()
 		rctx, rcancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer rcancel()
-		resp, err := client.Submit(rctx, protocol.SubmitRequest{Version: protocol.SubmitVersion, Playbook: doc,
+		given := map[string]any{}
+		for i := 0; i+1 < len(inputs); i += 2 {
+			given[inputs[i].(string)] = inputs[i+1]
+		}
+		resp, err := client.Submit(rctx, protocol.SubmitRequest{Version: protocol.SubmitVersion, Playbook: doc, Inputs: given,
 			IdempotencyKey: fmt.Sprintf("scrape-%d", time.Now().UnixNano())})
 		if err != nil {
 			t.Fatal(err)
@@ -128,6 +139,21 @@ func TestScrapeCountsWhatRan(t *testing.T) {
 	run(okBook, protocol.StatusSuccess)
 	run(failBook, protocol.StatusFailed)
 	run(rpcBook, protocol.StatusSuccess)
+	run(secretBook, protocol.StatusSuccess, "token", secretValue)
+
+	sctx, scancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer scancel()
+	if _, err := client.AddSchedule(sctx, protocol.ScheduleAddRequest{Version: protocol.ScheduleVersion, Name: "scrape",
+		Playbook: schedBook, Spec: protocol.ScheduleSpec{Every: "24h"}}); err != nil {
+		t.Fatal(err)
+	}
+	fired, err := client.TriggerSchedule(sctx, "scrape", "now")
+	if err != nil || len(fired.Slots) != 1 || fired.Slots[0].RunID == "" {
+		t.Fatalf("trigger: %+v, %v", fired, err)
+	}
+	if r, err := client.Follow(sctx, fired.Slots[0].RunID, time.Second, func(protocol.Event) {}); err != nil || r.Status != protocol.StatusSuccess {
+		t.Fatalf("scheduled run: %v %v", r, err)
+	}
 
 	// The run's report is read once its final status is stored, which is when it is counted.
 	got := scrape(t, web.URL+metrics.MetricsPath)
@@ -142,10 +168,14 @@ func TestScrapeCountsWhatRan(t *testing.T) {
 		{metrics.RunsFinished, map[string]string{"playbook": "scrape_ok", "status": "success"}, 2},
 		{metrics.RunsFinished, map[string]string{"playbook": "scrape_fail", "status": "failed"}, 1},
 		{metrics.RunsFinished, map[string]string{"playbook": "scrape_rpc", "status": "success"}, 1},
-		{metrics.RunDuration, map[string]string{"status": "success"}, 3},
+		{metrics.RunDuration, map[string]string{"status": "success"}, 5},
+		{metrics.ScheduleSlots, map[string]string{"outcome": "fired"}, 1},
+		{metrics.RunsSubmitted, map[string]string{"playbook": "scrape_sched"}, 1},
+		{metrics.LockWaits, map[string]string{"outcome": "acquired"}, 2},
+		{metrics.LockWait, map[string]string{}, 2},
 		{metrics.RunDuration, map[string]string{"status": "failed"}, 1},
-		{metrics.StepDuration, map[string]string{"type": "noop", "outcome": "success"}, 2},
-		{metrics.StepDuration, map[string]string{"type": "shell", "outcome": "success"}, 2},
+		{metrics.StepDuration, map[string]string{"type": "noop", "outcome": "success"}, 3},
+		{metrics.StepDuration, map[string]string{"type": "shell", "outcome": "success"}, 3},
 		{metrics.StepDuration, map[string]string{"type": "shell", "outcome": "failed"}, 1},
 		{metrics.StepDuration, map[string]string{"type": "rpc", "outcome": "success"}, 1},
 		{metrics.StepRetries, map[string]string{"type": "shell"}, 1},
@@ -164,6 +194,9 @@ func TestScrapeCountsWhatRan(t *testing.T) {
 	}
 	if _, ok := value(got, "process_cpu_seconds_total", map[string]string{}); !ok {
 		t.Errorf("no process collector in the scrape")
+	}
+	if code, page := get(t, web.URL+metrics.MetricsPath); code != http.StatusOK || strings.Contains(page, secretValue) || strings.Contains(page, "s3cr3t") {
+		t.Errorf("/metrics (%d) shows a sensitive input's value", code)
 	}
 
 	cnc.Close()
