@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,10 +14,13 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/fleetbook/fleetbook/auth"
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/metrics"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -425,4 +429,116 @@ func TestCoordinatorNeverTalksToNodesOrForgesResults(t *testing.T) {
 		c.publishRefused(protocol.ResultSubject(jobID), []byte(`{"success":true}`))
 		c.publishRefused(protocol.NodeRPCSubject("web1.example.net"), []byte(`{}`))
 	}, protocol.ResultsStreamName)
+}
+
+// gauge is the value of the gauge name with labels among families, and whether it is there.
+func gauge(families []*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			if len(m.GetLabel()) != len(labels) {
+				continue
+			}
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue next
+				}
+			}
+			return m.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// TestCoordinatorMayCountTheFleet: with the coordinator's credential the cluster gauges of the
+// metrics are read (the JOBS consumers, the pings of coordinators and workers), and with the
+// worker's the worker service answers pings; neither may do more with the services.
+func TestCoordinatorMayCountTheFleet(t *testing.T) {
+	s := newSecured(t)
+	cnc, c := s.connect(auth.RoleCoordinator, "")
+	wnc, w := s.connect(auth.RoleWorker, "")
+	// A coordinator serves its API as several instances on one connection: each answers pings.
+	var api micro.Service
+	for range 3 {
+		svc, err := micro.AddService(cnc, micro.Config{Name: protocol.ServiceName, Version: "1.0.0",
+			Metadata: map[string]string{protocol.CoordinatorMetadataName: "c1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer svc.Stop()
+		api = svc
+	}
+	// From another coordinator, every instance's reply comes through.
+	onc, _ := s.connect(auth.RoleCoordinator, "")
+	inbox := onc.NewInbox()
+	replies, err := onc.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := onc.PublishRequest("$SRV.PING."+protocol.ServiceName, inbox, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := replies.NextMsg(30 * time.Second); err != nil {
+			t.Fatalf("reply %d of 3 instances: %v", i+1, err)
+		}
+	}
+	// As a worker answers: on the worker service's ping subject only.
+	pong, _ := json.Marshal(micro.Ping{Type: micro.PingResponseType, ServiceIdentity: micro.ServiceIdentity{Name: protocol.WorkerServiceName,
+		ID: "1", Version: protocol.WorkerServiceVersion, Metadata: map[string]string{protocol.WorkerMetadataName: "w1", protocol.WorkerMetadataPool: "blue"}}})
+	if _, err := wnc.Subscribe("$SRV.PING."+protocol.WorkerServiceName, func(m *nats.Msg) { _ = m.Respond(pong) }); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(wnc)
+	if _, err := js.CreateOrUpdateConsumer(t.Context(), protocol.JobsStreamName, jetstream.ConsumerConfig{Durable: protocol.JobsConsumer("blue"),
+		FilterSubject: fmt.Sprintf(protocol.JobsPoolWildcardPattern, "blue"), AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	// The coordinator's readiness pings its own instance.
+	own, err := micro.ControlSubject(micro.PingVerb, protocol.ServiceName, api.Info().ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cnc.Request(own, nil, 30*time.Second); err != nil {
+		t.Fatalf("ping its own API instance: %v", err)
+	}
+	m, err := metrics.New(metrics.WithCluster(cnc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, time.Minute, func() error {
+		families, err := m.Registry().Gather()
+		if err != nil {
+			return err
+		}
+		for _, g := range []struct {
+			name   string
+			labels map[string]string
+			want   float64
+		}{
+			{metrics.ClusterUp, nil, 1},
+			{metrics.Coordinators, nil, 1},
+			{metrics.Workers, map[string]string{"pool": "blue"}, 1},
+			{metrics.JobsQueued, map[string]string{"pool": "blue"}, 0},
+		} {
+			if v, ok := gauge(families, g.name, g.labels); !ok || v != g.want {
+				return fmt.Errorf("%s%v = %v (present %v), want %v", g.name, g.labels, v, ok, g.want)
+			}
+		}
+		return nil
+	})
+	c.allowed()
+	w.allowed()
+
+	// Pings only: no service's INFO or STATS (they list endpoints and their errors).
+	c.publishRefused("$SRV.INFO."+protocol.WorkerServiceName, nil)
+	c.publishRefused("$SRV.STATS", nil)
+	// A worker neither counts the fleet nor poses as a coordinator.
+	w.publishRefused("$SRV.PING."+protocol.ServiceName, nil)
+	w.subscribeRefused("$SRV.PING." + protocol.ServiceName)
+	w.subscribeRefused("$SRV.>")
+	w.subscribeRefused("$SRV.INFO")
 }

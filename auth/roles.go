@@ -108,11 +108,18 @@ func Permissions(role Role, user, identity string) (jwt.Permissions, error) {
 		p.Pub.Allow.Add(jsAPI+">", jsAck+">", jsFlowControl+">", kvPrefix+">",
 			protocol.RunsSubjectWildcard, protocol.JobsSubjectWildcard, protocol.EventsSubjectWildcard,
 			cancelWildcard, protocol.AuditSubjectWildcard)
+		// Metrics: the pings that count the coordinators and workers alive, and the one its
+		// readiness sends to its own API instance. Only pings: no INFO or STATS of other services.
+		p.Pub.Allow.Add(servicePing(protocol.ServiceName), servicePing(protocol.ServiceName)+".*",
+			servicePing(protocol.WorkerServiceName))
 		// Only workers produce results and talk to nodes; a coordinator doing either is a bug or
 		// an intruder.
 		p.Pub.Deny.Add(protocol.ResultsSubjectWildcard, protocol.NodeRPCSubjectWildcard)
 		p.Sub.Allow.Add(apiWildcard, serviceWildcard, cancelWildcard, protocol.ResultsSubjectWildcard, inbox)
-		p.Resp = &jwt.ResponsePermission{MaxMsgs: 1}
+		// Replies to what it was asked, as many as it has instances: a coordinator serves its API
+		// as several micro instances on one connection, and each answers a $SRV ping (with one
+		// reply allowed, all but the first were refused, and it went uncounted).
+		p.Resp = &jwt.ResponsePermission{MaxMsgs: -1}
 	case RoleWorker:
 		p.Pub.Allow.Add(protocol.ResultsSubjectWildcard, protocol.NodeRPCSubjectWildcard,
 			jsInfo, jsStreamInfo+">", jsDirectGet+">", jsMsgGet+">", kvPrefix+">",
@@ -136,7 +143,10 @@ func Permissions(role Role, user, identity string) (jwt.Permissions, error) {
 			p.Pub.Deny.Add(jsConsumerNew+s+".>", jsConsumerNew+s, jsConsumerNext+s+".>", jsConsumerDel+s+".>")
 		}
 		p.Pub.Deny.Add(jsConsumerDel + protocol.JobsStreamName + ".>")
-		p.Sub.Allow.Add(cancelWildcard, inbox)
+		// Workers answer the ping of the worker service (and nothing else of $SRV), so metrics
+		// can count them.
+		p.Sub.Allow.Add(cancelWildcard, inbox, servicePing(protocol.WorkerServiceName))
+		p.Resp = &jwt.ResponsePermission{MaxMsgs: 1}
 	case RoleAgent, RoleFleet:
 		subject, key := protocol.NodeRPCSubjectWildcard, kvPrefix+protocol.NodesBucket+".>"
 		if role == RoleAgent {
@@ -156,6 +166,9 @@ func Permissions(role Role, user, identity string) (jwt.Permissions, error) {
 	}
 	return p, nil
 }
+
+// servicePing is the subject that pings every instance of the micro service name.
+func servicePing(name string) string { return "$SRV.PING." + name }
 
 // followEvents is what following a run's events takes: an ordered consumer on the events stream.
 func followEvents() []string {

@@ -111,7 +111,7 @@ func (c *Coordinator) serveInstance(readOnly bool) (micro.Service, error) {
 		Name:        protocol.ServiceName,
 		Version:     Version(),
 		Description: "fleetbook coordinator API",
-		Metadata:    map[string]string{"coordinator": c.opts.name},
+		Metadata:    map[string]string{protocol.CoordinatorMetadataName: c.opts.name},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start api service: %w", err)

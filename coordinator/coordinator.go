@@ -37,6 +37,9 @@ type Coordinator struct {
 	// scheduleEvaluations counts the evaluations of every schedule (runSchedules' rounds), for
 	// the tests that check what a round costs.
 	scheduleEvaluations atomic.Int64
+	// serving is the id of one of this coordinator's API instances while Run serves them
+	// (after provisioning), nil before and after: what Ready pings.
+	serving atomic.Pointer[string]
 }
 
 // New returns a coordinator using nc. Nothing happens until Run. A nil nc, a nil Option or an
@@ -89,6 +92,9 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	}
 	defer svc.Stop()
 	defer c.stopIndex()
+	id := svc.instances[0].Info().ID
+	c.serving.Store(&id)
+	defer c.serving.Store(nil)
 
 	pull, err := c.pullRuns(ctx)
 	if err != nil {

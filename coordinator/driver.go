@@ -50,6 +50,8 @@ type driver struct {
 	dynamic map[string]any
 	// agentDefs caches, per agent, the definitions node agents published (see checkRPC).
 	agentDefs map[string][]*playbooks.AgentDefinition
+	// counts are the metrics of staged changes, counted once the write that stores them lands.
+	counts []func()
 }
 
 // recordVisibleWithin bounds how long after its message a run record may take to be visible on
@@ -110,6 +112,7 @@ func (d *driver) run(ctx context.Context, runID string) error {
 	}); err != nil {
 		return err
 	}
+	d.c.opts.metrics.RunFinished(d.rec.Playbook.Name, d.rec.Status, d.rec.EndedAt.Sub(d.rec.StartedAt))
 	return d.finish(ctx)
 }
 
@@ -145,6 +148,9 @@ func (d *driver) claim(ctx context.Context, runID string, seq uint64, sent time.
 		d.log.Info("taking over run", "previous_owner", rec.Owner, "epoch", rec.Epoch+1)
 	}
 	owner, epoch, started := d.c.opts.name, rec.Epoch+1, time.Now().UTC()
+	if rec.Status == protocol.StatusPending {
+		d.count(func() { d.c.opts.metrics.RunStarted(rec.Playbook.Name) })
+	}
 	d.stage(func(rec *protocol.RunRecord) {
 		rec.Owner, rec.Epoch, rec.RunMessage = owner, epoch, seq
 		if rec.Status == protocol.StatusPending {

@@ -307,6 +307,7 @@ func (c *Coordinator) fireDecided(ctx context.Context, sc *protocol.Schedule) []
 			continue
 		}
 		if rec.Outcome != "" {
+			c.opts.metrics.ScheduleSlots(rec.Outcome, 1)
 			out = append(out, rec)
 			c.opts.log.Info("schedule fired", "schedule", sc.Name, "slot", p.Slot, "outcome", rec.Outcome, "run_id", rec.RunID)
 		}

@@ -43,7 +43,11 @@ func (d *driver) takeLocks(ctx context.Context) (string, error) {
 		}
 		d.event(ctx, protocol.Event{Type: protocol.EventLog, Msg: fmt.Sprintf("waiting for lock %s in %s (up to %s)", key, name, wait)},
 			fmt.Sprintf("lock/%d/%s/wait", d.epoch, entry))
+		asked := time.Now()
 		lease, err := locker.Lock(ctx, key, wait)
+		if ctx.Err() == nil {
+			d.c.opts.metrics.LockWaited(err == nil, time.Since(asked))
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return "", ctx.Err()

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/metrics"
 	"github.com/fleetbook/fleetbook/playbooks"
 	"github.com/fleetbook/fleetbook/policy"
 	"github.com/fleetbook/fleetbook/trust"
@@ -43,6 +44,8 @@ type options struct {
 	now func() time.Time
 	// scheduleTick is the longest a coordinator waits between two evaluations of its schedules.
 	scheduleTick time.Duration
+	// metrics counts what the coordinator does; nil counts nothing.
+	metrics *metrics.Metrics
 }
 
 func defaultOptions() options {
@@ -220,6 +223,19 @@ func WithClock(now func() time.Time) Option {
 func WithScheduleTick(d time.Duration) Option {
 	return func(o *options) error {
 		o.scheduleTick = d
+		return nil
+	}
+}
+
+// WithMetrics makes the coordinator count runs submitted, started and finished, step durations
+// and retries, schedule slots and lock waits in m, each once, when the write that records it is
+// stored. m must not be nil.
+func WithMetrics(m *metrics.Metrics) Option {
+	return func(o *options) error {
+		if m == nil {
+			return fmt.Errorf("metrics must not be nil (leave WithMetrics out to count nothing)")
+		}
+		o.metrics = m
 		return nil
 	}
 }

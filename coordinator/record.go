@@ -41,6 +41,10 @@ func (d *driver) update(ctx context.Context, mutate func(*protocol.RunRecord)) e
 		rev, err := d.c.runs.Update(ctx, d.rec, d.rev)
 		if err == nil {
 			d.rev, d.staged, d.claimStaged = rev, d.staged[:0], false
+			for _, count := range d.counts {
+				count()
+			}
+			d.counts = d.counts[:0]
 			return nil
 		}
 		if !errors.Is(err, kvstore.ErrConflict) {
@@ -70,6 +74,11 @@ func (d *driver) update(ctx context.Context, mutate func(*protocol.RunRecord)) e
 		}
 	}
 }
+
+// count keeps f, which counts a staged change in the metrics, for when the next write stores
+// it: a change staged by an owner that loses the run is never stored, and never counted; the
+// new owner, applying the same result again, counts it once.
+func (d *driver) count(f func()) { d.counts = append(d.counts, f) }
 
 // flush stores the staged changes, if there are any.
 func (d *driver) flush(ctx context.Context) error {

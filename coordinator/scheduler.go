@@ -102,7 +102,7 @@ func (c *Coordinator) evaluateSchedule(ctx context.Context, vs *viewedSchedule) 
 	if !due {
 		return next, nil
 	}
-	sc, err := c.schedules.Change(ctx, seen.Name, func(sc *protocol.Schedule) (bool, error) {
+	sc, err := c.changeCounted(ctx, seen.Name, func(sc *protocol.Schedule) (bool, error) {
 		return c.advance(ctx, sc, now)
 	})
 	if err != nil {

@@ -240,7 +240,7 @@ func (c *Coordinator) loadSchedule(ctx context.Context, who protocol.Identity, n
 
 // changeSchedule applies f to schedule name (see Schedules.Change), mapping storage errors.
 func (c *Coordinator) changeSchedule(ctx context.Context, name string, f func(*protocol.Schedule) (bool, error)) (*protocol.Schedule, *protocol.ErrorResponse) {
-	sc, err := c.schedules.Change(ctx, name, f)
+	sc, err := c.changeCounted(ctx, name, f)
 	var apiErr *protocol.ErrorResponse
 	switch {
 	case err == nil:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/metrics"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -22,7 +23,8 @@ echo alfa
 
 // A coordinator dies after a worker's result ended a step but before the next write stored that
 // end: the coordinator taking over finds the result in the results stream and applies it, and
-// the step does not run again.
+// the step does not run again. Each event is counted once, by the coordinator whose write stored
+// it: a counts the start only (its claim was stored), b the two step ends and the finish.
 func TestStagedStepEndSurvivesTakeover(t *testing.T) {
 	e := newEnv(t, kvstore.Config{})
 	dir := t.TempDir()
@@ -30,7 +32,8 @@ func TestStagedStepEndSurvivesTakeover(t *testing.T) {
 	if err := os.WriteFile(script, []byte(slowStoreScript), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	killA := e.startCoordinator("a")
+	ma, mb := newMetrics(t), newMetrics(t)
+	killA := e.startCoordinator("a", WithMetrics(ma))
 	w := e.startTestWorker(func(job *protocol.Job) protocol.Result {
 		if job.ID.Step == 1 {
 			// The next refresh of the store-bound input stalls until the test lets it go.
@@ -67,7 +70,7 @@ func TestStagedStepEndSurvivesTakeover(t *testing.T) {
 	if err := os.Remove(marker); err != nil {
 		t.Fatal(err)
 	}
-	e.startCoordinator("b")
+	e.startCoordinator("b", WithMetrics(mb))
 
 	r := e.waitFinal(id, 20*time.Second)
 	if r.Status != protocol.StatusSuccess || len(r.Tasks) != 2 {
@@ -77,6 +80,20 @@ func TestStagedStepEndSurvivesTakeover(t *testing.T) {
 		t.Errorf("step 1 msg %q, want the worker's", r.Tasks[0].Msg)
 	}
 	w.ranEachOnce(t, 2)
+	natstest.Eventually(t, 20*time.Second, func() error { return countedOnce(t, mb, metrics.RunsFinished, 1) })
+	for _, c := range []struct {
+		m      *metrics.Metrics
+		who    string
+		name   string
+		counts float64
+	}{
+		{ma, "a", metrics.RunsStarted, 1}, {ma, "a", metrics.StepDuration, 0}, {ma, "a", metrics.RunsFinished, 0},
+		{mb, "b", metrics.RunsStarted, 0}, {mb, "b", metrics.StepDuration, 2}, {mb, "b", metrics.RunsFinished, 1},
+	} {
+		if err := countedOnce(t, c.m, c.name, c.counts); err != nil {
+			t.Errorf("coordinator %s: %v", c.who, err)
+		}
+	}
 }
 
 // Two coordinators hold the same run message (the first paused past its lease, say). Their claims

@@ -322,6 +322,7 @@ func (d *driver) apply(ctx context.Context, key string, task playbooks.Task, res
 	}); err != nil {
 		return err
 	}
+	d.c.opts.metrics.StepRetried(task.Type)
 	st = d.find(key)
 	ev := d.stepEvent(protocol.EventTaskRetry, st)
 	ev.Msg = fmt.Sprintf("try %d/%d failed: %s; next try in %s", st.Attempt, task.Tries, res.Msg, delay.Round(time.Millisecond))
@@ -346,10 +347,17 @@ func (d *driver) finishStep(ctx context.Context, key string, task playbooks.Task
 			s.Msg += " (failure ignored: fail_ok)"
 		}
 	}
+	counted := func() {
+		st := d.find(key)
+		d.c.opts.metrics.StepFinished(task.Type, st.Success, st.EndedAt.Sub(st.StartedAt))
+	}
 	if d.find(key).Job != nil {
 		d.stage(end)
+		d.count(counted)
 	} else if err := d.update(ctx, end); err != nil {
 		return err
+	} else {
+		counted()
 	}
 	st := d.find(key)
 	ev := d.stepEvent(protocol.EventTaskFinished, st)

@@ -124,6 +124,7 @@ func (c *Coordinator) submitFrom(ctx context.Context, req protocol.SubmitRequest
 		rec.Deadline = rec.CreatedAt.Add(req.Timeout)
 	}
 	rev, err := c.runs.Create(ctx, rec)
+	created := err == nil
 	if err != nil {
 		if !errors.Is(err, kvstore.ErrExists) {
 			return nil, apiError(protocol.CodeInternal, "store run: %v", err)
@@ -142,6 +143,9 @@ func (c *Coordinator) submitFrom(ctx context.Context, req protocol.SubmitRequest
 			}
 			return nil, apiError(protocol.CodeInternal, "queue run: %v", err)
 		}
+	}
+	if created {
+		c.opts.metrics.RunSubmitted(rec.Playbook.Name)
 	}
 	c.opts.log.Info("run accepted", "run_id", rec.ID, "playbook", rec.Playbook.Name, "duplicate", !claimed)
 	return &protocol.SubmitResponse{Version: protocol.SubmitVersion, RunID: rec.ID, Duplicate: !claimed}, nil

@@ -107,6 +107,21 @@ func NodeRPCSubject(identity string) string { return fmt.Sprintf(NodeRPCSubjectP
 const (
 	// ServiceName is the micro service name coordinators register.
 	ServiceName = "fleetbook"
+	// WorkerServiceName is the micro service name every worker answers pings for, on
+	// $SRV.PING.fleetbook_worker only (no endpoints, no INFO or STATS), so the workers alive can
+	// be counted; its reply's metadata names the worker (WorkerMetadataName) and its pool
+	// (WorkerMetadataPool).
+	WorkerServiceName = "fleetbook_worker"
+	// WorkerServiceVersion is the version a worker's ping reply announces: that of its shape
+	// (the metadata keys below), not of the build.
+	WorkerServiceVersion = "1.0.0"
+	// CoordinatorMetadataName is the key of the coordinator's name in the metadata of each of
+	// its instances of the ServiceName service.
+	CoordinatorMetadataName = "coordinator"
+	// WorkerMetadataName and WorkerMetadataPool are the metadata keys of a worker's
+	// WorkerServiceName instance: its name and its pool.
+	WorkerMetadataName = "worker"
+	WorkerMetadataPool = "pool"
 	// APIPrefix is the subject prefix of every API endpoint.
 	APIPrefix = "fleetbook.api.v1"
 	// SubmitSubject accepts a SubmitRequest and answers a SubmitResponse.

@@ -64,6 +64,8 @@ func (s *session) handle(hard context.Context, log *slog.Logger, msg jetstream.M
 		return
 	}
 	log = log.With("subject", msg.Subject(), "delivery", md.NumDelivered, "stream_seq", md.Sequence.Stream)
+	s.w.opts.metrics.JobStarted(s.w.opts.pool)
+	defer s.w.opts.metrics.JobEnded(s.w.opts.pool)
 
 	// The job's own context: killed at the end of the shutdown grace, when the job's run is
 	// cancelled, or when another worker took the job over from this one.
@@ -198,6 +200,7 @@ func (s *session) process(hard, jctx context.Context, log *slog.Logger, msg jets
 		s.release(hard, log, h)
 		return nakLater, ""
 	}
+	s.w.opts.metrics.JobRan(s.w.opts.pool, job.Type, res.Success)
 	log.Info("job finished", "success", res.Success, "msg", res.Msg)
 	return ackJob, ""
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fleetbook/fleetbook/kvstore"
+	"github.com/fleetbook/fleetbook/metrics"
 	"github.com/fleetbook/fleetbook/protocol"
 	"github.com/fleetbook/fleetbook/worker/discover"
 	"github.com/fleetbook/fleetbook/worker/task"
@@ -44,6 +45,10 @@ type options struct {
 	// drainWait is how long output is still read after a command's process group is gone, for a
 	// process that escaped the group (setsid) and still holds the output pipe.
 	drainWait time.Duration
+	// metrics counts the jobs this worker runs and the node replies of its fan-outs; nil
+	// counts nothing.
+	metrics *metrics.Metrics
+
 	// staleFloor is the shortest silence of a holder after which its job is taken over
 	// (minStaleAfter); not an Option: only tests shorten it.
 	staleFloor time.Duration
@@ -204,6 +209,18 @@ func WithSecretsKey(key []byte, retired ...[]byte) Option {
 			return fmt.Errorf("%w: secrets key: %v", ErrInvalidOption, err)
 		}
 		o.keys = keys
+		return nil
+	}
+}
+
+// WithMetrics makes the worker count in m the jobs it runs (WorkerJobsRunning, WorkerJobs) and
+// each node's outcome and reply time in its rpc fan-outs. m must not be nil.
+func WithMetrics(m *metrics.Metrics) Option {
+	return func(o *options) error {
+		if m == nil {
+			return fmt.Errorf("%w: metrics must not be nil (leave WithMetrics out to count nothing)", ErrInvalidOption)
+		}
+		o.metrics = m
 		return nil
 	}
 }

@@ -24,6 +24,8 @@ type Worker struct {
 	opts    options
 	log     *slog.Logger
 	running atomic.Bool
+	// serving is true while Run pulls jobs, its consumer created (what Ready reports).
+	serving atomic.Bool
 }
 
 // New returns a Worker that will use nc once Run is called. It checks the options, and fails
@@ -115,6 +117,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("%w: subscribe to run cancellations: %w", ErrStartup, err)
 	}
 	defer func() { _ = csub.Unsubscribe() }()
+	if ping := w.announce(); ping != nil {
+		defer func() { _ = ping.Unsubscribe() }()
+	}
+	w.serving.Store(true)
+	defer w.serving.Store(false)
 
 	var wg sync.WaitGroup
 	for i := range w.opts.concurrency {
@@ -151,7 +158,17 @@ func (w *Worker) taskEnv(js jetstream.JetStream) task.Env {
 		SlackAPI:  w.opts.slackAPI,
 		PluginDir: w.opts.pluginDir,
 		PuppetDB:  w.opts.puppetDBURL(),
+		Replies:   w.replies(),
 	}
+}
+
+// replies is where the fan-outs tell node outcomes: the metrics, or nobody. (A nil *Metrics in
+// the interface would not be a nil interface.)
+func (w *Worker) replies() task.ReplyObserver {
+	if w.opts.metrics == nil {
+		return nil
+	}
+	return w.opts.metrics
 }
 
 // consumerConfig is the pool's durable consumer, shared by every worker of the pool.

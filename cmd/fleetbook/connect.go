@@ -195,7 +195,7 @@ func (f *connFlags) embeddedSession(ctx context.Context, name string) (*session,
 		warnNoAuth()
 	}
 	e, err := startEmbedded(context.WithoutCancel(ctx), serverConfig{dataDir: f.dataDir, syncAlways: f.sync == "always", verbose: f.verbose, noAuth: f.noAuth},
-		logger(f.verbose), 4, plugins, &f.fleet)
+		logger(f.verbose), 4, plugins, &f.fleet, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -305,20 +305,25 @@ func awaitAPI(ctx context.Context, client *coordinator.Client) error {
 // coordOpts go to the coordinator.
 // With a setup (authentication on) they run as the coordinator and worker roles do: the worker
 // waits for the coordinator to provision.
-func startServices(ctx context.Context, wg *sync.WaitGroup, dial dialFunc, setup *auth.Setup, log *slog.Logger, concurrency int, plugins pluginSet, coordOpts ...coordinator.Option) error {
+func startServices(ctx context.Context, wg *sync.WaitGroup, dial dialFunc, setup *auth.Setup, log *slog.Logger, concurrency int, plugins pluginSet,
+	obs *metricsFlags, coordOpts ...coordinator.Option) error {
 	secured := setup != nil
 	cnc, err := dial("fleetbook coordinator", auth.RoleCoordinator)
 	if err != nil {
 		return err
 	}
+	if err := obs.attach(cnc); err != nil {
+		return err
+	}
 	coordOpts = append(coordOpts, coordinator.WithLogger(log.With("component", "coordinator")))
-	var workOpts []worker.Option
+	coordOpts = append(coordOpts, obs.coordinator()...)
+	workOpts := obs.worker()
 	if secured {
 		sec, err := embeddedSecurity(setup)
 		if err != nil {
 			return err
 		}
-		coordOpts, workOpts = append(coordOpts, sec.coordinator...), sec.worker
+		coordOpts, workOpts = append(coordOpts, sec.coordinator...), append(workOpts, sec.worker...)
 	}
 	coord, err := coordinator.New(cnc, append(plugins.coordinator(), coordOpts...)...)
 	if err != nil {
@@ -334,6 +339,7 @@ func startServices(ctx context.Context, wg *sync.WaitGroup, dial dialFunc, setup
 	if err != nil {
 		return err
 	}
+	obs.readyWith(coord, wrk)
 	// An error after ctx ended is the shutdown interrupting start-up, not a failure.
 	wg.Go(func() {
 		if err := coord.Run(ctx); err != nil && ctx.Err() == nil {

@@ -55,14 +55,14 @@ type embedded struct {
 // running concurrency jobs at once, and the nodes of fleet.fleet when it names a fleet file. They
 // run under ctx until stop.
 func startEmbedded(ctx context.Context, cfg serverConfig, log *slog.Logger, concurrency int, plugins pluginSet,
-	fleet *agentFlags, coordOpts ...coordinator.Option) (*embedded, error) {
+	fleet *agentFlags, obs *metricsFlags, coordOpts ...coordinator.Option) (*embedded, error) {
 	srv, dir, setup, err := startServer(cfg)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	e := &embedded{srv: srv, dir: dir, setup: setup, cancel: cancel}
-	if err := startServices(ctx, &e.wg, e.dial, e.setup, log, concurrency, plugins, coordOpts...); err != nil {
+	if err := startServices(ctx, &e.wg, e.dial, e.setup, log, concurrency, plugins, obs, coordOpts...); err != nil {
 		e.stop()
 		return nil, exitf(exitInfra, "%v", err)
 	}

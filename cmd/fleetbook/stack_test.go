@@ -41,7 +41,7 @@ func newStack(t *testing.T) *stack {
 		return nc, err
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := startServices(ctx, &wg, dial, nil, log, 8, pluginSet{}); err != nil {
+	if err := startServices(ctx, &wg, dial, nil, log, 8, pluginSet{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	nc, _ := natstest.Connect(t, srv.ClientURL())

@@ -26,6 +26,7 @@ func upCommand() *cobra.Command {
 		fleet                                agentFlags
 		keepRuns                             time.Duration
 		sec                                  serverConfig
+		metricsOn                            metricsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -45,6 +46,9 @@ nats CLI's NATS_URL and NATS_CREDS). A --listen address other machines can reach
 			if err != nil {
 				return err
 			}
+			if err := metricsOn.check(); err != nil {
+				return err
+			}
 			stopPprof, err := startPprof(pprofAddr)
 			if err != nil {
 				return err
@@ -58,11 +62,16 @@ nats CLI's NATS_URL and NATS_CREDS). A --listen address other machines can reach
 			}
 			cfg := sec
 			cfg.dataDir, cfg.listen, cfg.syncAlways, cfg.verbose = dataDir, listen, syncMode == "always", verbose
-			e, err := startEmbedded(cmd.Context(), cfg, logger(true), workers, pluginSet, &fleet, coordinator.WithKeepRuns(keepRuns))
+			e, err := startEmbedded(cmd.Context(), cfg, logger(true), workers, pluginSet, &fleet, &metricsOn, coordinator.WithKeepRuns(keepRuns))
 			if err != nil {
 				return err
 			}
 			defer e.stop()
+			stopMetrics, err := metricsOn.serve()
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
 			fmt.Fprintf(os.Stderr, "fleetbook up: NATS on %s, state in %s; Ctrl-C to stop\n", e.srv.ClientURL(), dataDir)
 			if e.setup != nil {
 				if err := announceCredentials(e, cfg); err != nil {
@@ -76,7 +85,7 @@ nats CLI's NATS_URL and NATS_CREDS). A --listen address other machines can reach
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "NATS client address to listen on")
 	cmd.Flags().StringVar(&syncMode, "sync", "default", "disk sync: default or always")
 	cmd.Flags().BoolVar(&sec.noAuth, "no-auth", false, "serve without authentication (throw-away experiments only: anyone reaching the port can run commands on every worker and node)")
-	cmd.Flags().BoolVar(&sec.insecure, "insecure", false, "allow --listen on an address other machines reach without TLS")
+	cmd.Flags().BoolVar(&sec.insecure, "insecure", false, "allow --listen or --metrics on an address other machines reach without TLS")
 	cmd.Flags().StringVar(&sec.tlsCert, "tls-cert", "", "serve TLS with this certificate file")
 	cmd.Flags().StringVar(&sec.tlsKey, "tls-key", "", "the key file of --tls-cert")
 	cmd.Flags().StringVar(&sec.tlsCA, "tls-ca", "", "require client certificates signed by this CA file")
@@ -90,6 +99,7 @@ nats CLI's NATS_URL and NATS_CREDS). A --listen address other machines can reach
 	cmd.Flags().StringVar(&fleet.stateDir, "state-dir", "", "node state for --fleet (default DATA-DIR/nodes)")
 	fleet.execTimeout, fleet.refresh, fleet.concurrency = 10*time.Second, 30*time.Second, 64
 	pprofFlag(cmd, &pprofAddr)
+	metricsOn.register(cmd, &sec.insecure)
 	return cmd
 }
 
@@ -105,6 +115,9 @@ type remoteFlags struct {
 	service     serviceFlags
 	plugins     string
 	pprofAddr   string
+	metrics     metricsFlags
+	// insecure allows --metrics on an address other machines reach without TLS.
+	insecure bool
 }
 
 // service is a coordinator or a worker, built and ready to run.
@@ -126,6 +139,7 @@ func coordinatorCommand() *cobra.Command {
 			return r.serve(cmd, "coordinator", func(nc *nats.Conn, log *slog.Logger, ps pluginSet) (service, error) {
 				o := append(ps.coordinator(), coordinator.WithLogger(log), coordinator.WithLease(r.service.lease),
 					coordinator.WithStore(r.service.store()), coordinator.WithKeepRuns(keepRuns))
+				o = append(o, r.metrics.coordinator()...)
 				if r.name != "" {
 					o = append(o, coordinator.WithName(r.name))
 				}
@@ -161,7 +175,7 @@ func workerCommand() *cobra.Command {
 				}
 				o := append(ps.worker(), worker.WithLogger(log), worker.WithPool(pool), worker.WithConcurrency(concurrency),
 					worker.WithAckWait(r.service.lease), worker.WithStore(r.service.awaitStore(!r.conn.noAuth)))
-				o = append(o, sec.worker...)
+				o = append(append(o, sec.worker...), r.metrics.worker()...)
 				if r.name != "" {
 					o = append(o, worker.WithName(r.name))
 				}
@@ -184,6 +198,9 @@ func (r *remoteFlags) serve(cmd *cobra.Command, what string,
 	if err != nil {
 		return err
 	}
+	if err := r.metrics.check(); err != nil {
+		return err
+	}
 	stopPprof, err := startPprof(r.pprofAddr)
 	if err != nil {
 		return err
@@ -195,10 +212,24 @@ func (r *remoteFlags) serve(cmd *cobra.Command, what string,
 	}
 	defer nc.Close()
 	log := logger(true)
+	// The cluster gauges are a coordinator's to export: workers export only their own.
+	var cluster *nats.Conn
+	if what == "coordinator" {
+		cluster = nc
+	}
+	if err := r.metrics.attach(cluster); err != nil {
+		return exitf(exitRefused, "%v", err)
+	}
 	svc, err := build(nc, log, pluginSet)
 	if err != nil {
 		return exitf(exitRefused, "%v", err)
 	}
+	r.metrics.readyWith(svc)
+	stopMetrics, err := r.metrics.serve()
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	// After Ctrl-C or SIGTERM an error is the stop interrupting start-up: a clean exit.
 	if err := runRetrying(cmd.Context(), log, what, svc.Run); err != nil && cmd.Context().Err() == nil {
 		return exitf(exitInfra, "%v", err)
@@ -215,6 +246,8 @@ func (r *remoteFlags) register(cmd *cobra.Command, what string) {
 	cmd.Flags().StringArrayVar(&r.retiredKeys, "retired-secrets-key", nil, "file of a key being rotated out: still opens what it sealed (repeatable)")
 	pluginsFlag(cmd, &r.plugins)
 	pprofFlag(cmd, &r.pprofAddr)
+	cmd.Flags().BoolVar(&r.insecure, "insecure", false, "allow --metrics on an address other machines reach without TLS")
+	r.metrics.register(cmd, &r.insecure)
 }
 
 // announceCredentials writes the operator's nats context next to the credentials and says how to

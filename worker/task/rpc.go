@@ -47,7 +47,7 @@ func runRPCJob(ctx context.Context, env Env, job *protocol.Job) (protocol.Result
 		res.Msg = fmt.Sprintf("rpc job %s carries the grant of job %s", job.ID, job.Grant.JobID)
 		return res, nil
 	}
-	nodes, err := Fanout(ctx, env.NC, spec, job.Targets, job.ID.String(), job.ID.RunID, job.Grant)
+	nodes, err := fanout(ctx, env.NC, spec, job.Targets, job.ID.String(), job.ID.RunID, job.Grant, env.Replies)
 	res.EndedAt = time.Now().UTC()
 	switch {
 	case ctx.Err() != nil:
@@ -151,6 +151,11 @@ const noReplyPrefix = "no reply within "
 // subscription, not 10,000 request round trips. The error is for a bad assert expression or a
 // connection failure; ctx cancels the wait (the results so far are returned, with the error).
 func Fanout(ctx context.Context, nc *nats.Conn, spec protocol.RPCSpec, targets []string, idPrefix, caller string, grant *protocol.Grant) (map[string]protocol.NodeResult, error) {
+	return fanout(ctx, nc, spec, targets, idPrefix, caller, grant, nil)
+}
+
+// fanout is Fanout telling obs, when not nil, each node's outcome.
+func fanout(ctx context.Context, nc *nats.Conn, spec protocol.RPCSpec, targets []string, idPrefix, caller string, grant *protocol.Grant, obs ReplyObserver) (map[string]protocol.NodeResult, error) {
 	if spec.Agent == "" || spec.Action == "" {
 		return nil, fmt.Errorf("rpc: agent and action are required (got %q#%q)", spec.Agent, spec.Action)
 	}
@@ -176,6 +181,9 @@ func Fanout(ctx context.Context, nc *nats.Conn, spec protocol.RPCSpec, targets [
 		}
 		if !kvstore.ValidIdentity(id) {
 			results[id] = protocol.NodeResult{Msg: "not a valid node identity"}
+			if obs != nil {
+				obs.NodeReplied("invalid", 0)
+			}
 			continue
 		}
 		results[id] = protocol.NodeResult{}
@@ -238,6 +246,9 @@ func Fanout(ctx context.Context, nc *nats.Conn, spec protocol.RPCSpec, targets [
 	defer c.mu.Unlock()
 	for i, id := range ids {
 		results[id] = outcome(c.replies[i], check, timeout)
+		if obs != nil {
+			observe(obs, c.replies[i], results[id])
+		}
 	}
 	return results, waitErr
 }
@@ -259,16 +270,36 @@ func outcome(rep *reply, check *playbooks.Assertion, timeout time.Duration) prot
 	return protocol.NodeResult{Success: true, Msg: rep.Msg, Data: rep.Data}
 }
 
+// observe tells obs how one node of a fan-out answered.
+func observe(obs ReplyObserver, rep *reply, res protocol.NodeResult) {
+	switch {
+	case rep == nil:
+		obs.NodeReplied("no_reply", 0)
+	case rep.noResponders:
+		obs.NodeReplied("no_agent", rep.latency)
+	case rep.err != "":
+		obs.NodeReplied("invalid", rep.latency)
+	case res.Success:
+		obs.NodeReplied("ok", rep.latency)
+	default:
+		obs.NodeReplied("failed", rep.latency)
+	}
+}
+
 // reply is what came back for one target.
 type reply struct {
 	protocol.RPCReply
 	noResponders bool
 	err          string
+	// latency is how long after the fan-out's first request the reply came.
+	latency time.Duration
 }
 
 // collector gathers the replies of one fan-out; the reply subject's last token is the target's
 // index.
 type collector struct {
+	// start is when the fan-out began sending; set before the reply subscription exists.
+	start   time.Time
 	mu      sync.Mutex
 	replies []*reply
 	pending int
@@ -276,7 +307,7 @@ type collector struct {
 }
 
 func newCollector(ids []string) *collector {
-	c := &collector{replies: make([]*reply, len(ids)), pending: len(ids), done: make(chan struct{})}
+	c := &collector{start: time.Now(), replies: make([]*reply, len(ids)), pending: len(ids), done: make(chan struct{})}
 	if len(ids) == 0 {
 		close(c.done)
 	}
@@ -288,7 +319,7 @@ func (c *collector) receive(m *nats.Msg) {
 	if err != nil || i < 0 || i >= len(c.replies) {
 		return
 	}
-	rep := &reply{}
+	rep := &reply{latency: time.Since(c.start)}
 	switch {
 	case len(m.Data) == 0 && m.Header.Get("Status") == "503":
 		rep.noResponders = true

@@ -260,3 +260,51 @@ func TestFitDropsNodeDataToStayPublishable(t *testing.T) {
 		t.Fatalf("after tight fit: %+v %+v", res.Nodes["n000"], res.Nodes["n001"])
 	}
 }
+
+// replyLog records what a fan-out tells its ReplyObserver.
+type replyLog struct {
+	mu       sync.Mutex
+	outcomes map[string]int
+	timed    int
+}
+
+func (l *replyLog) NodeReplied(outcome string, latency time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.outcomes == nil {
+		l.outcomes = map[string]int{}
+	}
+	l.outcomes[outcome]++
+	if latency > 0 {
+		l.timed++
+	}
+}
+
+// The observer hears each node's outcome once: answered, nothing listening, not an identity,
+// silent; only the nodes that answered have a latency.
+func TestFanout_TellsEachNodesOutcome(t *testing.T) {
+	nc := fleetConn(t)
+	startFleet(t, nc.ConnectedUrl(), []agent.Node{{Identity: "alone.test"}})
+	var log replyLog
+	_, err := fanout(t.Context(), nc, protocol.RPCSpec{Agent: "rpcutil", Action: "ping", Timeout: time.Minute},
+		[]string{"alone.test", "gone.test", "bad id"}, "r/1/1/0", "r", nil, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{"ok": 1, "no_agent": 1, "invalid": 1}; fmt.Sprint(log.outcomes) != fmt.Sprint(want) || log.timed != 2 {
+		t.Fatalf("outcomes %v (%d with a latency), want %v (2)", log.outcomes, log.timed, want)
+	}
+
+	nodes := simNodes(2)
+	startFleet(t, nc.ConnectedUrl(), nodes)
+	log = replyLog{}
+	// Two nodes: the fleet serves the wildcard subject, so the missing one is silent.
+	env := Env{Worker: "w", NC: nc, Replies: &log}
+	job := rpcJob(1, protocol.RPCSpec{Agent: "rpcutil", Action: "ping", Timeout: 300 * time.Millisecond}, append(identities(nodes), "ghost.test"))
+	if _, err := Execute(t.Context(), env, &job); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{"ok": 2, "no_reply": 1}; fmt.Sprint(log.outcomes) != fmt.Sprint(want) || log.timed != 2 {
+		t.Fatalf("rpc job outcomes %v (%d with a latency), want %v (2)", log.outcomes, log.timed, want)
+	}
+}

@@ -36,6 +36,15 @@ type Env struct {
 	PluginDir string
 	// PuppetDB is the base URL pql node sets query when their url property names none.
 	PuppetDB string
+	// Replies, when set, is told each node's outcome in an rpc fan-out (metrics).
+	Replies ReplyObserver
+}
+
+// ReplyObserver is told, once per node of every rpc fan-out, how the node answered: outcome is
+// one of ok, failed, no_reply, no_agent, invalid (metrics.NodeOK...), latency the time from the
+// fan-out's first request to the reply, 0 when none came.
+type ReplyObserver interface {
+	NodeReplied(outcome string, latency time.Duration)
 }
 
 // Execute runs job's task under ctx, the job's own context, and returns its Result. A task that
