@@ -15,9 +15,11 @@ import (
 // scrolls itself.
 type nodeRows struct {
 	Seq int `json:"seq"`
-	// Total, OK and Failed count every node of the task; Matching those the filter and search
-	// keep, of which Rows are the ones from Offset.
+	// Total, OK and Failed count every node of the task; Kept is how many of them the report
+	// keeps (every failed one, up to 1,000 in all); Matching those kept that the filter and
+	// search keep, of which Rows are the ones from Offset.
 	Total      int     `json:"total"`
+	Kept       int     `json:"kept"`
 	OK         int     `json:"ok"`
 	Failed     int     `json:"failed"`
 	Matching   int     `json:"matching"`
@@ -72,19 +74,17 @@ func (c *Console) runNodes(w http.ResponseWriter, r *http.Request, s *userSessio
 		writeJSONError(w, http.StatusNotFound, fmt.Sprintf("run %s has %d tasks, no task %d", id, len(rep.Tasks), seq))
 		return
 	}
-	writeJSON(w, http.StatusOK, nodePage(seq, rep.Tasks[seq-1].Nodes, outcome, q.Get("q"), offset, limit))
+	t := rep.Tasks[seq-1]
+	page := nodePage(seq, t.Nodes, outcome, q.Get("q"), offset, limit)
+	page.OK, page.Failed, page.Total = t.NodesOK, t.NodesFailed, t.NodesOK+t.NodesFailed
+	writeJSON(w, http.StatusOK, page)
 }
 
 // nodePage is the page of nodes that outcome and search keep, from offset, at most limit rows.
 func nodePage(seq int, nodes map[string]protocol.NodeResult, outcome, search string, offset, limit int) nodeRows {
-	out := nodeRows{Seq: seq, Total: len(nodes), Offset: offset, Rows: [][]any{}}
+	out := nodeRows{Seq: seq, Kept: len(nodes), Offset: offset, Rows: [][]any{}}
 	ids := make([]string, 0, len(nodes))
 	for identity, n := range nodes {
-		if n.Success {
-			out.OK++
-		} else {
-			out.Failed++
-		}
 		if outcome == "ok" && !n.Success || outcome == "failed" && n.Success || !strings.Contains(identity, search) {
 			continue
 		}

@@ -11,6 +11,10 @@ import (
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
+// maxInputShown is how much of an input's value the run header shows: a list of 10,000
+// targets is not a header.
+const maxInputShown = 2000
+
 // maxReasonLen bounds a cancel reason: one sentence for the audit and the run's error.
 const maxReasonLen = 500
 
@@ -27,27 +31,22 @@ type stepView struct {
 	Output   string             `json:"output,omitempty"`
 	Tries    int                `json:"tries,omitempty"`
 	Child    string             `json:"child,omitempty"`
-	// NodesTotal, NodesOK and NodesFailed count the per-node outcomes of an rpc task; its
-	// rows come from the nodes endpoint.
+	// NodesTotal, NodesOK and NodesFailed count the per-node outcomes of an rpc task;
+	// NodesKept is how many of its nodes the report keeps (every failed one, up to 1,000 in
+	// all), whose rows come from the nodes endpoint.
 	NodesTotal  int `json:"nodes_total,omitempty"`
 	NodesOK     int `json:"nodes_ok,omitempty"`
 	NodesFailed int `json:"nodes_failed,omitempty"`
+	NodesKept   int `json:"nodes_kept,omitempty"`
 }
 
 // stepOf is the view of task t of a report.
 func stepOf(t protocol.TaskReport) stepView {
 	v := stepView{Seq: t.Number, Name: t.Description, List: t.List, Type: t.Type, State: t.State,
 		Duration: duration(t.StartedAt, t.EndedAt), Msg: t.Msg, Output: value(t.Data), Tries: t.Tries, Child: t.Child,
-		NodesTotal: len(t.Nodes)}
+		NodesTotal: t.NodesOK + t.NodesFailed, NodesOK: t.NodesOK, NodesFailed: t.NodesFailed, NodesKept: len(t.Nodes)}
 	if v.Name == "" {
 		v.Name = t.Key
-	}
-	for _, n := range t.Nodes {
-		if n.Success {
-			v.NodesOK++
-		} else {
-			v.NodesFailed++
-		}
 	}
 	return v
 }
@@ -115,6 +114,9 @@ func runDataOf(rep *protocol.Report, errText string) runData {
 	for _, k := range names {
 		v := value(rep.Inputs[k])
 		sensitive := strings.Contains(v, protocol.Redacted)
+		if len(v) > maxInputShown {
+			v = fmt.Sprintf("%s… (%d characters in all)", strings.ToValidUTF8(v[:maxInputShown], ""), len(v))
+		}
 		if sensitive {
 			d.Sensitive = append(d.Sensitive, k)
 		}

@@ -39,16 +39,24 @@ tasks:
       command: echo done
 `
 
+// finishedGatedRun is a finished run of gatedBook, its gate open from the start and its
+// sensitive input token hunter2.
+func (e *env) finishedGatedRun() (id, gate string) {
+	e.t.Helper()
+	gate = filepath.Join(e.t.TempDir(), "gate")
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	id = e.submit(gatedBook, map[string]any{"gate": gate, "token": "hunter2"})
+	e.final(id)
+	return id, gate
+}
+
 // The run page shows the header (inputs redacted), the timeline of tasks with their states,
 // durations and outputs, and, for a finished run, no cancel form.
 func TestRunPage(t *testing.T) {
 	e := newEnv(t)
-	gate := filepath.Join(t.TempDir(), "gate")
-	if err := os.WriteFile(gate, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	id := e.submit(gatedBook, map[string]any{"gate": gate, "token": "hunter2"})
-	e.final(id)
+	id, _ := e.finishedGatedRun()
 	r := e.get("/runs/"+id, e.grant("viewer"))
 	if r.status != http.StatusOK {
 		t.Fatalf("run page: %d\n%s", r.status, r.body)
@@ -110,12 +118,7 @@ func TestCancelFromTheConsole(t *testing.T) {
 // Posting the same form twice gives one run.
 func TestRerunFromTheConsole(t *testing.T) {
 	e := newEnv(t)
-	gate := filepath.Join(t.TempDir(), "gate")
-	if err := os.WriteFile(gate, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	id := e.submit(gatedBook, map[string]any{"gate": gate, "token": "hunter2"})
-	e.final(id)
+	id, gate := e.finishedGatedRun()
 	grant := e.grant("admin")
 	r := e.post("/runs/"+id+"/rerun", grant, url.Values{"key": {"k1"}})
 	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "input.token: sensitive inputs are never kept") {
