@@ -20,6 +20,7 @@ import (
 	"github.com/fleetbook/fleetbook/policy"
 	"github.com/fleetbook/fleetbook/protocol"
 	"github.com/fleetbook/fleetbook/worker"
+	"github.com/fleetbook/fleetbook/worker/agent"
 )
 
 // wait is the generous deadline of every wait for something to happen: a readiness bound on a
@@ -196,4 +197,20 @@ func (e *env) final(id string) *protocol.Report {
 		return nil
 	})
 	return rep
+}
+
+// startNodes runs simulated agents of nodes (the built-in rpcutil agent) until the test ends,
+// and waits until they serve.
+func (e *env) startNodes(nodes []agent.Node) {
+	e.t.Helper()
+	anc, _ := natstest.Connect(e.t, e.url)
+	sim, err := agent.New(anc, nodes, agent.WithStateDir(e.t.TempDir()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = sim.Run(ctx) }()
+	e.t.Cleanup(func() { cancel(); <-done })
+	<-sim.Ready()
 }

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -19,16 +18,7 @@ func TestNodesPage(t *testing.T) {
 	for i := range nodes {
 		nodes[i] = agent.Node{Identity: fmt.Sprintf("web%03d.example", i), Classes: []string{"web"}}
 	}
-	anc, _ := natstest.Connect(t, e.url)
-	sim, err := agent.New(anc, nodes, agent.WithStateDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = sim.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	<-sim.Ready()
+	e.startNodes(nodes)
 	grant := e.grant("viewer")
 	var r response
 	natstest.Eventually(t, wait, func() error {

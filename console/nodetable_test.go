@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/protocol"
 	"github.com/fleetbook/fleetbook/worker/agent"
 )
@@ -47,16 +45,7 @@ func TestNodeTableOfTenThousandNodes(t *testing.T) {
 	for i := answering; i < total; i++ {
 		targets = append(targets, fmt.Sprintf("gone%05d.example", i))
 	}
-	anc, _ := natstest.Connect(t, e.url)
-	sim, err := agent.New(anc, nodes, agent.WithStateDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = sim.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	<-sim.Ready()
+	e.startNodes(nodes)
 
 	id := e.submit(wideBook, map[string]any{"targets": targets})
 	rep := e.final(id)
