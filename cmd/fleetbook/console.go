@@ -126,7 +126,7 @@ func consoleCommand() *cobra.Command {
 		Use:   "console",
 		Short: "Serve the web console against an existing NATS server",
 		Long: `Serve the web console (docs/console.md) on --http, connected to the NATS server with the
-console credential (role console: DATA-DIR/auth/console.creds, or the credential flags). It reads
+console credential (role console: DATA-DIR/auth/creds/console.creds, or the credential flags). It reads
 through the API and the events stream only, so any number of consoles may run. People sign in
 with the URL ` + "`fleetbook console login`" + ` prints; the console then acts for them, within what the
 policy lets them do. A --http address other machines reach needs --tls-cert and --tls-key, or
