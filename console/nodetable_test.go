@@ -97,7 +97,8 @@ func TestNodeTableOfTenThousandNodes(t *testing.T) {
 	}
 	page := e.get("/runs/"+id, grant)
 	if !strings.Contains(page.body, `<section class="node-table" data-seq="1" data-total="10000">`) || strings.Contains(page.body, `<tr class="node"`) ||
-		!strings.Contains(page.body, "the report keeps 1000 of 10000") {
+		!strings.Contains(page.body, "the report keeps 1000 of 10000") ||
+		!strings.Contains(page.body, `<span class="node-totals" data-total="10000" data-ok="50" data-failed="9950">10000 nodes: 50 ok, 9950 failed</span>`) {
 		t.Errorf("the run page does not hold the node table's section, says nothing of the nodes kept, or renders rows itself:\n%s", page.body)
 	}
 	if len(page.body) > 100_000 {
