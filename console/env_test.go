@@ -30,13 +30,14 @@ const wait = 2 * time.Minute
 // env is a real embedded NATS server with a coordinator (its policy names admin, viewer and the
 // console), a worker, and the console under test behind an httptest server.
 type env struct {
-	t      *testing.T
-	url    string
-	nc     *nats.Conn
-	keys   map[string]nkeys.KeyPair
-	admin  *coordinator.Client
-	server *httptest.Server
-	http   *http.Client
+	t       *testing.T
+	url     string
+	nc      *nats.Conn
+	keys    map[string]nkeys.KeyPair
+	admin   *coordinator.Client
+	server  *httptest.Server
+	handler http.Handler
+	http    *http.Client
 }
 
 func newEnv(t *testing.T, opts ...Option) *env {
@@ -97,7 +98,8 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.server = httptest.NewServer(cons.Handler())
+	e.handler = cons.Handler()
+	e.server = httptest.NewServer(e.handler)
 	t.Cleanup(e.server.Close)
 	// Redirects are looked at, not followed.
 	e.http = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

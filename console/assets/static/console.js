@@ -108,6 +108,7 @@
     function onStatus(st) {
       const s = document.getElementById("run-status");
       s.dataset.status = st.status;
+      s.className = "badge " + st.status;
       s.textContent = st.status;
       if (st.ended) setText(header, "ended", st.ended);
       if (st.started) setText(header, "started", st.started);
