@@ -70,8 +70,21 @@ func TestSignInRefusesStrangers(t *testing.T) {
 		if tc.grant == "" {
 			continue
 		}
-		if r := e.get("/runs", tc.grant); r.status != http.StatusSeeOther {
-			t.Errorf("%s grant in a cookie: GET /runs %d, want 303", name, r.status)
+		for _, path := range []string{"/runs", "/runs/abc", "/schedules", "/nodes"} {
+			if r := e.get(path, tc.grant); r.status != http.StatusSeeOther || !strings.Contains(r.header.Get("Set-Cookie"), "Max-Age=0") {
+				t.Errorf("%s grant in a cookie: GET %s %d, want 303 clearing the cookie", name, path, r.status)
+			}
+		}
+		for _, path := range []string{"/runs/abc/events", "/runs/abc/nodes?seq=1", "/session"} {
+			if r := e.get(path, tc.grant); r.status != http.StatusUnauthorized {
+				t.Errorf("%s grant in a cookie: GET %s %d, want 401", name, path, r.status)
+			}
+		}
+		for _, path := range []string{"/runs/abc/cancel", "/runs/abc/rerun", "/schedules/nightly/pause", "/schedules/nightly/trigger"} {
+			form := url.Values{"reason": {"x"}, "csrf": {csrfToken(tc.grant)}}
+			if r := e.post(path, tc.grant, form); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/signin") {
+				t.Errorf("%s grant in a cookie: POST %s %d, want 303 to /signin", name, path, r.status)
+			}
 		}
 	}
 }
