@@ -94,9 +94,10 @@ func (s *servingConsole) awaitReady(ctx context.Context) error {
 	}
 }
 
-// startConsole serves the console on nc, signed with key, on the listener of h, until ctx ends.
-func startConsole(ctx context.Context, nc *nats.Conn, key nkeys.KeyPair, h *httpFlags, log *slog.Logger) (*servingConsole, error) {
-	opts := []console.Option{console.WithIdentityKey(key), console.WithLogger(log)}
+// startConsole serves the console on nc, signed with key, on the listener of h, until ctx ends;
+// extra are more options (console.WithHandler for the metrics, say).
+func startConsole(ctx context.Context, nc *nats.Conn, key nkeys.KeyPair, h *httpFlags, log *slog.Logger, extra ...console.Option) (*servingConsole, error) {
+	opts := append([]console.Option{console.WithIdentityKey(key), console.WithLogger(log)}, extra...)
 	if h.secure {
 		opts = append(opts, console.WithSecureCookies())
 	}
@@ -182,8 +183,9 @@ func (h *httpFlags) register(cmd *cobra.Command) {
 
 // upConsole serves the console inside `fleetbook up` on the embedded server, with the console
 // credential of the data dir, and prints its sign-in URL, signed with the operator's key
-// (12h), as console login would. With --no-auth both keys are made for the process.
-func upConsole(ctx context.Context, e *embedded, h *httpFlags) (*servingConsole, error) {
+// (12h), as console login would. With --no-auth both keys are made for the process. extra are
+// passed to startConsole.
+func upConsole(ctx context.Context, e *embedded, h *httpFlags, extra ...console.Option) (*servingConsole, error) {
 	nc, err := e.dial("fleetbook console", auth.RoleConsole)
 	if err != nil {
 		return nil, exitf(exitInfra, "console: %v", err)
@@ -199,7 +201,7 @@ func upConsole(ctx context.Context, e *embedded, h *httpFlags) (*servingConsole,
 	if err != nil {
 		return nil, exitf(exitInfra, "console: %v", err)
 	}
-	s, err := startConsole(ctx, nc, key, h, logger(true))
+	s, err := startConsole(ctx, nc, key, h, logger(true), extra...)
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,7 @@
   // Run page: the timeline updated from the run's events (server-sent), and the node tables.
   function runPage() {
     const header = document.getElementById("run-header");
+    if (!header) { ready(); return; } // the run could not be read: the page shows why
     const runID = header.dataset.id;
     const timeline = document.getElementById("timeline");
     const tables = [];
