@@ -21,7 +21,7 @@ func TestHealth(t *testing.T) {
 	if r := e.get("/metrics", ""); r.status != http.StatusOK || r.body != "fleetbook_up 1\n" || r.header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("/metrics: %d %q", r.status, r.body)
 	}
-	if r := e.get("/healthz", ""); r.status != http.StatusOK || r.body != "ok\n" {
+	if r := e.get("/healthz", ""); r.status != http.StatusOK || r.body != "ok" {
 		t.Errorf("/healthz: %d %q", r.status, r.body)
 	}
 	if r := e.get("/readyz", ""); r.status != http.StatusOK {
