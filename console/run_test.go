@@ -249,3 +249,38 @@ func TestLiveEventsOfARunningRun(t *testing.T) {
 		t.Errorf("a stranger's stream: %d\n%s", r.status, r.body)
 	}
 }
+
+// A finished run's stream replays its log lines (with the task they are about) before its
+// state and end; the page has the list they go in.
+func TestRunLogOfAFinishedRun(t *testing.T) {
+	e := newEnv(t)
+	id := e.submit(`name: logged
+version: "1.0.0"
+author: console test
+description: writes a log line
+tasks:
+  - shell:
+      command: echo first
+  - log:
+      message: "careful: <b>twice</b>"
+      level: warn
+`, nil)
+	e.final(id)
+	grant := e.grant("viewer")
+	r := e.get("/runs/"+id+"/events", grant)
+	var line logLine
+	for chunk := range strings.SplitSeq(r.body, "\n\n") {
+		if data, ok := strings.CutPrefix(chunk, "event: log\ndata: "); ok {
+			if err := json.Unmarshal([]byte(data), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if line.Msg != "careful: <b>twice</b>" || line.Level != "warn" || line.Task != 2 || line.N == 0 ||
+		!strings.HasSuffix(r.body, "event: end\ndata: {}\n\n") || strings.Index(r.body, "event: log") > strings.LastIndex(r.body, "event: status") {
+		t.Errorf("log line %+v in the stream:\n%s", line, r.body)
+	}
+	if page := e.get("/runs/"+id, grant); !strings.Contains(page.body, `<ol id="run-log" class="run-log"></ol>`) {
+		t.Errorf("the run page has no log list:\n%s", page.body)
+	}
+}
