@@ -84,6 +84,14 @@ func (c *Console) runEvents(w http.ResponseWriter, r *http.Request, s *userSessi
 		writeJSONError(w, http.StatusInternalServerError, "streaming is not supported by this connection")
 		return
 	}
+	select {
+	case c.streams <- struct{}{}:
+		defer func() { <-c.streams }()
+	default:
+		w.Header().Set("Retry-After", "10")
+		writeJSONError(w, http.StatusServiceUnavailable, fmt.Sprintf("this console serves %d live streams already", cap(c.streams)))
+		return
+	}
 	ctx := r.Context()
 	rep, err := c.report(ctx, s, id)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -283,4 +285,34 @@ tasks:
 	if page := e.get("/runs/"+id, grant); !strings.Contains(page.body, `<ol id="run-log" class="run-log"></ol>`) {
 		t.Errorf("the run page has no log list:\n%s", page.body)
 	}
+}
+
+// Live streams beyond the console's cap are answered 503 until one ends.
+func TestLiveStreamsAreCapped(t *testing.T) {
+	e := newEnv(t, WithMaxStreams(1))
+	gate := filepath.Join(t.TempDir(), "gate")
+	id := e.submit(gatedBook, map[string]any{"gate": gate})
+	t.Cleanup(func() { _ = os.WriteFile(gate, nil, 0o600) })
+	req, _ := http.NewRequest(http.MethodGet, e.server.URL+"/runs/"+id+"/events", nil)
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: e.grant("viewer")})
+	ctx, cancel := context.WithCancel(context.Background())
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.get("/runs/"+id+"/events", e.grant("viewer")); r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Errorf("a second stream: %d %v", r.status, r.header)
+	}
+	cancel()
+	resp.Body.Close()
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.final(id)
+	natstest.Eventually(t, wait, func() error {
+		if r := e.get("/runs/"+id+"/events", e.grant("viewer")); r.status != http.StatusOK {
+			return fmt.Errorf("stream after the first ended: %d", r.status)
+		}
+		return nil
+	})
 }
