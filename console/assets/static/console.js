@@ -149,8 +149,13 @@
     on("log", onLog);
     on("end", () => { es.close(); body.dataset.live = "false"; });
     es.onerror = () => {
-      // EventSource reconnects by itself; say so only while it is down.
+      // EventSource reconnects by itself after a lost connection; say so while it is down. An
+      // error answer (the console's stream cap, a session that expired) closes it for good.
       if (wasLive && es.readyState === EventSource.CONNECTING) body.dataset.live = "reconnecting";
+      if (wasLive && es.readyState === EventSource.CLOSED) {
+        body.dataset.live = "false";
+        showError("live updates stopped: reload the page to follow the run again");
+      }
       if (!wasLive) es.close();
     };
     Promise.all(tables.map((t) => t.loaded)).finally(ready);
