@@ -107,6 +107,17 @@ func TestUpAndConsoleServeTheConsole(t *testing.T) {
 		})
 	}
 
+	// up's console serves the metrics up counts in, without a session (like --metrics).
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "fleetbook_coordinators") {
+		t.Errorf("%s/metrics: %s, want fleetbook's metrics:\n%.500s", base, resp.Status, body)
+	}
+
 	for _, args := range [][]string{{"console", "--server", server, "--data-dir", state, "--http", "0.0.0.0:0"},
 		{"up", "--data-dir", filepath.Join(dir, "other"), "--listen", "127.0.0.1:0", "--http", "0.0.0.0:0"}} {
 		if r := cli(t, dir, args...); r.code != exitRefused || !strings.Contains(r.stderr, "reachable from other machines") {

@@ -25,6 +25,9 @@ type metricsFlags struct {
 	// insecure is the command's --insecure: a plain-text address other machines reach.
 	insecure *bool
 
+	// forConsole counts even without --metrics: `up --http` serves /metrics on the console.
+	forConsole bool
+
 	m     *metrics.Metrics
 	ready []metrics.Readiness
 }
@@ -40,6 +43,17 @@ func (f *metricsFlags) register(cmd *cobra.Command, insecure *bool) {
 
 // on says whether --metrics was given.
 func (f *metricsFlags) on() bool { return f != nil && f.addr != "" }
+
+// counting says whether the services count in Metrics: with --metrics, or for the console.
+func (f *metricsFlags) counting() bool { return f.on() || f != nil && f.forConsole }
+
+// consoleHandler is the console's /metrics (console.WithHandler), nil when nothing counts.
+func (f *metricsFlags) consoleHandler() http.Handler {
+	if !f.counting() || f.m == nil {
+		return nil
+	}
+	return metrics.Handler(f.m)
+}
 
 // check refuses, before anything starts, a --metrics address other machines reach without TLS
 // (unless --insecure) and a TLS flag without its pair.
@@ -66,7 +80,7 @@ func (f *metricsFlags) check() error {
 // attach makes the Metrics the command's services count in; cluster, when not nil, is the
 // connection the cluster gauges are read through (the coordinator's: one per process).
 func (f *metricsFlags) attach(cluster *nats.Conn) error {
-	if !f.on() || f.m != nil {
+	if !f.counting() || f.m != nil {
 		return nil
 	}
 	var opts []metrics.Option
@@ -83,7 +97,7 @@ func (f *metricsFlags) attach(cluster *nats.Conn) error {
 
 // coordinator is the option that counts in the Metrics, none when --metrics is off.
 func (f *metricsFlags) coordinator() []coordinator.Option {
-	if !f.on() || f.m == nil {
+	if !f.counting() || f.m == nil {
 		return nil
 	}
 	return []coordinator.Option{coordinator.WithMetrics(f.m)}
@@ -91,7 +105,7 @@ func (f *metricsFlags) coordinator() []coordinator.Option {
 
 // worker is the option that counts in the Metrics, none when --metrics is off.
 func (f *metricsFlags) worker() []worker.Option {
-	if !f.on() || f.m == nil {
+	if !f.counting() || f.m == nil {
 		return nil
 	}
 	return []worker.Option{worker.WithMetrics(f.m)}
@@ -99,7 +113,7 @@ func (f *metricsFlags) worker() []worker.Option {
 
 // readyWith adds what /readyz asks: each service that can tell (coordinators and workers).
 func (f *metricsFlags) readyWith(services ...any) {
-	if !f.on() {
+	if !f.counting() {
 		return
 	}
 	for _, s := range services {

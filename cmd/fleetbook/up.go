@@ -13,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetbook/fleetbook/auth"
+	"github.com/fleetbook/fleetbook/console"
 	"github.com/fleetbook/fleetbook/coordinator"
+	"github.com/fleetbook/fleetbook/metrics"
 	"github.com/fleetbook/fleetbook/worker"
 )
 
@@ -66,6 +68,7 @@ nats CLI's NATS_URL and NATS_CREDS). A --listen address other machines can reach
 			if _, err := h.check(); httpAddr != "" && err != nil {
 				return err
 			}
+			metricsOn.forConsole = httpAddr != ""
 			cfg := sec
 			cfg.dataDir, cfg.listen, cfg.syncAlways, cfg.verbose = dataDir, listen, syncMode == "always", verbose
 			e, err := startEmbedded(cmd.Context(), cfg, logger(true), workers, pluginSet, &fleet, &metricsOn, coordinator.WithKeepRuns(keepRuns))
@@ -85,7 +88,11 @@ nats CLI's NATS_URL and NATS_CREDS). A --listen address other machines can reach
 				}
 			}
 			if httpAddr != "" {
-				if _, err := upConsole(cmd.Context(), e, &h); err != nil {
+				var extra []console.Option
+				if mh := metricsOn.consoleHandler(); mh != nil {
+					extra = append(extra, console.WithHandler("GET "+metrics.MetricsPath, mh))
+				}
+				if _, err := upConsole(cmd.Context(), e, &h, extra...); err != nil {
 					return err
 				}
 			}
