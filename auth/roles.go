@@ -116,9 +116,10 @@ func Permissions(role Role, user, identity string) (jwt.Permissions, error) {
 		// an intruder.
 		p.Pub.Deny.Add(protocol.ResultsSubjectWildcard, protocol.NodeRPCSubjectWildcard)
 		p.Sub.Allow.Add(apiWildcard, serviceWildcard, cancelWildcard, protocol.ResultsSubjectWildcard, inbox)
-		// Replies to what it was asked, as many as it has instances: a coordinator serves its API
-		// as several micro instances on one connection, and each answers a $SRV ping (with one
-		// reply allowed, all but the first were refused, and it went uncounted).
+		// Replies to what it was asked, with no cap on how many per request: a coordinator serves
+		// its API as several micro instances on one connection (8), and each answers a $SRV ping
+		// (with one reply allowed, all but the first were refused and the coordinator went
+		// uncounted). Unbounded rather than 8, so changing the number of instances cannot break it.
 		p.Resp = &jwt.ResponsePermission{MaxMsgs: -1}
 	case RoleWorker:
 		p.Pub.Allow.Add(protocol.ResultsSubjectWildcard, protocol.NodeRPCSubjectWildcard,

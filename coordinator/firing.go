@@ -282,6 +282,9 @@ func (c *Coordinator) fireDecided(ctx context.Context, sc *protocol.Schedule) []
 		}
 		var rec protocol.SlotRecord
 		_, err := c.schedules.Change(ctx, sc.Name, func(cur *protocol.Schedule) (bool, error) {
+			// A try that lost its compare-and-set to the coordinator recording the same slot
+			// must not leave its record behind: the slot would be counted and returned twice.
+			rec = protocol.SlotRecord{}
 			i := slices.IndexFunc(cur.State.Firing, func(f protocol.PendingSlot) bool { return f.Key == p.Key })
 			if i < 0 {
 				return false, nil // another coordinator recorded it first

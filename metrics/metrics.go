@@ -56,9 +56,11 @@ const OtherPlaybook = "other"
 
 // WithCluster makes the Metrics read the cluster gauges (JobsQueued, JobsInFlight,
 // Coordinators, Workers, ClusterUp) through nc when scraped. One process should export them
-// once: give it to the coordinator's Metrics (or the console's), not to every Metrics of the
-// process. The connection needs the JetStream API (stream and consumer info of FLEETBOOK_JOBS)
-// and publish rights on $SRV.PING.
+// once: give it to the coordinator's Metrics, not to every Metrics of the process. The
+// connection needs the JetStream API (stream and consumer info of FLEETBOOK_JOBS) and publish
+// rights on $SRV.PING.fleetbook and $SRV.PING.fleetbook_worker: the coordinator credential has
+// them (auth.RoleCoordinator); the console's and the worker's do not, so a console or a worker
+// exports its own process's metrics only and leaves the cluster gauges to the coordinators.
 func WithCluster(nc *nats.Conn) Option {
 	return func(o *options) error {
 		if nc == nil {

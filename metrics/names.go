@@ -29,7 +29,8 @@ const (
 	JobsInFlight = "fleetbook_jobs_in_flight"
 	// WorkerJobsRunning is how many jobs this worker process runs now. Labels: pool.
 	WorkerJobsRunning = "fleetbook_worker_jobs_running"
-	// WorkerJobs counts the jobs this worker ran to a result. Labels: pool, type, outcome.
+	// WorkerJobs counts the jobs this worker ran to their end and published the result of (a job
+	// stopped because its run was cancelled is not counted). Labels: pool, type, outcome.
 	WorkerJobs = "fleetbook_worker_jobs_total"
 
 	// NodeReplies counts the outcome for each node of an rpc fan-out. Labels: outcome (ok;

@@ -155,9 +155,10 @@ func TestScrapeCountsWhatRan(t *testing.T) {
 		t.Fatalf("scheduled run: %v %v", r, err)
 	}
 
-	// The run's report is read once its final status is stored, which is when it is counted.
-	got := scrape(t, web.URL+metrics.MetricsPath)
-	for _, c := range []struct {
+	// A run's report shows its final status once that is stored; the counts follow at once, and
+	// a worker's own after it published the result: the scrape is polled until they hold (a
+	// count that went past what ran never comes back down to it).
+	want := []struct {
 		name   string
 		labels map[string]string
 		want   float64
@@ -187,11 +188,17 @@ func TestScrapeCountsWhatRan(t *testing.T) {
 		{metrics.Coordinators, map[string]string{}, 1},
 		{metrics.Workers, map[string]string{"pool": "default"}, 1},
 		{metrics.ClusterUp, map[string]string{}, 1},
-	} {
-		if v, ok := value(got, c.name, c.labels); !ok || v != c.want {
-			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, v, ok, c.want)
-		}
 	}
+	var got []sample
+	natstest.Eventually(t, time.Minute, func() error {
+		got = scrape(t, web.URL+metrics.MetricsPath)
+		for _, c := range want {
+			if v, ok := value(got, c.name, c.labels); !ok || v != c.want {
+				return fmt.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, v, ok, c.want)
+			}
+		}
+		return nil
+	})
 	if _, ok := value(got, "process_cpu_seconds_total", map[string]string{}); !ok {
 		t.Errorf("no process collector in the scrape")
 	}

@@ -125,14 +125,15 @@ func (f *metricsFlags) readyWith(services ...any) {
 
 // serve listens on --metrics and serves the Metrics there, on a mux of its own, printing
 // "metrics: http://ADDR/metrics" (https with TLS) on stderr with the address really bound (a
-// port 0 is chosen by the system). stop closes the server. With --metrics off it does nothing.
-func (f *metricsFlags) serve() (stop func(), err error) {
+// port 0 is chosen by the system), and returns that URL's base. stop closes the server. With
+// --metrics off it does nothing.
+func (f *metricsFlags) serve() (base string, stop func(), err error) {
 	if !f.on() {
-		return func() {}, nil
+		return "", func() {}, nil
 	}
 	if f.m == nil {
 		if err := f.attach(nil); err != nil {
-			return nil, err
+			return "", nil, err
 		}
 	}
 	srv := &http.Server{Handler: metrics.Handler(f.m, f.ready...), ReadHeaderTimeout: 10 * time.Second}
@@ -140,14 +141,14 @@ func (f *metricsFlags) serve() (stop func(), err error) {
 	if f.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
 		if err != nil {
-			return nil, exitf(exitRefused, "--metrics-tls-cert: %v", err)
+			return "", nil, exitf(exitRefused, "--metrics-tls-cert: %v", err)
 		}
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		scheme = "https"
 	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
-		return nil, exitf(exitRefused, "--metrics %q: %v", f.addr, err)
+		return "", nil, exitf(exitRefused, "--metrics %q: %v", f.addr, err)
 	}
 	if srv.TLSConfig != nil {
 		ln = tls.NewListener(ln, srv.TLSConfig)
@@ -157,6 +158,7 @@ func (f *metricsFlags) serve() (stop func(), err error) {
 			fmt.Fprintln(os.Stderr, "fleetbook: metrics server:", err)
 		}
 	}()
-	fmt.Fprintf(os.Stderr, "metrics: %s://%s%s\n", scheme, ln.Addr(), metrics.MetricsPath)
-	return func() { _ = srv.Close() }, nil
+	base = fmt.Sprintf("%s://%s", scheme, ln.Addr())
+	fmt.Fprintf(os.Stderr, "metrics: %s%s\n", base, metrics.MetricsPath)
+	return base, func() { _ = srv.Close() }, nil
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -50,7 +52,8 @@ var (
 
 // `up --metrics 127.0.0.1:0` says where it serves; /readyz is 200 once the coordinator and
 // worker (authenticated, as up always is) are up, /metrics counts a run and the coordinators and
-// workers alive, a `fleetbook worker --metrics` of another pool is counted too and ready itself.
+// workers alive: a `fleetbook worker --metrics` of another pool and a `fleetbook coordinator
+// --metrics`, each with its role's credential and ready itself, are counted too.
 func TestUpServesMetrics(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
@@ -77,10 +80,13 @@ func TestUpServesMetrics(t *testing.T) {
 	}
 
 	wk := start(t, "worker", "worker", "--server", server, "--data-dir", state, "--pool", "blue", "--metrics", "127.0.0.1:0")
-	wbase := printed(t, wk, metricsLine)
+	co := start(t, "coordinator", "coordinator", "--server", server, "--data-dir", state, "--metrics", "127.0.0.1:0")
+	wbase, cbase := printed(t, wk, metricsLine), printed(t, co, metricsLine)
 	natstest.Eventually(t, 2*time.Minute, func() error {
-		if code, body := httpGet(t, wbase+metrics.ReadyPath); code != http.StatusOK {
-			return fmt.Errorf("worker readyz = %d %q", code, body)
+		for _, b := range []string{wbase, cbase} {
+			if code, body := httpGet(t, b+metrics.ReadyPath); code != http.StatusOK {
+				return fmt.Errorf("readyz of %s = %d %q", b, code, body)
+			}
 		}
 		return nil
 	})
@@ -90,7 +96,7 @@ func TestUpServesMetrics(t *testing.T) {
 		for _, want := range []string{
 			metrics.RunsSubmitted + `{playbook="hello_metrics"} 1`,
 			metrics.RunsFinished + `{playbook="hello_metrics",status="success"} 1`,
-			metrics.Coordinators + " 1",
+			metrics.Coordinators + " 2",
 			metrics.Workers + `{pool="default"} 1`,
 			metrics.Workers + `{pool="blue"} 1`,
 			metrics.ClusterUp + " 1",
@@ -101,6 +107,12 @@ func TestUpServesMetrics(t *testing.T) {
 		}
 		return nil
 	})
+	// Counting took nothing the credentials do not grant.
+	for _, p := range []*proc{up, wk, co} {
+		if b, _ := os.ReadFile(p.log); strings.Contains(string(b), "Permissions Violation") {
+			t.Errorf("%s was refused something:\n%s", p.name, b)
+		}
+	}
 	// The worker's own page has its process's metrics, not the cluster's.
 	if _, body := httpGet(t, wbase+metrics.MetricsPath); strings.Contains(body, metrics.Coordinators) || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("worker's /metrics:\n%s", body)
@@ -124,5 +136,51 @@ func TestMetricsAddressRules(t *testing.T) {
 		if r := cli(t, dir, c.args...); r.code != exitRefused || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("%v: exit %d, want %d naming %q: %s", c.args, r.code, exitRefused, c.want, r.stderr)
 		}
+	}
+}
+
+// --metrics with TLS serves https with the given certificate, and an address other machines
+// reach is accepted with TLS or with --insecure.
+func TestMetricsServeTLS(t *testing.T) {
+	cert, key := selfSigned(t, t.TempDir())
+	insecure := false
+	f := &metricsFlags{addr: "127.0.0.1:0", tlsCert: cert, tlsKey: key, insecure: &insecure}
+	if err := f.check(); err != nil {
+		t.Fatal(err)
+	}
+	base, stop, err := f.serve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if !strings.HasPrefix(base, "https://127.0.0.1:") {
+		t.Fatalf("served at %q, want https", base)
+	}
+	pool := x509.NewCertPool()
+	pem, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get(base + metrics.HealthPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("healthz over TLS = %s", resp.Status)
+	}
+	if code, _ := httpGet(t, strings.Replace(base, "https", "http", 1)+metrics.HealthPath); code == http.StatusOK {
+		t.Errorf("plain http answered on the TLS address")
+	}
+
+	wide := &metricsFlags{addr: "0.0.0.0:0", tlsCert: cert, tlsKey: key, insecure: &insecure}
+	if err := wide.check(); err != nil {
+		t.Errorf("non-loopback with TLS refused: %v", err)
+	}
+	insecure = true
+	if err := (&metricsFlags{addr: "0.0.0.0:0", insecure: &insecure}).check(); err != nil {
+		t.Errorf("non-loopback with --insecure refused: %v", err)
 	}
 }

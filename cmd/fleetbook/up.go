@@ -76,7 +76,7 @@ nats CLI's NATS_URL and NATS_CREDS). A --listen address other machines can reach
 				return err
 			}
 			defer e.stop()
-			stopMetrics, err := metricsOn.serve()
+			_, stopMetrics, err := metricsOn.serve()
 			if err != nil {
 				return err
 			}
@@ -244,7 +244,7 @@ func (r *remoteFlags) serve(cmd *cobra.Command, what string,
 		return exitf(exitRefused, "%v", err)
 	}
 	r.metrics.readyWith(svc)
-	stopMetrics, err := r.metrics.serve()
+	_, stopMetrics, err := r.metrics.serve()
 	if err != nil {
 		return err
 	}
