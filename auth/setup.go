@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -49,8 +50,15 @@ type Setup struct {
 // directory: `fleetbook up` holds the data directory's lock while it calls Init.
 func Init(dir string) (s *Setup, created bool, err error) {
 	s, err = Load(dir)
-	if err == nil || !errors.Is(err, ErrNoSetup) {
-		return s, false, err
+	if err == nil {
+		// A setup made by an older fleetbook: its roles' credentials get what the roles need now.
+		if _, err := s.Refresh(); err != nil {
+			return nil, false, err
+		}
+		return s, false, nil
+	}
+	if !errors.Is(err, ErrNoSetup) {
+		return nil, false, err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, credsDir), setupDirMode); err != nil {
 		return nil, false, fmt.Errorf("create %s: %w", dir, err)
@@ -177,6 +185,73 @@ func (s *Setup) Issue(role Role, identity string, expiry time.Duration) ([]byte,
 		return nil, err
 	}
 	seed, _ := ukp.Seed()
+	return jwt.FormatUserConfig(token, seed)
+}
+
+// Refresh brings the credential of every role in Roles to what the role needs now: a missing one
+// is issued (a role added since the setup was made), and one whose permissions differ from the
+// role's (a fleetbook that grants a role more or less) is issued again for the same user key,
+// so every policy rule naming that key still holds. It returns the roles it wrote. A credential
+// signed by a key other than the setup's, or that does not parse, is left alone: only the
+// operator knows whether it is stale or someone else's, and using it says so.
+func (s *Setup) Refresh() ([]Role, error) {
+	var wrote []Role
+	for _, r := range Roles {
+		path := s.CredsPath(r)
+		data, err := os.ReadFile(path)
+		var creds []byte
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			creds, err = s.Issue(r, "", 0)
+		case err != nil:
+		default:
+			creds, err = s.reissue(r, data)
+		}
+		if err != nil {
+			return wrote, fmt.Errorf("refresh %s credential %s: %w", r, path, err)
+		}
+		if creds == nil {
+			continue
+		}
+		if err := writeSecret(path, creds); err != nil {
+			return wrote, err
+		}
+		wrote = append(wrote, r)
+	}
+	return wrote, nil
+}
+
+// reissue returns role's credential data again with the role's current permissions, for the same
+// user key, or nil when its permissions are already those or it is not one the setup issued.
+func (s *Setup) reissue(role Role, data []byte) ([]byte, error) {
+	token, err := jwt.ParseDecoratedJWT(data)
+	if err != nil {
+		return nil, nil
+	}
+	ukp, err := jwt.ParseDecoratedNKey(data)
+	if err != nil {
+		return nil, nil
+	}
+	uc, err := jwt.DecodeUserClaims(token)
+	signer, _ := s.signing.PublicKey()
+	if err != nil || uc.Issuer != signer {
+		return nil, nil
+	}
+	perms, err := Permissions(role, uc.Subject, "")
+	if err != nil {
+		return nil, err
+	}
+	if reflect.DeepEqual(uc.Permissions, perms) {
+		return nil, nil
+	}
+	uc.Permissions = perms
+	if token, err = uc.Encode(s.signing); err != nil {
+		return nil, err
+	}
+	seed, err := ukp.Seed()
+	if err != nil {
+		return nil, err
+	}
 	return jwt.FormatUserConfig(token, seed)
 }
 

@@ -1,10 +1,12 @@
 package auth_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetbook/fleetbook/auth"
 	"github.com/fleetbook/fleetbook/internal/natstest"
@@ -206,4 +209,71 @@ func trustingServer(t *testing.T, s *auth.Setup) *server.Server {
 		}
 		o.TrustedOperators, o.SystemAccount, o.AccountResolver = []*jwt.OperatorClaims{operator}, system, resolver
 	})
+}
+
+// A setup made by an older fleetbook is brought up to date when it is loaded again: a role added
+// since gets its credential, and one whose permissions changed is issued again for the same key
+// (policies name identities by key). Nothing is rewritten when nothing changed.
+func TestInitRefreshesCredentialsOfAnOlderSetup(t *testing.T) {
+	dir := t.TempDir()
+	s, _, err := auth.Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wrote, err := s.Refresh(); err != nil || len(wrote) != 0 {
+		t.Fatalf("refresh of a new setup wrote %v (%v), want nothing", wrote, err)
+	}
+	// The console role did not exist; the coordinator had fewer permissions.
+	if err := os.Remove(s.CredsPath(auth.RoleConsole)); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(s.CredsPath(auth.RoleCoordinator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _ := jwt.ParseDecoratedJWT(old)
+	uc, err := jwt.DecodeUserClaims(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc.Permissions = jwt.Permissions{}
+	uc.Permissions.Pub.Allow.Add("fleetbook.api.v1.>")
+	signingSeed, err := os.ReadFile(filepath.Join(dir, "account-signing.nk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signing, err := nkeys.FromSeed(bytes.TrimSpace(signingSeed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err = uc.Encode(signing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ukp, _ := jwt.ParseDecoratedNKey(old)
+	seed, _ := ukp.Seed()
+	stale, _ := jwt.FormatUserConfig(token, seed)
+	if err := os.WriteFile(s.CredsPath(auth.RoleCoordinator), stale, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, _, err := auth.Init(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.CredsPath(auth.RoleConsole)); err != nil {
+		t.Errorf("the console credential was not made: %v", err)
+	}
+	fresh, err := os.ReadFile(s.CredsPath(auth.RoleCoordinator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _ = jwt.ParseDecoratedJWT(fresh)
+	got, err := jwt.DecodeUserClaims(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := auth.Permissions(auth.RoleCoordinator, uc.Subject, "")
+	if got.Subject != uc.Subject || !reflect.DeepEqual(got.Permissions, want) {
+		t.Errorf("coordinator credential: key %s perms %+v, want key %s with the role's permissions", got.Subject, got.Permissions, uc.Subject)
+	}
 }

@@ -57,7 +57,7 @@ func authInitCommand() *cobra.Command {
 				return exitf(exitInfra, "%v", err)
 			}
 			if !created {
-				fmt.Fprintf(os.Stderr, "fleetbook auth: %s already holds a setup; nothing changed\n", dir)
+				fmt.Fprintf(os.Stderr, "fleetbook auth: %s already holds a setup; kept it, with its role credentials brought up to date\n", dir)
 			}
 			if _, err := ensurePolicy(s); err != nil {
 				return exitf(exitInfra, "policy: %v", err)
