@@ -171,7 +171,7 @@ func (c *Coordinator) readAudit(ctx context.Context, q protocol.AuditListRequest
 			if json.Unmarshal(m.Data(), &rec) != nil {
 				continue
 			}
-			if q.Identity != "" && rec.Identity.Name != q.Identity && rec.Identity.Key != q.Identity {
+			if q.Identity != "" && !rec.Identity.Is(q.Identity) && (rec.Via == nil || !rec.Via.Is(q.Identity)) {
 				continue
 			}
 			if out = append(out, rec); len(out) > limit {

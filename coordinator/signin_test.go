@@ -174,6 +174,14 @@ func TestConsoleActsForTheSignedInIdentity(t *testing.T) {
 	if len(got) != 2 || got[0].Via == nil || got[0].Via.Name != "console" {
 		t.Errorf("audit list of alice's submits: %+v", got)
 	}
+	// Listing by the console's identity gives what it carried.
+	got, err = e.admin.Audit(ctx, protocol.AuditListRequest{Version: protocol.AuditVersion, Identity: "console", Action: "submit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Identity.Name != "alice" || got[1].Identity.Name != "alice" {
+		t.Errorf("audit list of the submits the console carried: %+v, want alice's 2", got)
+	}
 }
 
 // The console identity without a grant may do nothing: console grants nothing by itself.

@@ -23,6 +23,9 @@ type Identity struct {
 	Key string `json:"key,omitempty"`
 }
 
+// Is reports whether nameOrKey names the identity: its policy name or its key.
+func (i Identity) Is(nameOrKey string) bool { return i.Name == nameOrKey || i.Key == nameOrKey }
+
 // String names the identity for people: its name, its key, or both.
 func (i Identity) String() string {
 	switch {
@@ -76,7 +79,8 @@ type AuditListRequest struct {
 	Version int `json:"version"`
 	// Since keeps the records made at or after this time.
 	Since time.Time `json:"since,omitzero"`
-	// Identity keeps the records of this identity, by name or key.
+	// Identity keeps the records of this identity, by name or key: those it made, and those
+	// made through it when it is a console (Via).
 	Identity string `json:"identity,omitempty"`
 	// Action keeps the records of this action.
 	Action string `json:"action,omitempty"`

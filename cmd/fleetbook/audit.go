@@ -71,7 +71,7 @@ Reading them needs the policy's audit right.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"records\": [...]} as JSON")
 	cmd.Flags().Var(ageValue{&since}, "since", "only records of the last DURATION: 90m, 36h, 7d (default: all that are kept)")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 100, "show at most the newest N matching records")
-	cmd.Flags().StringVar(&identity, "identity", "", "only records of this identity (name or public key)")
+	cmd.Flags().StringVar(&identity, "identity", "", "only records of this identity (name or public key), and for a console those it carried")
 	cmd.Flags().StringVar(&action, "action", "", "only records of this action: submit, cancel, prune, read, audit, schedule or console")
 	return cmd
 }
