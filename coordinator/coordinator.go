@@ -35,6 +35,9 @@ type Coordinator struct {
 	// scheduleEvaluations counts the evaluations of every schedule (runSchedules' rounds), for
 	// the tests that check what a round costs.
 	scheduleEvaluations atomic.Int64
+	// runPullsSilent counts the run pull requests given up for silence (no message, heartbeat or
+	// end for two heartbeats), for the test that checks a healthy pull never waits for that.
+	runPullsSilent atomic.Int64
 }
 
 // New returns a coordinator using nc. Nothing happens until Run. A nil nc, a nil Option or an
