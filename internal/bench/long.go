@@ -19,8 +19,8 @@ tasks:
 `, steps)
 }
 
-// longRuns measures runs of many steps: runs runs of short steps and as many of long steps,
-// inflight at once, each a rate in steps per second. Per step, the long runs should cost what
+// longRuns measures runs of many steps: runs of short steps and runs of long steps, as many
+// steps of each, inflight runs at once, each a rate in steps per second. Per step, the long runs should cost what
 // the short ones cost; growth is how many times more they cost (1 is flat).
 type longRuns struct {
 	short, long int
@@ -36,11 +36,12 @@ func (l longRuns) growth() float64 {
 	return l.shortRate.perSecond() / l.longRate.perSecond()
 }
 
-// measureLongRuns runs runs runs of short steps, then runs runs of long steps, inflight at a time.
+// measureLongRuns runs runs runs of long steps, inflight at a time, and before them as many steps
+// in runs of short steps (runs*long/short of them), so that both samples are the same size.
 func measureLongRuns(ctx context.Context, s *Stack, short, long, runs, inflight int) (longRuns, error) {
 	l := longRuns{short: short, long: long}
 	var err error
-	if l.shortRate, err = stepsPerSecondOf(ctx, s, longPlaybook(short), short, inflight, limit{n: runs * short}); err != nil {
+	if l.shortRate, err = stepsPerSecondOf(ctx, s, longPlaybook(short), short, inflight, limit{n: runs * long}); err != nil {
 		return l, fmt.Errorf("runs of %d steps: %w", short, err)
 	}
 	if l.longRate, err = stepsPerSecondOf(ctx, s, longPlaybook(long), long, inflight, limit{n: runs * long}); err != nil {
@@ -51,7 +52,7 @@ func measureLongRuns(ctx context.Context, s *Stack, short, long, runs, inflight 
 
 // note describes the measurement.
 func (l longRuns) note(runs, inflight int) string {
-	return fmt.Sprintf("long runs: %d runs of %d no-op steps (%d in flight) %.0f steps/s in %s; of %d steps %.0f steps/s in %s; per-step time %.2fx",
+	return fmt.Sprintf("long runs: %d runs of %d no-op steps (%d in flight) %.0f steps/s in %s; %d runs of %d steps %.0f steps/s in %s; per-step time %.2fx",
 		runs, l.long, inflight, l.longRate.perSecond(), l.longRate.elapsed.Round(time.Millisecond),
-		l.short, l.shortRate.perSecond(), l.shortRate.elapsed.Round(time.Millisecond), l.growth())
+		runs*l.long/l.short, l.short, l.shortRate.perSecond(), l.shortRate.elapsed.Round(time.Millisecond), l.growth())
 }
