@@ -35,9 +35,10 @@ type Coordinator struct {
 	// scheduleEvaluations counts the evaluations of every schedule (runSchedules' rounds), for
 	// the tests that check what a round costs.
 	scheduleEvaluations atomic.Int64
-	// runPullsSilent counts the run pull requests given up for silence (no message, heartbeat or
-	// end for two heartbeats), for the test that checks a healthy pull never waits for that.
-	runPullsSilent atomic.Int64
+	// runPulls counts the run pull requests sent, and runPullsSilent those given up for silence
+	// (no message, heartbeat or end for two heartbeats and a half), for the tests that check a
+	// healthy pull never waits for that.
+	runPulls, runPullsSilent atomic.Int64
 }
 
 // New returns a coordinator using nc. Nothing happens until Run. A nil nc, a nil Option or an

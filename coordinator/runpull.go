@@ -161,6 +161,7 @@ func (p *runPuller) request() error {
 	p.mu.Lock()
 	p.received, p.ended, p.lost, p.heard = 0, false, false, time.Now()
 	p.mu.Unlock()
+	p.c.runPulls.Add(1)
 	return p.c.nc.PublishRequest(p.api, p.inbox, body)
 }
 

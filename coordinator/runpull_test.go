@@ -114,3 +114,27 @@ func TestRunPullNeverWaitsForExpiry(t *testing.T) {
 		t.Fatal("the coordinator is still stopping after 30 s: it waits for its pull request to expire")
 	}
 }
+
+// An idle coordinator's pull requests end by the server's word (408, expired) and the next one
+// goes out: none is given up for silence, which would mean the end was not understood.
+func TestIdleRunPullsEndByExpiry(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	nc, _ := natstest.Connect(t, e.url)
+	a, err := New(nc, WithName("a"), WithLease(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); _ = a.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-stopped })
+	natstest.Eventually(t, 30*time.Second, func() error {
+		if a.runPulls.Load() < 3 {
+			return errNotYet
+		}
+		return nil
+	})
+	if n := a.runPullsSilent.Load(); n != 0 {
+		t.Errorf("%d of %d pull requests of an idle coordinator were given up for silence", n, a.runPulls.Load())
+	}
+}
