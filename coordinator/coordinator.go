@@ -40,6 +40,10 @@ type Coordinator struct {
 	// serving is the id of one of this coordinator's API instances while Run serves them
 	// (after provisioning), nil before and after: what Ready pings.
 	serving atomic.Pointer[string]
+	// runPulls counts the run pull requests sent, and runPullsSilent those given up for silence
+	// (no message, heartbeat or end for two heartbeats and a half), for the tests that check a
+	// healthy pull never waits for that.
+	runPulls, runPullsSilent atomic.Int64
 }
 
 // New returns a coordinator using nc. Nothing happens until Run. A nil nc, a nil Option or an

@@ -162,9 +162,16 @@ func (d *driver) claim(ctx context.Context, runID string, seq uint64, sent time.
 	return true, nil
 }
 
+// finishTimeout bounds the clean-up of a finished run when the coordinator is stopping.
+const finishTimeout = 5 * time.Second
+
 // finish announces the end of a run, drops its jobs, results and attempt records, and releases
-// its run message.
+// its run message. The final status is stored already, so a coordinator that is stopping
+// finishes this too (a few writes) rather than leave a finished run for the next coordinator to
+// drive again: a one-shot `run --embedded` stops its coordinator as soon as it sees the run end.
 func (d *driver) finish(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	d.event(ctx, protocol.Event{
 		Type: protocol.EventRunFinished, Status: d.rec.Status, Msg: d.rec.Error,
 		Duration: d.rec.EndedAt.Sub(d.rec.StartedAt),

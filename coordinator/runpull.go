@@ -2,8 +2,10 @@ package coordinator
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,38 +19,60 @@ import (
 // lease is redelivered, and the epoch CAS of the run's first write fences the two copies.
 const runPrefetch = 16
 
-// runPullExpiry is how long one pull request lives on the server. It is also how long a
-// stopping coordinator waits for its last batch to end; an idle coordinator sends one pull
-// request per expiry.
-const runPullExpiry = time.Second
+// runPullExpiry is how long one pull request lives on the server; an idle coordinator sends one
+// pull request per expiry. Nothing waits for it to run out (TestRunPullNeverWaitsForExpiry makes
+// it a minute to check that, so it is a variable).
+var runPullExpiry = time.Second
 
 // runPullHeartbeat is the idle heartbeat of a pull request: a request the server no longer holds
 // is noticed after two missed heartbeats, and replaced.
 const runPullHeartbeat = 250 * time.Millisecond
 
-// runPullRetry is the pause after a pull that failed for a reason other than an empty queue.
+// runPullRetry is the pause after a pull request that could not be sent.
 const runPullRetry = 200 * time.Millisecond
 
+// runPullDrainWait bounds how long a stopping coordinator waits for the run messages the server
+// sent before it stopped delivering to this coordinator. It is normally one round trip.
+const runPullDrainWait = 5 * time.Second
+
 // handBackDelay is how long a run message handed back at shutdown waits before the server
-// delivers it again. Handed back with no delay, it could go straight back to this coordinator's
-// own pull request, still open on the server for a moment, and be lost with its subscription
-// until the lease ran out.
+// delivers it again: long enough for the stopping coordinator to be gone, so that the message
+// goes to another one (or to this one, restarted).
 const handBackDelay = time.Second
 
 // handBack gives a run message back to the stream, for another coordinator, when this one stops.
 func handBack(msg jetstream.Msg) { _ = msg.NakWithDelay(handBackDelay) }
 
-// runPuller pulls run messages in batches of up to runPrefetch, one pull request at a time, and
-// hands them over one by one.
+// runPuller pulls run messages in batches of up to runPrefetch and hands them over one by one.
 //
-// Each batch is a Fetch: its request ends for certain (batch delivered, request expired, or
-// heartbeats missing), and the next is sent as soon as it ends. That costs a subscription per
-// batch, not per run (a Fetch per run did). A long-lived Messages iterator was used before; under
-// load it would now and then believe a pull request was open that the server no longer held, and
-// runs waited for its heartbeat check (two seconds) before they were claimed.
+// It sends its own pull requests, one at a time, over one long-lived subscription: the next
+// request goes out as soon as the previous one has ended (batch delivered, expired, or its
+// heartbeats missing) and its messages have been handed over. So no client-side accounting of
+// open requests can drift (a long-lived Messages iterator once believed a request open that the
+// server no longer held, and runs waited two seconds), a batch costs one request and no
+// subscription of its own, and a stopping coordinator can drain the subscription: the server
+// stops delivering to it at once, and what it had already sent still arrives and is handed back.
+// A Fetch could not stop early without dropping what it had received, so every shutdown waited
+// for its last request to expire.
 type runPuller struct {
-	c    *Coordinator
-	msgs chan jetstream.Msg
+	c *Coordinator
+	// api is the pull request's API subject, inbox its reply subject.
+	api, inbox string
+	sub        *nats.Subscription
+	msgs       chan jetstream.Msg
+	// wake is signalled (without blocking) whenever the subscription received something.
+	wake chan struct{}
+
+	mu sync.Mutex
+	// queue holds the run messages received and not yet handed over.
+	queue []*nats.Msg
+	// received counts the current request's messages; ended says it will deliver no more, and
+	// lost that it ended because its consumer is gone.
+	received    int
+	ended, lost bool
+	// heard is when the current request last gave a sign of life.
+	heard time.Time
+
 	// stop ends the pulling; done closes when the pulling goroutine has returned, after it has
 	// handed back what it held.
 	stop context.CancelFunc
@@ -57,13 +81,27 @@ type runPuller struct {
 
 // pullRuns creates the coordinators' consumer and starts pulling from it until ctx ends.
 func (c *Coordinator) pullRuns(ctx context.Context) (*runPuller, error) {
-	cons, err := c.runsConsumer(ctx)
-	if err != nil {
+	if _, err := c.runsConsumer(ctx); err != nil {
 		return nil, err
 	}
+	p := &runPuller{
+		c:     c,
+		api:   "$JS.API.CONSUMER.MSG.NEXT." + protocol.RunsStreamName + "." + protocol.RunsConsumerName,
+		inbox: c.nc.NewInbox(),
+		msgs:  make(chan jetstream.Msg),
+		wake:  make(chan struct{}, 1),
+		done:  make(chan struct{}),
+	}
+	sub, err := c.nc.Subscribe(p.inbox, p.arrived)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to run messages: %w", err)
+	}
+	// Run messages are queued by arrived, never in the subscription: no pending limit applies.
+	_ = sub.SetPendingLimits(-1, -1)
+	p.sub = sub
 	pctx, stop := context.WithCancel(ctx)
-	p := &runPuller{c: c, msgs: make(chan jetstream.Msg), stop: stop, done: make(chan struct{})}
-	go p.loop(pctx, cons)
+	p.stop = stop
+	go p.loop(pctx)
 	return p, nil
 }
 
@@ -84,76 +122,157 @@ func (c *Coordinator) runsConsumer(ctx context.Context) (jetstream.Consumer, err
 	return cons, nil
 }
 
-// loop fetches batch after batch until ctx ends. A run message fetched after that is handed
-// back (handBack), for another coordinator, rather than left to wait out the lease.
-func (p *runPuller) loop(ctx context.Context, cons jetstream.Consumer) {
-	defer close(p.done)
-	for ctx.Err() == nil {
-		// The batch is not tied to ctx: a Fetch whose context ends drops the messages it has
-		// received and not yet handed over, and they would wait out the lease. At shutdown the
-		// batch runs to its end (runPullExpiry at most) and whatever it brings is handed back.
-		batch, err := cons.Fetch(runPrefetch, jetstream.FetchMaxWait(runPullExpiry), jetstream.FetchHeartbeat(runPullHeartbeat))
-		if err == nil {
-			if !p.deliver(ctx, batch) {
-				return
-			}
-			err = batch.Error()
+// pullRequest is the JetStream protocol's request for the next messages of a pull consumer.
+type pullRequest struct {
+	Batch     int           `json:"batch"`
+	Expires   time.Duration `json:"expires"`
+	Heartbeat time.Duration `json:"idle_heartbeat"`
+}
+
+// arrived takes what the subscription received: a run message is queued; a status message
+// (there is no payload, and a Status header) is a heartbeat (100) or the end of the request
+// (404, 408, 409: no messages, expired, consumer deleted or the server going away).
+func (p *runPuller) arrived(m *nats.Msg) {
+	p.mu.Lock()
+	p.heard = time.Now()
+	if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
+		if status != "100" {
+			p.ended = true
+			p.lost = p.lost || strings.Contains(strings.ToLower(m.Header.Get("Description")), "consumer deleted")
 		}
-		switch {
-		case err == nil || ctx.Err() != nil ||
-			errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages):
-			// The request ended the normal way: the next one goes out at once.
-		case errors.Is(err, jetstream.ErrNoHeartbeat):
-			// The server no longer holds the request: it restarted, or the consumer is gone (a
-			// pull for a consumer that does not exist is never answered). Make sure it exists.
-			p.ensureConsumer(ctx)
-		default:
-			// Consumer deleted or not found, no responders (a pull for a missing consumer), the
-			// server restarting: after a pause, make sure the consumer exists, whatever the cause.
-			// Creating it can itself fail while the server still removes the old one; the next
-			// failed pull tries again.
+	} else {
+		p.queue = append(p.queue, m)
+		p.received++
+		p.ended = p.ended || p.received >= runPrefetch
+	}
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// request sends the next pull request.
+func (p *runPuller) request() error {
+	body, err := json.Marshal(pullRequest{Batch: runPrefetch, Expires: runPullExpiry, Heartbeat: runPullHeartbeat})
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.received, p.ended, p.lost, p.heard = 0, false, false, time.Now()
+	p.mu.Unlock()
+	p.c.runPulls.Add(1)
+	return p.c.nc.PublishRequest(p.api, p.inbox, body)
+}
+
+// take pops the next queued run message; without one it says whether the current request has
+// ended, whether its consumer is gone, and when it must give a sign of life by at the latest.
+func (p *runPuller) take() (msg *nats.Msg, ended, lost bool, due time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.queue) > 0 {
+		msg, p.queue = p.queue[0], p.queue[1:]
+		return msg, false, false, time.Time{}
+	}
+	return nil, p.ended, p.lost, p.heard.Add(2*runPullHeartbeat + runPullHeartbeat/2)
+}
+
+// loop sends request after request until ctx ends, handing over what each brings, and then
+// hands back everything it still holds (shutdown).
+func (p *runPuller) loop(ctx context.Context) {
+	defer close(p.done)
+	defer p.shutdown()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		if err := p.request(); err != nil {
 			p.c.opts.log.Warn("pulling run messages", "error", err)
 			if sleep(ctx, runPullRetry) == nil {
 				p.ensureConsumer(ctx)
 			}
+			continue
 		}
-	}
-}
-
-// deliver hands the batch's messages over one by one until the batch ends. Once ctx has ended it
-// hands them back instead; it returns false if the connection closed meanwhile, when nothing can
-// be handed back and the batch would only end at its client-side timeout.
-func (p *runPuller) deliver(ctx context.Context, batch jetstream.MessageBatch) bool {
-	msgs, stopping := batch.Messages(), ctx.Done()
-	var closedCheck <-chan time.Time
-	for {
-		select {
-		case msg, ok := <-msgs:
-			if !ok {
-				return true
+		for {
+			msg, ended, lost, due := p.take()
+			if msg != nil {
+				select {
+				case p.msgs <- runMsg{nc: p.c.nc, m: msg}:
+				case <-ctx.Done():
+					handBack(runMsg{nc: p.c.nc, m: msg})
+					return
+				}
+				continue
 			}
+			if ended {
+				if lost {
+					p.ensureConsumer(ctx)
+				}
+				break
+			}
+			wait := time.Until(due)
+			if wait <= 0 {
+				// The server no longer holds the request: it restarted, or the consumer is gone
+				// (a pull for a consumer that does not exist is never answered). Make sure the
+				// consumer exists, and ask again.
+				p.c.runPullsSilent.Add(1)
+				p.ensureConsumer(ctx)
+				break
+			}
+			timer.Reset(wait)
 			select {
-			case p.msgs <- msg:
+			case <-p.wake:
+			case <-timer.C:
 			case <-ctx.Done():
-				handBack(msg)
+				return
 			}
-		case <-stopping:
-			if p.c.nc.IsClosed() {
-				return false
-			}
-			t := time.NewTicker(50 * time.Millisecond)
-			defer t.Stop()
-			stopping, closedCheck = nil, t.C
-		case <-closedCheck:
-			if p.c.nc.IsClosed() {
-				return false
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
 			}
 		}
 	}
 }
 
-// ensureConsumer creates the coordinators' consumer again if it is gone. The Consumer handle
-// pulls by name, so that is all a lost consumer needs.
+// shutdown drains the subscription and hands back every run message received and not handed
+// over. Draining tells the server to stop delivering to the inbox and waits until what it sent
+// before has arrived; a message the server sent in that instant and that did not arrive stays
+// unacknowledged and is redelivered after the lease, as after a crash.
+func (p *runPuller) shutdown() {
+	closed := p.sub.StatusChanged(nats.SubscriptionClosed)
+	if p.sub.Drain() == nil {
+		deadline := time.NewTimer(runPullDrainWait)
+		defer deadline.Stop()
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+	wait:
+		for {
+			select {
+			case <-closed:
+				break wait
+			case <-deadline.C:
+				break wait
+			case <-tick.C:
+				if p.c.nc.IsClosed() {
+					break wait
+				}
+			}
+		}
+	} else {
+		_ = p.sub.Unsubscribe()
+	}
+	p.mu.Lock()
+	queue := p.queue
+	p.queue = nil
+	p.mu.Unlock()
+	for _, m := range queue {
+		handBack(runMsg{nc: p.c.nc, m: m})
+	}
+}
+
+// ensureConsumer creates the coordinators' consumer again if it is gone. Pull requests name the
+// consumer, so that is all a lost consumer needs.
 func (p *runPuller) ensureConsumer(ctx context.Context) {
 	if _, err := p.c.runsConsumer(ctx); err != nil && ctx.Err() == nil {
 		p.c.opts.log.Warn("creating the coordinators' consumer again", "error", err)

@@ -101,9 +101,20 @@ func (e *embedded) stop() {
 	for _, nc := range e.conns {
 		nc.Close()
 	}
+	forgetAbandonedPulls(e.srv)
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
 	e.dir.release()
+}
+
+// forgetAbandonedPulls makes srv drop the pull requests of clients that are gone. Shutdown tells
+// the client of every pull request still waiting that the server goes away, and then sleeps
+// 50 ms for that word to get out, even when nobody is left to hear it: the coordinator's and
+// the worker's last pull requests wait until they expire, long after their subscriptions went.
+// A consumer's info prunes the waiting requests that have no subscriber, so reading every
+// consumer's once (in-process, nothing is sent) spares a one-shot run that sleep.
+func forgetAbandonedPulls(srv *server.Server) {
+	_, _ = srv.Jsz(&server.JSzOptions{Accounts: true, Streams: true, Consumer: true})
 }
 
 // startServer locks cfg.dataDir and starts the embedded JetStream server with its state there:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/fleetbook/fleetbook/kvstore"
@@ -25,6 +26,18 @@ type Config struct {
 	// {"/path/to/fleetbook", "coordinator"}. Empty leaves coordinator_rss_ratio_10k_vs_1k out,
 	// with a note: it needs a coordinator process of its own.
 	CoordinatorCommand []string
+	// FleetbookCommand is the fleetbook binary (and any leading arguments) for
+	// embedded_one_shot_seconds, which spawns `run BOOK --embedded --data-dir DIR` whole. Empty
+	// leaves it out, with a note.
+	FleetbookCommand []string
+	// Long also measures runs of 1000 steps (steps_per_second_1000_step_runs and
+	// per_step_growth_1000_vs_100); they take a while, so they are left out otherwise.
+	Long bool
+	// Only restricts the run to these groups (see Groups); empty runs every group.
+	Only []string
+	// Inflight, when positive, is the runs in flight of the throughput group (default 64), and
+	// Steps, when positive, the steps each of its samples counts instead of a duration.
+	Inflight, Steps int
 
 	// plan overrides the measurement sizes (tests shrink them).
 	plan *plan
@@ -44,9 +57,32 @@ type plan struct {
 	fanoutNodes, fanoutRuns int
 	// rssSmall and rssLarge are the targets of the two coordinator-memory steps; 0 skips them.
 	rssSmall, rssLarge int
+	// crowd is the runs in flight of the crowded latency (step_latency_p50_100_in_flight), and
+	// crowdLatency its samples.
+	crowd        int
+	crowdLatency limit
+	// oneShots is how many one-shot processes are timed (the median counts); 0 skips them.
+	oneShots int
+	// longShort and longLong are the steps of the short and long runs of the long-run
+	// measurement, longRuns how many of each run, longInflight how many at once.
+	longShort, longLong, longRuns, longInflight int
 }
 
+// Groups are the names of the measurements Config.Only chooses from, in the order they run.
+var Groups = []string{"latency", "throughput", "crowd", "kv", "fanout", "rss", "oneshot", "long"}
+
 func planFor(cfg Config) plan {
+	p := basePlan(cfg)
+	if cfg.Inflight > 0 {
+		p.inflight = cfg.Inflight
+	}
+	if cfg.Steps > 0 {
+		p.steps = limit{n: cfg.Steps}
+	}
+	return p
+}
+
+func basePlan(cfg Config) plan {
 	if cfg.plan != nil {
 		return *cfg.plan
 	}
@@ -62,6 +98,9 @@ func planFor(cfg Config) plan {
 			rawKV:       limit{n: 100000, d: 2 * time.Second},
 			fanoutNodes: 10000, fanoutRuns: 1,
 			rssSmall: 1000, rssLarge: 10000,
+			crowd: 100, crowdLatency: limit{n: 2000, d: 6 * time.Second},
+			oneShots:  3,
+			longShort: 100, longLong: 1000, longRuns: 2, longInflight: 2,
 		}
 	}
 	return plan{
@@ -75,6 +114,9 @@ func planFor(cfg Config) plan {
 		rawKV:       limit{n: 500000, d: 10 * time.Second},
 		fanoutNodes: 10000, fanoutRuns: 5,
 		rssSmall: 1000, rssLarge: 10000,
+		crowd: 100, crowdLatency: limit{n: 10000, d: 20 * time.Second},
+		oneShots:  5,
+		longShort: 100, longLong: 1000, longRuns: 4, longInflight: 4,
 	}
 }
 
@@ -96,9 +138,26 @@ func stepCostNote(before, after Counters, steps int, name string) string {
 // noCoordinatorCommand explains a missing coordinator_rss_ratio_10k_vs_1k.
 const noCoordinatorCommand = "coordinator_rss_ratio_10k_vs_1k: not measured: it needs a coordinator process of its own, and no command to start one was given"
 
-// Run starts an embedded server and measures every benchmark that can be measured, each next to
-// its raw JetStream baseline. Benchmarks that cannot be measured yet are named in the Notes.
+// noFleetbookCommand explains a missing embedded_one_shot_seconds.
+const noFleetbookCommand = "embedded_one_shot_seconds: not measured: it spawns the fleetbook binary, and none was given"
+
+// notLong explains the missing long-run figures.
+const notLong = "steps_per_second_1000_step_runs, per_step_growth_1000_vs_100: not measured: runs of 1000 steps take a while; give --long"
+
+// wants reports whether a suite run with cfg measures group.
+func (cfg Config) wants(group string) bool {
+	return len(cfg.Only) == 0 || slices.Contains(cfg.Only, group)
+}
+
+// Run starts an embedded server and measures every benchmark that can be measured (of the groups
+// cfg.Only names, when it names any), each next to its raw JetStream baseline. Benchmarks that
+// cannot be measured are named in the Notes.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
+	for _, g := range cfg.Only {
+		if !slices.Contains(Groups, g) {
+			return nil, fmt.Errorf("unknown benchmark group %q (groups: %v)", g, Groups)
+		}
+	}
 	p := planFor(cfg)
 	concurrency := cfg.WorkerConcurrency
 	if concurrency <= 0 {
@@ -116,88 +175,43 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer env.Close()
 	rep := &Report{}
 
-	progress("raw JetStream step latency (publish, consume, ack, reply; closed loop)")
-	raw, err := rawLatency(ctx, env, p.warmup, p.rawLatency)
-	if err != nil {
-		return nil, err
+	var raw []time.Duration
+	if cfg.wants("latency") {
+		progress("raw JetStream step latency (publish, consume, ack, reply; closed loop)")
+		if raw, err = rawLatency(ctx, env, p.warmup, p.rawLatency); err != nil {
+			return nil, err
+		}
 	}
 	stack, err := env.StartStack(concurrency, kvstore.Config{})
 	if err != nil {
 		return nil, err
 	}
 	defer stack.Close()
-	progress("fleetbook step latency (submit to run complete, one-step noop playbook; closed loop)")
+	progress("fleetbook warm-up (%d one-step runs)", p.warmup)
 	if _, err := stepLatency(ctx, stack, limit{n: p.warmup}); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
-	before := env.Counters()
-	prod, err := stepLatency(ctx, stack, p.latency)
-	if err != nil {
-		return nil, err
+	if cfg.wants("latency") {
+		if err := latencyGroup(ctx, env, stack, p, raw, rep, progress); err != nil {
+			return nil, err
+		}
 	}
-	after := env.Counters()
-	rep.Benchmarks = append(rep.Benchmarks,
-		newResult("step_latency_p50", "ms", ms(percentile(prod, 50)), ms(percentile(raw, 50))),
-		newResult("step_latency_p99", "ms", ms(percentile(prod, 99)), ms(percentile(raw, 99))))
-	runs := float64(len(prod))
-	rep.Notes = append(rep.Notes, fmt.Sprintf(
-		"step latency: %d fleetbook runs, %d raw round trips; each one-step run sent the server %.1f messages (publishes, requests, replies, acks, pulls)",
-		len(prod), len(raw), float64(after.InMsgs-before.InMsgs)/runs))
-
-	progress("raw JetStream minimal steps per second (%d workers, %d in flight)", p.rawWorkers, p.rawWindow)
-	c0 := env.Counters()
-	rawRate, err := rawStepsPerSecond(ctx, env, p.rawWorkers, p.rawWindow, p.rawSteps)
-	if err != nil {
-		return nil, err
+	if cfg.wants("throughput") {
+		if err := throughputGroup(ctx, env, stack, p, concurrency, rep, progress); err != nil {
+			return nil, err
+		}
 	}
-	c1 := env.Counters()
-	progress("fleetbook steps per second (%d concurrent one-step runs, worker concurrency %d)", p.inflight, concurrency)
-	prodRate, err := stepsPerSecond(ctx, stack, p.inflight, p.steps)
-	if err != nil {
-		return nil, err
+	if cfg.wants("crowd") && p.crowd > 0 {
+		if err := crowdGroup(ctx, env, stack, p, rep, progress); err != nil {
+			return nil, err
+		}
 	}
-	c2 := env.Counters()
-	progress("fleetbook steps per second (%d concurrent runs of %d no-op steps, worker concurrency %d)", p.inflight, MultiStepSteps, concurrency)
-	multiRate, err := stepsPerSecondOf(ctx, stack, MultiStepPlaybook, MultiStepSteps, p.inflight, p.steps)
-	if err != nil {
-		return nil, err
+	if cfg.wants("kv") {
+		if err := kvGroup(ctx, env, p, rep, progress); err != nil {
+			return nil, err
+		}
 	}
-	c3 := env.Counters()
-	rep.Benchmarks = append(rep.Benchmarks,
-		newResult("steps_per_second", "steps/s", prodRate.perSecond(), rawRate.perSecond()),
-		newResult("steps_per_second_10_step_runs", "steps/s", multiRate.perSecond(), rawRate.perSecond()))
-	rep.Notes = append(rep.Notes, fmt.Sprintf("steps per second: %d fleetbook one-step runs in %s; %d steps of %d-step runs in %s; %d raw steps in %s",
-		prodRate.ops, prodRate.elapsed.Round(time.Millisecond), multiRate.ops, MultiStepSteps, multiRate.elapsed.Round(time.Millisecond),
-		rawRate.ops, rawRate.elapsed.Round(time.Millisecond)))
-	rep.Notes = append(rep.Notes, "cost per step (CPU of this whole process, messages sent to the server, messages stored): "+
-		stepCostNote(c0, c1, rawRate.ops, "raw")+"; "+stepCostNote(c1, c2, prodRate.ops, "one-step runs")+"; "+
-		stepCostNote(c2, c3, multiRate.ops, fmt.Sprintf("%d-step runs", MultiStepSteps)))
-
-	progress("run record KV (kvstore.Runs update+get) and raw KV (put+get)")
-	recRate, size, err := runRecordKV(ctx, env, p.kv)
-	if err != nil {
-		return nil, err
-	}
-	rawKVRate, err := rawKV(ctx, env, size, p.rawKV)
-	if err != nil {
-		return nil, err
-	}
-	rep.Benchmarks = append(rep.Benchmarks, newResult("run_record_kv_ops_per_second", "ops/s", recRate.perSecond(), rawKVRate.perSecond()))
-	rep.Notes = append(rep.Notes, fmt.Sprintf("run record KV: %d-byte record, %d ops; raw KV: %d ops", size, recRate.ops, rawKVRate.ops))
-
-	progress("data store (datastore.Open, type kv: put+get) and raw KV (put+get)")
-	storeRate, valueSize, err := dataStoreKV(ctx, env, p.kv)
-	if err != nil {
-		return nil, err
-	}
-	rawStoreRate, err := rawKV(ctx, env, valueSize, p.rawKV)
-	if err != nil {
-		return nil, err
-	}
-	rep.Benchmarks = append(rep.Benchmarks, newResult("kv_store_ops_per_second", "ops/s", storeRate.perSecond(), rawStoreRate.perSecond()))
-	rep.Notes = append(rep.Notes, fmt.Sprintf("data store: %d-byte value, %d ops; raw KV: %d ops", valueSize, storeRate.ops, rawStoreRate.ops))
-
-	if p.fanoutNodes > 0 {
+	if cfg.wants("fanout") && p.fanoutNodes > 0 {
 		res, note, err := fanout(ctx, env, stack, p, progress)
 		if err != nil {
 			return nil, err
@@ -206,7 +220,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Notes = append(rep.Notes, note)
 	}
 	switch {
-	case p.rssLarge == 0:
+	case !cfg.wants("rss") || p.rssLarge == 0:
 	case len(cfg.CoordinatorCommand) == 0:
 		rep.Notes = append(rep.Notes, noCoordinatorCommand)
 	default:
@@ -218,7 +232,152 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Benchmarks = append(rep.Benchmarks, res)
 		rep.Notes = append(rep.Notes, note)
 	}
+	switch {
+	case !cfg.wants("oneshot") || p.oneShots == 0:
+	case len(cfg.FleetbookCommand) == 0:
+		rep.Notes = append(rep.Notes, noFleetbookCommand)
+	default:
+		progress("embedded one-shot: %d whole `run --embedded` processes of the one-step no-op playbook", p.oneShots)
+		res, note, err := oneShot(ctx, cfg.FleetbookCommand, p.oneShots)
+		if err != nil {
+			return nil, err
+		}
+		rep.Benchmarks = append(rep.Benchmarks, res)
+		rep.Notes = append(rep.Notes, note)
+	}
+	switch {
+	case !cfg.wants("long"):
+	case !cfg.Long:
+		rep.Notes = append(rep.Notes, notLong)
+	default:
+		if err := longGroup(ctx, env, stack, p, rep, progress); err != nil {
+			return nil, err
+		}
+	}
 	return rep, nil
+}
+
+// latencyGroup measures one-step runs one at a time (step_latency_p50, _p99) next to raw.
+func latencyGroup(ctx context.Context, env *Env, stack *Stack, p plan, raw []time.Duration, rep *Report, progress func(string, ...any)) error {
+	progress("fleetbook step latency (submit to run complete, one-step noop playbook; closed loop)")
+	before := env.Counters()
+	prod, err := stepLatency(ctx, stack, p.latency)
+	if err != nil {
+		return err
+	}
+	after := env.Counters()
+	rep.Benchmarks = append(rep.Benchmarks,
+		newResult("step_latency_p50", "ms", ms(percentile(prod, 50)), ms(percentile(raw, 50))),
+		newResult("step_latency_p99", "ms", ms(percentile(prod, 99)), ms(percentile(raw, 99))))
+	runs := float64(len(prod))
+	rep.Notes = append(rep.Notes, fmt.Sprintf(
+		"step latency: %d fleetbook runs, %d raw round trips; each one-step run sent the server %.1f messages (publishes, requests, replies, acks, pulls)",
+		len(prod), len(raw), float64(after.InMsgs-before.InMsgs)/runs))
+	return nil
+}
+
+// throughputGroup measures steps per second of one-step and of 10-step runs next to the raw
+// minimal step.
+func throughputGroup(ctx context.Context, env *Env, stack *Stack, p plan, concurrency int, rep *Report, progress func(string, ...any)) error {
+	progress("raw JetStream minimal steps per second (%d workers, %d in flight)", p.rawWorkers, p.rawWindow)
+	c0 := env.Counters()
+	rawRate, err := rawStepsPerSecond(ctx, env, p.rawWorkers, p.rawWindow, p.rawSteps)
+	if err != nil {
+		return err
+	}
+	c1 := env.Counters()
+	progress("fleetbook steps per second (%d concurrent one-step runs, worker concurrency %d)", p.inflight, concurrency)
+	prodRate, err := stepsPerSecond(ctx, stack, p.inflight, p.steps)
+	if err != nil {
+		return err
+	}
+	c2 := env.Counters()
+	progress("fleetbook steps per second (%d concurrent runs of %d no-op steps, worker concurrency %d)", p.inflight, MultiStepSteps, concurrency)
+	multiRate, err := stepsPerSecondOf(ctx, stack, MultiStepPlaybook, MultiStepSteps, p.inflight, p.steps)
+	if err != nil {
+		return err
+	}
+	c3 := env.Counters()
+	rep.Benchmarks = append(rep.Benchmarks,
+		newResult("steps_per_second", "steps/s", prodRate.perSecond(), rawRate.perSecond()),
+		newResult("steps_per_second_10_step_runs", "steps/s", multiRate.perSecond(), rawRate.perSecond()))
+	rep.Notes = append(rep.Notes, fmt.Sprintf("steps per second: %d fleetbook one-step runs in %s; %d steps of %d-step runs in %s; %d raw steps in %s",
+		prodRate.ops, prodRate.elapsed.Round(time.Millisecond), multiRate.ops, MultiStepSteps, multiRate.elapsed.Round(time.Millisecond),
+		rawRate.ops, rawRate.elapsed.Round(time.Millisecond)))
+	rep.Notes = append(rep.Notes, "cost per step (CPU of this whole process, messages sent to the server, messages stored): "+
+		stepCostNote(c0, c1, rawRate.ops, "raw")+"; "+stepCostNote(c1, c2, prodRate.ops, "one-step runs")+"; "+
+		stepCostNote(c2, c3, multiRate.ops, fmt.Sprintf("%d-step runs", MultiStepSteps)))
+	return nil
+}
+
+// crowdGroup measures the latency of one-step runs with p.crowd of them in flight, next to as
+// many raw round trips in flight.
+func crowdGroup(ctx context.Context, env *Env, stack *Stack, p plan, rep *Report, progress func(string, ...any)) error {
+	progress("raw JetStream step latency, %d round trips in flight", p.crowd)
+	raw, err := rawLatencyInflight(ctx, env, p.crowd, p.warmup, p.crowdLatency)
+	if err != nil {
+		return err
+	}
+	progress("fleetbook step latency, %d one-step runs in flight", p.crowd)
+	prod, err := stepLatencyInflight(ctx, stack, p.crowd, p.crowdLatency)
+	if err != nil {
+		return err
+	}
+	// The names keep the full run's size (the note gives the size measured).
+	rep.Benchmarks = append(rep.Benchmarks,
+		newResult("step_latency_p50_100_in_flight", "ms", ms(percentile(prod, 50)), ms(percentile(raw, 50))),
+		newResult("step_latency_p99_100_in_flight", "ms", ms(percentile(prod, 99)), ms(percentile(raw, 99))))
+	rep.Notes = append(rep.Notes, fmt.Sprintf("step latency with %d in flight: %d fleetbook runs, %d raw round trips", p.crowd, len(prod), len(raw)))
+	return nil
+}
+
+// kvGroup measures the run record's KV operations and the data store's, each next to raw KV.
+func kvGroup(ctx context.Context, env *Env, p plan, rep *Report, progress func(string, ...any)) error {
+	progress("run record KV (kvstore.Runs update+get) and raw KV (put+get)")
+	recRate, size, err := runRecordKV(ctx, env, p.kv)
+	if err != nil {
+		return err
+	}
+	rawKVRate, err := rawKV(ctx, env, size, p.rawKV)
+	if err != nil {
+		return err
+	}
+	rep.Benchmarks = append(rep.Benchmarks, newResult("run_record_kv_ops_per_second", "ops/s", recRate.perSecond(), rawKVRate.perSecond()))
+	rep.Notes = append(rep.Notes, fmt.Sprintf("run record KV: %d-byte record, %d ops; raw KV: %d ops", size, recRate.ops, rawKVRate.ops))
+
+	progress("data store (datastore.Open, type kv: put+get) and raw KV (put+get)")
+	storeRate, valueSize, err := dataStoreKV(ctx, env, p.kv)
+	if err != nil {
+		return err
+	}
+	rawStoreRate, err := rawKV(ctx, env, valueSize, p.rawKV)
+	if err != nil {
+		return err
+	}
+	rep.Benchmarks = append(rep.Benchmarks, newResult("kv_store_ops_per_second", "ops/s", storeRate.perSecond(), rawStoreRate.perSecond()))
+	rep.Notes = append(rep.Notes, fmt.Sprintf("data store: %d-byte value, %d ops; raw KV: %d ops", valueSize, storeRate.ops, rawStoreRate.ops))
+	return nil
+}
+
+// longGroup measures runs of p.longLong steps next to the raw minimal step, and their per-step
+// time next to that of runs of p.longShort steps (baseline 1: flat).
+func longGroup(ctx context.Context, env *Env, stack *Stack, p plan, rep *Report, progress func(string, ...any)) error {
+	progress("raw JetStream minimal steps per second (%d workers, %d in flight)", p.rawWorkers, p.rawWindow)
+	rawRate, err := rawStepsPerSecond(ctx, env, p.rawWorkers, p.rawWindow, p.rawSteps)
+	if err != nil {
+		return err
+	}
+	progress("fleetbook runs of %d and of %d no-op steps (%d of each, %d in flight)", p.longShort, p.longLong, p.longRuns, p.longInflight)
+	l, err := measureLongRuns(ctx, stack, p.longShort, p.longLong, p.longRuns, p.longInflight)
+	if err != nil {
+		return err
+	}
+	// The names keep the full run's sizes (the note gives the sizes measured).
+	rep.Benchmarks = append(rep.Benchmarks,
+		newResult("steps_per_second_1000_step_runs", "steps/s", l.longRate.perSecond(), rawRate.perSecond()),
+		newResult("per_step_growth_1000_vs_100", "x", l.growth(), 1))
+	rep.Notes = append(rep.Notes, l.note(p.longRuns, p.longInflight))
+	return nil
 }
 
 // fanout measures one rpc step to p.fanoutNodes simulated nodes: the median step time of

@@ -34,8 +34,11 @@ func TestRunMeasuresEveryBenchmark(t *testing.T) {
 		rawKV:       limit{n: 20},
 		fanoutNodes: 20, fanoutRuns: 1,
 		rssSmall: 5, rssLarge: 20,
+		crowd: 4, crowdLatency: limit{n: 12},
+		oneShots:  1,
+		longShort: 3, longLong: 12, longRuns: 2, longInflight: 2,
 	}
-	rep, err := Run(context.Background(), Config{Dir: t.TempDir(), plan: tiny})
+	rep, err := Run(context.Background(), Config{Dir: t.TempDir(), plan: tiny, Long: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,12 +52,14 @@ func TestRunMeasuresEveryBenchmark(t *testing.T) {
 			t.Errorf("%s: ratio %v, want value/baseline %v", b.Name, b.Ratio, want)
 		}
 	}
-	want := []string{"step_latency_p50", "step_latency_p99", "steps_per_second", "steps_per_second_10_step_runs", "run_record_kv_ops_per_second", "kv_store_ops_per_second", "fanout_10k_seconds"}
+	want := []string{"step_latency_p50", "step_latency_p99", "steps_per_second", "steps_per_second_10_step_runs",
+		"step_latency_p50_100_in_flight", "step_latency_p99_100_in_flight", "run_record_kv_ops_per_second", "kv_store_ops_per_second",
+		"fanout_10k_seconds", "steps_per_second_1000_step_runs", "per_step_growth_1000_vs_100"}
 	if !slices.Equal(names, want) {
 		t.Errorf("benchmarks %v, want %v", names, want)
 	}
 	notes := strings.Join(rep.Notes, "\n")
-	for _, missing := range []string{"coordinator_rss_ratio_10k_vs_1k"} {
+	for _, missing := range []string{"coordinator_rss_ratio_10k_vs_1k", "embedded_one_shot_seconds"} {
 		if slices.Contains(names, missing) || !strings.Contains(notes, missing+": not measured") {
 			t.Errorf("%s must be named as not measured, not given a value; notes:\n%s", missing, notes)
 		}
@@ -149,6 +154,42 @@ func TestCoordinatorRSS(t *testing.T) {
 	}
 	res, note := rssResult(samples)
 	if res.Name != "coordinator_rss_ratio_10k_vs_1k" || res.Baseline != 1 || res.Value <= 0 || !strings.Contains(note, "20 nodes") {
+		t.Errorf("result %+v, note %q", res, note)
+	}
+}
+
+// TestOnlyMeasuresTheGroupsNamed: Config.Only leaves out every other group, the long runs are
+// named as not measured without Config.Long, and an unknown group is refused by name.
+func TestOnlyMeasuresTheGroupsNamed(t *testing.T) {
+	tiny := &plan{warmup: 2, steps: limit{n: 20}, rawSteps: limit{n: 200}, inflight: 4, rawWindow: 50, rawWorkers: 2}
+	rep, err := Run(context.Background(), Config{Dir: t.TempDir(), plan: tiny, Only: []string{"throughput", "long"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, b := range rep.Benchmarks {
+		names = append(names, b.Name)
+	}
+	if want := []string{"steps_per_second", "steps_per_second_10_step_runs"}; !slices.Equal(names, want) {
+		t.Errorf("benchmarks %v, want %v", names, want)
+	}
+	if notes := strings.Join(rep.Notes, "\n"); !strings.Contains(notes, "steps_per_second_1000_step_runs, per_step_growth_1000_vs_100: not measured") {
+		t.Errorf("the long runs must be named as not measured; notes:\n%s", notes)
+	}
+	if _, err := Run(context.Background(), Config{Dir: t.TempDir(), plan: tiny, Only: []string{"latencyy"}}); err == nil || !strings.Contains(err.Error(), `"latencyy"`) {
+		t.Errorf("unknown group: err %v, want one naming it", err)
+	}
+}
+
+// TestOneShot spawns the fleetbook binary (built here) for whole one-shot runs: the figure and
+// its baseline are measured.
+func TestOneShot(t *testing.T) {
+	command := buildFleetbook(t)
+	res, note, err := oneShot(context.Background(), command[:1], 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Name != "embedded_one_shot_seconds" || res.Value <= 0 || res.Baseline <= 0 || !strings.Contains(note, "median of 1") {
 		t.Errorf("result %+v, note %q", res, note)
 	}
 }
