@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -223,21 +224,36 @@ func (c Config) Buckets() []jetstream.KeyValueConfig {
 }
 
 // Provision creates every stream and bucket fleetbook uses, or updates them to cfg. It is safe to
-// call from every process at start-up, concurrently.
+// call from every process at start-up, concurrently. The streams and buckets are independent, so
+// they are made side by side: one after the other, a new data dir waited about 0.2 s for them.
+// The first failure, in the order of cfg.Streams and then cfg.Buckets, is returned.
 func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
-	for _, sc := range cfg.Streams() {
-		keepLimit(ctx, js, &sc)
-		err := ensure(ctx, js, sc.Name, sc, func() error { _, err := js.CreateOrUpdateStream(ctx, sc); return err })
-		if err != nil {
-			return fmt.Errorf("provision stream %s: %w", sc.Name, replicasHint(ctx, js, sc.Name, cfg.replicas(), err))
-		}
+	streams, buckets := cfg.Streams(), cfg.Buckets()
+	errs := make([]error, len(streams)+len(buckets))
+	var wg sync.WaitGroup
+	for i, sc := range streams {
+		wg.Go(func() {
+			keepLimit(ctx, js, &sc)
+			err := ensure(ctx, js, sc.Name, sc, func() error { _, err := js.CreateOrUpdateStream(ctx, sc); return err })
+			if err != nil {
+				errs[i] = fmt.Errorf("provision stream %s: %w", sc.Name, replicasHint(ctx, js, sc.Name, cfg.replicas(), err))
+			}
+		})
 	}
-	for _, bc := range cfg.Buckets() {
-		want := jetstream.StreamConfig{Description: bc.Description, MaxMsgsPerSubject: int64(bc.History), MaxAge: bc.TTL,
-			Storage: bc.Storage, Replicas: bc.Replicas, SubjectDeleteMarkerTTL: bc.LimitMarkerTTL}
-		err := ensure(ctx, js, protocol.BucketStreamName(bc.Bucket), want, func() error { _, err := js.CreateOrUpdateKeyValue(ctx, bc); return err })
+	for i, bc := range buckets {
+		wg.Go(func() {
+			want := jetstream.StreamConfig{Description: bc.Description, MaxMsgsPerSubject: int64(bc.History), MaxAge: bc.TTL,
+				Storage: bc.Storage, Replicas: bc.Replicas, SubjectDeleteMarkerTTL: bc.LimitMarkerTTL}
+			err := ensure(ctx, js, protocol.BucketStreamName(bc.Bucket), want, func() error { _, err := js.CreateOrUpdateKeyValue(ctx, bc); return err })
+			if err != nil {
+				errs[len(streams)+i] = fmt.Errorf("provision bucket %s: %w", bc.Bucket, replicasHint(ctx, js, protocol.BucketStreamName(bc.Bucket), cfg.replicas(), err))
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return fmt.Errorf("provision bucket %s: %w", bc.Bucket, replicasHint(ctx, js, protocol.BucketStreamName(bc.Bucket), cfg.replicas(), err))
+			return err
 		}
 	}
 	return nil
