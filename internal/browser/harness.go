@@ -231,9 +231,11 @@ func (f *fleet) connect(tb testing.TB) *coordinator.Client {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	pub, _ := key.PublicKey()
 	var nc *nats.Conn
 	natstest.Eventually(tb, wait, func() error {
-		c, err := nats.Connect(f.natsURL, nats.UserCredentials(creds))
+		// The operator may receive replies only under its own inbox prefix.
+		c, err := nats.Connect(f.natsURL, nats.UserCredentials(creds), nats.CustomInboxPrefix(auth.InboxPrefix(pub)))
 		nc = c
 		return err
 	})
