@@ -1,0 +1,80 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nkeys"
+)
+
+// Option configures a Console; it returns an error for a value it refuses.
+type Option func(*options) error
+
+type options struct {
+	key nkeys.KeyPair
+	log *slog.Logger
+	// secureCookies marks the session cookie Secure even on plain HTTP requests: for a console
+	// behind a proxy that terminates TLS.
+	secureCookies bool
+	// apiTimeout bounds each API call a page makes.
+	apiTimeout time.Duration
+	// nodePage caps the node rows one request of a run's node table returns.
+	nodePage int
+}
+
+func defaults() options {
+	return options{log: slog.New(slog.DiscardHandler), apiTimeout: 15 * time.Second, nodePage: 5000}
+}
+
+func (o *options) validate() error {
+	switch {
+	case o.key == nil:
+		return fmt.Errorf("%w: the console's identity key is required (WithIdentityKey): the coordinator only accepts a session grant on a request the console signed", ErrInvalidOption)
+	case o.apiTimeout <= 0:
+		return fmt.Errorf("%w: API timeout %v is not positive", ErrInvalidOption, o.apiTimeout)
+	case o.nodePage < 1:
+		return fmt.Errorf("%w: node page size %d is below 1", ErrInvalidOption, o.nodePage)
+	}
+	return nil
+}
+
+// WithIdentityKey is the console credential's key (role console, DATA-DIR/auth/console.creds):
+// every API request the console makes is signed with it.
+func WithIdentityKey(kp nkeys.KeyPair) Option {
+	return func(o *options) error {
+		if kp == nil {
+			return errors.New("identity key must not be nil")
+		}
+		o.key = kp
+		return nil
+	}
+}
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("logger must not be nil")
+		}
+		o.log = l
+		return nil
+	}
+}
+
+// WithSecureCookies marks the session cookie Secure on every response, for a console served
+// over plain HTTP behind a proxy that terminates TLS. Under TLS the cookie is always Secure.
+func WithSecureCookies() Option {
+	return func(o *options) error { o.secureCookies = true; return nil }
+}
+
+// WithAPITimeout bounds each API call a page makes (default 15s).
+func WithAPITimeout(d time.Duration) Option {
+	return func(o *options) error { o.apiTimeout = d; return nil }
+}
+
+// WithNodePage caps the rows one request of a run's node table returns (default 5000).
+func WithNodePage(n int) Option {
+	return func(o *options) error { o.nodePage = n; return nil }
+}
