@@ -78,7 +78,11 @@ func TestStrangersAreRefused(t *testing.T) {
 	}
 
 	grant := strings.SplitN(f.signIn, "#grant=", 2)[1]
-	opKey, err := auth.UserKey(filepath.Join(f.dataDir, "auth", "operator.creds"))
+	setup, err := auth.Load(filepath.Join(f.dataDir, "auth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opKey, err := auth.UserKey(setup.CredsPath(auth.RoleOperator))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +103,7 @@ func TestStrangersAreRefused(t *testing.T) {
 		"tampered signature":          body + "." + flip(sig),
 		"expired":                     expired,
 	} {
-		resp, err := hc.PostForm(f.console+"/signin", url.Values{"grant": {bad}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp := post(t, hc, f.console, "/signin", f.console, url.Values{"grant": {bad}}, nil)
 		if resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
 			t.Errorf("POST /signin with a %s grant: %d, %d cookies; want 401 and none", name, resp.StatusCode, len(resp.Cookies()))
 		}
@@ -117,8 +117,12 @@ func TestStrangersAreRefused(t *testing.T) {
 		t.Errorf("a stranger opening /runs is at %s, want /signin", u)
 	}
 	screenshot(t, ctx, "signin")
-	do(t, ctx, "sign in with a forged grant", chromedp.Navigate(f.console+"/signin#grant="+body+"."+forgedSig),
-		until(`document.querySelector("#error") && document.querySelector("#error").textContent.trim() !== ""`))
+	// (From another page: a new fragment on the same page is no new document.)
+	do(t, ctx, "sign in with a forged grant", chromedp.Navigate("about:blank"), chromedp.Navigate(f.console+"/signin#grant="+body+"."+forgedSig),
+		visible(`body[data-page="signin"] #error`))
+	if why := get(t, ctx, "read #error", chromedp.Text(chromedp.CSS("#error"))); strings.TrimSpace(why) == "" {
+		t.Error("a forged grant was refused with an empty #error")
+	}
 	if page := get(t, ctx, "read the page", chromedp.Evaluate[string](`document.body.dataset.page`)); page != "signin" {
 		t.Errorf("a forged grant led to the %q page, want signin", page)
 	}
@@ -134,7 +138,7 @@ func TestStrangersAreRefused(t *testing.T) {
 	// does with it, it shows no run.
 	strangerCtx := newBrowser(t)
 	do(t, strangerCtx, "sign in as an unknown identity", chromedp.Navigate(f.console+"/signin#grant="+forged),
-		until(`document.body.dataset.ready === "true" || (document.querySelector("#error") && document.querySelector("#error").textContent.trim() !== "")`))
+		visible(`body[data-page="runs"][data-ready="true"], #error`))
 	rows := get(t, strangerCtx, "count the runs", chromedp.Evaluate[int](`document.querySelectorAll("tr.run").length`))
 	errText := get(t, strangerCtx, "read #error", chromedp.Evaluate[string](`(document.querySelector("#error") || {textContent: ""}).textContent.trim()`))
 	if rows != 0 || errText == "" {
@@ -142,31 +146,44 @@ func TestStrangersAreRefused(t *testing.T) {
 	}
 
 	// Cross-origin POSTs are refused even with a valid session.
-	resp, err := hc.PostForm(f.console+"/signin", url.Values{"grant": {grant}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := post(t, hc, f.console, "/signin", f.console, url.Values{"grant": {grant}}, nil)
 	session := resp.Cookies()
 	if len(session) == 0 {
 		t.Fatalf("POST /signin with the printed grant: %d and no cookie", resp.StatusCode)
 	}
 	for _, path := range []string{"/runs/" + runID + "/cancel", "/signout"} {
-		req, _ := http.NewRequest(http.MethodPost, f.console+path, strings.NewReader("reason=csrf"))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", "http://evil.example")
-		for _, c := range session {
-			req.AddCookie(c)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden {
-			t.Errorf("cross-origin POST %s: %d, want 403", path, resp.StatusCode)
+		for origin, want := range map[string]int{"http://evil.example": http.StatusForbidden, "": http.StatusForbidden} {
+			if resp := post(t, hc, f.console, path, origin, url.Values{"reason": {"csrf"}}, session); resp.StatusCode != want {
+				t.Errorf("POST %s with a session from origin %q: %d, want %d", path, origin, resp.StatusCode, want)
+			}
 		}
 	}
+	if r := f.waitRun(t, runID); r.Status != protocol.StatusSuccess {
+		t.Errorf("the run is %s after refused cancels", r.Status)
+	}
+}
+
+// post POSTs the form to base+path with the Origin header (none when origin is "") and the
+// cookies, and returns the response, its body closed.
+func post(tb testing.TB, hc *http.Client, base, path, origin string, form url.Values, cookies []*http.Cookie) *http.Response {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }
 
 // flip changes the first character of a base64url string, keeping it base64url.
