@@ -20,6 +20,7 @@ import (
 	"github.com/fleetbook/fleetbook/policy"
 	"github.com/fleetbook/fleetbook/protocol"
 	"github.com/fleetbook/fleetbook/worker"
+	"github.com/fleetbook/fleetbook/worker/agent"
 )
 
 // wait is the generous deadline of every wait for something to happen: a readiness bound on a
@@ -29,13 +30,14 @@ const wait = 2 * time.Minute
 // env is a real embedded NATS server with a coordinator (its policy names admin, viewer and the
 // console), a worker, and the console under test behind an httptest server.
 type env struct {
-	t      *testing.T
-	url    string
-	nc     *nats.Conn
-	keys   map[string]nkeys.KeyPair
-	admin  *coordinator.Client
-	server *httptest.Server
-	http   *http.Client
+	t       *testing.T
+	url     string
+	nc      *nats.Conn
+	keys    map[string]nkeys.KeyPair
+	admin   *coordinator.Client
+	server  *httptest.Server
+	handler http.Handler
+	http    *http.Client
 }
 
 func newEnv(t *testing.T, opts ...Option) *env {
@@ -96,7 +98,8 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.server = httptest.NewServer(cons.Handler())
+	e.handler = cons.Handler()
+	e.server = httptest.NewServer(e.handler)
 	t.Cleanup(e.server.Close)
 	// Redirects are looked at, not followed.
 	e.http = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -196,4 +199,20 @@ func (e *env) final(id string) *protocol.Report {
 		return nil
 	})
 	return rep
+}
+
+// startNodes runs simulated agents of nodes (the built-in rpcutil agent) until the test ends,
+// and waits until they serve.
+func (e *env) startNodes(nodes []agent.Node) {
+	e.t.Helper()
+	anc, _ := natstest.Connect(e.t, e.url)
+	sim, err := agent.New(anc, nodes, agent.WithStateDir(e.t.TempDir()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = sim.Run(ctx) }()
+	e.t.Cleanup(func() { cancel(); <-done })
+	<-sim.Ready()
 }

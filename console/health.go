@@ -25,7 +25,7 @@ func (c *Console) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := c.ready(ctx); err != nil {
+	if err := c.Ready(ctx); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("not ready: " + err.Error() + "\n"))
 		return
@@ -33,8 +33,9 @@ func (c *Console) readyz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-// ready says what keeps the console from serving, nil when nothing does.
-func (c *Console) ready(ctx context.Context) error {
+// Ready says what keeps the console from doing its work (what /readyz answers), nil when
+// nothing does.
+func (c *Console) Ready(ctx context.Context) error {
 	if !c.nc.IsConnected() {
 		return errors.New("not connected to NATS (" + c.nc.Status().String() + ")")
 	}

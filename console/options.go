@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/nats-io/nkeys"
@@ -22,6 +23,14 @@ type options struct {
 	apiTimeout time.Duration
 	// nodePage caps the node rows one request of a run's node table returns.
 	nodePage int
+	// extra are handlers served beside the console's own, without a session (/metrics).
+	extra []extraHandler
+}
+
+// extraHandler is one handler of WithHandler.
+type extraHandler struct {
+	pattern string
+	h       http.Handler
 }
 
 func defaults() options {
@@ -67,6 +76,20 @@ func WithLogger(l *slog.Logger) Option {
 // over plain HTTP behind a proxy that terminates TLS. Under TLS the cookie is always Secure.
 func WithSecureCookies() Option {
 	return func(o *options) error { o.secureCookies = true; return nil }
+}
+
+// WithHandler serves h at pattern (an http.ServeMux pattern such as "GET /metrics") beside the
+// console's pages, with the same security headers and without a session: for endpoints meant
+// for machines, such as Prometheus metrics. A pattern that clashes with the console's panics
+// when the console is made, as http.ServeMux does.
+func WithHandler(pattern string, h http.Handler) Option {
+	return func(o *options) error {
+		if pattern == "" || h == nil {
+			return errors.New("a handler needs a pattern and a handler")
+		}
+		o.extra = append(o.extra, extraHandler{pattern, h})
+		return nil
+	}
 }
 
 // WithAPITimeout bounds each API call a page makes (default 15s).

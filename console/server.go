@@ -82,6 +82,9 @@ func (c *Console) routes() *http.ServeMux {
 	m.Handle("GET /schedules", c.signedIn(c.schedulesPage))
 	m.Handle("POST /schedules/{name}/{action}", c.signedIn(c.scheduleAction))
 	m.Handle("GET /nodes", c.signedIn(c.nodesPage))
+	for _, x := range c.opts.extra {
+		m.Handle(x.pattern, x.h)
+	}
 	return m
 }
 
@@ -101,7 +104,6 @@ func (c *Console) Serve(ctx context.Context, l net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		// Request contexts end with ctx, so the server-sent event streams stop on shutdown.
 		BaseContext: func(net.Listener) context.Context { return ctx },
-		ErrorLog:    nil,
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()

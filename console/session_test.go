@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -69,8 +70,21 @@ func TestSignInRefusesStrangers(t *testing.T) {
 		if tc.grant == "" {
 			continue
 		}
-		if r := e.get("/runs", tc.grant); r.status != http.StatusSeeOther {
-			t.Errorf("%s grant in a cookie: GET /runs %d, want 303", name, r.status)
+		for _, path := range []string{"/runs", "/runs/abc", "/schedules", "/nodes"} {
+			if r := e.get(path, tc.grant); r.status != http.StatusSeeOther || !strings.Contains(r.header.Get("Set-Cookie"), "Max-Age=0") {
+				t.Errorf("%s grant in a cookie: GET %s %d, want 303 clearing the cookie", name, path, r.status)
+			}
+		}
+		for _, path := range []string{"/runs/abc/events", "/runs/abc/nodes?seq=1", "/session"} {
+			if r := e.get(path, tc.grant); r.status != http.StatusUnauthorized {
+				t.Errorf("%s grant in a cookie: GET %s %d, want 401", name, path, r.status)
+			}
+		}
+		for _, path := range []string{"/runs/abc/cancel", "/runs/abc/rerun", "/schedules/nightly/pause", "/schedules/nightly/trigger"} {
+			form := url.Values{"reason": {"x"}, "csrf": {csrfToken(tc.grant)}}
+			if r := e.post(path, tc.grant, form); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/signin") {
+				t.Errorf("%s grant in a cookie: POST %s %d, want 303 to /signin", name, path, r.status)
+			}
 		}
 	}
 }
@@ -158,5 +172,38 @@ func TestSecurityHeaders(t *testing.T) {
 		if strings.Contains(r.body, "<script>") {
 			t.Errorf("%s has an inline script", path)
 		}
+	}
+}
+
+// Under TLS the session cookie is Secure, the console asks for HSTS, and the origin it accepts
+// is its https one.
+func TestSignInUnderTLS(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewTLSServer(e.handler)
+	defer srv.Close()
+	client := srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	post := func(origin string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/signin", strings.NewReader(url.Values{"grant": {e.grant("admin")}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", origin)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post(strings.Replace(srv.URL, "https:", "http:", 1)); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in from the http origin of an https console: %s", resp.Status)
+	}
+	resp := post(srv.URL)
+	ck, err := http.ParseSetCookie(resp.Header.Get("Set-Cookie"))
+	if resp.StatusCode != http.StatusSeeOther || err != nil || !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
+		t.Errorf("sign-in under TLS: %s, cookie %q", resp.Status, resp.Header.Get("Set-Cookie"))
+	}
+	if !strings.HasPrefix(resp.Header.Get("Strict-Transport-Security"), "max-age=") {
+		t.Errorf("no HSTS under TLS: %v", resp.Header)
 	}
 }

@@ -32,7 +32,7 @@ func ReportOf(rec *protocol.RunRecord) *protocol.Report {
 			Number: n, Key: st.Key, State: stepState(&st),
 			List: st.List, Type: st.Type, Description: protocol.RedactSecretRefs(st.Description), Success: st.Success,
 			Msg:   protocol.RedactSecretRefs(st.Msg),
-			Tries: st.Attempt, Data: st.Data, Nodes: st.Nodes, Child: st.Child, StartedAt: st.StartedAt, EndedAt: st.EndedAt,
+			Tries: st.Attempt, Data: st.Data, Nodes: st.Nodes, NodesOK: st.NodesOK, NodesFailed: st.NodesFailed, Child: st.Child, StartedAt: st.StartedAt, EndedAt: st.EndedAt,
 		})
 	}
 	return r

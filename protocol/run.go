@@ -209,6 +209,10 @@ type TaskReport struct {
 	Tries       int                   `json:"tries"`
 	Data        any                   `json:"data"`
 	Nodes       map[string]NodeResult `json:"nodes,omitempty"`
+	// NodesOK and NodesFailed count the per-node outcomes of every node of the task's last
+	// attempt: Nodes keeps only some of them (every failed one, up to 1,000 in all).
+	NodesOK     int `json:"nodes_ok,omitempty"`
+	NodesFailed int `json:"nodes_failed,omitempty"`
 	// Child is the id of the run a playbook task started.
 	Child     string    `json:"child,omitempty"`
 	StartedAt time.Time `json:"started_at,omitzero"`

@@ -45,7 +45,7 @@ func rootCommand() *cobra.Command {
 	}
 	registerLogFlags(root)
 	root.AddCommand(runCommand(), validateCommand(), showCommand(), schemaCommand(), runsCommand(), scheduleCommand(),
-		upCommand(), coordinatorCommand(), workerCommand(), agentCommand(), benchCommand(), authCommand(), auditCommand())
+		upCommand(), coordinatorCommand(), workerCommand(), consoleCommand(), agentCommand(), benchCommand(), authCommand(), auditCommand())
 	groups(root)
 	return root
 }

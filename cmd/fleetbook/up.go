@@ -20,6 +20,7 @@ import (
 func upCommand() *cobra.Command {
 	var (
 		dataDir, listen, syncMode, pprofAddr string
+		httpAddr                             string
 		plugins                              string
 		workers                              int
 		verbose                              bool
@@ -56,6 +57,11 @@ nats CLI's NATS_URL and NATS_CREDS). A --listen address other machines can reach
 			if sec.noAuth {
 				warnNoAuth()
 			}
+			// The console serves HTTPS with the server's own certificate, when it has one.
+			h := httpFlags{addr: httpAddr, tlsCert: sec.tlsCert, tlsKey: sec.tlsKey, insecure: sec.insecure}
+			if _, err := h.check(); httpAddr != "" && err != nil {
+				return err
+			}
 			cfg := sec
 			cfg.dataDir, cfg.listen, cfg.syncAlways, cfg.verbose = dataDir, listen, syncMode == "always", verbose
 			e, err := startEmbedded(cmd.Context(), cfg, logger(true), workers, pluginSet, &fleet, coordinator.WithKeepRuns(keepRuns))
@@ -66,6 +72,11 @@ nats CLI's NATS_URL and NATS_CREDS). A --listen address other machines can reach
 			fmt.Fprintf(os.Stderr, "fleetbook up: NATS on %s, state in %s; Ctrl-C to stop\n", e.srv.ClientURL(), dataDir)
 			if e.setup != nil {
 				if err := announceCredentials(e, cfg); err != nil {
+					return err
+				}
+			}
+			if httpAddr != "" {
+				if _, err := upConsole(cmd.Context(), e, &h); err != nil {
 					return err
 				}
 			}
@@ -90,6 +101,7 @@ nats CLI's NATS_URL and NATS_CREDS). A --listen address other machines can reach
 	cmd.Flags().StringVar(&fleet.stateDir, "state-dir", "", "node state for --fleet (default DATA-DIR/nodes)")
 	fleet.execTimeout, fleet.refresh, fleet.concurrency = 10*time.Second, 30*time.Second, 64
 	pprofFlag(cmd, &pprofAddr)
+	cmd.Flags().StringVar(&httpAddr, "http", "", "also serve the web console on this address, e.g. "+defaultConsoleAddr+" (off by default; prints its sign-in URL)")
 	return cmd
 }
 

@@ -15,15 +15,21 @@
 
   // Sign-in: the grant comes in the URL's fragment, which the browser never sends to a server;
   // it is posted from here and removed from the address bar and history at once.
-  function signinPage() {
+  function signinFromHash() {
     const m = /(?:^#|&)grant=([^&]+)/.exec(location.hash);
     const form = document.getElementById("signin-form");
-    if (m && form) {
-      history.replaceState(null, "", location.pathname + location.search);
-      document.getElementById("grant").value = decodeURIComponent(m[1]);
-      form.submit();
-      return;
-    }
+    if (!m || !form) return false;
+    history.replaceState(null, "", location.pathname + location.search);
+    document.getElementById("grant").value = decodeURIComponent(m[1]);
+    form.submit();
+    return true;
+  }
+
+  function signinPage() {
+    // A sign-in URL opened in a tab already on this page changes only the fragment.
+    window.addEventListener("hashchange", signinFromHash);
+    if (signinFromHash()) return;
+    const form = document.getElementById("signin-form");
     // A link followed from another site arrives without the SameSite=Strict cookie: ask, from
     // this page, whether the session is there after all, and go on where the link pointed.
     fetch("/session", { credentials: "same-origin" }).then((r) => {
@@ -46,6 +52,7 @@
   // Run page: the timeline updated from the run's events (server-sent), and the node tables.
   function runPage() {
     const header = document.getElementById("run-header");
+    if (!header) { ready(); return; } // the run could not be read: the page shows why
     const runID = header.dataset.id;
     const timeline = document.getElementById("timeline");
     const tables = [];
@@ -83,11 +90,14 @@
       if (s.tries > 1) setText(li, "step-tries", s.tries + " tries");
       if (s.msg !== undefined) setText(li, "step-msg", s.msg);
       if (s.output !== undefined) setText(li, "step-output", s.output);
-      if (s.nodes_total > 0 && !li.querySelector("section.node-table")) {
+      const existing = li.querySelector("section.node-table");
+      if (s.nodes_total > 0 && !existing) {
         const sec = nodeSection(s.seq);
+        setTotals(sec, s);
         li.append(sec);
         tables.push(nodeTable(runID, sec));
-      } else if (s.state !== "running" && s.nodes_total > 0) {
+      } else if (existing && s.nodes_total > 0 && s.state !== "running") {
+        setTotals(existing, s);
         const t = tables.find((t) => t.seq === String(s.seq));
         if (t) t.reload();
       }
@@ -99,6 +109,7 @@
     function onStatus(st) {
       const s = document.getElementById("run-status");
       s.dataset.status = st.status;
+      s.className = "badge " + st.status;
       s.textContent = st.status;
       if (st.ended) setText(header, "ended", st.ended);
       if (st.started) setText(header, "started", st.started);
@@ -126,6 +137,15 @@
     Promise.all(tables.map((t) => t.loaded)).finally(ready);
   }
 
+  function setTotals(sec, s) {
+    const t = sec.querySelector(".node-totals");
+    if (!t) return;
+    t.dataset.total = s.nodes_total;
+    t.dataset.ok = s.nodes_ok || 0;
+    t.dataset.failed = s.nodes_failed || 0;
+    t.textContent = s.nodes_total + " nodes: " + (s.nodes_ok || 0) + " ok, " + (s.nodes_failed || 0) + " failed";
+  }
+
   function nodeSection(seq) {
     const sec = el("section", "node-table");
     sec.dataset.seq = seq;
@@ -141,7 +161,8 @@
     search.type = "search";
     search.placeholder = "identity contains";
     search.setAttribute("aria-label", "search nodes by identity");
-    tools.append(search, el("span", "node-count", "0"), el("span", null, "nodes"));
+    const totals = el("span", "node-totals");
+    tools.append(search, el("span", "node-count", "0"), el("span", null, "nodes shown"), totals);
     const vp = el("div", "node-viewport");
     const table = el("table");
     table.append(el("tbody"));

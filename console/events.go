@@ -1,0 +1,242 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// sseKeepAlive is how often an idle live stream sends a comment, so that proxies and the
+// browser keep the connection.
+const sseKeepAlive = 15 * time.Second
+
+// discoverList is the list of the steps that resolve node sets: they are not tasks of the
+// report, so the live stream leaves them out as the report does.
+const discoverList = "discover"
+
+// runStatus is the run's status as the live stream sends it (event "status").
+type runStatus struct {
+	Status  protocol.RunStatus `json:"status"`
+	Error   string             `json:"error,omitempty"`
+	Started string             `json:"started,omitempty"`
+	Ended   string             `json:"ended,omitempty"`
+}
+
+// nodeProgress is the progress of an rpc task (event "progress").
+type nodeProgress struct {
+	Seq         int `json:"seq"`
+	NodesOK     int `json:"nodes_ok"`
+	NodesFailed int `json:"nodes_failed"`
+	NodesTotal  int `json:"nodes_total"`
+}
+
+// sse writes server-sent events.
+type sse struct {
+	w http.ResponseWriter
+	f http.Flusher
+}
+
+func (s sse) send(event string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+		return err
+	}
+	s.f.Flush()
+	return nil
+}
+
+// runEvents streams the run's progress as server-sent events until it finishes: fed by an
+// ordered consumer of the run's subject on the events stream, from its first event. Task events
+// become "step" and "progress" events at once; when a task or the run finishes (and the
+// consumer has caught up) the report is read once for the outputs and the final states, sent
+// as "step" and "status" events. "end" is the last event, after the run finished.
+//
+// The identity must be able to read the run: the stream starts with a read of the run as it.
+func (c *Console) runEvents(w http.ResponseWriter, r *http.Request, s *userSession) {
+	id := r.PathValue("id")
+	if !protocol.ValidToken(id) {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("%v id: %q is not a run id", ErrBadField, id))
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeJSONError(w, http.StatusInternalServerError, "streaming is not supported by this connection")
+		return
+	}
+	ctx := r.Context()
+	rep, err := c.report(ctx, s, id)
+	if err != nil {
+		writeJSONError(w, apiStatus(err), err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	out := sse{w: w, f: flusher}
+	live := &liveRun{out: out, sent: map[int]stepView{}}
+	if rep.Status.Final() {
+		_ = live.report(rep)
+		_ = out.send("end", struct{}{})
+		return
+	}
+	if err := c.follow(ctx, s, id, live); err != nil && ctx.Err() == nil {
+		c.opts.log.Warn("live stream of a run ended", "run_id", id, "error", err)
+	}
+}
+
+// report reads run id as the session's identity.
+func (c *Console) report(ctx context.Context, s *userSession, id string) (*protocol.Report, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.apiTimeout)
+	defer cancel()
+	return s.client.Get(ctx, id)
+}
+
+// follow feeds live from the run's events until the run finished (sending "end") or ctx ends.
+func (c *Console) follow(ctx context.Context, s *userSession, id string, live *liveRun) error {
+	cons, err := c.js.OrderedConsumer(ctx, protocol.EventsStreamName, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{protocol.EventSubject(id)},
+	})
+	if err != nil {
+		return fmt.Errorf("follow events of run %s: %w", id, err)
+	}
+	type event struct {
+		ev      protocol.Event
+		pending uint64
+	}
+	events := make(chan event, 256)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		var ev protocol.Event
+		if json.Unmarshal(m.Data(), &ev) != nil {
+			return
+		}
+		var pending uint64
+		if md, err := m.Metadata(); err == nil {
+			pending = md.NumPending
+		}
+		select {
+		case events <- event{ev, pending}:
+		case <-ctx.Done():
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("follow events of run %s: %w", id, err)
+	}
+	defer cc.Stop()
+	tick := time.NewTicker(sseKeepAlive)
+	defer tick.Stop()
+	dirty := false
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			if _, err := fmt.Fprint(live.out.w, ": keep-alive\n\n"); err != nil {
+				return err
+			}
+			live.out.f.Flush()
+		case e := <-events:
+			if err := live.event(e.ev); err != nil {
+				return err
+			}
+			if e.ev.Type == protocol.EventTaskFinished || e.ev.Type == protocol.EventRunFinished || e.ev.Type == protocol.EventRunStarted {
+				dirty = true
+			}
+			// The report is read once the replay has caught up, not once per past event.
+			if !dirty || e.pending > 0 {
+				continue
+			}
+			dirty = false
+			rep, err := c.report(ctx, s, id)
+			if err != nil {
+				return err
+			}
+			if err := live.report(rep); err != nil {
+				return err
+			}
+			if rep.Status.Final() {
+				return live.out.send("end", struct{}{})
+			}
+		}
+	}
+}
+
+// liveRun is one live stream: what it sent, and the task numbers of the events' steps.
+type liveRun struct {
+	out sse
+	// seqs are the steps of the events that are tasks of the report, sorted: a step's number in
+	// the report is its place here (the report leaves out discovery, as this does).
+	seqs []int
+	sent map[int]stepView
+}
+
+// number is the report's number of the task the event's step is.
+func (l *liveRun) number(seq int) int {
+	i, found := slices.BinarySearch(l.seqs, seq)
+	if !found {
+		l.seqs = slices.Insert(l.seqs, i, seq)
+	}
+	return i + 1
+}
+
+// event sends what ev says at once.
+func (l *liveRun) event(ev protocol.Event) error {
+	if ev.Step == 0 || ev.List == discoverList {
+		if ev.Type == protocol.EventRunStarted {
+			return l.out.send("status", runStatus{Status: protocol.StatusRunning, Started: when(ev.Time)})
+		}
+		return nil
+	}
+	n := l.number(ev.Step)
+	name := ev.Description
+	switch ev.Type {
+	case protocol.EventTaskStarted:
+		return l.step(stepView{Seq: n, Name: name, List: ev.List, Type: ev.TaskType, State: protocol.StepRunning, Tries: ev.Attempt})
+	case protocol.EventTaskRetry:
+		return l.step(stepView{Seq: n, Name: name, List: ev.List, Type: ev.TaskType, State: protocol.StepRetrying, Tries: ev.Attempt, Msg: ev.Msg})
+	case protocol.EventTaskFinished:
+		state := protocol.StepFailed
+		if ev.Success {
+			state = protocol.StepSuccess
+		}
+		return l.step(stepView{Seq: n, Name: name, List: ev.List, Type: ev.TaskType, State: state, Tries: ev.Attempt,
+			Msg: ev.Msg, Duration: roundDuration(ev.Duration).String()})
+	case protocol.EventTaskProgress:
+		return l.out.send("progress", nodeProgress{Seq: n, NodesOK: ev.NodesOK, NodesFailed: ev.NodesFailed, NodesTotal: ev.NodesTotal})
+	}
+	return nil
+}
+
+// step sends v unless it is what was sent last for its task.
+func (l *liveRun) step(v stepView) error {
+	if old, ok := l.sent[v.Seq]; ok && old == v {
+		return nil
+	}
+	if v.Name == "" {
+		if old, ok := l.sent[v.Seq]; ok {
+			v.Name = old.Name
+		}
+	}
+	l.sent[v.Seq] = v
+	return l.out.send("step", v)
+}
+
+// report sends the tasks of rep that changed, with their outputs, and the run's status.
+func (l *liveRun) report(rep *protocol.Report) error {
+	for _, t := range rep.Tasks {
+		if err := l.step(stepOf(t)); err != nil {
+			return err
+		}
+	}
+	return l.out.send("status", runStatus{Status: rep.Status, Error: rep.Error, Started: when(rep.StartedAt), Ended: when(rep.EndedAt)})
+}
