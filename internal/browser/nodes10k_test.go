@@ -110,6 +110,11 @@ func TestRunPageOf10kNodesFilters(t *testing.T) {
 	do(t, ctx, "open the 10,000-node run", chromedp.Navigate(f.console+"/runs/"+id), ready("run"), visible("section.node-table"))
 
 	table := "section.node-table"
+	// The table says the complete counts, also of the nodes the report does not keep.
+	totals := get(t, ctx, "read the node totals", chromedp.Evaluate[map[string]string](fmt.Sprintf(`({...document.querySelector(%s).dataset})`, js(table+" .node-totals"))))
+	if totals["total"] != fmt.Sprint(allNodes) || totals["ok"] != fmt.Sprint(okNodes) || totals["failed"] != fmt.Sprint(failNodes) {
+		t.Errorf(".node-totals %v, want total %d, ok %d, failed %d", totals, allNodes, okNodes, failNodes)
+	}
 	rows := func() []string {
 		t.Helper()
 		return get(t, ctx, "read the node rows", chromedp.Evaluate[[]string](fmt.Sprintf(
