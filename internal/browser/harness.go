@@ -316,7 +316,12 @@ func get[T any](tb testing.TB, ctx context.Context, what string, action chromedp
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		loc, _ := chromedp.Run(lctx, chromedp.Location())
-		tb.Fatalf("%s (at %s): %v", what, redact(loc), err)
+		// What the page said of itself: its markers and any error it shows.
+		state, _ := chromedp.Run(lctx, chromedp.Evaluate[string](`JSON.stringify({body: document.body ? {...document.body.dataset} : null, `+
+			`error: (document.querySelector("#error") || {}).textContent, `+
+			`steps: [...document.querySelectorAll("#timeline li.step")].map(s => s.dataset.state).join(" "), `+
+			`nodeCount: (document.querySelector(".node-count") || {}).textContent})`))
+		tb.Fatalf("%s (at %s, page %s): %v", what, redact(loc), state, err)
 	}
 	return v
 }
