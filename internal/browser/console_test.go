@@ -77,6 +77,18 @@ func TestStrangersAreRefused(t *testing.T) {
 		}
 	}
 
+	// The JSON endpoints answer 401 instead of a redirect.
+	for _, path := range []string{"/session", "/runs/" + runID + "/nodes?seq=1", "/runs/" + runID + "/events"} {
+		resp, err := hc.Get(f.console + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s without a cookie: %d, want 401", path, resp.StatusCode)
+		}
+	}
+
 	grant := strings.SplitN(f.signIn, "#grant=", 2)[1]
 	setup, err := auth.Load(filepath.Join(f.dataDir, "auth"))
 	if err != nil {
