@@ -53,6 +53,17 @@ func chromium() (string, string) {
 	return "", fmt.Sprintf("no chromium binary (looked for %s; run .ci/install-chromium or set $FLEETBOOK_CHROMIUM)", strings.Join(chromiumCandidates, ", "))
 }
 
+// skipWithoutChromium skips the test, saying why, when there is no Chromium; else it returns
+// the browser's path.
+func skipWithoutChromium(tb testing.TB) string {
+	tb.Helper()
+	path, why := chromium()
+	if path == "" {
+		tb.Skip("browser tests skipped: " + why)
+	}
+	return path
+}
+
 // process is one fleetbook process the test started; it is killed when the test ends and its
 // output is printed if the test failed.
 type process struct {
@@ -188,6 +199,7 @@ type upOptions struct {
 // 127.0.0.1:0 unless o.noHTTP, and waits until both answer.
 func startUp(tb testing.TB, bin string, o upOptions) *fleet {
 	tb.Helper()
+	skipWithoutChromium(tb) // before starting anything the test could not use
 	f := &fleet{bin: bin, dataDir: filepath.Join(tb.TempDir(), "data")}
 	listen := fmt.Sprintf("127.0.0.1:%d", natstest.FreePorts(tb, 1)[0])
 	f.natsURL = "nats://" + listen
@@ -269,10 +281,7 @@ func (f *fleet) context() string { return filepath.Join(f.dataDir, "auth", "cont
 // chromium binary the test skips.
 func newBrowser(tb testing.TB) context.Context {
 	tb.Helper()
-	path, why := chromium()
-	if path == "" {
-		tb.Skip("browser tests skipped: " + why)
-	}
+	path := skipWithoutChromium(tb)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Headless,
