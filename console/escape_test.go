@@ -21,10 +21,20 @@ tasks:
   - shell:
       description: "<img src=x onerror=alert(2)>"
       command: "echo '<script>alert(3)</script>'"
+  - rpc:
+      description: hostile nodes
+      action: rpcutil.ping
+      nodes: ["<script>alert(5)</script>"]
+      timeout: 1
 `
 	id := e.submit(hostile, map[string]any{"note": "<script>alert(1)</script>"})
 	e.final(id)
 	grant := e.grant("admin")
+	// A node identity of markup (rpc targets are any strings) comes as JSON with < escaped; the
+	// script puts it in the page with textContent.
+	if r := e.get("/runs/"+id+"/nodes?seq=2", grant); r.status != http.StatusOK || strings.Contains(r.body, "<script") || !strings.Contains(r.body, `\u003cscript\u003ealert(5)`) {
+		t.Errorf("node rows carry markup unescaped: %s", r.body)
+	}
 	for _, path := range []string{"/runs", "/runs/" + id} {
 		r := e.get(path, grant)
 		if r.status != http.StatusOK {

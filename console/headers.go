@@ -35,9 +35,10 @@ func securityHeaders(next http.Handler) http.Handler {
 }
 
 // sameOrigin refuses (403) a POST that another site's page may have sent: its Origin header must
-// be the console's own, or, for a client that sends no Origin, its form must carry the csrf
-// field of the session it is sent with (csrfToken), which another site cannot know.
-func sameOrigin(next http.Handler) http.Handler {
+// be the console's own (as the request reached it, or public, the origin people reach it at
+// through a proxy), or, for a client that sends no Origin, its form must carry the csrf field of
+// the session it is sent with (csrfToken), which another site cannot know.
+func sameOrigin(public string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			next.ServeHTTP(w, r)
@@ -45,7 +46,7 @@ func sameOrigin(next http.Handler) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if origin := r.Header.Get("Origin"); origin != "" {
-			if origin != ownOrigin(r) {
+			if origin != ownOrigin(r) && (public == "" || origin != public) {
 				http.Error(w, "403 forbidden: "+ErrCrossOrigin.Error()+": Origin "+origin+" is not this console's", http.StatusForbidden)
 				return
 			}

@@ -16,7 +16,7 @@ const readyTimeout = 5 * time.Second
 // healthz answers 200 while the process serves.
 func (c *Console) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte("ok\n"))
+	_, _ = w.Write([]byte("ok"))
 }
 
 // readyz answers 200 when the console can do its work: connected to NATS, the events stream is

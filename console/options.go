@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/nats-io/nkeys"
@@ -23,6 +24,9 @@ type options struct {
 	apiTimeout time.Duration
 	// nodePage caps the node rows one request of a run's node table returns.
 	nodePage int
+	// publicOrigin is the origin people reach the console at through a proxy, accepted as the
+	// Origin of a POST besides the one the request reached the console with.
+	publicOrigin string
 	// extra are handlers served beside the console's own, without a session (/metrics).
 	extra []extraHandler
 }
@@ -88,6 +92,20 @@ func WithHandler(pattern string, h http.Handler) Option {
 			return errors.New("a handler needs a pattern and a handler")
 		}
 		o.extra = append(o.extra, extraHandler{pattern, h})
+		return nil
+	}
+}
+
+// WithPublicURL is the URL people reach the console at when a proxy stands in front of it
+// (https://console.example.com): POSTs whose Origin is that URL's origin are accepted besides
+// those of the address the proxy reaches the console at.
+func WithPublicURL(raw string) Option {
+	return func(o *options) error {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("public URL %q is not an http or https URL with a host", raw)
+		}
+		o.publicOrigin = u.Scheme + "://" + u.Host
 		return nil
 	}
 }

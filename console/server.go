@@ -91,7 +91,7 @@ func (c *Console) routes() *http.ServeMux {
 // Handler is the console's HTTP handler, with its security headers and the origin check of
 // every POST.
 func (c *Console) Handler() http.Handler {
-	return securityHeaders(sameOrigin(c.mux))
+	return securityHeaders(sameOrigin(c.opts.publicOrigin, c.mux))
 }
 
 // Serve serves the console on l until ctx ends, then shuts the server down, giving requests in

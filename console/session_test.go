@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -156,6 +157,21 @@ func TestCrossOriginPostRefused(t *testing.T) {
 	r := e.do(http.MethodPost, "/signout", grant, url.Values{"csrf": {csrfToken(grant)}}, "-")
 	if r.status != http.StatusSeeOther {
 		t.Errorf("sign-out with the session's csrf field and no Origin: %d %s", r.status, r.body)
+	}
+}
+
+// Behind a proxy, the public URL's origin may post too; others still may not.
+func TestPublicURLOrigin(t *testing.T) {
+	e := newEnv(t, WithPublicURL("https://console.example.com/"))
+	grant := e.grant("admin")
+	if r := e.do(http.MethodPost, "/signout", grant, url.Values{}, "https://console.example.com"); r.status != http.StatusSeeOther {
+		t.Errorf("POST from the public origin: %d %s", r.status, r.body)
+	}
+	if r := e.do(http.MethodPost, "/signout", grant, url.Values{}, "https://evil.example.com"); r.status != http.StatusForbidden {
+		t.Errorf("POST from another origin: %d", r.status)
+	}
+	if _, err := New(e.nc, WithIdentityKey(e.keys["console"]), WithPublicURL("console.example.com")); !errors.Is(err, ErrInvalidOption) {
+		t.Errorf("a public URL without a scheme: %v", err)
 	}
 }
 

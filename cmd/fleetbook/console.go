@@ -27,6 +27,8 @@ type httpFlags struct {
 	addr             string
 	tlsCert, tlsKey  string
 	insecure, secure bool
+	// publicURL is where people reach the console through a proxy.
+	publicURL string
 }
 
 // check refuses an address that is not HOST:PORT, and one other machines reach without TLS
@@ -101,6 +103,9 @@ func startConsole(ctx context.Context, nc *nats.Conn, key nkeys.KeyPair, h *http
 	if h.secure {
 		opts = append(opts, console.WithSecureCookies())
 	}
+	if h.publicURL != "" {
+		opts = append(opts, console.WithPublicURL(h.publicURL))
+	}
 	c, err := console.New(nc, opts...)
 	if err != nil {
 		return nil, exitf(exitRefused, "console: %v", err)
@@ -172,6 +177,7 @@ policy lets them do. A --http address other machines reach needs --tls-cert and 
 	cmd.Flags().StringVar(&h.tlsKey, "tls-key", "", "the key file of --tls-cert")
 	cmd.Flags().BoolVar(&h.insecure, "insecure", false, "allow --http on an address other machines reach without TLS")
 	cmd.Flags().BoolVar(&h.secure, "secure-cookies", false, "mark the session cookie Secure on plain HTTP too (behind a proxy that terminates TLS)")
+	cmd.Flags().StringVar(&h.publicURL, "public-url", "", "the URL people reach the console at through a proxy (its origin may post too)")
 	cmd.AddCommand(consoleLoginCommand())
 	return cmd
 }

@@ -5,7 +5,12 @@
 
 (function () {
   const body = document.body;
-  const ready = () => { body.dataset.ready = "true"; };
+  // readyMs is how long after the navigation began the page became interactive, for the
+  // time-to-interactive benchmark.
+  const ready = () => {
+    body.dataset.readyMs = String(Math.round(performance.now()));
+    body.dataset.ready = "true";
+  };
   const showError = (msg) => {
     const el = document.getElementById("error");
     if (!el) return;
