@@ -54,6 +54,11 @@ func TestSignInThroughPrintedURLLandsOnRuns(t *testing.T) {
 			t.Errorf("cookie %s: HttpOnly %v, SameSite %q; want HttpOnly and SameSite=Strict", c.Name, c.HTTPOnly, c.SameSite)
 		}
 	}
+
+	// Signing out ends the session: the next page is the sign-in page.
+	do(t, ctx, "sign out", chromedp.Click(chromedp.CSS("#signout")))
+	waitLocation(t, ctx, "signin", "/signin", func(u *url.URL) bool { return u.Path == "/signin" })
+	do(t, ctx, "open /runs after signing out", chromedp.Navigate(f.console+"/runs"), visible(`body[data-page="signin"]`))
 }
 
 // Strangers get nothing: without a cookie every page redirects to /signin (303), a forged, a
@@ -273,6 +278,17 @@ func TestRunsPageListsFinishedRuns(t *testing.T) {
 	if out := get(t, ctx, "read the step's output", chromedp.Evaluate[string](`[...document.querySelectorAll("#timeline li.step .step-output")].map(e => e.textContent).join("\n")`)); !strings.Contains(out, "hello browser") {
 		t.Errorf("the run page shows output %q, want the step's hello browser", out)
 	}
+
+	// Run again: a new run of the same playbook and inputs, whose page the browser lands on.
+	do(t, ctx, "run it again", chromedp.Click(chromedp.CSS("#rerun-button")))
+	var again string
+	waitLocation(t, ctx, "run", "a new run's page", func(u *url.URL) bool {
+		again = strings.TrimPrefix(u.Path, "/runs/")
+		return strings.HasPrefix(u.Path, "/runs/") && again != ok.ID && again != ""
+	})
+	if r := f.waitRun(t, again); r.Status != protocol.StatusSuccess || r.Playbook.Name != "hello" || fmt.Sprint(r.Inputs["who"]) != "browser" {
+		t.Errorf("the run again is %s of %s with inputs %v, want a successful hello with who=browser", r.Status, r.Playbook.Name, r.Inputs)
+	}
 }
 
 // A run page follows a 20-step run as it goes, in the same document: with step 11 held by a
@@ -367,6 +383,20 @@ func TestSchedulesPagePausesAndResumes(t *testing.T) {
 	do(t, ctx, "see it resumed", visible(row+`[data-paused="false"]`))
 	if paused() {
 		t.Error("the page shows the schedule resumed, the API says paused")
+	}
+
+	// Run now: the schedule fires at once, and the browser lands on the run it started.
+	do(t, ctx, "trigger it", chromedp.Click(chromedp.CSS(row+" button.trigger")))
+	var fired string
+	waitLocation(t, ctx, "run", "the triggered run's page", func(u *url.URL) bool {
+		fired = strings.TrimPrefix(u.Path, "/runs/")
+		return strings.HasPrefix(u.Path, "/runs/") && fired != ""
+	})
+	if r := f.waitRun(t, fired); r.Status != protocol.StatusSuccess || r.Schedule != name {
+		t.Errorf("the triggered run is %s, started by schedule %q; want a success of %s", r.Status, r.Schedule, name)
+	}
+	if got := get(t, ctx, "read the run's schedule", chromedp.Text(chromedp.CSS("#run-header .schedule"))); !strings.Contains(got, name) {
+		t.Errorf("the triggered run's page names schedule %q, want %s", got, name)
 	}
 }
 
