@@ -272,6 +272,20 @@ func TestRunsPageListsFinishedRuns(t *testing.T) {
 		t.Errorf("filtered on failed, the page lists %v, want only %s", ids, failed)
 	}
 
+	// Paging: one run a page, newest first; the last page has no next link.
+	do(t, ctx, "open the first page of one run", chromedp.Navigate(f.console+"/runs?limit=1"), ready("runs"))
+	if ids := get(t, ctx, "list page 1", chromedp.Evaluate[[]string](`[...document.querySelectorAll("table#runs tbody tr.run")].map(r => r.dataset.id)`)); len(ids) != 1 || ids[0] != failed {
+		t.Errorf("page 1 of limit 1 lists %v, want [%s]", ids, failed)
+	}
+	do(t, ctx, "go to the next page", chromedp.Click(chromedp.CSS("a#next-page")))
+	waitLocation(t, ctx, "runs", "page 2", func(u *url.URL) bool { return u.Query().Get("limit") == "1" && len(u.Query()) > 1 })
+	if ids := get(t, ctx, "list page 2", chromedp.Evaluate[[]string](`[...document.querySelectorAll("table#runs tbody tr.run")].map(r => r.dataset.id)`)); len(ids) != 1 || ids[0] != ok.ID {
+		t.Errorf("page 2 of limit 1 lists %v, want [%s]", ids, ok.ID)
+	}
+	if n := get(t, ctx, "look for a next page", chromedp.Evaluate[int](`document.querySelectorAll("a#next-page").length`)); n != 0 {
+		t.Error("the last page has a#next-page")
+	}
+
 	do(t, ctx, "open the list again", chromedp.Navigate(f.console+"/runs"), ready("runs"), chromedp.Click(chromedp.CSS(row+" a.run-link")))
 	waitLocation(t, ctx, "run", "/runs/"+ok.ID, func(u *url.URL) bool { return u.Path == "/runs/"+ok.ID })
 	do(t, ctx, "see the run succeeded", visible(`#run-status[data-status="success"]`))
@@ -508,3 +522,58 @@ func TestSeparateConsoleProcess(t *testing.T) {
 		t.Errorf("the page was reloaded (marker %q)", m)
 	}
 }
+
+// Markup in a run's inputs, step descriptions and output is shown as text in a real browser and
+// never runs: no injected handler fires, on the runs page or the run page, live or finished.
+func TestMarkupInARunIsShownAsText(t *testing.T) {
+	f := startUp(t, binary, upOptions{})
+	const evil = `<img src=x onerror="window.fleetbookXSS=1"><script>window.fleetbookXSS=2</script>`
+	gate := filepath.Join(t.TempDir(), "gate")
+	id := f.submit(t, markupBook, map[string]any{"who": evil, "gate": gate})
+	ctx := newBrowser(t)
+	signIn(t, ctx, f.signIn)
+	do(t, ctx, "see the run listed", visible(fmt.Sprintf(`tr.run[data-id=%q]`, id)))
+	// The page is open while the run goes: the second step comes by the live stream.
+	do(t, ctx, "open the run", chromedp.Navigate(f.console+"/runs/"+id), ready("run"), visible(`#timeline li.step[data-state="running"]`))
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "see it finish", visible(`#run-status[data-status="success"]`),
+		until(`[...document.querySelectorAll("#timeline li.step")].length === 2 && document.querySelectorAll("#timeline li.step")[1].dataset.state === "success"`))
+	text := get(t, ctx, "read the page", chromedp.Evaluate[string](`document.querySelector("#run-inputs").textContent + "\n" + [...document.querySelectorAll("#timeline li.step")].map(s => s.textContent).join("\n")`))
+	if strings.Count(text, `<img src=x onerror=`) < 2 {
+		t.Errorf("the markup is not shown as text:\n%s", text)
+	}
+	if n := get(t, ctx, "look for injected elements", chromedp.Evaluate[int](`document.querySelectorAll("main img, main script").length`)); n != 0 {
+		t.Errorf("%d injected img/script elements in the page", n)
+	}
+	if v := get(t, ctx, "look for the injected handler's mark", chromedp.Evaluate[string](`String(window.fleetbookXSS)`)); v != "undefined" {
+		t.Errorf("injected markup ran: window.fleetbookXSS = %s", v)
+	}
+}
+
+// markupBook waits for the file input gate, then echoes the input who in a step described by it.
+const markupBook = `name: markup
+version: "1.0.0"
+author: "browser tests"
+description: "Shows its input"
+inputs:
+  who:
+    description: "anything"
+    type: String
+  gate:
+    description: "file to wait for"
+    type: String
+tasks:
+  - shell:
+      description: "wait"
+      command: 'while [ ! -e "$GATE" ]; do sleep 0.05; done'
+      timeout: 600
+      environment:
+        GATE: "{{{ inputs.gate }}}"
+  - shell:
+      description: "greet {{{ inputs.who }}}"
+      command: 'echo "hello $WHO"'
+      environment:
+        WHO: "{{{ inputs.who }}}"
+`

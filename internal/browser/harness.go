@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,10 +54,14 @@ func chromium() (string, string) {
 	return "", fmt.Sprintf("no chromium binary (looked for %s; run .ci/install-chromium or set $FLEETBOOK_CHROMIUM)", strings.Join(chromiumCandidates, ", "))
 }
 
+// watched makes the first test of the run stat the module's sources (see watchSources).
+var watched sync.Once
+
 // skipWithoutChromium skips the test, saying why, when there is no Chromium; else it returns
 // the browser's path.
 func skipWithoutChromium(tb testing.TB) string {
 	tb.Helper()
+	watched.Do(func() { watchSources(filepath.Join("..", "..")) })
 	path, why := chromium()
 	if path == "" {
 		tb.Skip("browser tests skipped: " + why)
@@ -380,4 +385,29 @@ func screenshot(tb testing.TB, ctx context.Context, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// watchSources stats every source file of the module below root that goes into the fleetbook
+// binary. The test binary does not import what it tests (it runs the command it builds), so
+// without this `go test` would reuse a cached pass after the console's code changed; the test
+// cache does check the files a test stats (from m.Run on: not in TestMain before it).
+func watchSources(root string) {
+	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "docs" || name == "examples") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".go", ".html", ".js", ".css", ".yaml", ".mod", ".sum":
+			if !strings.HasSuffix(path, "_test.go") {
+				_, _ = os.Stat(path)
+			}
+		}
+		return nil
+	})
 }
