@@ -37,6 +37,17 @@ type nodeProgress struct {
 	NodesTotal  int `json:"nodes_total"`
 }
 
+// logLine is a log line of the run (event "log"). N is its place in the events stream, so a
+// page that replays the stream after a reconnect shows each line once.
+type logLine struct {
+	N     uint64 `json:"n"`
+	Time  string `json:"time"`
+	Level string `json:"level,omitempty"`
+	Msg   string `json:"msg"`
+	// Task is the number of the task the line is about, 0 for the run.
+	Task int `json:"task,omitempty"`
+}
+
 // sse writes server-sent events.
 type sse struct {
 	w http.ResponseWriter
@@ -73,6 +84,14 @@ func (c *Console) runEvents(w http.ResponseWriter, r *http.Request, s *userSessi
 		writeJSONError(w, http.StatusInternalServerError, "streaming is not supported by this connection")
 		return
 	}
+	select {
+	case c.streams <- struct{}{}:
+		defer func() { <-c.streams }()
+	default:
+		w.Header().Set("Retry-After", "10")
+		writeJSONError(w, http.StatusServiceUnavailable, fmt.Sprintf("this console serves %d live streams already", cap(c.streams)))
+		return
+	}
 	ctx := r.Context()
 	rep, err := c.report(ctx, s, id)
 	if err != nil {
@@ -85,10 +104,14 @@ func (c *Console) runEvents(w http.ResponseWriter, r *http.Request, s *userSessi
 	w.WriteHeader(http.StatusOK)
 	out := sse{w: w, f: flusher}
 	live := &liveRun{out: out, sent: map[int]stepView{}}
+	// A finished run's events are replayed too, for its log; a run without events (pruned, or
+	// from before events were kept) gets its report at once.
 	if rep.Status.Final() {
-		_ = live.report(rep)
-		_ = out.send("end", struct{}{})
-		return
+		if n, err := c.eventCount(ctx, id); err != nil || n == 0 {
+			_ = live.report(rep)
+			_ = out.send("end", struct{}{})
+			return
+		}
 	}
 	if err := c.follow(ctx, s, id, live); err != nil && ctx.Err() == nil {
 		c.opts.log.Warn("live stream of a run ended", "run_id", id, "error", err)
@@ -102,6 +125,22 @@ func (c *Console) report(ctx context.Context, s *userSession, id string) (*proto
 	return s.client.Get(ctx, id)
 }
 
+// eventCount is how many events of run id the events stream holds.
+func (c *Console) eventCount(ctx context.Context, id string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.apiTimeout)
+	defer cancel()
+	st, err := c.js.Stream(ctx, protocol.EventsStreamName)
+	if err != nil {
+		return 0, err
+	}
+	subject := protocol.EventSubject(id)
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Subjects[subject], nil
+}
+
 // follow feeds live from the run's events until the run finished (sending "end") or ctx ends.
 func (c *Console) follow(ctx context.Context, s *userSession, id string, live *liveRun) error {
 	cons, err := c.js.OrderedConsumer(ctx, protocol.EventsStreamName, jetstream.OrderedConsumerConfig{
@@ -111,8 +150,8 @@ func (c *Console) follow(ctx context.Context, s *userSession, id string, live *l
 		return fmt.Errorf("follow events of run %s: %w", id, err)
 	}
 	type event struct {
-		ev      protocol.Event
-		pending uint64
+		ev           protocol.Event
+		seq, pending uint64
 	}
 	events := make(chan event, 256)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
@@ -120,12 +159,12 @@ func (c *Console) follow(ctx context.Context, s *userSession, id string, live *l
 		if json.Unmarshal(m.Data(), &ev) != nil {
 			return
 		}
-		var pending uint64
+		var seq, pending uint64
 		if md, err := m.Metadata(); err == nil {
-			pending = md.NumPending
+			seq, pending = md.Sequence.Stream, md.NumPending
 		}
 		select {
-		case events <- event{ev, pending}:
+		case events <- event{ev, seq, pending}:
 		case <-ctx.Done():
 		}
 	})
@@ -146,7 +185,7 @@ func (c *Console) follow(ctx context.Context, s *userSession, id string, live *l
 			}
 			live.out.f.Flush()
 		case e := <-events:
-			if err := live.event(e.ev); err != nil {
+			if err := live.event(e.ev, e.seq); err != nil {
 				return err
 			}
 			if e.ev.Type == protocol.EventTaskFinished || e.ev.Type == protocol.EventRunFinished || e.ev.Type == protocol.EventRunStarted {
@@ -189,8 +228,15 @@ func (l *liveRun) number(seq int) int {
 	return i + 1
 }
 
-// event sends what ev says at once.
-func (l *liveRun) event(ev protocol.Event) error {
+// event sends what ev, the event at seq of the stream, says at once.
+func (l *liveRun) event(ev protocol.Event, seq uint64) error {
+	if ev.Type == protocol.EventLog {
+		line := logLine{N: seq, Time: when(ev.Time), Level: string(ev.Status), Msg: ev.Msg}
+		if ev.Step != 0 && ev.List != discoverList {
+			line.Task = l.number(ev.Step)
+		}
+		return l.out.send("log", line)
+	}
 	if ev.Step == 0 || ev.List == discoverList {
 		if ev.Type == protocol.EventRunStarted {
 			return l.out.send("status", runStatus{Status: protocol.StatusRunning, Started: when(ev.Time)})

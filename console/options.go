@@ -24,6 +24,8 @@ type options struct {
 	apiTimeout time.Duration
 	// nodePage caps the node rows one request of a run's node table returns.
 	nodePage int
+	// maxStreams caps the live streams open at once: each holds a consumer on the events stream.
+	maxStreams int
 	// publicOrigin is the origin people reach the console at through a proxy, accepted as the
 	// Origin of a POST besides the one the request reached the console with.
 	publicOrigin string
@@ -38,7 +40,7 @@ type extraHandler struct {
 }
 
 func defaults() options {
-	return options{log: slog.New(slog.DiscardHandler), apiTimeout: 15 * time.Second, nodePage: 5000}
+	return options{log: slog.New(slog.DiscardHandler), apiTimeout: 15 * time.Second, nodePage: 5000, maxStreams: 1000}
 }
 
 func (o *options) validate() error {
@@ -49,6 +51,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: API timeout %v is not positive", ErrInvalidOption, o.apiTimeout)
 	case o.nodePage < 1:
 		return fmt.Errorf("%w: node page size %d is below 1", ErrInvalidOption, o.nodePage)
+	case o.maxStreams < 1:
+		return fmt.Errorf("%w: max live streams %d is below 1", ErrInvalidOption, o.maxStreams)
 	}
 	return nil
 }
@@ -108,6 +112,12 @@ func WithPublicURL(raw string) Option {
 		o.publicOrigin = u.Scheme + "://" + u.Host
 		return nil
 	}
+}
+
+// WithMaxStreams caps the live run streams (server-sent events) the console serves at once
+// (default 1000); one more is answered 503 and the browser tries again later.
+func WithMaxStreams(n int) Option {
+	return func(o *options) error { o.maxStreams = n; return nil }
 }
 
 // WithAPITimeout bounds each API call a page makes (default 15s).

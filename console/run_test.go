@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
@@ -248,4 +250,69 @@ func TestLiveEventsOfARunningRun(t *testing.T) {
 	if r := e.get("/runs/"+id+"/events", e.grant("stranger")); r.status != http.StatusForbidden || strings.Contains(r.body, "event:") {
 		t.Errorf("a stranger's stream: %d\n%s", r.status, r.body)
 	}
+}
+
+// A finished run's stream replays its log lines (with the task they are about) before its
+// state and end; the page has the list they go in.
+func TestRunLogOfAFinishedRun(t *testing.T) {
+	e := newEnv(t)
+	id := e.submit(`name: logged
+version: "1.0.0"
+author: console test
+description: writes a log line
+tasks:
+  - shell:
+      command: echo first
+  - log:
+      message: "careful: <b>twice</b>"
+      level: warn
+`, nil)
+	e.final(id)
+	grant := e.grant("viewer")
+	r := e.get("/runs/"+id+"/events", grant)
+	var line logLine
+	for chunk := range strings.SplitSeq(r.body, "\n\n") {
+		if data, ok := strings.CutPrefix(chunk, "event: log\ndata: "); ok {
+			if err := json.Unmarshal([]byte(data), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if line.Msg != "careful: <b>twice</b>" || line.Level != "warn" || line.Task != 2 || line.N == 0 ||
+		!strings.HasSuffix(r.body, "event: end\ndata: {}\n\n") || strings.Index(r.body, "event: log") > strings.LastIndex(r.body, "event: status") {
+		t.Errorf("log line %+v in the stream:\n%s", line, r.body)
+	}
+	if page := e.get("/runs/"+id, grant); !strings.Contains(page.body, `<ol id="run-log" class="run-log"></ol>`) {
+		t.Errorf("the run page has no log list:\n%s", page.body)
+	}
+}
+
+// Live streams beyond the console's cap are answered 503 until one ends.
+func TestLiveStreamsAreCapped(t *testing.T) {
+	e := newEnv(t, WithMaxStreams(1))
+	gate := filepath.Join(t.TempDir(), "gate")
+	id := e.submit(gatedBook, map[string]any{"gate": gate})
+	t.Cleanup(func() { _ = os.WriteFile(gate, nil, 0o600) })
+	req, _ := http.NewRequest(http.MethodGet, e.server.URL+"/runs/"+id+"/events", nil)
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: e.grant("viewer")})
+	ctx, cancel := context.WithCancel(context.Background())
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.get("/runs/"+id+"/events", e.grant("viewer")); r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Errorf("a second stream: %d %v", r.status, r.header)
+	}
+	cancel()
+	resp.Body.Close()
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.final(id)
+	natstest.Eventually(t, wait, func() error {
+		if r := e.get("/runs/"+id+"/events", e.grant("viewer")); r.status != http.StatusOK {
+			return fmt.Errorf("stream after the first ended: %d", r.status)
+		}
+		return nil
+	})
 }

@@ -22,6 +22,8 @@ type Console struct {
 	opts   options
 	pages  *pages
 	mux    *http.ServeMux
+	// streams holds a token per live stream open.
+	streams chan struct{}
 }
 
 // New returns a console using nc, whose requests it signs with the key of WithIdentityKey. A nil
@@ -54,7 +56,7 @@ func New(nc *nats.Conn, opts ...Option) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{nc: nc, js: js, client: client, opts: o, pages: p}
+	c := &Console{nc: nc, js: js, client: client, opts: o, pages: p, streams: make(chan struct{}, o.maxStreams)}
 	c.mux = c.routes()
 	return c, nil
 }

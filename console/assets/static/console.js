@@ -126,19 +126,38 @@
       }
     }
 
-    if (body.dataset.live === "true") {
-      const es = new EventSource("/runs/" + encodeURIComponent(runID) + "/events");
-      const on = (name, f) => es.addEventListener(name, (ev) => f(JSON.parse(ev.data)));
-      es.onopen = () => { body.dataset.live = "true"; };
-      on("step", onStep);
-      on("progress", onProgress);
-      on("status", onStatus);
-      on("end", () => { es.close(); body.dataset.live = "false"; });
-      es.onerror = () => {
-        // EventSource reconnects by itself; say so only while it is down.
-        if (es.readyState === EventSource.CONNECTING) body.dataset.live = "reconnecting";
-      };
+    const log = document.getElementById("run-log");
+    const seen = new Set();
+    function onLog(l) {
+      if (!log || seen.has(l.n)) return;
+      seen.add(l.n);
+      const li = el("li", "log-line");
+      li.dataset.level = l.level || "info";
+      li.append(el("span", "log-time", l.time), el("span", "log-level", l.level || "info"),
+        el("span", "log-task", l.task ? "task " + l.task : ""), el("span", "log-msg", l.msg));
+      log.append(li);
     }
+
+    // A finished run's stream replays its log and ends; a running run's also follows it.
+    const wasLive = body.dataset.live === "true";
+    const es = new EventSource("/runs/" + encodeURIComponent(runID) + "/events");
+    const on = (name, f) => es.addEventListener(name, (ev) => f(JSON.parse(ev.data)));
+    es.onopen = () => { if (body.dataset.live === "reconnecting") body.dataset.live = "true"; };
+    on("step", onStep);
+    on("progress", onProgress);
+    on("status", onStatus);
+    on("log", onLog);
+    on("end", () => { es.close(); body.dataset.live = "false"; });
+    es.onerror = () => {
+      // EventSource reconnects by itself after a lost connection; say so while it is down. An
+      // error answer (the console's stream cap, a session that expired) closes it for good.
+      if (wasLive && es.readyState === EventSource.CONNECTING) body.dataset.live = "reconnecting";
+      if (wasLive && es.readyState === EventSource.CLOSED) {
+        body.dataset.live = "false";
+        showError("live updates stopped: reload the page to follow the run again");
+      }
+      if (!wasLive) es.close();
+    };
     Promise.all(tables.map((t) => t.loaded)).finally(ready);
   }
 
