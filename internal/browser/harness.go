@@ -334,7 +334,8 @@ func get[T any](tb testing.TB, ctx context.Context, what string, action chromedp
 		state, _ := chromedp.Run(lctx, chromedp.Evaluate[string](`JSON.stringify({body: document.body ? {...document.body.dataset} : null, `+
 			`error: (document.querySelector("#error") || {}).textContent, `+
 			`steps: [...document.querySelectorAll("#timeline li.step")].map(s => s.dataset.state).join(" "), `+
-			`nodeCount: (document.querySelector(".node-count") || {}).textContent})`))
+			`nodeCount: (document.querySelector(".node-count") || {}).textContent, `+
+			`log: [...document.querySelectorAll("ol#run-log li.log-line")].map(l => l.textContent).join(" | ")})`))
 		tb.Fatalf("%s (at %s, page %s): %v", what, redact(loc), state, err)
 	}
 	return v
