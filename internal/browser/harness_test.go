@@ -1,12 +1,7 @@
-// Package browser tests the console in a real headless Chromium, driven over the DevTools
-// protocol by chromedp, against real fleetbook processes (docs/console.md). This file is the
-// harness: it starts `fleetbook up` (or a console of its own), reads the sign-in URL it prints,
-// gives the tests a Go client of the same fleet and a browser tab. The tests and benchmarks are
-// the _test.go files.
-//
-// Without a chromium binary the tests skip, saying so on stderr (also without -v), so a CI that
-// lost its browser shows it.
 package browser
+
+// The harness: it starts `fleetbook up` (or a console of its own), reads the sign-in URL it
+// prints, gives the tests a Go client of the same fleet and a browser tab.
 
 import (
 	"bufio"
@@ -104,7 +99,7 @@ func startProcess(tb testing.TB, bin string, args ...string) *process {
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
 			line := sc.Text()
-			fmt.Fprintln(p.out, line)
+			fmt.Fprintln(p.out, redactLine(line)) // the output is printed when a test fails
 			p.mu.Lock()
 			p.stderr = append(p.stderr, line)
 			close(p.changed)
@@ -361,6 +356,16 @@ func ready(page string) chromedp.Action[chromedp.Void] {
 func signIn(tb testing.TB, ctx context.Context, url string) {
 	tb.Helper()
 	do(tb, ctx, "sign in through "+redact(url), chromedp.Navigate(url), ready("runs"))
+}
+
+// redactLine is line with the grant of any sign-in URL in it replaced by [redacted].
+func redactLine(line string) string {
+	before, after, ok := strings.Cut(line, "#grant=")
+	if !ok {
+		return line
+	}
+	_, rest, _ := strings.Cut(after, " ")
+	return before + "#grant=[redacted] " + rest
 }
 
 // redact keeps a grant out of test output: whoever holds it acts as the operator.
