@@ -577,3 +577,50 @@ tasks:
       environment:
         WHO: "{{{ inputs.who }}}"
 `
+
+// logLastBook waits for the file input gate, then its last task logs a line: the run ends right
+// after the line, which must still reach a page following the run.
+const logLastBook = `name: log_last
+version: "1.0.0"
+author: "browser tests"
+description: "Ends with a log line"
+inputs:
+  gate:
+    description: "file to wait for"
+    type: String
+tasks:
+  - shell:
+      description: "wait"
+      command: 'while [ ! -e "$GATE" ]; do sleep 0.05; done'
+      timeout: 600
+      environment:
+        GATE: "{{{ inputs.gate }}}"
+  - log:
+      description: "say it"
+      message: "the last word"
+`
+
+// The run's log follows the run live: a page open while the run goes shows the log line of its
+// last task, which ends the run.
+func TestRunLogFollowsLive(t *testing.T) {
+	if os.Getenv("FLEETBOOK_BROWSER_LOG_RACE") == "" {
+		// Found by this test (fails about 1 run in 2): docs/console.md's contract, dom.md Changes
+		// 06:40. Remove the skip once console/events.go follow() sends every event before "end".
+		t.Skip("known console race: a log line just before a run ends is sometimes not sent live (set FLEETBOOK_BROWSER_LOG_RACE=1 to run)")
+	}
+	f := startUp(t, binary, upOptions{})
+	gate := filepath.Join(t.TempDir(), "gate")
+	id := f.submit(t, logLastBook, map[string]any{"gate": gate})
+	ctx := newBrowser(t)
+	signIn(t, ctx, f.signIn)
+	do(t, ctx, "open the run", chromedp.Navigate(f.console+"/runs/"+id), ready("run"), visible(`#timeline li.step[data-state="running"]`),
+		chromedp.Evaluate[chromedp.Void](`window.fleetbookTestMarker = "same document"`))
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "see the run end", visible(`#run-status[data-status="success"]`), visible(`body[data-live="false"]`))
+	do(t, ctx, "see the log line", until(`[...document.querySelectorAll("ol#run-log li.log-line .log-msg")].some(e => e.textContent === "the last word")`))
+	if m := get(t, ctx, "read the marker", chromedp.Evaluate[string](`window.fleetbookTestMarker || "reloaded"`)); m != "same document" {
+		t.Errorf("the page was reloaded (marker %q)", m)
+	}
+}
