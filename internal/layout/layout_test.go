@@ -40,8 +40,9 @@ var allowed = map[string][]string{
 	"internal/fleettest": {"internal/natstest", "kvstore", "protocol"},
 	"internal/bench": {"coordinator", "worker", "worker/agent",
 		"kvstore", "kvstore/datastore", "protocol"},
-	"internal/faults": {},
-	"internal/layout": {},
+	"internal/faults":  {},
+	"internal/browser": {},
+	"internal/layout":  {},
 }
 
 // listed is what `go list -json` says of one package.
