@@ -156,23 +156,20 @@ func (d *driver) claim(ctx context.Context, runID string, seq uint64, sent time.
 	return true, nil
 }
 
-// finish announces the end of a run, drops its jobs, results and attempt records, and releases
-// its run message.
+// finish announces the end of a run, drops its jobs and attempt records, and releases its run
+// message. Its results stay: they are the step's per-node outcomes (runs.nodes), pruned with the
+// run's record (kvstore.Retention).
 func (d *driver) finish(ctx context.Context) error {
 	d.event(ctx, protocol.Event{
 		Type: protocol.EventRunFinished, Status: d.rec.Status, Msg: d.rec.Error,
 		Duration: d.rec.EndedAt.Sub(d.rec.StartedAt),
 	}, "finished")
 	// Every job of the run is answered, but a job whose acknowledgement was lost is still in the
-	// queue and would come back to a worker that, once the run's results and attempt records are
-	// gone, could no longer tell it was done: the jobs go first.
+	// queue and would come back to a worker that, once the run's attempt records are gone, could
+	// no longer tell it was done: the jobs go first.
 	err := d.c.jobs.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(protocol.JobsRunWildcardPattern, d.rec.ID)))
 	if err != nil {
 		d.log.Warn("removing the answered jobs of finished run", "error", err)
-	}
-	err = d.c.results.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(protocol.ResultsRunWildcardPattern, d.rec.ID)))
-	if err != nil {
-		d.log.Warn("purging results of finished run", "error", err)
 	}
 	if err := d.c.attempts.DropRun(ctx, d.rec.ID); err != nil {
 		d.log.Warn("dropping the attempt records of finished run", "error", err)
