@@ -1,0 +1,212 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetbook/fleetbook/protocol"
+)
+
+// Pages of a step's per-node outcomes.
+const (
+	// defaultRunNodesLimit is how many nodes a page holds when the request names no limit.
+	defaultRunNodesLimit = 100
+	// maxRunNodesLimit bounds one page.
+	maxRunNodesLimit = 1000
+	// runNodesHeadroom is what a page leaves free of the server's payload limit, for the
+	// response's own fields and the micro service's framing.
+	runNodesHeadroom = 64 << 10
+)
+
+// handleRunNodes answers a page of one step's per-node outcomes, read from the step's batch
+// results in the results stream (kept as long as the run), one batch at a time so neither the
+// coordinator's memory nor the reply grows with the step's nodes. It needs read on the run's
+// playbook, like runs.get.
+func (c *Coordinator) handleRunNodes(ctx context.Context, r apiRequest) (any, *protocol.ErrorResponse) {
+	var req protocol.RunNodesRequest
+	if apiErr := decodeRequest(r.data, &req); apiErr != nil {
+		return nil, apiErr
+	}
+	if apiErr := checkRunNodesRequest(req); apiErr != nil {
+		return nil, apiErr
+	}
+	rec, apiErr := c.readableRun(ctx, r.who, req.RunID)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	i := slices.IndexFunc(rec.Steps, func(s protocol.StepRecord) bool { return s.Seq == req.Seq })
+	if i < 0 {
+		return nil, apiError(protocol.CodeNotFound, "seq: run %s has no step %d (it has %d)", rec.ID, req.Seq, len(rec.Steps))
+	}
+	limit := req.Limit
+	if limit == 0 {
+		limit = defaultRunNodesLimit
+	}
+	p := &nodePage{req: req, limit: limit, budget: int(c.nc.MaxPayload()) - runNodesHeadroom}
+	return c.pageStepNodes(ctx, rec.ID, &rec.Steps[i], p)
+}
+
+// checkRunNodesRequest refuses a request naming no run or step, or out of bounds, naming the
+// field.
+func checkRunNodesRequest(req protocol.RunNodesRequest) *protocol.ErrorResponse {
+	switch {
+	case req.RunID == "":
+		return apiError(protocol.CodeBadRequest, "run_id: a runs.nodes request needs a run_id")
+	case !protocol.ValidToken(req.RunID):
+		return apiError(protocol.CodeBadRequest, "run_id: invalid run id %q", req.RunID)
+	case req.Seq < 1:
+		return apiError(protocol.CodeBadRequest, "seq: give the step's number, from 1, got %d", req.Seq)
+	case req.Outcome != "" && req.Outcome != protocol.OutcomeOK && req.Outcome != protocol.OutcomeFailed:
+		return apiError(protocol.CodeBadRequest, "outcome: give %q, %q or nothing, got %q", protocol.OutcomeOK, protocol.OutcomeFailed, req.Outcome)
+	case req.Limit < 0 || req.Limit > maxRunNodesLimit:
+		return apiError(protocol.CodeBadRequest, "limit: give 1 to %d (0: %d), got %d", maxRunNodesLimit, defaultRunNodesLimit, req.Limit)
+	case req.Offset < 0:
+		return apiError(protocol.CodeBadRequest, "offset: must not be negative, got %d", req.Offset)
+	case len(req.Search) > maxNodesSearch:
+		return apiError(protocol.CodeBadRequest, "search: %d bytes, more than the %d of the longest identity", len(req.Search), maxNodesSearch)
+	}
+	return nil
+}
+
+// pageStepNodes answers the page p asks of step s: from its batch results when every applied
+// batch still has its result, from the nodes the record kept otherwise.
+func (c *Coordinator) pageStepNodes(ctx context.Context, runID string, s *protocol.StepRecord, p *nodePage) (*protocol.RunNodesResponse, *protocol.ErrorResponse) {
+	complete, err := c.pageBatches(ctx, runID, s, p)
+	if err != nil {
+		return nil, apiError(protocol.CodeInternal, "read the results of run %s step %d: %v", runID, s.Seq, err)
+	}
+	if !complete {
+		*p = nodePage{req: p.req, limit: p.limit, budget: p.budget}
+		for _, id := range slices.Sorted(maps.Keys(s.Nodes)) {
+			p.add(id, s.Nodes[id])
+		}
+		// The record counted every node, also those it could not keep.
+		p.ok, p.failed = s.NodesOK, s.NodesFailed
+	}
+	return p.response(complete), nil
+}
+
+// errResultGone says an applied batch's result is no longer in the results stream.
+var errResultGone = errors.New("result gone")
+
+// pageBatches feeds p the nodes of every applied batch of s's last attempt, in batch order and
+// by identity within a batch. It reports false when a batch's result is gone (or is not the
+// batch's: see resultOf), and true for a step that fanned out to no node.
+func (c *Coordinator) pageBatches(ctx context.Context, runID string, s *protocol.StepRecord, p *nodePage) (bool, error) {
+	if s.Batches == 0 {
+		return len(s.Nodes) == 0, nil
+	}
+	if c.results == nil {
+		return false, nil
+	}
+	for _, b := range slices.Sorted(slices.Values(s.DoneBatches)) {
+		res, err := c.resultOf(ctx, protocol.JobID{RunID: runID, Step: s.Seq, Attempt: s.Attempt, Batch: b})
+		if errors.Is(err, errResultGone) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if len(res.Nodes) == 0 && !res.Success {
+			// The whole batch failed before reaching any node, as applyBatch counted it.
+			targets := slices.Sorted(slices.Values(batchTargets(s, b)))
+			for _, id := range targets {
+				p.add(id, protocol.NodeResult{Msg: res.Msg})
+			}
+			continue
+		}
+		for _, id := range slices.Sorted(maps.Keys(res.Nodes)) {
+			p.add(id, res.Nodes[id])
+		}
+	}
+	return true, nil
+}
+
+// resultOf reads the result of job id from the results stream. A result that is not bound to
+// the job (another job's, or one a stranger published on its subject) is not the one the run
+// applied: it counts as gone, and the record answers.
+func (c *Coordinator) resultOf(ctx context.Context, id protocol.JobID) (*protocol.Result, error) {
+	raw, err := c.results.GetLastMsgForSubject(ctx, protocol.ResultSubject(id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, errResultGone
+	}
+	if err != nil {
+		return nil, err
+	}
+	var res protocol.Result
+	if err := json.Unmarshal(raw.Data, &res); err != nil {
+		return nil, fmt.Errorf("decode result of %s: %w", id, err)
+	}
+	if res.ID != id {
+		return nil, errResultGone
+	}
+	if s := c.opts.signer; s != nil && s.CheckResult(&res) != nil {
+		return nil, errResultGone
+	}
+	return &res, nil
+}
+
+// nodePage collects one page of nodes as they are fed in order, counting every node.
+type nodePage struct {
+	req    protocol.RunNodesRequest
+	limit  int
+	budget int // bytes the page's nodes may take
+
+	nodes          []protocol.RunNode
+	size           int
+	ok, failed     int
+	matching, next int
+	full           bool
+}
+
+// add feeds the page one node's outcome.
+func (p *nodePage) add(id string, nr protocol.NodeResult) {
+	if nr.Success {
+		p.ok++
+	} else {
+		p.failed++
+	}
+	if !p.matches(id, nr) {
+		return
+	}
+	idx := p.matching
+	p.matching++
+	if idx < p.req.Offset || p.full {
+		return
+	}
+	n := protocol.RunNode{Identity: id, Success: nr.Success, Msg: nr.Msg, Data: capData(nr.Data)}
+	b, _ := json.Marshal(n)
+	if len(p.nodes) == p.limit || (len(p.nodes) > 0 && p.size+len(b)+1 > p.budget) {
+		p.full, p.next = true, idx
+		return
+	}
+	p.nodes = append(p.nodes, n)
+	p.size += len(b) + 1
+}
+
+func (p *nodePage) matches(id string, nr protocol.NodeResult) bool {
+	switch {
+	case p.req.Outcome == protocol.OutcomeOK && !nr.Success, p.req.Outcome == protocol.OutcomeFailed && nr.Success:
+		return false
+	}
+	return p.req.Search == "" || strings.Contains(id, p.req.Search)
+}
+
+// response is the page as the API answers it.
+func (p *nodePage) response(complete bool) *protocol.RunNodesResponse {
+	nodes := p.nodes
+	if nodes == nil {
+		nodes = []protocol.RunNode{}
+	}
+	return &protocol.RunNodesResponse{
+		Version: protocol.SubmitVersion, Nodes: nodes, TotalMatching: p.matching,
+		OK: p.ok, Failed: p.failed, NextOffset: p.next, Complete: complete,
+	}
+}
