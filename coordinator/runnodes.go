@@ -41,16 +41,32 @@ func (c *Coordinator) handleRunNodes(ctx context.Context, r apiRequest) (any, *p
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	i := slices.IndexFunc(rec.Steps, func(s protocol.StepRecord) bool { return s.Seq == req.Seq })
-	if i < 0 {
-		return nil, apiError(protocol.CodeNotFound, "seq: run %s has no step %d (it has %d)", rec.ID, req.Seq, len(rec.Steps))
+	st, tasks := taskStep(rec, req.Seq)
+	if st == nil {
+		return nil, apiError(protocol.CodeNotFound, "seq: run %s has no task %d (it has %d)", rec.ID, req.Seq, tasks)
 	}
 	limit := req.Limit
 	if limit == 0 {
 		limit = defaultRunNodesLimit
 	}
 	p := &nodePage{req: req, limit: limit, budget: int(c.nc.MaxPayload()) - runNodesHeadroom}
-	return c.pageStepNodes(ctx, rec.ID, &rec.Steps[i], p)
+	return c.pageStepNodes(ctx, rec.ID, st, p)
+}
+
+// taskStep is the step of the run's task number n, as the report numbers its tasks (from 1,
+// discoveries not counted), and how many tasks the run has so far.
+func taskStep(rec *protocol.RunRecord, n int) (*protocol.StepRecord, int) {
+	var found *protocol.StepRecord
+	tasks := 0
+	for i := range rec.Steps {
+		if rec.Steps[i].List == string(listDiscover) {
+			continue
+		}
+		if tasks++; tasks == n {
+			found = &rec.Steps[i]
+		}
+	}
+	return found, tasks
 }
 
 // checkRunNodesRequest refuses a request naming no run or step, or out of bounds, naming the

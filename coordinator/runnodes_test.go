@@ -265,3 +265,31 @@ func TestRunNodesRights(t *testing.T) {
 		t.Errorf("%d read refusals audited, want 5", n)
 	}
 }
+
+// seq is the task's number as the report gives it: a node set's discovery, a step of the record
+// before the task, is not counted.
+func TestRunNodesNumbersTasksAsTheReport(t *testing.T) {
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1")
+	e.startTestWorker(func(job *protocol.Job) protocol.Result {
+		if job.Type == protocol.TaskDiscover {
+			return protocol.Result{Success: true, Data: []any{"n0001", "n0002", "n0007"}}
+		}
+		return everySeventhFails(job)
+	})
+	doc := header + "nodes:\n  web:\n    type: yaml\n    source: fleet.yaml\n    group: web\n" +
+		"tasks:\n  - rpc:\n      action: rpcutil.ping\n      nodes: \"{{{ nodes.web }}}\"\n"
+	id := e.submit(doc, nil)
+	if r := e.waitFinal(id, 30*time.Second); len(r.Tasks) != 1 || r.Tasks[0].Number != 1 {
+		t.Fatalf("report tasks %+v", r.Tasks)
+	}
+	resp, err := e.client.ListRunNodes(context.Background(), protocol.RunNodesRequest{RunID: id, Seq: 1})
+	if err != nil || len(resp.Nodes) != 3 || resp.Failed != 1 || resp.Nodes[2].Identity != "n0007" {
+		t.Fatalf("task 1's nodes: %v %+v", err, resp)
+	}
+	_, err = e.client.ListRunNodes(context.Background(), protocol.RunNodesRequest{RunID: id, Seq: 2})
+	var apiErr *protocol.ErrorResponse
+	if !errors.As(err, &apiErr) || apiErr.Code != protocol.CodeNotFound {
+		t.Fatalf("task 2 of a run of one task: %v", err)
+	}
+}

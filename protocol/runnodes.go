@@ -13,7 +13,8 @@ const (
 type RunNodesRequest struct {
 	Version int    `json:"version"`
 	RunID   string `json:"run_id"`
-	// Seq is the step's number in the run, from 1 (StepRecord.Seq).
+	// Seq is the task's number in the run's report (TaskReport.Number: from 1, in execution
+	// order, node discoveries not counted).
 	Seq int `json:"seq"`
 	// Outcome, when set, keeps only the nodes of that outcome: OutcomeOK or OutcomeFailed.
 	Outcome string `json:"outcome,omitempty"`
