@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -123,26 +124,38 @@ func (c *Coordinator) pageBatches(ctx context.Context, runID string, s *protocol
 		return false, nil
 	}
 	for _, b := range slices.Sorted(slices.Values(s.DoneBatches)) {
-		res, err := c.resultOf(ctx, protocol.JobID{RunID: runID, Step: s.Seq, Attempt: s.Attempt, Batch: b})
+		id := protocol.JobID{RunID: runID, Step: s.Seq, Attempt: s.Attempt, Batch: b}
+		// A batch whose counts are known and whose nodes the page does not show is not read: a
+		// page of a 100,000-node step reads one or two results, not a hundred.
+		if n, ok := c.batchCounts.get(id); ok && p.skips(n) {
+			continue
+		}
+		before := batchCount{ok: p.ok, failed: p.failed}
+		res, err := c.resultOf(ctx, id)
 		if errors.Is(err, errResultGone) {
 			return false, nil
 		}
 		if err != nil {
 			return false, err
 		}
-		if len(res.Nodes) == 0 && !res.Success {
-			// The whole batch failed before reaching any node, as applyBatch counted it.
-			targets := slices.Sorted(slices.Values(batchTargets(s, b)))
-			for _, id := range targets {
-				p.add(id, protocol.NodeResult{Msg: res.Msg})
-			}
-			continue
-		}
-		for _, id := range slices.Sorted(maps.Keys(res.Nodes)) {
-			p.add(id, res.Nodes[id])
-		}
+		p.addBatch(s, b, res)
+		c.batchCounts.put(id, batchCount{ok: p.ok - before.ok, failed: p.failed - before.failed})
 	}
 	return true, nil
+}
+
+// addBatch feeds p the nodes of batch b's result res, by identity.
+func (p *nodePage) addBatch(s *protocol.StepRecord, b int, res *protocol.Result) {
+	if len(res.Nodes) == 0 && !res.Success {
+		// The whole batch failed before reaching any node, as applyBatch counted it.
+		for _, id := range slices.Sorted(slices.Values(batchTargets(s, b))) {
+			p.add(id, protocol.NodeResult{Msg: res.Msg})
+		}
+		return
+	}
+	for _, id := range slices.Sorted(maps.Keys(res.Nodes)) {
+		p.add(id, res.Nodes[id])
+	}
 }
 
 // resultOf reads the result of job id from the results stream. A result that is not bound to
@@ -207,6 +220,32 @@ func (p *nodePage) add(id string, nr protocol.NodeResult) {
 	p.size += len(b) + 1
 }
 
+// skips reports whether the page shows none of the nodes of a batch of counts n, and if so
+// counts them without reading it: the batch's matching nodes all come before the page's offset,
+// or after a full page. Only a page without search can tell how many of a batch match.
+func (p *nodePage) skips(n batchCount) bool {
+	if p.req.Search != "" {
+		return false
+	}
+	m := n.ok + n.failed
+	switch p.req.Outcome {
+	case protocol.OutcomeOK:
+		m = n.ok
+	case protocol.OutcomeFailed:
+		m = n.failed
+	}
+	switch {
+	case m == 0, p.full, p.matching+m <= p.req.Offset:
+	case len(p.nodes) == p.limit && p.matching >= p.req.Offset:
+		// The page holds its nodes already: the batch's first matching node starts the next.
+		p.full, p.next = true, p.matching
+	default:
+		return false
+	}
+	p.ok, p.failed, p.matching = p.ok+n.ok, p.failed+n.failed, p.matching+m
+	return true
+}
+
 func (p *nodePage) matches(id string, nr protocol.NodeResult) bool {
 	switch {
 	case p.req.Outcome == protocol.OutcomeOK && !nr.Success, p.req.Outcome == protocol.OutcomeFailed && nr.Success:
@@ -225,4 +264,34 @@ func (p *nodePage) response(complete bool) *protocol.RunNodesResponse {
 		Version: protocol.SubmitVersion, Nodes: nodes, TotalMatching: p.matching,
 		OK: p.ok, Failed: p.failed, NextOffset: p.next, Complete: complete,
 	}
+}
+
+// batchCount is how many nodes of a batch succeeded and failed.
+type batchCount struct{ ok, failed int }
+
+// maxBatchCounts bounds the batches whose counts a coordinator keeps (a few MB).
+const maxBatchCounts = 50000
+
+// batchCounts remembers the counts of the batch results runs.nodes read: an applied batch's
+// result never changes, so a page can skip the batches it does not show. The zero value is
+// ready; it forgets everything when full.
+type batchCounts struct {
+	mu     sync.Mutex
+	counts map[protocol.JobID]batchCount
+}
+
+func (b *batchCounts) get(id protocol.JobID) (batchCount, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, ok := b.counts[id]
+	return n, ok
+}
+
+func (b *batchCounts) put(id protocol.JobID, n batchCount) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.counts == nil || len(b.counts) >= maxBatchCounts {
+		b.counts = map[protocol.JobID]batchCount{}
+	}
+	b.counts[id] = n
 }

@@ -293,3 +293,54 @@ func TestRunNodesNumbersTasksAsTheReport(t *testing.T) {
 		t.Fatalf("task 2 of a run of one task: %v", err)
 	}
 }
+
+// A page built skipping the batches whose counts are known is the page built reading them all,
+// whatever the offset, limit and outcome, and wherever the page ends against batch ends.
+func TestRunNodesSkippedBatchesChangeNothing(t *testing.T) {
+	// Batches of 4, 1, 0 (all failed before any node... here: empty), 6 and 3 nodes.
+	var batches [][]protocol.NodeResult
+	var ids [][]string
+	k := 0
+	for _, size := range []int{4, 1, 0, 6, 3} {
+		var b []protocol.NodeResult
+		var names []string
+		for range size {
+			b = append(b, protocol.NodeResult{Success: k%3 != 0, Msg: strconv.Itoa(k)})
+			names = append(names, fmt.Sprintf("n%04d", k))
+			k++
+		}
+		batches, ids = append(batches, b), append(ids, names)
+	}
+	page := func(req protocol.RunNodesRequest, limit int, known bool) *protocol.RunNodesResponse {
+		p := &nodePage{req: req, limit: limit, budget: 1 << 20}
+		for i, b := range batches {
+			n := batchCount{}
+			for _, nr := range b {
+				if nr.Success {
+					n.ok++
+				} else {
+					n.failed++
+				}
+			}
+			if known && p.skips(n) {
+				continue
+			}
+			for j, nr := range b {
+				p.add(ids[i][j], nr)
+			}
+		}
+		return p.response(true)
+	}
+	for _, outcome := range []string{"", protocol.OutcomeOK, protocol.OutcomeFailed} {
+		for _, limit := range []int{1, 2, 3, 4, 5, 7, 100} {
+			for offset := range k + 2 {
+				req := protocol.RunNodesRequest{Outcome: outcome, Offset: offset}
+				want, _ := json.Marshal(page(req, limit, false))
+				got, _ := json.Marshal(page(req, limit, true))
+				if string(got) != string(want) {
+					t.Fatalf("outcome %q limit %d offset %d: skipping gives %s, reading all %s", outcome, limit, offset, got, want)
+				}
+			}
+		}
+	}
+}
