@@ -42,6 +42,17 @@ func rpcBook(n int) string {
 	return header + "tasks:\n  - rpc:\n      action: rpcutil.ping\n      nodes: [" + strings.Join(names, ", ") + "]\n"
 }
 
+// everySeventhRun runs one rpc step to n nodes in batches of chunk, every 7th node failing, and
+// returns its env, id and report.
+func everySeventhRun(t *testing.T, n, chunk int) (*env, string, *protocol.Report) {
+	t.Helper()
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1", WithRPCChunk(chunk))
+	e.startTestWorker(everySeventhFails)
+	id := e.submit(rpcBook(n), nil)
+	return e, id, e.waitFinal(id, 60*time.Second)
+}
+
 // allRunNodes pages through every node req matches, limit at a time, checking each page's
 // counts agree.
 func allRunNodes(t *testing.T, c *Client, req protocol.RunNodesRequest) ([]protocol.RunNode, *protocol.RunNodesResponse) {
@@ -76,11 +87,7 @@ func allRunNodes(t *testing.T, c *Client, req protocol.RunNodesRequest) ([]proto
 // filter them.
 func TestRunNodesPagesEveryNode(t *testing.T) {
 	const n = 5000
-	e := newEnv(t, kvstore.Config{})
-	e.startCoordinator("c1", WithRPCChunk(700))
-	e.startTestWorker(everySeventhFails)
-	id := e.submit(rpcBook(n), nil)
-	r := e.waitFinal(id, 60*time.Second)
+	e, id, r := everySeventhRun(t, n, 700)
 	if r.Status != protocol.StatusFailed || len(r.Tasks) != 1 || len(r.Tasks[0].Nodes) != maxRecordedNodes {
 		t.Fatalf("status %s, %d tasks; want failed with the record's %d nodes", r.Status, len(r.Tasks), maxRecordedNodes)
 	}
@@ -125,6 +132,50 @@ func TestRunNodesPagesEveryNode(t *testing.T) {
 	}
 }
 
+// A step whose nodes reply large data completes (the record keeps the data of the first nodes
+// up to maxRecordedNodeData, and the nodes past it without their data), and runs.nodes answers
+// every node's data in pages under the server's payload limit.
+func TestRunNodesLargeReplies(t *testing.T) {
+	const n = 100
+	e := newEnv(t, kvstore.Config{})
+	e.startCoordinator("c1", WithRPCChunk(10))
+	big := strings.Repeat("x", maxRecordedData)
+	e.startTestWorker(func(job *protocol.Job) protocol.Result {
+		res := protocol.Result{Success: true, Nodes: map[string]protocol.NodeResult{}}
+		for _, id := range job.Targets {
+			res.Nodes[id] = protocol.NodeResult{Success: true, Data: big}
+		}
+		return res
+	})
+	id := e.submit(rpcBook(n), nil)
+	r := e.waitFinal(id, 30*time.Second)
+	if r.Status != protocol.StatusSuccess || len(r.Tasks[0].Nodes) != n {
+		t.Fatalf("status %s, %d nodes in the report: %s", r.Status, len(r.Tasks[0].Nodes), r.Error)
+	}
+	withData := 0
+	for _, nr := range r.Tasks[0].Nodes {
+		if nr.Data != nil {
+			withData++
+		}
+	}
+	if want := maxRecordedNodeData / (len(big) + 2); withData != want {
+		t.Errorf("the report keeps the data of %d nodes, want %d", withData, want)
+	}
+	first, err := e.client.ListRunNodes(context.Background(), protocol.RunNodesRequest{RunID: id, Seq: 1, Limit: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(first)
+	if len(first.Nodes) == n || first.NextOffset != len(first.Nodes) || int64(len(body)) > e.nc.MaxPayload() {
+		t.Fatalf("a page of %d nodes of %d bytes each: %d nodes, next %d, %d bytes (limit %d)",
+			n, len(big), len(first.Nodes), first.NextOffset, len(body), e.nc.MaxPayload())
+	}
+	nodes, _ := allRunNodes(t, e.client, protocol.RunNodesRequest{RunID: id, Seq: 1, Limit: n})
+	if len(nodes) != n || slices.ContainsFunc(nodes, func(nd protocol.RunNode) bool { return nd.Data != big }) {
+		t.Fatalf("%d nodes paged, want %d, each with its data", len(nodes), n)
+	}
+}
+
 // A page stays under its byte budget however large the nodes' replies: it holds fewer nodes,
 // and the next page goes on where it stopped.
 func TestRunNodesPageFitsItsBudget(t *testing.T) {
@@ -162,11 +213,7 @@ func TestRunNodesPageFitsItsBudget(t *testing.T) {
 // answers the nodes its record kept, and says the list is not complete.
 func TestRunNodesFromTheRecordWhenResultsAreGone(t *testing.T) {
 	const n = 1500
-	e := newEnv(t, kvstore.Config{})
-	e.startCoordinator("c1", WithRPCChunk(500))
-	e.startTestWorker(everySeventhFails)
-	id := e.submit(rpcBook(n), nil)
-	e.waitFinal(id, 60*time.Second)
+	e, id, _ := everySeventhRun(t, n, 500)
 	st, err := e.js.Stream(context.Background(), protocol.ResultsStreamName)
 	if err != nil {
 		t.Fatal(err)
