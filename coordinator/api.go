@@ -42,11 +42,14 @@ type apiRequest struct {
 type apiHandler func(context.Context, apiRequest) (any, *protocol.ErrorResponse)
 
 // readOnlyEndpoints are the endpoints ServeReadOnly serves: those that only read.
-var readOnlyEndpoints = map[string]bool{"get": true, "list": true, "audit": true, "schedule_get": true, "schedule_list": true}
+var readOnlyEndpoints = map[string]bool{
+	"get": true, "list": true, "run_nodes": true, "audit": true, "nodes_list": true, "schedule_get": true, "schedule_list": true,
+}
 
-// ServeReadOnly serves the endpoints that only read (get, list, audit) until ctx ends, on a store
-// some other coordinator provisioned: it provisions nothing, takes no run over and drives none,
-// so looking at the runs of a stopped deployment (`runs show --embedded`) never resumes them.
+// ServeReadOnly serves the endpoints that only read (readOnlyEndpoints) until ctx ends, on a
+// store some other coordinator provisioned: it provisions nothing, takes no run over and drives
+// none, so looking at the runs of a stopped deployment (`runs show --embedded`) never resumes
+// them.
 // ready, when not nil, is called once the endpoints are served.
 func (c *Coordinator) ServeReadOnly(ctx context.Context, ready func()) error {
 	var err error
@@ -56,6 +59,10 @@ func (c *Coordinator) ServeReadOnly(ctx context.Context, ready func()) error {
 	// A store an older fleetbook made has no schedules bucket: it has no schedules to show.
 	if c.schedules, err = kvstore.OpenSchedules(ctx, c.js); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
 		return err
+	}
+	// Without the results stream a step's nodes are answered from its record (complete: false).
+	if c.results, err = c.js.Stream(ctx, protocol.ResultsStreamName); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("open stream %s: %w", protocol.ResultsStreamName, err)
 	}
 	svc, err := c.serveEndpoints(true)
 	if err != nil {
@@ -126,6 +133,7 @@ func (c *Coordinator) serveInstance(readOnly bool) (micro.Service, error) {
 		{"submit", protocol.SubmitSubject, policy.Submit, c.handleSubmit},
 		{"get", protocol.GetRunSubject, policy.Read, c.handleGet},
 		{"list", protocol.ListRunsSubject, policy.Read, c.handleList},
+		{"run_nodes", protocol.RunNodesSubject, policy.Read, c.handleRunNodes},
 		{"cancel", protocol.CancelRunSubject, policy.Cancel, c.handleCancel},
 		{"prune", protocol.PruneRunsSubject, policy.Prune, c.handlePrune},
 		{"audit", protocol.AuditListSubject, policy.Audit, c.handleAuditList},
@@ -192,6 +200,7 @@ var requestTypes = map[string]func() any{
 	protocol.SubmitSubject:    func() any { return &protocol.SubmitRequest{} },
 	protocol.GetRunSubject:    func() any { return &protocol.GetRunRequest{} },
 	protocol.ListRunsSubject:  func() any { return &protocol.ListRunsRequest{} },
+	protocol.RunNodesSubject:  func() any { return &protocol.RunNodesRequest{} },
 	protocol.CancelRunSubject: func() any { return &protocol.CancelRunRequest{} },
 	protocol.PruneRunsSubject: func() any { return &protocol.PruneRunsRequest{} },
 	protocol.AuditListSubject: func() any { return &protocol.AuditListRequest{} },
@@ -313,18 +322,8 @@ func (c *Coordinator) handleGet(ctx context.Context, r apiRequest) (any, *protoc
 	if !protocol.ValidToken(req.RunID) {
 		return nil, apiError(protocol.CodeBadRequest, "invalid run id %q", req.RunID)
 	}
-	// Who may read nothing learns nothing, not even whether the run exists.
-	if _, apiErr := c.permit(ctx, r.who, policy.Read, nil, req.RunID); apiErr != nil {
-		return nil, apiErr
-	}
-	rec, _, err := c.runs.Get(ctx, req.RunID)
-	if errors.Is(err, kvstore.ErrNotFound) {
-		return nil, apiError(protocol.CodeNotFound, "no run %s", req.RunID)
-	}
-	if err != nil {
-		return nil, apiError(protocol.CodeInternal, "load run %s: %v", req.RunID, err)
-	}
-	if _, apiErr := c.permit(ctx, r.who, policy.Read, &rec.Playbook, rec.ID); apiErr != nil {
+	rec, apiErr := c.readableRun(ctx, r.who, req.RunID)
+	if apiErr != nil {
 		return nil, apiErr
 	}
 	rep := ReportOf(rec)
@@ -332,6 +331,25 @@ func (c *Coordinator) handleGet(ctx context.Context, r apiRequest) (any, *protoc
 		rep.Document, rep.Source, rep.Files = rec.Document, rec.Source, rec.Files
 	}
 	return rep, nil
+}
+
+// readableRun loads run id's record for who, whom the policy must allow to read its playbook.
+func (c *Coordinator) readableRun(ctx context.Context, who protocol.Identity, id string) (*protocol.RunRecord, *protocol.ErrorResponse) {
+	// Who may read nothing learns nothing, not even whether the run exists.
+	if _, apiErr := c.permit(ctx, who, policy.Read, nil, id); apiErr != nil {
+		return nil, apiErr
+	}
+	rec, _, err := c.runs.Get(ctx, id)
+	if errors.Is(err, kvstore.ErrNotFound) {
+		return nil, apiError(protocol.CodeNotFound, "no run %s", id)
+	}
+	if err != nil {
+		return nil, apiError(protocol.CodeInternal, "load run %s: %v", id, err)
+	}
+	if _, apiErr := c.permit(ctx, who, policy.Read, &rec.Playbook, rec.ID); apiErr != nil {
+		return nil, apiErr
+	}
+	return rec, nil
 }
 
 // ListRuns returns the runs req asks for, newest first, and the cursor of the next page ("" when

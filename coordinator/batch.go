@@ -16,6 +16,11 @@ import (
 // step reaches. Counts are always complete; failures are kept before successes.
 const maxRecordedNodes = 1000
 
+// maxRecordedNodeData bounds the bytes of node replies (data) a step keeps in the run record:
+// 1,000 replies of up to 32 KB each would not fit the server's message limit, and a record that
+// does not fit is never stored. The nodes past it are kept without their data; runs.nodes has it.
+const maxRecordedNodeData = 256 << 10
+
 // batchPlan says how an rpc attempt is cut into jobs.
 type batchPlan struct {
 	size int
@@ -163,6 +168,7 @@ func (d *driver) applyBatch(ctx context.Context, key string, res *protocol.Resul
 		if summarize {
 			s.Summary = summarizeInto(s.Summary, res.Nodes)
 		}
+		kept := -1 // the bytes of the data kept so far, once needed
 		for _, ok := range []bool{false, true} {
 			for id, nr := range res.Nodes {
 				if nr.Success != ok {
@@ -174,7 +180,15 @@ func (d *driver) applyBatch(ctx context.Context, key string, res *protocol.Resul
 					s.NodesFailed++
 				}
 				if len(s.Nodes) < maxRecordedNodes {
+					if kept < 0 {
+						kept = nodeDataSize(s.Nodes)
+					}
 					nr.Data = capData(nr.Data)
+					if n := jsonSize(nr.Data); kept+n <= maxRecordedNodeData {
+						kept += n
+					} else {
+						nr.Data = nil
+					}
 					s.Nodes[id] = nr
 				}
 			}
@@ -185,6 +199,24 @@ func (d *driver) applyBatch(ctx context.Context, key string, res *protocol.Resul
 			s.Msg = res.Msg
 		}
 	})
+}
+
+// nodeDataSize is the bytes the nodes' data take in the record.
+func nodeDataSize(nodes map[string]protocol.NodeResult) int {
+	n := 0
+	for _, nr := range nodes {
+		n += jsonSize(nr.Data)
+	}
+	return n
+}
+
+// jsonSize is the length of v's JSON encoding; 0 for nil.
+func jsonSize(v any) int {
+	if v == nil {
+		return 0
+	}
+	b, _ := json.Marshal(v)
+	return len(b)
 }
 
 // batchTargets are the targets of batch b of the step's attempt in flight.

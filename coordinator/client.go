@@ -324,3 +324,13 @@ func (c *Client) DeleteSchedule(ctx context.Context, name string) error {
 	var out protocol.ScheduleActionResponse
 	return c.call(ctx, protocol.ScheduleDeleteSubject, protocol.ScheduleDeleteRequest{Version: protocol.ScheduleVersion, Name: name}, &out)
 }
+
+// ListRunNodes returns the page of one step's per-node outcomes req asks for.
+func (c *Client) ListRunNodes(ctx context.Context, req protocol.RunNodesRequest) (*protocol.RunNodesResponse, error) {
+	req.Version = protocol.SubmitVersion
+	var r protocol.RunNodesResponse
+	if err := c.call(ctx, protocol.RunNodesSubject, req, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

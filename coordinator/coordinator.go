@@ -34,6 +34,8 @@ type Coordinator struct {
 	router *resultRouter
 	// list is the run index listings are served from.
 	list listIndex
+	// batchCounts are the counts of the batch results runs.nodes read.
+	batchCounts batchCounts
 	// scheduleEvaluations counts the evaluations of every schedule (runSchedules' rounds), for
 	// the tests that check what a round costs.
 	scheduleEvaluations atomic.Int64

@@ -165,10 +165,12 @@ func (d *driver) claim(ctx context.Context, runID string, seq uint64, sent time.
 // finishTimeout bounds the clean-up of a finished run when the coordinator is stopping.
 const finishTimeout = 5 * time.Second
 
-// finish announces the end of a run, drops its jobs, results and attempt records, and releases
-// its run message. The final status is stored already, so a coordinator that is stopping
-// finishes this too (a few writes) rather than leave a finished run for the next coordinator to
-// drive again: a one-shot `run --embedded` stops its coordinator as soon as it sees the run end.
+// finish announces the end of a run, drops its jobs and attempt records, and releases its run
+// message. Its results stay: they are the step's per-node outcomes (runs.nodes), pruned with the
+// run's record (kvstore.Retention). The final status is stored already, so a coordinator that is
+// stopping finishes this too (a few writes) rather than leave a finished run for the next
+// coordinator to drive again: a one-shot `run --embedded` stops its coordinator as soon as it
+// sees the run end.
 func (d *driver) finish(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
@@ -177,15 +179,11 @@ func (d *driver) finish(ctx context.Context) error {
 		Duration: d.rec.EndedAt.Sub(d.rec.StartedAt),
 	}, "finished")
 	// Every job of the run is answered, but a job whose acknowledgement was lost is still in the
-	// queue and would come back to a worker that, once the run's results and attempt records are
-	// gone, could no longer tell it was done: the jobs go first.
+	// queue and would come back to a worker that, once the run's attempt records are gone, could
+	// no longer tell it was done: the jobs go first.
 	err := d.c.jobs.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(protocol.JobsRunWildcardPattern, d.rec.ID)))
 	if err != nil {
 		d.log.Warn("removing the answered jobs of finished run", "error", err)
-	}
-	err = d.c.results.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(protocol.ResultsRunWildcardPattern, d.rec.ID)))
-	if err != nil {
-		d.log.Warn("purging results of finished run", "error", err)
 	}
 	if err := d.c.attempts.DropRun(ctx, d.rec.ID); err != nil {
 		d.log.Warn("dropping the attempt records of finished run", "error", err)

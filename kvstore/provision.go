@@ -27,8 +27,10 @@ type Config struct {
 	EventsMaxAge time.Duration
 	// AuditMaxAge bounds how long audit records are kept; 0 means DefaultAuditMaxAge.
 	AuditMaxAge time.Duration
-	// ResultsMaxAge bounds how long job results of unfinished runs are kept; 0 means 7 days.
-	// Results of finished runs are purged at once.
+	// ResultsMaxAge bounds how long job results are kept; 0 means 30 days, the events' age and
+	// the coordinators' default --keep-runs. Results are the per-node outcomes of a run's steps
+	// (runs.nodes) and go with the run when it is pruned; a run kept longer than ResultsMaxAge
+	// keeps only the nodes its record holds (at most 1,000 per step).
 	ResultsMaxAge time.Duration
 	// Duplicates is the de-duplication window of the work streams; 0 means 2 minutes.
 	Duplicates time.Duration
@@ -50,6 +52,10 @@ type Config struct {
 	// coordinator has provisioned what it needs.
 	Await bool
 }
+
+// DefaultResultsMaxAge is how long job results are kept when Config.ResultsMaxAge is unset: as
+// long as events, so a run kept for the default 30 days keeps every node's outcome.
+const DefaultResultsMaxAge = 30 * 24 * time.Hour
 
 // DefaultAuditMaxAge is how long audit records are kept when Config.AuditMaxAge is unset: a
 // quarter, longer than the runs they are about (30 days by default).
@@ -109,10 +115,10 @@ func (c Config) Streams() []jetstream.StreamConfig {
 		},
 		{
 			Name:        protocol.ResultsStreamName,
-			Description: "fleetbook job results, kept until their run ends",
+			Description: "fleetbook job results: the per-node outcomes of each run, kept with the run",
 			Subjects:    []string{protocol.ResultsSubjectWildcard},
 			Retention:   jetstream.LimitsPolicy,
-			MaxAge:      orDefault(c.ResultsMaxAge, 7*24*time.Hour),
+			MaxAge:      orDefault(c.ResultsMaxAge, DefaultResultsMaxAge),
 			Storage:     c.storage(),
 			Replicas:    c.replicas(),
 			Duplicates:  dup,

@@ -12,12 +12,14 @@ import (
 )
 
 // Retention deletes what fleetbook keeps of runs that ended long ago: the run record with its
-// history, the idempotency key that created it, its events and any attempt records of its jobs.
+// history, the idempotency key that created it, its events, its job results (the per-node
+// outcomes of its steps) and any attempt records of its jobs.
 // Runs that have not ended are never touched, however old.
 type Retention struct {
 	runs        *Runs
 	submissions jetstream.Stream
 	events      jetstream.Stream
+	results     jetstream.Stream
 	attempts    jetstream.Stream
 }
 
@@ -29,7 +31,8 @@ type PruneResult struct {
 	Complete bool
 }
 
-// OpenRetention binds to the runs, submissions and attempts buckets and the events stream.
+// OpenRetention binds to the runs, submissions and attempts buckets and the events and results
+// streams.
 func OpenRetention(ctx context.Context, js jetstream.JetStream) (*Retention, error) {
 	runs, err := OpenRuns(ctx, js)
 	if err != nil {
@@ -39,6 +42,7 @@ func OpenRetention(ctx context.Context, js jetstream.JetStream) (*Retention, err
 	for name, s := range map[string]*jetstream.Stream{
 		protocol.BucketStreamName(protocol.SubmissionsBucket): &r.submissions,
 		protocol.EventsStreamName:                             &r.events,
+		protocol.ResultsStreamName:                            &r.results,
 		protocol.BucketStreamName(protocol.AttemptsBucket):    &r.attempts,
 	} {
 		if *s, err = js.Stream(ctx, name); err != nil {
@@ -48,7 +52,7 @@ func OpenRetention(ctx context.Context, js jetstream.JetStream) (*Retention, err
 	return r, nil
 }
 
-// Prune deletes every run that ended before cutoff, until ctx ends. A run's events and
+// Prune deletes every run that ended before cutoff, until ctx ends. A run's events, results and
 // idempotency key go first and its record last, so a Prune interrupted half-way leaves the
 // record for the next one to find.
 func (r *Retention) Prune(ctx context.Context, cutoff time.Time) (PruneResult, error) {
@@ -88,7 +92,8 @@ func (r *Retention) Prune(ctx context.Context, cutoff time.Time) (PruneResult, e
 	return res, nil
 }
 
-// prune deletes one ended run: its events, its idempotency key (if it had one), then its record.
+// prune deletes one ended run: its events, its results, its idempotency key (if it had one), then
+// its record.
 // A stream purge of a key leaves no delete marker behind, unlike a KV purge.
 func (r *Retention) prune(ctx context.Context, rec *protocol.RunRecord) error {
 	purge := func(stream jetstream.Stream, subject string) error {
@@ -98,6 +103,9 @@ func (r *Retention) prune(ctx context.Context, rec *protocol.RunRecord) error {
 		return nil
 	}
 	if err := purge(r.events, protocol.EventSubject(rec.ID)); err != nil {
+		return err
+	}
+	if err := purge(r.results, fmt.Sprintf(protocol.ResultsRunWildcardPattern, rec.ID)); err != nil {
 		return err
 	}
 	// Normally gone when the run ended; left behind only by a coordinator that died right then.

@@ -39,7 +39,7 @@ func newRetentionFixture(t *testing.T) *retentionFixture {
 }
 
 // run stores a run created at created with status, ended at ended (zero: not ended), with its
-// idempotency key and one event, and returns its id.
+// idempotency key, one event and one job result, and returns its id.
 func (f *retentionFixture) run(created time.Time, status protocol.RunStatus, ended time.Time) string {
 	f.t.Helper()
 	u := uuidV7At(created)
@@ -55,11 +55,19 @@ func (f *retentionFixture) run(created time.Time, status protocol.RunStatus, end
 	if _, err := f.js.Publish(ctx, protocol.EventSubject(id), []byte(`{}`)); err != nil {
 		f.t.Fatal(err)
 	}
+	if _, err := f.js.Publish(ctx, protocol.ResultSubject(resultOf(id)), []byte(`{}`)); err != nil {
+		f.t.Fatal(err)
+	}
 	return id
 }
 
-// kept reports whether the run's record, idempotency key and events are all still there, or all
-// gone; anything in between fails the test.
+// resultOf is the job whose result the fixture stores for run id.
+func resultOf(id string) protocol.JobID {
+	return protocol.JobID{RunID: id, Step: 1, Attempt: 1, Batch: 3}
+}
+
+// kept reports whether the run's record, idempotency key, events and results are all still
+// there, or all gone; anything in between fails the test.
 func (f *retentionFixture) kept(id string) bool {
 	f.t.Helper()
 	ctx := f.t.Context()
@@ -76,8 +84,14 @@ func (f *retentionFixture) kept(id string) bool {
 	}
 	_, err = events.GetLastMsgForSubject(ctx, protocol.EventSubject(id))
 	event := err == nil
-	if record != key || record != event {
-		f.t.Fatalf("run %s half pruned: record %v, idempotency key %v, events %v", id, record, key, event)
+	results, err := f.js.Stream(ctx, protocol.ResultsStreamName)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	_, err = results.GetLastMsgForSubject(ctx, protocol.ResultSubject(resultOf(id)))
+	result := err == nil
+	if record != key || record != event || record != result {
+		f.t.Fatalf("run %s half pruned: record %v, idempotency key %v, events %v, results %v", id, record, key, event, result)
 	}
 	return record
 }

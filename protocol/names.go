@@ -134,6 +134,9 @@ const (
 	CancelRunSubject = APIPrefix + ".runs.cancel"
 	// PruneRunsSubject accepts a PruneRunsRequest and answers a PruneRunsResponse.
 	PruneRunsSubject = APIPrefix + ".runs.prune"
+	// RunNodesSubject accepts a RunNodesRequest and answers a RunNodesResponse: a page of one
+	// step's per-node outcomes.
+	RunNodesSubject = APIPrefix + ".runs.nodes"
 	// ListNodesSubject accepts a ListNodesRequest and answers a ListNodesResponse.
 	ListNodesSubject = APIPrefix + ".nodes.list"
 	// AuditListSubject accepts an AuditListRequest and answers an AuditListResponse.

@@ -110,6 +110,9 @@ type StepRecord struct {
 	// Job is the dispatched job of the attempt in progress, kept so a coordinator taking over
 	// publishes exactly the same job again if it was never published.
 	Job *Job `json:"job,omitempty"`
+	// JobTargetsSet, in the stored record only, names the run's node set that Job's targets
+	// are, which are then not repeated (see RunRecord.MarshalJSON); decoding puts them back.
+	JobTargetsSet string `json:"job_targets_set,omitempty"`
 	// RetryAt is when the next attempt is due, after a failed one.
 	RetryAt time.Time `json:"retry_at,omitzero"`
 	Done    bool      `json:"done"`

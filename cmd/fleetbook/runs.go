@@ -18,7 +18,7 @@ import (
 func runsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "runs", Short: "View past and current runs"}
 	cmd.AddCommand(runsListCommand(), runsShowCommand(), runsCancelCommand(), runsPruneCommand(),
-		runsWatchCommand(), runsLogsCommand(), runsRerunCommand())
+		runsWatchCommand(), runsLogsCommand(), runsRerunCommand(), runsNodesCommand())
 	return cmd
 }
 

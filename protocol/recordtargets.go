@@ -1,0 +1,68 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// runRecordFields is RunRecord without its JSON methods.
+type runRecordFields RunRecord
+
+// MarshalJSON encodes the record with the targets of each job in flight that are exactly one of
+// the run's node sets (an rpc task on "{{{ nodes.web }}}") named, not repeated: the record then
+// holds every identity once, not twice while the step runs, which halves what each of the
+// step's writes carries and moves the record's size limit from about 55,000 to about 110,000
+// short identities.
+func (r RunRecord) MarshalJSON() ([]byte, error) {
+	out := runRecordFields(r)
+	cloned := false
+	for i := range out.Steps {
+		s := &out.Steps[i]
+		if s.Job == nil || len(s.Job.Targets) == 0 || s.JobTargetsSet != "" {
+			continue
+		}
+		name, ok := nodeSetOf(r.Nodes, s.Job.Targets)
+		if !ok {
+			continue
+		}
+		if !cloned {
+			out.Steps, cloned = slices.Clone(out.Steps), true
+			s = &out.Steps[i]
+		}
+		job := *s.Job
+		job.Targets = nil
+		s.Job, s.JobTargetsSet = &job, name
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON decodes a record MarshalJSON encoded, giving back each job its targets.
+func (r *RunRecord) UnmarshalJSON(data []byte) error {
+	if err := json.Unmarshal(data, (*runRecordFields)(r)); err != nil {
+		return err
+	}
+	for i := range r.Steps {
+		s := &r.Steps[i]
+		if s.JobTargetsSet == "" || s.Job == nil {
+			continue
+		}
+		set, ok := r.Nodes[s.JobTargetsSet]
+		if !ok {
+			return fmt.Errorf("run %s step %d: job targets are node set %q, which the record does not have", r.ID, s.Seq, s.JobTargetsSet)
+		}
+		s.Job.Targets, s.JobTargetsSet = set, ""
+	}
+	return nil
+}
+
+// nodeSetOf names the node set of sets that targets are, in the same order.
+func nodeSetOf(sets map[string][]string, targets []string) (string, bool) {
+	for _, name := range slices.Sorted(maps.Keys(sets)) {
+		if slices.Equal(sets[name], targets) {
+			return name, true
+		}
+	}
+	return "", false
+}
