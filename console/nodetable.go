@@ -1,11 +1,10 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/fleetbook/fleetbook/protocol"
 )
@@ -15,10 +14,12 @@ import (
 // scrolls itself.
 type nodeRows struct {
 	Seq int `json:"seq"`
-	// Total, OK and Failed count every node of the task; Kept is how many of them the report
-	// keeps (every failed one, up to 1,000 in all); Matching those kept that the filter and
-	// search keep, of which Rows are the ones from Offset.
+	// Total, OK and Failed count every node of the task. Complete says every node's outcome is
+	// kept (runs.nodes reads them from the step's results); when it is false, the results are
+	// gone and Kept is how many the run's record still holds (every failed one, up to 1,000).
+	// Matching is how many the filter and search keep, of which Rows are the ones from Offset.
 	Total      int     `json:"total"`
+	Complete   bool    `json:"complete"`
 	Kept       int     `json:"kept"`
 	OK         int     `json:"ok"`
 	Failed     int     `json:"failed"`
@@ -27,6 +28,9 @@ type nodeRows struct {
 	NextOffset int     `json:"next_offset,omitempty"`
 	Rows       [][]any `json:"rows"`
 }
+
+// runNodesPage is the most nodes one runs.nodes request asks for (the coordinator's cap).
+const runNodesPage = 1000
 
 // runNodes answers the per-node outcomes of task seq of the run, sorted by identity, filtered
 // by outcome (all, ok, failed) and identity substring (q), paged by offset and limit.
@@ -65,46 +69,50 @@ func (c *Console) runNodes(w http.ResponseWriter, r *http.Request, s *userSessio
 	}
 	ctx, cancel := c.apiContext(r)
 	defer cancel()
-	rep, err := s.client.Get(ctx, id)
-	if err != nil {
-		writeJSONError(w, apiStatus(err), err.Error())
-		return
+	req := protocol.RunNodesRequest{RunID: id, Seq: seq, Search: q.Get("q"), Offset: offset}
+	if outcome != "all" {
+		req.Outcome = outcome
 	}
-	if seq > len(rep.Tasks) {
-		writeJSONError(w, http.StatusNotFound, fmt.Sprintf("run %s has %d tasks, no task %d", id, len(rep.Tasks), seq))
-		return
+	page := nodeRows{Seq: seq, Offset: offset, Rows: [][]any{}}
+	// A console page is several runs.nodes pages: the coordinator caps each at runNodesPage.
+	for len(page.Rows) < limit {
+		req.Limit = min(runNodesPage, limit-len(page.Rows))
+		resp, err := s.client.ListRunNodes(ctx, req)
+		if err != nil {
+			writeJSONError(w, apiStatus(err), err.Error())
+			return
+		}
+		page.OK, page.Failed, page.Total = resp.OK, resp.Failed, resp.OK+resp.Failed
+		page.Complete, page.Matching = resp.Complete, resp.TotalMatching
+		for _, n := range resp.Nodes {
+			ok := 0
+			if n.Success {
+				ok = 1
+			}
+			page.Rows = append(page.Rows, []any{n.Identity, ok, n.Msg})
+		}
+		page.NextOffset = resp.NextOffset
+		if resp.NextOffset == 0 || len(resp.Nodes) == 0 {
+			break
+		}
+		req.Offset = resp.NextOffset
 	}
-	t := rep.Tasks[seq-1]
-	page := nodePage(seq, t.Nodes, outcome, q.Get("q"), offset, limit)
-	page.OK, page.Failed, page.Total = t.NodesOK, t.NodesFailed, t.NodesOK+t.NodesFailed
+	page.Kept = page.Total
+	if !page.Complete {
+		if page.Kept, err = c.keptNodes(ctx, s, id, seq); err != nil {
+			writeJSONError(w, apiStatus(err), err.Error())
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, page)
 }
 
-// nodePage is the page of nodes that outcome and search keep, from offset, at most limit rows.
-func nodePage(seq int, nodes map[string]protocol.NodeResult, outcome, search string, offset, limit int) nodeRows {
-	out := nodeRows{Seq: seq, Kept: len(nodes), Offset: offset, Rows: [][]any{}}
-	ids := make([]string, 0, len(nodes))
-	for identity, n := range nodes {
-		if outcome == "ok" && !n.Success || outcome == "failed" && n.Success || !strings.Contains(identity, search) {
-			continue
-		}
-		ids = append(ids, identity)
+// keptNodes is how many nodes the run's record keeps of task seq, for a task whose results are
+// gone: what runs.nodes answers without a filter.
+func (c *Console) keptNodes(ctx context.Context, s *userSession, id string, seq int) (int, error) {
+	resp, err := s.client.ListRunNodes(ctx, protocol.RunNodesRequest{RunID: id, Seq: seq, Limit: 1})
+	if err != nil {
+		return 0, err
 	}
-	slices.Sort(ids)
-	out.Matching = len(ids)
-	if offset >= len(ids) {
-		return out
-	}
-	end := min(len(ids), offset+limit)
-	for _, identity := range ids[offset:end] {
-		ok := 0
-		if nodes[identity].Success {
-			ok = 1
-		}
-		out.Rows = append(out.Rows, []any{identity, ok, nodes[identity].Msg})
-	}
-	if end < len(ids) {
-		out.NextOffset = end
-	}
-	return out
+	return resp.TotalMatching, nil
 }

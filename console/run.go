@@ -31,20 +31,18 @@ type stepView struct {
 	Output   string             `json:"output,omitempty"`
 	Tries    int                `json:"tries,omitempty"`
 	Child    string             `json:"child,omitempty"`
-	// NodesTotal, NodesOK and NodesFailed count the per-node outcomes of an rpc task;
-	// NodesKept is how many of its nodes the report keeps (every failed one, up to 1,000 in
-	// all), whose rows come from the nodes endpoint.
+	// NodesTotal, NodesOK and NodesFailed count the per-node outcomes of an rpc task, whose rows
+	// come from the nodes endpoint (runs.nodes).
 	NodesTotal  int `json:"nodes_total,omitempty"`
 	NodesOK     int `json:"nodes_ok,omitempty"`
 	NodesFailed int `json:"nodes_failed,omitempty"`
-	NodesKept   int `json:"nodes_kept,omitempty"`
 }
 
 // stepOf is the view of task t of a report.
 func stepOf(t protocol.TaskReport) stepView {
 	v := stepView{Seq: t.Number, Name: t.Description, List: t.List, Type: t.Type, State: t.State,
 		Duration: duration(t.StartedAt, t.EndedAt), Msg: t.Msg, Output: value(t.Data), Tries: t.Tries, Child: t.Child,
-		NodesTotal: t.NodesOK + t.NodesFailed, NodesOK: t.NodesOK, NodesFailed: t.NodesFailed, NodesKept: len(t.Nodes)}
+		NodesTotal: t.NodesOK + t.NodesFailed, NodesOK: t.NodesOK, NodesFailed: t.NodesFailed}
 	if v.Name == "" {
 		v.Name = t.Key
 	}

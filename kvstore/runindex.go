@@ -37,8 +37,9 @@ type RunIndex struct {
 	applied uint64
 	changed chan struct{}
 
-	cons    jetstream.ConsumeContext
-	ordered jetstream.Consumer
+	cons jetstream.ConsumeContext
+	// stream is the runs bucket's stream, whose newest message Sync asks for.
+	stream jetstream.Stream
 }
 
 // indexEntry is one run in the view.
@@ -62,6 +63,10 @@ func NewRunIndex(js jetstream.JetStream, runs *Runs) *RunIndex {
 // Start begins following the bucket: the last write of every key first, then every new one.
 // The view is usable once Sync returns.
 func (x *RunIndex) Start(ctx context.Context) error {
+	stream, err := x.js.Stream(ctx, protocol.BucketStreamName(protocol.RunsBucket))
+	if err != nil {
+		return fmt.Errorf("run index: %w", err)
+	}
 	cons, err := x.js.OrderedConsumer(ctx, protocol.BucketStreamName(protocol.RunsBucket), jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{protocol.BucketSubject(protocol.RunsBucket, ">")},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
@@ -75,7 +80,7 @@ func (x *RunIndex) Start(ctx context.Context) error {
 		return fmt.Errorf("run index: %w", err)
 	}
 	x.mu.Lock()
-	x.ordered, x.cons = cons, cc
+	x.cons, x.stream = cc, stream
 	x.mu.Unlock()
 	return nil
 }
@@ -92,23 +97,30 @@ func (x *RunIndex) Stop() {
 }
 
 // Sync waits until the view holds every record write stored before it was called, or ctx ends.
+// It asks the server for the bucket's newest message and waits until the view has applied it:
+// every write acknowledged before Sync is at or below it in the stream.
 func (x *RunIndex) Sync(ctx context.Context) error {
 	x.mu.RLock()
-	cons := x.ordered
+	stream := x.stream
 	x.mu.RUnlock()
-	if cons == nil {
+	if stream == nil {
 		return errors.New("run index: not started")
 	}
+	var target uint64
+	last, err := stream.GetLastMsgForSubject(ctx, protocol.BucketSubject(protocol.RunsBucket, ">"))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		// An empty bucket: nothing to wait for.
+	case err != nil:
+		return fmt.Errorf("run index: %w", err)
+	default:
+		target = last.Sequence
+	}
 	for {
-		info, err := cons.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("run index: %w", err)
-		}
 		x.mu.RLock()
 		applied, changed := x.applied, x.changed
 		x.mu.RUnlock()
-		// Every message the consumer had was delivered, and every delivered one applied.
-		if info.NumPending == 0 && applied >= info.Delivered.Stream {
+		if applied >= target {
 			return nil
 		}
 		select {

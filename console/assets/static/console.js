@@ -239,6 +239,7 @@
     }
     async function load() {
       const all = [];
+      let complete = true, kept = 0, total = 0;
       let offset = 0;
       for (;;) {
         const r = await fetch("/runs/" + encodeURIComponent(runID) + "/nodes?seq=" + encodeURIComponent(seq) + "&offset=" + offset,
@@ -246,10 +247,16 @@
         const page = await r.json();
         if (!r.ok) throw new Error(page.error || r.statusText);
         for (const row of page.rows) all.push(row);
+        complete = page.complete; kept = page.kept; total = page.total;
         if (!page.next_offset) break;
         offset = page.next_offset;
       }
       rows = all;
+      const note = sec.querySelector(".node-kept");
+      if (note && !complete) {
+        note.textContent = "(this run's results are no longer kept: its report keeps " + kept + " of " + total + " nodes, every failed one, up to 1,000)";
+        note.hidden = false;
+      }
       apply();
     }
     sec.querySelectorAll("button[data-filter]").forEach((b) => b.addEventListener("click", () => {
