@@ -552,16 +552,9 @@ func TestMarkupInARunIsShownAsText(t *testing.T) {
 	}
 }
 
-// markupBook waits for the file input gate, then echoes the input who in a step described by it.
-const markupBook = `name: markup
-version: "1.0.0"
-author: "browser tests"
-description: "Shows its input"
-inputs:
-  who:
-    description: "anything"
-    type: String
-  gate:
+// gateInputAndTask ends a playbook's inputs with gate, a file to wait for, and begins its tasks
+// with one that waits until the file exists: the test opens the gate when the page is loaded.
+const gateInputAndTask = `  gate:
     description: "file to wait for"
     type: String
 tasks:
@@ -571,7 +564,18 @@ tasks:
       timeout: 600
       environment:
         GATE: "{{{ inputs.gate }}}"
-  - shell:
+`
+
+// markupBook waits for the file input gate, then echoes the input who in a step described by it.
+const markupBook = `name: markup
+version: "1.0.0"
+author: "browser tests"
+description: "Shows its input"
+inputs:
+  who:
+    description: "anything"
+    type: String
+` + gateInputAndTask + `  - shell:
       description: "greet {{{ inputs.who }}}"
       command: 'echo "hello $WHO"'
       environment:
@@ -585,17 +589,7 @@ version: "1.0.0"
 author: "browser tests"
 description: "Ends with a log line"
 inputs:
-  gate:
-    description: "file to wait for"
-    type: String
-tasks:
-  - shell:
-      description: "wait"
-      command: 'while [ ! -e "$GATE" ]; do sleep 0.05; done'
-      timeout: 600
-      environment:
-        GATE: "{{{ inputs.gate }}}"
-  - log:
+` + gateInputAndTask + `  - log:
       description: "say it"
       message: "the last word"
 `
