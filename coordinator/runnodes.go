@@ -79,7 +79,7 @@ func checkRunNodesRequest(req protocol.RunNodesRequest) *protocol.ErrorResponse 
 	case !protocol.ValidToken(req.RunID):
 		return apiError(protocol.CodeBadRequest, "run_id: invalid run id %q", req.RunID)
 	case req.Seq < 1:
-		return apiError(protocol.CodeBadRequest, "seq: give the step's number, from 1, got %d", req.Seq)
+		return apiError(protocol.CodeBadRequest, "seq: give the task's number (the report's tasks[].number), from 1, got %d", req.Seq)
 	case req.Outcome != "" && req.Outcome != protocol.OutcomeOK && req.Outcome != protocol.OutcomeFailed:
 		return apiError(protocol.CodeBadRequest, "outcome: give %q, %q or nothing, got %q", protocol.OutcomeOK, protocol.OutcomeFailed, req.Outcome)
 	case req.Limit < 0 || req.Limit > maxRunNodesLimit:
