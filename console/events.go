@@ -17,6 +17,10 @@ import (
 // browser keep the connection.
 const sseKeepAlive = 15 * time.Second
 
+// runFinishedGrace is how long a live stream whose run's report is final waits for the
+// run_finished event before it ends without it (a coordinator that could not publish it).
+const runFinishedGrace = 10 * time.Second
+
 // discoverList is the list of the steps that resolve node sets: they are not tasks of the
 // report, so the live stream leaves them out as the report does.
 const discoverList = "discover"
@@ -175,11 +179,20 @@ func (c *Console) follow(ctx context.Context, s *userSession, id string, live *l
 	tick := time.NewTicker(sseKeepAlive)
 	defer tick.Stop()
 	dirty := false
+	// The stream ends with the run_finished event, the run's last (its coordinator publishes it
+	// after every other, once the final status is stored): a report that is final already may
+	// still have events on their way, the last task's log line say. finalAt is when the report
+	// was first seen final, for a run whose run_finished event was lost.
+	var finished bool
+	var finalAt time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
+			if !finalAt.IsZero() && time.Since(finalAt) > runFinishedGrace {
+				return live.out.send("end", struct{}{})
+			}
 			if _, err := fmt.Fprint(live.out.w, ": keep-alive\n\n"); err != nil {
 				return err
 			}
@@ -188,6 +201,7 @@ func (c *Console) follow(ctx context.Context, s *userSession, id string, live *l
 			if err := live.event(e.ev, e.seq); err != nil {
 				return err
 			}
+			finished = finished || e.ev.Type == protocol.EventRunFinished
 			if e.ev.Type == protocol.EventTaskFinished || e.ev.Type == protocol.EventRunFinished || e.ev.Type == protocol.EventRunStarted {
 				dirty = true
 			}
@@ -203,8 +217,11 @@ func (c *Console) follow(ctx context.Context, s *userSession, id string, live *l
 			if err := live.report(rep); err != nil {
 				return err
 			}
-			if rep.Status.Final() {
+			switch {
+			case rep.Status.Final() && finished:
 				return live.out.send("end", struct{}{})
+			case rep.Status.Final() && finalAt.IsZero():
+				finalAt = time.Now()
 			}
 		}
 	}
@@ -277,10 +294,26 @@ func (l *liveRun) step(v stepView) error {
 	return l.out.send("step", v)
 }
 
-// report sends the tasks of rep that changed, with their outputs, and the run's status.
+// stepEnded reports whether a task in state st has ended (this try, at least).
+func stepEnded(st protocol.StepState) bool {
+	switch st {
+	case protocol.StepSuccess, protocol.StepFailed, protocol.StepCancelled, protocol.StepSkipped:
+		return true
+	}
+	return false
+}
+
+// report sends the tasks of rep that changed, with their outputs, and the run's status. A task
+// the events already said ended and the report says is still going is left as the events said:
+// the coordinator publishes a task's end before the record that stores it lands (a staged
+// write), so a report read right after the event can be older than it; a later report has it.
 func (l *liveRun) report(rep *protocol.Report) error {
 	for _, t := range rep.Tasks {
-		if err := l.step(stepOf(t)); err != nil {
+		v := stepOf(t)
+		if old, ok := l.sent[v.Seq]; ok && stepEnded(old.State) && !stepEnded(v.State) {
+			continue
+		}
+		if err := l.step(v); err != nil {
 			return err
 		}
 	}
