@@ -131,14 +131,19 @@ type pullRequest struct {
 
 // arrived takes what the subscription received: a run message is queued; a status message
 // (there is no payload, and a Status header) is a heartbeat (100) or the end of the request
-// (404, 408, 409: no messages, expired, consumer deleted or the server going away).
+// (404, 408, 409: no messages, expired, consumer deleted or the server going away; 503: no
+// consumer to ask).
 func (p *runPuller) arrived(m *nats.Msg) {
 	p.mu.Lock()
 	p.heard = time.Now()
 	if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
 		if status != "100" {
 			p.ended = true
-			p.lost = p.lost || strings.Contains(strings.ToLower(m.Header.Get("Description")), "consumer deleted")
+			// 503 is NATS's "no responders": no consumer listens on the request's subject. It
+			// comes when the consumer was deleted just as it was created again (the create found
+			// it still there): asking again without creating it would loop for ever.
+			desc := strings.ToLower(m.Header.Get("Description"))
+			p.lost = p.lost || status == "503" || strings.Contains(desc, "consumer deleted") || strings.Contains(desc, "consumer not found")
 		}
 	} else {
 		p.queue = append(p.queue, m)
