@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/policy"
 	"github.com/fleetbook/fleetbook/protocol"
@@ -154,14 +152,13 @@ func (c *Coordinator) cursorOf(ctx context.Context, idx *kvstore.RunIndex, id st
 	} else if rec, _, err := c.runs.Get(ctx, id); err == nil {
 		return &listCursor{at: rec.CreatedAt, id: id}, nil
 	}
-	u, err := uuid.Parse(id)
-	if err != nil || u.Version() != 7 {
+	at, ok := kvstore.CreatedAt(id)
+	if !ok {
 		return nil, apiError(protocol.CodeBadRequest, "before: %q is not a run id", id)
 	}
-	sec, nsec := u.Time().UnixTime()
 	// The id says only the millisecond: the page starts with that millisecond's runs, so none
 	// is skipped (one shown on the last page may come again).
-	return &listCursor{at: time.Unix(sec, nsec).Add(time.Millisecond), id: ""}, nil
+	return &listCursor{at: at.Add(time.Millisecond), id: ""}, nil
 }
 
 // mayRead reports whether the caller may read runs of pb.

@@ -66,7 +66,7 @@ func (r *Retention) Prune(ctx context.Context, cutoff time.Time) (PruneResult, e
 		if ctx.Err() != nil {
 			return res, nil
 		}
-		if created, ok := createdAt(id); ok && !created.Before(cutoff) {
+		if created, ok := CreatedAt(id); ok && !created.Before(cutoff) {
 			continue // created after the cutoff, so it cannot have ended before it: not even read
 		}
 		rec, _, err := r.runs.Get(ctx, id)

@@ -51,10 +51,6 @@ type indexEntry struct {
 	dead bool
 }
 
-// runIndexSyncPoll bounds how long Sync waits between two looks at the consumer when no message
-// arrives (messages wake it at once).
-const runIndexSyncPoll = 20 * time.Millisecond
-
 // NewRunIndex returns a view of the runs in runs' bucket; it holds nothing until Start.
 func NewRunIndex(js jetstream.JetStream, runs *Runs) *RunIndex {
 	return &RunIndex{js: js, runs: runs, byID: map[string]*indexEntry{}, changed: make(chan struct{})}
@@ -123,11 +119,11 @@ func (x *RunIndex) Sync(ctx context.Context) error {
 		if applied >= target {
 			return nil
 		}
+		// Every applied message closes changed: no need to look again before one.
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-changed:
-		case <-time.After(runIndexSyncPoll):
 		}
 	}
 }

@@ -135,7 +135,7 @@ func (r *Runs) List(ctx context.Context, limit int) ([]*protocol.RunRecord, erro
 	var timed []timedKey
 	var read []string
 	for key := range lister.Keys() {
-		if at, ok := createdAt(key); ok && limit > 0 {
+		if at, ok := CreatedAt(key); ok && limit > 0 {
 			timed = append(timed, timedKey{key, at})
 		} else {
 			read = append(read, key)
@@ -218,8 +218,9 @@ func (r *Runs) Remove(ctx context.Context, id string, rev uint64) error {
 	return translate("remove run", id, r.kv.Delete(ctx, id, jetstream.LastRevision(rev)))
 }
 
-// createdAt reads the creation time a run id carries: run ids are UUIDv7, time-ordered.
-func createdAt(id string) (time.Time, bool) {
+// CreatedAt reads the creation time, to the millisecond, a run id carries: run ids are UUIDv7,
+// time-ordered. ok is false for an id that is not one.
+func CreatedAt(id string) (time.Time, bool) {
 	u, err := uuid.Parse(id)
 	if err != nil || u.Version() != 7 {
 		return time.Time{}, false

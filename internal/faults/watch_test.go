@@ -29,37 +29,13 @@ import (
 //     wait 2, so the fallback that retries once a lease has passed cannot stand in for the watch.
 func TestN9WatchWaitersAcrossRestart(t *testing.T) {
 	t.Parallel()
-	srv := natstest.StartServerProcess(t, natstest.ProcessOptions{})
-	connect := func() jetstream.JetStream {
-		_, js := natstest.Connect(t, srv.URL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-		return js
-	}
 	// The writes go through one connection, the waits through another, as between the
 	// coordinator that finishes a child run and the one whose parent run waits for it.
-	wjs, rjs := connect(), connect()
+	r := newRestartRig(t, "n9")
+	srv, wjs, rjs, writer, reader, ids := r.srv, r.wjs, r.rjs, r.writer, r.reader, r.ids
 	ctx := context.Background()
-	if err := kvstore.Provision(ctx, wjs, kvstore.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	writer, err := kvstore.OpenRuns(ctx, wjs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader, err := kvstore.OpenRuns(ctx, rjs)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	n := pick(200, 1000)
+	n := len(ids)
 	const updates = 10
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("n9-%05d", i)
-		rec := &protocol.RunRecord{Version: protocol.RunVersion, ID: ids[i], Status: protocol.StatusPending, CreatedAt: time.Now().UTC()}
-		if _, err := writer.Create(ctx, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	type waited struct {
@@ -206,33 +182,10 @@ func releaseLock(t *testing.T, l datastore.Lease) {
 // its bound (5 s); here the Sync is given long enough for the consumer to be recreated.
 func TestN9RunIndexAcrossRestart(t *testing.T) {
 	t.Parallel()
-	srv := natstest.StartServerProcess(t, natstest.ProcessOptions{})
-	connect := func() jetstream.JetStream {
-		_, js := natstest.Connect(t, srv.URL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-		return js
-	}
-	wjs, ijs := connect(), connect()
+	r := newRestartRig(t, "n9i")
+	srv, writer, ids := r.srv, r.writer, r.ids
 	ctx := context.Background()
-	if err := kvstore.Provision(ctx, wjs, kvstore.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	writer, err := kvstore.OpenRuns(ctx, wjs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]string, pick(200, 1000))
-	for i := range ids {
-		ids[i] = fmt.Sprintf("n9i-%05d", i)
-		rec := &protocol.RunRecord{Version: protocol.RunVersion, ID: ids[i], Status: protocol.StatusPending, CreatedAt: time.Now().UTC()}
-		if _, err := writer.Create(ctx, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	indexRuns, err := kvstore.OpenRuns(ctx, ijs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx := kvstore.NewRunIndex(ijs, indexRuns)
+	idx := kvstore.NewRunIndex(r.rjs, r.reader)
 	if err := idx.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -269,4 +222,44 @@ func TestN9RunIndexAcrossRestart(t *testing.T) {
 	}
 	t.Logf("ROW N9-index: %d runs indexed, server SIGKILLed and restarted, every record rewritten (the last %s after the restart); the index's Sync returned %s after the last write, with %d stale",
 		len(ids), written.Sub(restarted).Round(time.Millisecond), synced.Sub(written).Round(time.Millisecond), stale)
+}
+
+// restartRig is a server process with fleetbook's streams, two connections to it that reconnect
+// through a restart (writes through wjs, reads through rjs), and pick(200, 1000) pending run
+// records, their ids starting with prefix.
+type restartRig struct {
+	srv            *natstest.ServerProcess
+	wjs, rjs       jetstream.JetStream
+	writer, reader *kvstore.Runs
+	ids            []string
+}
+
+func newRestartRig(t *testing.T, prefix string) *restartRig {
+	t.Helper()
+	r := &restartRig{srv: natstest.StartServerProcess(t, natstest.ProcessOptions{})}
+	connect := func() jetstream.JetStream {
+		_, js := natstest.Connect(t, r.srv.URL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+		return js
+	}
+	r.wjs, r.rjs = connect(), connect()
+	ctx := context.Background()
+	if err := kvstore.Provision(ctx, r.wjs, kvstore.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if r.writer, err = kvstore.OpenRuns(ctx, r.wjs); err != nil {
+		t.Fatal(err)
+	}
+	if r.reader, err = kvstore.OpenRuns(ctx, r.rjs); err != nil {
+		t.Fatal(err)
+	}
+	r.ids = make([]string, pick(200, 1000))
+	for i := range r.ids {
+		r.ids[i] = fmt.Sprintf("%s-%05d", prefix, i)
+		rec := &protocol.RunRecord{Version: protocol.RunVersion, ID: r.ids[i], Status: protocol.StatusPending, CreatedAt: time.Now().UTC()}
+		if _, err := r.writer.Create(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
 }
