@@ -57,7 +57,7 @@ func OpenRetention(ctx context.Context, js jetstream.JetStream) (*Retention, err
 // record for the next one to find.
 func (r *Retention) Prune(ctx context.Context, cutoff time.Time) (PruneResult, error) {
 	var res PruneResult
-	lister, err := r.runs.kv.ListKeys(ctx)
+	lister, err := r.runs.kv.ListKeysFiltered(ctx, protocol.RunRecordKeys)
 	if err != nil {
 		return res, fmt.Errorf("list runs: %w", err)
 	}
@@ -69,7 +69,7 @@ func (r *Retention) Prune(ctx context.Context, cutoff time.Time) (PruneResult, e
 		if created, ok := CreatedAt(id); ok && !created.Before(cutoff) {
 			continue // created after the cutoff, so it cannot have ended before it: not even read
 		}
-		rec, _, err := r.runs.Get(ctx, id)
+		rec, _, err := r.runs.getStored(ctx, id)
 		switch {
 		case ctx.Err() != nil:
 			return res, nil
@@ -116,6 +116,9 @@ func (r *Retention) prune(ctx context.Context, rec *protocol.RunRecord) error {
 		if err := purge(r.submissions, protocol.BucketSubject(protocol.SubmissionsBucket, keyFor(rec.IdempotencyKey))); err != nil {
 			return err
 		}
+	}
+	if err := r.runs.dropParts(ctx, rec.ID); err != nil {
+		return fmt.Errorf("prune run %s: %w", rec.ID, err)
 	}
 	// The record goes with a purge marker that expires, not a stream purge: run indexes
 	// (RunIndex) learn of the removal from it, and it leaves nothing behind once they have.

@@ -64,7 +64,8 @@ func (x *RunIndex) Start(ctx context.Context) error {
 		return fmt.Errorf("run index: %w", err)
 	}
 	cons, err := x.js.OrderedConsumer(ctx, protocol.BucketStreamName(protocol.RunsBucket), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{protocol.BucketSubject(protocol.RunsBucket, ">")},
+		// Records only: a record's parts carry no summary.
+		FilterSubjects: []string{protocol.BucketSubject(protocol.RunsBucket, protocol.RunRecordKeys)},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 		HeadersOnly:    true,
 	})
@@ -103,7 +104,7 @@ func (x *RunIndex) Sync(ctx context.Context) error {
 		return errors.New("run index: not started")
 	}
 	var target uint64
-	last, err := stream.GetLastMsgForSubject(ctx, protocol.BucketSubject(protocol.RunsBucket, ">"))
+	last, err := stream.GetLastMsgForSubject(ctx, protocol.BucketSubject(protocol.RunsBucket, protocol.RunRecordKeys))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 		// An empty bucket: nothing to wait for.

@@ -17,6 +17,9 @@ import (
 
 // Runs keeps run records, one key per run id, each change a compare-and-set on its revision.
 // Every write carries the record's summary in the RunSummaryHeader, for RunIndex.
+//
+// What a record's parts hold (see runparts.go) is stored apart; Get and the other reads give
+// records back whole, and the writes take whole records.
 type Runs struct {
 	kv jetstream.KeyValue
 	js jetstream.JetStream
@@ -69,7 +72,7 @@ var errWrongRevision = errors.New("wrong revision")
 // revision; errWrongRevision if it is not. It publishes to the key's subject itself, as the KV
 // API does, to add the summary header the KV API cannot.
 func (r *Runs) write(ctx context.Context, rec *protocol.RunRecord, rev uint64) (uint64, error) {
-	b, err := json.Marshal(rec)
+	b, err := r.encode(ctx, rec)
 	if err != nil {
 		return 0, fmt.Errorf("encode run %s: %w", rec.ID, err)
 	}
@@ -91,8 +94,21 @@ func (r *Runs) write(ctx context.Context, rec *protocol.RunRecord, rev uint64) (
 	return ack.Sequence, nil
 }
 
-// Get loads a record and its revision; ErrNotFound if there is none.
+// Get loads a record, whole, and its revision; ErrNotFound if there is none.
 func (r *Runs) Get(ctx context.Context, id string) (*protocol.RunRecord, uint64, error) {
+	rec, rev, err := r.getStored(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := r.complete(ctx, rec); err != nil {
+		return nil, 0, err
+	}
+	return rec, rev, nil
+}
+
+// getStored loads a record as stored, without what its parts hold: for what reads only its
+// header (status, times).
+func (r *Runs) getStored(ctx context.Context, id string) (*protocol.RunRecord, uint64, error) {
 	e, err := r.kv.Get(ctx, id)
 	if err != nil {
 		return nil, 0, translate("get run", id, err)
@@ -124,7 +140,7 @@ func (r *Runs) Update(ctx context.Context, rec *protocol.RunRecord, rev uint64) 
 // run's CreatedAt to the millisecond. Records whose id carries no time (none that fleetbook
 // made) are read and placed by their CreatedAt.
 func (r *Runs) List(ctx context.Context, limit int) ([]*protocol.RunRecord, error) {
-	lister, err := r.kv.ListKeys(ctx)
+	lister, err := r.kv.ListKeysFiltered(ctx, protocol.RunRecordKeys)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
@@ -183,7 +199,8 @@ func (r *Runs) WaitFinal(ctx context.Context, id string) (*protocol.RunRecord, e
 }
 
 // WaitFor blocks until a stored version of run id satisfies cond (the current one included) and
-// returns it. It watches the key, so it learns of each change as soon as it is stored.
+// returns it, whole. It watches the key, so it learns of each change as soon as it is stored.
+// cond sees each version as stored: with no steps of its pages, nor a large playbook.
 func (r *Runs) WaitFor(ctx context.Context, id string, cond func(*protocol.RunRecord) bool) (*protocol.RunRecord, error) {
 	w, err := r.kv.Watch(ctx, id)
 	if err != nil {
@@ -206,6 +223,9 @@ func (r *Runs) WaitFor(ctx context.Context, id string, cond func(*protocol.RunRe
 				return nil, fmt.Errorf("decode run %s: %w", id, err)
 			}
 			if cond(&rec) {
+				if err := r.complete(ctx, &rec); err != nil {
+					return nil, err
+				}
 				return &rec, nil
 			}
 		}
@@ -215,7 +235,22 @@ func (r *Runs) WaitFor(ctx context.Context, id string, cond func(*protocol.RunRe
 // Remove deletes the record if it is still at revision rev: for a submission that could not be
 // queued, whose record must not linger as a run that never starts. ErrConflict if it changed.
 func (r *Runs) Remove(ctx context.Context, id string, rev uint64) error {
-	return translate("remove run", id, r.kv.Delete(ctx, id, jetstream.LastRevision(rev)))
+	if err := r.kv.Delete(ctx, id, jetstream.LastRevision(rev)); err != nil {
+		return translate("remove run", id, err)
+	}
+	return r.dropParts(ctx, id)
+}
+
+// dropParts deletes every part of run id, leaving no marker behind.
+func (r *Runs) dropParts(ctx context.Context, id string) error {
+	s, err := r.js.Stream(ctx, protocol.BucketStreamName(protocol.RunsBucket))
+	if err == nil {
+		err = s.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(protocol.RunPartsWildcardPattern, id)))
+	}
+	if err != nil {
+		return fmt.Errorf("drop the parts of run %s: %w", id, err)
+	}
+	return nil
 }
 
 // CreatedAt reads the creation time, to the millisecond, a run id carries: run ids are UUIDv7,

@@ -10,13 +10,20 @@ import (
 // runRecordFields is RunRecord without its JSON methods.
 type runRecordFields RunRecord
 
-// MarshalJSON encodes the record with the targets of each job in flight that are exactly one of
-// the run's node sets (an rpc task on "{{{ nodes.web }}}") named, not repeated: the record then
-// holds every identity once, not twice while the step runs, which halves what each of the
-// step's writes carries and moves the record's size limit from about 55,000 to about 110,000
-// short identities.
+// MarshalJSON encodes the record as it is stored:
+//
+//   - without what its parts hold (see IsRunPartKey): Document and Files when DocumentPart
+//     names them, and the first SealedSteps steps when StepPages hold them;
+//   - with the targets of each job in flight that are exactly one of the run's node sets (an
+//     rpc task on "{{{ nodes.web }}}") named, not repeated: the record then holds every identity
+//     once, not twice while the step runs, which halves what each of the step's writes carries
+//     and moves the record's size limit from about 55,000 to about 110,000 short identities.
 func (r RunRecord) MarshalJSON() ([]byte, error) {
 	out := runRecordFields(r)
+	if r.DocumentPart != "" {
+		out.Document, out.Files = "", nil
+	}
+	out.Steps = r.unsealedSteps()
 	cloned := false
 	for i := range out.Steps {
 		s := &out.Steps[i]
@@ -38,7 +45,19 @@ func (r RunRecord) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
-// UnmarshalJSON decodes a record MarshalJSON encoded, giving back each job its targets.
+// unsealedSteps are the steps after the sealed ones, which the stored record holds. A record
+// with every step starts at step 1; one decoded and not completed from its parts (see
+// kvstore.Runs) holds only these already.
+func (r *RunRecord) unsealedSteps() []StepRecord {
+	if r.SealedSteps > 0 && len(r.Steps) > 0 && r.Steps[0].Seq == 1 {
+		return r.Steps[min(r.SealedSteps, len(r.Steps)):]
+	}
+	return r.Steps
+}
+
+// UnmarshalJSON decodes a record MarshalJSON encoded, giving back each job its targets. What the
+// record's parts hold (Document and Files when DocumentPart is set, the first SealedSteps steps)
+// is not in it: kvstore.Runs reads the parts and puts them back.
 func (r *RunRecord) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, (*runRecordFields)(r)); err != nil {
 		return err

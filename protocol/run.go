@@ -79,6 +79,10 @@ type RunRecord struct {
 	// Files are the other playbook documents the run may start as child runs (playbook tasks),
 	// keyed by the name or path the playbook uses for them.
 	Files map[string]string `json:"files,omitempty"`
+	// DocumentPart, when set, names the part (see IsRunPartKey) that holds Document and Files,
+	// which the stored record then leaves out: kvstore.Runs stores a large playbook once, apart,
+	// rather than in every write of the record.
+	DocumentPart string `json:"document_part,omitempty"`
 	// Parent is the run that started this one as a child (a playbook task), if any.
 	Parent string `json:"parent,omitempty"`
 	// Schedule names the schedule that started the run, and ScheduledFor the slot it fired for
@@ -86,11 +90,17 @@ type RunRecord struct {
 	Schedule     string    `json:"schedule,omitempty"`
 	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
 
-	Nodes     map[string][]string `json:"nodes,omitempty"`
-	Steps     []StepRecord        `json:"steps,omitempty"`
-	CreatedAt time.Time           `json:"created_at"`
-	StartedAt time.Time           `json:"started_at,omitzero"`
-	EndedAt   time.Time           `json:"ended_at,omitzero"`
+	Nodes map[string][]string `json:"nodes,omitempty"`
+	Steps []StepRecord        `json:"steps,omitempty"`
+	// StepPages name the parts (see IsRunPartKey) that hold the run's first SealedSteps steps, in
+	// order, which the stored record's Steps then leaves out. kvstore.Runs seals finished steps
+	// into pages as the run goes, so a write of the record does not grow with the run, and gives
+	// records back with every step.
+	StepPages   []string  `json:"step_pages,omitempty"`
+	SealedSteps int       `json:"sealed_steps,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	StartedAt   time.Time `json:"started_at,omitzero"`
+	EndedAt     time.Time `json:"ended_at,omitzero"`
 }
 
 // StepRecord is one task execution of a run, with all its tries.
