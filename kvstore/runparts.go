@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/nats-io/nuid"
 
@@ -17,6 +19,7 @@ import (
 // once, as a part of the record, which names it (see protocol.IsRunPartKey):
 //
 //   - a playbook larger than inlineDocumentBytes, when the record is created;
+//   - a node set larger than inlineNodesBytes (some 1,000 nodes), when it is discovered;
 //   - finished steps, in pages, once more than unsealedSteps of them follow the last page, or
 //     when the record grows past sealRecordBytes (an rpc step's per-node outcomes).
 //
@@ -25,8 +28,10 @@ import (
 // whose record write was refused is left for the run's pruning. Only finished steps are sealed:
 // nothing changes a finished step again.
 const (
-	// inlineDocumentBytes is the largest playbook (with its child playbooks) kept in the record.
+	// inlineDocumentBytes is the largest playbook (with its child playbooks) kept in the record,
+	// and inlineNodesBytes the largest node set.
 	inlineDocumentBytes = 8 << 10
+	inlineNodesBytes    = 16 << 10
 	// pageSteps is how many steps a page holds at most, and unsealedSteps how many finished
 	// steps the record keeps before it seals pageSteps of them: the record holds between
 	// unsealedSteps-pageSteps and unsealedSteps finished steps, plus the one in flight.
@@ -50,6 +55,9 @@ func (r *Runs) encode(ctx context.Context, rec *protocol.RunRecord) ([]byte, err
 		return nil, fmt.Errorf("store run %s: %w", rec.ID, errIncomplete)
 	}
 	if err := r.storeDocument(ctx, rec); err != nil {
+		return nil, err
+	}
+	if err := r.storeNodeSets(ctx, rec); err != nil {
 		return nil, err
 	}
 	if err := r.seal(ctx, rec, unsealedSteps); err != nil {
@@ -85,6 +93,54 @@ func (r *Runs) storeDocument(ctx context.Context, rec *protocol.RunRecord) error
 	}
 	rec.DocumentPart = key
 	return nil
+}
+
+// storeNodeSets moves each large node set to parts of its own (several when it would not fit in
+// one message), once: a set is recorded when it is discovered and never changes.
+func (r *Runs) storeNodeSets(ctx context.Context, rec *protocol.RunRecord) error {
+	for _, name := range slices.Sorted(maps.Keys(rec.Nodes)) {
+		nodes := rec.Nodes[name]
+		if _, apart := rec.NodeParts[name]; apart || !validKey(name) || nodesSize(nodes) <= inlineNodesBytes {
+			continue
+		}
+		var keys []string
+		for from := 0; from < len(nodes); {
+			to, size := from, 0
+			for to < len(nodes) && (to == from || size+len(nodes[to])+3 <= maxPageBytes) {
+				size += len(nodes[to]) + 3
+				to++
+			}
+			key := protocol.NodesPartKey(rec.ID, name, len(keys), nuid.Next())
+			if err := r.putPart(ctx, key, nodes[from:to]); err != nil {
+				return err
+			}
+			keys, from = append(keys, key), to
+		}
+		if rec.NodeParts == nil {
+			rec.NodeParts = map[string][]string{}
+		}
+		rec.NodeParts[name] = keys
+	}
+	return nil
+}
+
+// nodesSize is about the size of nodes as JSON.
+func nodesSize(nodes []string) int {
+	n := 2
+	for _, id := range nodes {
+		n += len(id) + 3
+	}
+	return n
+}
+
+// validKey reports whether s may be one token of a KV key.
+func validKey(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // seal stores pages of the finished steps that follow the last page for as long as at least
@@ -135,8 +191,8 @@ func (r *Runs) putPart(ctx context.Context, key string, v any) error {
 	return nil
 }
 
-// complete puts back into a decoded record what its parts hold: its playbook documents and its
-// sealed steps. A part that is missing or does not fit is an error: the record would be wrong.
+// complete puts back into a decoded record what its parts hold: its playbook documents, its
+// large node sets and its sealed steps. A part that is missing or does not fit is an error: the record would be wrong.
 func (r *Runs) complete(ctx context.Context, rec *protocol.RunRecord) error {
 	if rec.DocumentPart != "" {
 		var doc protocol.DocumentPart
@@ -144,6 +200,23 @@ func (r *Runs) complete(ctx context.Context, rec *protocol.RunRecord) error {
 			return err
 		}
 		rec.Document, rec.Files = doc.Document, doc.Files
+	}
+	for _, name := range slices.Sorted(maps.Keys(rec.NodeParts)) {
+		var nodes []string
+		for _, key := range rec.NodeParts[name] {
+			var part []string
+			if err := r.getPart(ctx, key, &part); err != nil {
+				return err
+			}
+			nodes = append(nodes, part...)
+		}
+		if rec.Nodes == nil {
+			rec.Nodes = map[string][]string{}
+		}
+		rec.Nodes[name] = nodes
+	}
+	if err := rec.ResolveJobTargets(); err != nil {
+		return err
 	}
 	if rec.SealedSteps == 0 {
 		return nil

@@ -245,3 +245,43 @@ func TestRunPartsMissingOrNotRead(t *testing.T) {
 		t.Errorf("get with a page missing: %v", err)
 	}
 }
+
+// A node set of 100,000 nodes, and the job in flight that targets it, are stored in parts (the
+// set in several, each well under the server's message size), not in every write of the record;
+// read back, the record has the set and the job its targets.
+func TestLargeNodeSetsInParts(t *testing.T) {
+	f := newRetentionFixture(t)
+	ctx := t.Context()
+	rec := longRun(time.Now(), 10)
+	web := make([]string, 100_000)
+	for i := range web {
+		web[i] = fmt.Sprintf("web-%06d.example.net", i)
+	}
+	rec.Nodes = map[string][]string{"web": web, "db": {"db1", "db2"}}
+	rec.Steps = []protocol.StepRecord{{Seq: 1, Key: "tasks[0]", List: "tasks", Type: "rpc", Attempt: 1,
+		Job: &protocol.Job{ID: protocol.JobID{RunID: rec.ID, Step: 1, Attempt: 1}, Type: "rpc", Targets: web}}}
+	rev, err := f.runs.Create(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Steps[0].Msg = "batch 1 of 100 applied"
+	if _, err := f.runs.Update(ctx, rec, rev); err != nil {
+		t.Fatal(err)
+	}
+	if size, _ := storedSize(t, f, rec.ID); size > 8<<10 {
+		t.Errorf("the stored record holds %d bytes", size)
+	}
+	if len(rec.NodeParts["web"]) < 2 || rec.NodeParts["db"] != nil {
+		t.Fatalf("node parts %v", rec.NodeParts)
+	}
+	got, _, err := f.runs.Get(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Nodes, rec.Nodes) {
+		t.Errorf("node sets read back: web %d nodes, db %v", len(got.Nodes["web"]), got.Nodes["db"])
+	}
+	if j := got.Steps[0].Job; j == nil || !reflect.DeepEqual(j.Targets, web) || got.Steps[0].JobTargetsSet != "" {
+		t.Errorf("the job in flight lost its targets")
+	}
+}

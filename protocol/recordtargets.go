@@ -13,7 +13,8 @@ type runRecordFields RunRecord
 // MarshalJSON encodes the record as it is stored:
 //
 //   - without what its parts hold (see IsRunPartKey): Document and Files when DocumentPart
-//     names them, and the first SealedSteps steps when StepPages hold them;
+//     names them, the first SealedSteps steps when StepPages hold them, and the node sets that
+//     NodeParts names;
 //   - with the targets of each job in flight that are exactly one of the run's node sets (an
 //     rpc task on "{{{ nodes.web }}}") named, not repeated: the record then holds every identity
 //     once, not twice while the step runs, which halves what each of the step's writes carries
@@ -24,6 +25,14 @@ func (r RunRecord) MarshalJSON() ([]byte, error) {
 		out.Document, out.Files = "", nil
 	}
 	out.Steps = r.unsealedSteps()
+	if len(r.NodeParts) > 0 {
+		out.Nodes = make(map[string][]string, len(r.Nodes))
+		for name, nodes := range r.Nodes {
+			if _, apart := r.NodeParts[name]; !apart {
+				out.Nodes[name] = nodes
+			}
+		}
+	}
 	cloned := false
 	for i := range out.Steps {
 		s := &out.Steps[i]
@@ -56,18 +65,27 @@ func (r *RunRecord) unsealedSteps() []StepRecord {
 }
 
 // UnmarshalJSON decodes a record MarshalJSON encoded, giving back each job its targets. What the
-// record's parts hold (Document and Files when DocumentPart is set, the first SealedSteps steps)
-// is not in it: kvstore.Runs reads the parts and puts them back.
+// record's parts hold (Document and Files when DocumentPart is set, the first SealedSteps steps,
+// the node sets of NodeParts) is not in it: kvstore.Runs reads the parts and puts them back.
 func (r *RunRecord) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, (*runRecordFields)(r)); err != nil {
 		return err
 	}
+	return r.ResolveJobTargets()
+}
+
+// ResolveJobTargets gives back the targets of each job stored as the name of a node set, once
+// the record has that set: a set in NodeParts is left for when its parts are read.
+func (r *RunRecord) ResolveJobTargets() error {
 	for i := range r.Steps {
 		s := &r.Steps[i]
 		if s.JobTargetsSet == "" || s.Job == nil {
 			continue
 		}
 		set, ok := r.Nodes[s.JobTargetsSet]
+		if _, apart := r.NodeParts[s.JobTargetsSet]; !ok && apart {
+			continue
+		}
 		if !ok {
 			return fmt.Errorf("run %s step %d: job targets are node set %q, which the record does not have", r.ID, s.Seq, s.JobTargetsSet)
 		}

@@ -91,7 +91,11 @@ type RunRecord struct {
 	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
 
 	Nodes map[string][]string `json:"nodes,omitempty"`
-	Steps []StepRecord        `json:"steps,omitempty"`
+	// NodeParts names, for each node set too large to carry in every write of the record, the
+	// parts (see IsRunPartKey) that hold its nodes, in order; the stored record's Nodes then
+	// leaves the set out. A node set never changes once discovered.
+	NodeParts map[string][]string `json:"node_parts,omitempty"`
+	Steps     []StepRecord        `json:"steps,omitempty"`
 	// StepPages name the parts (see IsRunPartKey) that hold the run's first SealedSteps steps, in
 	// order, which the stored record's Steps then leaves out. kvstore.Runs seals finished steps
 	// into pages as the run goes, so a write of the record does not grow with the run, and gives

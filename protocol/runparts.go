@@ -6,10 +6,10 @@ import (
 )
 
 // A run record's parts are what of it is written once and never changes: a playbook too large
-// to carry in every write of the record, and pages of the run's finished steps. They are kept in
+// to carry in every write of the record, large node sets, and pages of the run's finished steps. They are kept in
 // RunsBucket beside the record, under keys below the run id ("<run id>.steps.0.…"), which no
 // record has (a run id is one token), and the record names them (RunRecord.DocumentPart,
-// RunRecord.StepPages): a write of the record then costs what its header and its unfinished
+// RunRecord.NodeParts, RunRecord.StepPages): a write of the record then costs what its header and its unfinished
 // steps cost, however long the run and its playbook. Whatever reads the bucket's keys as runs
 // skips them (IsRunPartKey); they are pruned with the record.
 
@@ -35,6 +35,12 @@ func DocumentPartKey(runID, unique string) string {
 // page another record names.
 func StepPageKey(runID string, n int, unique string) string {
 	return fmt.Sprintf("%s.steps.%d.%s", runID, n, unique)
+}
+
+// NodesPartKey is the key of part n (from 0) of run id's node set name; unique as in
+// StepPageKey.
+func NodesPartKey(runID, name string, n int, unique string) string {
+	return fmt.Sprintf("%s.nodes.%s.%d.%s", runID, name, n, unique)
 }
 
 // DocumentPart is the content of a document part: the record's Document and Files.
