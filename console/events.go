@@ -153,23 +153,28 @@ func (c *Console) follow(ctx context.Context, s *userSession, id string, live *l
 	if err != nil {
 		return fmt.Errorf("follow events of run %s: %w", id, err)
 	}
+	// n numbers an event uniquely in the run's stream (a log line's id in the page): several
+	// events may share a message. pending counts what follows it.
 	type event struct {
-		ev           protocol.Event
-		seq, pending uint64
+		ev         protocol.Event
+		n, pending uint64
 	}
 	events := make(chan event, 256)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		var ev protocol.Event
-		if json.Unmarshal(m.Data(), &ev) != nil {
+		evs, err := protocol.DecodeEvents(m.Data())
+		if err != nil {
 			return
 		}
 		var seq, pending uint64
 		if md, err := m.Metadata(); err == nil {
 			seq, pending = md.Sequence.Stream, md.NumPending
 		}
-		select {
-		case events <- event{ev, seq, pending}:
-		case <-ctx.Done():
+		for i, ev := range evs {
+			select {
+			case events <- event{ev, seq*maxEventsPerMessage + uint64(i), pending + uint64(len(evs)-1-i)}:
+			case <-ctx.Done():
+				return
+			}
 		}
 	})
 	if err != nil {
@@ -198,7 +203,7 @@ func (c *Console) follow(ctx context.Context, s *userSession, id string, live *l
 			}
 			live.out.f.Flush()
 		case e := <-events:
-			if err := live.event(e.ev, e.seq); err != nil {
+			if err := live.event(e.ev, e.n); err != nil {
 				return err
 			}
 			finished = finished || e.ev.Type == protocol.EventRunFinished
@@ -245,10 +250,14 @@ func (l *liveRun) number(seq int) int {
 	return i + 1
 }
 
-// event sends what ev, the event at seq of the stream, says at once.
-func (l *liveRun) event(ev protocol.Event, seq uint64) error {
+// maxEventsPerMessage bounds the events a coordinator publishes in one message (it sends at most
+// 64), to number each event of the stream uniquely.
+const maxEventsPerMessage = 1000
+
+// event sends what ev, the event numbered id in the stream, says at once.
+func (l *liveRun) event(ev protocol.Event, id uint64) error {
 	if ev.Type == protocol.EventLog {
-		line := logLine{N: seq, Time: when(ev.Time), Level: string(ev.Status), Msg: ev.Msg}
+		line := logLine{N: id, Time: when(ev.Time), Level: string(ev.Status), Msg: ev.Msg}
 		if ev.Step != 0 && ev.List != discoverList {
 			line.Task = l.number(ev.Step)
 		}

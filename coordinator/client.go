@@ -170,8 +170,8 @@ func (c *Client) Follow(ctx context.Context, id string, poll time.Duration, onEv
 	}
 	events := make(chan protocol.Event, 64)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		var ev protocol.Event
-		if json.Unmarshal(m.Data(), &ev) == nil {
+		evs, _ := protocol.DecodeEvents(m.Data())
+		for _, ev := range evs {
 			events <- ev
 		}
 	})

@@ -52,6 +52,8 @@ type driver struct {
 	agentDefs map[string][]*playbooks.AgentDefinition
 	// counts are the metrics of staged changes, counted once the write that stores them lands.
 	counts []func()
+	// events are the run's events waiting to be published together (see events.go).
+	events eventQueue
 }
 
 // recordVisibleWithin bounds how long after its message a run record may take to be visible on

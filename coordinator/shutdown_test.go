@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -28,8 +27,7 @@ func TestStoppedAsRunEndsFinishesIt(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	sub, err := e.nc.Subscribe(protocol.EventsSubjectWildcard, func(m *nats.Msg) {
-		var ev protocol.Event
-		if json.Unmarshal(m.Data, &ev) == nil && ev.Type == protocol.EventRunFinished {
+		if evs, err := protocol.DecodeEvents(m.Data); err == nil && evs[len(evs)-1].Type == protocol.EventRunFinished {
 			stop()
 		}
 	})

@@ -1,6 +1,10 @@
 package protocol
 
-import "time"
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
 
 // EventVersion is the version of Event.
 const EventVersion = 1
@@ -50,4 +54,23 @@ type Event struct {
 	Status RunStatus `json:"status,omitempty"`
 	// Coordinator names the coordinator that published the event.
 	Coordinator string `json:"coordinator,omitempty"`
+}
+
+// DecodeEvents decodes one message of a run's event subject: one event, or the events a
+// coordinator published together, in order (a JSON array). A coordinator gathers the events of
+// a run that come within a few milliseconds into one message: each stored message costs the
+// server about what a step's work costs it.
+func DecodeEvents(data []byte) ([]Event, error) {
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
+		var evs []Event
+		if err := json.Unmarshal(data, &evs); err != nil {
+			return nil, err
+		}
+		return evs, nil
+	}
+	var ev Event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return nil, err
+	}
+	return []Event{ev}, nil
 }

@@ -169,15 +169,17 @@ func runEvents(ctx context.Context, s *session, id string, follow bool, fn func(
 			}
 			return err
 		}
-		var ev protocol.Event
-		if json.Unmarshal(m.Data(), &ev) == nil {
+		evs, _ := protocol.DecodeEvents(m.Data())
+		finished := false
+		for _, ev := range evs {
 			fn(ev)
+			finished = finished || ev.Type == protocol.EventRunFinished
 		}
 		meta, err := m.Metadata()
 		if err != nil {
 			return err
 		}
-		if follow && ev.Type == protocol.EventRunFinished || !follow && meta.NumPending == 0 {
+		if follow && finished || !follow && meta.NumPending == 0 {
 			return nil
 		}
 	}

@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -149,10 +148,11 @@ func (c *completions) subscribe(nc *nats.Conn) error {
 		if !bytes.Contains(m.Data, finishedMarker) {
 			return
 		}
-		var ev protocol.Event
-		if json.Unmarshal(m.Data, &ev) != nil || ev.Type != protocol.EventRunFinished {
-			return
+		evs, err := protocol.DecodeEvents(m.Data)
+		if err != nil || evs[len(evs)-1].Type != protocol.EventRunFinished {
+			return // a run's last event is its run_finished, last of its message too
 		}
+		ev := evs[len(evs)-1]
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if ch, ok := c.waiting[ev.RunID]; ok {
