@@ -116,7 +116,7 @@ func (e *env) startTestWorker(exec func(*protocol.Job) protocol.Result) *testWor
 		w.mu.Unlock()
 		res := exec(&job)
 		res.Version, res.ID, res.Worker = protocol.JobVersion, job.ID, "test"
-		body, _ := json.Marshal(res)
+		body, _ := protocol.EncodeResult(&res)
 		if _, err := e.js.Publish(ctx, protocol.ResultSubject(job.ID), body, jetstream.WithMsgID(job.ID.String())); err != nil && !errors.Is(err, context.Canceled) {
 			e.t.Errorf("publish result: %v", err)
 		}

@@ -13,12 +13,10 @@ func ReportOf(rec *protocol.RunRecord) *protocol.Report {
 		ID: rec.ID, Playbook: rec.Playbook, Status: rec.Status, Error: protocol.RedactSecretRefs(rec.Error),
 		SubmittedBy: rec.SubmittedBy, CancelledBy: rec.CancelledBy,
 		Schedule: rec.Schedule, ScheduledFor: rec.ScheduledFor, Parent: rec.Parent,
-		Inputs: redactedInputs(rec), Nodes: rec.Nodes, StartedAt: rec.StartedAt, EndedAt: rec.EndedAt,
+		Inputs: redactedInputs(rec), StartedAt: rec.StartedAt, EndedAt: rec.EndedAt,
 		Tasks: []protocol.TaskReport{},
 	}
-	if r.Nodes == nil {
-		r.Nodes = map[string][]string{}
-	}
+	r.Nodes, r.NodeCounts = reportNodeSets(rec.Nodes)
 	for _, st := range rec.Steps {
 		if st.List == string(listDiscover) {
 			continue // not a task of the playbook
@@ -36,6 +34,20 @@ func ReportOf(rec *protocol.RunRecord) *protocol.Report {
 		})
 	}
 	return r
+}
+
+// reportNodeSets is the report's view of a run's node sets: each cut to its first
+// protocol.ReportNodeSetLimit identities, and each set's whole size.
+func reportNodeSets(sets map[string][]string) (map[string][]string, map[string]int) {
+	nodes, counts := make(map[string][]string, len(sets)), make(map[string]int, len(sets))
+	for name, ids := range sets {
+		counts[name] = len(ids)
+		if len(ids) > protocol.ReportNodeSetLimit {
+			ids = ids[:protocol.ReportNodeSetLimit:protocol.ReportNodeSetLimit]
+		}
+		nodes[name] = ids
+	}
+	return nodes, counts
 }
 
 // stepState is the state of step st.

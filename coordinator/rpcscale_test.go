@@ -32,7 +32,7 @@ func TestRPCStepAtScale(t *testing.T) {
 	e.startCoordinator("c1", WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	ids := make([]any, n)
 	for i := range ids {
-		ids[i] = fmt.Sprintf("n%d", i)
+		ids[i] = fmt.Sprintf("web-%06d.prod.example.net", i) // as long as real identities: the discover result is 2.7 MB of JSON
 	}
 	e.startTestWorker(func(job *protocol.Job) protocol.Result {
 		if job.Type == protocol.TaskDiscover {
@@ -53,6 +53,9 @@ func TestRPCStepAtScale(t *testing.T) {
 		t.Fatalf("run %s: %s", r.Status, r.Error)
 	}
 	step := r.Tasks[len(r.Tasks)-1]
+	if r.NodeCounts["all"] != n || len(r.Nodes["all"]) != min(n, protocol.ReportNodeSetLimit) {
+		t.Fatalf("report counts %d nodes and lists %d; want %d and %d", r.NodeCounts["all"], len(r.Nodes["all"]), n, min(n, protocol.ReportNodeSetLimit))
+	}
 	kv, err := e.js.KeyValue(context.Background(), protocol.RunsBucket)
 	if err != nil {
 		t.Fatal(err)

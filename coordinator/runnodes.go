@@ -170,7 +170,7 @@ func (c *Coordinator) resultOf(ctx context.Context, id protocol.JobID) (*protoco
 		return nil, err
 	}
 	var res protocol.Result
-	if err := json.Unmarshal(raw.Data, &res); err != nil {
+	if err := protocol.DecodeResult(raw.Data, &res); err != nil {
 		return nil, fmt.Errorf("decode result of %s: %w", id, err)
 	}
 	if res.ID != id {

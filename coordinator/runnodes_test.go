@@ -25,12 +25,22 @@ func everySeventhFails(job *protocol.Job) protocol.Result {
 	}
 	res := protocol.Result{Success: true, Nodes: map[string]protocol.NodeResult{}}
 	for _, id := range job.Targets {
-		i, _ := strconv.Atoi(strings.TrimPrefix(id, "n"))
+		i := nodeNumber(id)
 		ok := i%7 != 0
 		res.Nodes[id] = protocol.NodeResult{Success: ok, Msg: map[bool]string{true: "OK", false: "no reply"}[ok], Data: map[string]any{"i": i}}
 		res.Success = res.Success && ok
 	}
 	return res
+}
+
+// nodeNumber is the number in a test node's identity: 12 of n0012 and of web-000012.prod.example.net.
+func nodeNumber(id string) int {
+	digits := strings.TrimLeftFunc(id, func(r rune) bool { return r < '0' || r > '9' })
+	if end := strings.IndexFunc(digits, func(r rune) bool { return r < '0' || r > '9' }); end >= 0 {
+		digits = digits[:end]
+	}
+	i, _ := strconv.Atoi(digits)
+	return i
 }
 
 // rpcBook is a playbook of one rpc step to n nodes named n0000, n0001, ...

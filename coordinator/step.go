@@ -256,7 +256,7 @@ func (d *driver) collect(ctx context.Context, jobs []*protocol.Job, got func(*pr
 				continue // a late result of an earlier attempt, or of a batch already applied
 			}
 			var res protocol.Result
-			if err := json.Unmarshal(m.Data, &res); err != nil {
+			if err := protocol.DecodeResult(m.Data, &res); err != nil {
 				d.log.Error("undecodable result", "subject", m.Subject, "error", err)
 				continue
 			}
@@ -289,7 +289,7 @@ func (d *driver) reconcile(ctx context.Context, job *protocol.Job) (*protocol.Re
 	switch {
 	case err == nil:
 		var res protocol.Result
-		if err := json.Unmarshal(raw.Data, &res); err != nil {
+		if err := protocol.DecodeResult(raw.Data, &res); err != nil {
 			return nil, fmt.Errorf("decode result of %s: %w", job.ID, err)
 		}
 		if err := d.bound(job, &res); err != nil {

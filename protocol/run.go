@@ -176,17 +176,25 @@ type Report struct {
 	// children are the Child of its tasks.
 	Parent string `json:"parent,omitempty"`
 	// Inputs has sensitive values redacted.
-	Inputs    map[string]any      `json:"inputs"`
-	Nodes     map[string][]string `json:"nodes"`
-	StartedAt time.Time           `json:"started_at,omitzero"`
-	EndedAt   time.Time           `json:"ended_at,omitzero"`
-	Tasks     []TaskReport        `json:"tasks"`
+	Inputs map[string]any `json:"inputs"`
+	// Nodes is each node set's identities, up to ReportNodeSetLimit of each (the first
+	// discovered); NodeCounts is each set's whole size, so a reader can tell a cut set.
+	Nodes      map[string][]string `json:"nodes"`
+	NodeCounts map[string]int      `json:"node_counts"`
+	StartedAt  time.Time           `json:"started_at,omitzero"`
+	EndedAt    time.Time           `json:"ended_at,omitzero"`
+	Tasks      []TaskReport        `json:"tasks"`
 	// Document, Source and Files are the run's playbook, where it came from and its child
 	// playbooks: only when the request asked for them (GetRunRequest.WithDocument).
 	Document string            `json:"document,omitempty"`
 	Source   string            `json:"source,omitempty"`
 	Files    map[string]string `json:"files,omitempty"`
 }
+
+// ReportNodeSetLimit is the most identities of one node set a report lists. A report is one
+// reply message, under the server's payload limit (1 MB by default), and 100,000 identities are
+// 2.7 MB: the nodes an rpc step reached are paged by runs.nodes instead.
+const ReportNodeSetLimit = 1000
 
 // StepState is the state of one task of a run, as its report shows it.
 type StepState string

@@ -306,7 +306,7 @@ func (s *session) resultExists(ctx context.Context, log *slog.Logger, job *proto
 	switch {
 	case err == nil && job.ResultToken != "":
 		var res protocol.Result
-		if json.Unmarshal(raw.Data, &res) != nil || subtle.ConstantTimeCompare([]byte(res.Token), []byte(job.ResultToken)) != 1 {
+		if protocol.DecodeResult(raw.Data, &res) != nil || subtle.ConstantTimeCompare([]byte(res.Token), []byte(job.ResultToken)) != 1 {
 			log.Warn("ignoring a stored result not bound to this job", "worker", res.Worker)
 			return false, nil
 		}
@@ -325,7 +325,7 @@ func (s *session) resultExists(ctx context.Context, log *slog.Logger, job *proto
 // from hard without its cancellation and is bounded by callTimeout alone. The job id is the
 // Nats-Msg-Id, so a retry whose first try did land is a no-op.
 func (s *session) publish(hard context.Context, log *slog.Logger, res protocol.Result) bool {
-	data, err := json.Marshal(res)
+	data, err := protocol.EncodeResult(&res)
 	if err != nil {
 		// Data is a string and the rest are plain fields: this cannot happen, but if it did no
 		// retry would help.

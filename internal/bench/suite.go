@@ -66,6 +66,8 @@ type plan struct {
 	// longShort and longLong are the steps of the short and long runs of the long-run
 	// measurement, longRuns how many of each run, longInflight how many at once.
 	longShort, longLong, longRuns, longInflight int
+	// longFanoutNodes is the fleet of the long group's one rpc step (fanout_100k_seconds).
+	longFanoutNodes int
 }
 
 // Groups are the names of the measurements Config.Only chooses from, in the order they run.
@@ -101,6 +103,7 @@ func basePlan(cfg Config) plan {
 			crowd: 100, crowdLatency: limit{n: 2000, d: 6 * time.Second},
 			oneShots:  3,
 			longShort: 100, longLong: 1000, longRuns: 2, longInflight: 2,
+			longFanoutNodes: 100_000,
 		}
 	}
 	return plan{
@@ -117,6 +120,7 @@ func basePlan(cfg Config) plan {
 		crowd: 100, crowdLatency: limit{n: 10000, d: 20 * time.Second},
 		oneShots:  5,
 		longShort: 100, longLong: 1000, longRuns: 4, longInflight: 4,
+		longFanoutNodes: 100_000,
 	}
 }
 
@@ -377,19 +381,32 @@ func longGroup(ctx context.Context, env *Env, stack *Stack, p plan, rep *Report,
 		newResult("steps_per_second_1000_step_runs", "steps/s", l.longRate.perSecond(), rawRate.perSecond()),
 		newResult("per_step_growth_1000_vs_100", "x", l.growth(), 1))
 	rep.Notes = append(rep.Notes, l.note(p.longRuns, p.longInflight))
+	// Linear in nodes, with no size ceiling: the per-node outcomes are kept outside the record,
+	// and the node set is in parts of its own.
+	res, note, err := fanoutOf(ctx, env, stack, p.longFanoutNodes, 1, "fanout_100k_seconds", progress)
+	if err != nil {
+		return err
+	}
+	rep.Benchmarks = append(rep.Benchmarks, res)
+	rep.Notes = append(rep.Notes, note)
 	return nil
 }
 
 // fanout measures one rpc step to p.fanoutNodes simulated nodes: the median step time of
 // p.fanoutRuns runs, after a warm-up run, next to as many raw core NATS request/replies.
 func fanout(ctx context.Context, env *Env, stack *Stack, p plan, progress func(string, ...any)) (Result, string, error) {
-	n := p.fanoutNodes
+	return fanoutOf(ctx, env, stack, p.fanoutNodes, p.fanoutRuns, "fanout_10k_seconds", progress)
+}
+
+// fanoutOf measures one rpc step to n simulated nodes, the median of runs runs after a warm-up,
+// next to n raw core NATS request/replies, as the result name.
+func fanoutOf(ctx context.Context, env *Env, stack *Stack, n, runs int, name string, progress func(string, ...any)) (Result, string, error) {
 	progress("raw core NATS: %d request/replies at once", n)
 	raw, err := rawFanout(ctx, env, n)
 	if err != nil {
 		return Result{}, "", err
 	}
-	progress("fleetbook rpc step to %d simulated nodes (%d runs after a warm-up)", n, p.fanoutRuns)
+	progress("fleetbook rpc step to %d simulated nodes (%d runs after a warm-up)", n, runs)
 	stopFleet, err := env.StartFleet(n)
 	if err != nil {
 		return Result{}, "", err
@@ -398,16 +415,16 @@ func fanout(ctx context.Context, env *Env, stack *Stack, p plan, progress func(s
 	if _, _, err := rpcStep(ctx, stack, n); err != nil {
 		return Result{}, "", fmt.Errorf("fan-out warm-up: %w", err)
 	}
-	var steps, runs []time.Duration
-	for range p.fanoutRuns {
+	var steps, whole []time.Duration
+	for range runs {
 		step, run, err := rpcStep(ctx, stack, n)
 		if err != nil {
 			return Result{}, "", err
 		}
-		steps, runs = append(steps, step), append(runs, run)
+		steps, whole = append(steps, step), append(whole, run)
 	}
 	med := percentile(steps, 50)
 	note := fmt.Sprintf("fan-out: rpc step to %d nodes, median of %d: step %s (whole run with discovery %s); raw %d request/replies %s",
-		n, len(steps), med.Round(time.Millisecond), percentile(runs, 50).Round(time.Millisecond), n, raw.Round(time.Millisecond))
-	return newResult("fanout_10k_seconds", "s", med.Seconds(), raw.Seconds()), note, nil
+		n, len(steps), med.Round(time.Millisecond), percentile(whole, 50).Round(time.Millisecond), n, raw.Round(time.Millisecond))
+	return newResult(name, "s", med.Seconds(), raw.Seconds()), note, nil
 }

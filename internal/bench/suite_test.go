@@ -37,6 +37,7 @@ func TestRunMeasuresEveryBenchmark(t *testing.T) {
 		crowd: 4, crowdLatency: limit{n: 12},
 		oneShots:  1,
 		longShort: 3, longLong: 12, longRuns: 2, longInflight: 2,
+		longFanoutNodes: 30,
 	}
 	rep, err := Run(context.Background(), Config{Dir: t.TempDir(), plan: tiny, Long: true})
 	if err != nil {
@@ -54,7 +55,7 @@ func TestRunMeasuresEveryBenchmark(t *testing.T) {
 	}
 	want := []string{"step_latency_p50", "step_latency_p99", "steps_per_second", "steps_per_second_10_step_runs",
 		"step_latency_p50_100_in_flight", "step_latency_p99_100_in_flight", "run_record_kv_ops_per_second", "kv_store_ops_per_second",
-		"fanout_10k_seconds", "steps_per_second_1000_step_runs", "per_step_growth_1000_vs_100"}
+		"fanout_10k_seconds", "steps_per_second_1000_step_runs", "per_step_growth_1000_vs_100", "fanout_100k_seconds"}
 	if !slices.Equal(names, want) {
 		t.Errorf("benchmarks %v, want %v", names, want)
 	}
