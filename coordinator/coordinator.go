@@ -36,6 +36,8 @@ type Coordinator struct {
 	list listIndex
 	// batchCounts are the counts of the batch results runs.nodes read.
 	batchCounts batchCounts
+	// handoffs carry the runs submitted here to their claims here.
+	handoffs handoffs
 	// scheduleEvaluations counts the evaluations of every schedule (runSchedules' rounds), for
 	// the tests that check what a round costs.
 	scheduleEvaluations atomic.Int64
@@ -46,6 +48,8 @@ type Coordinator struct {
 	// (no message, heartbeat or end for two heartbeats and a half), for the tests that check a
 	// healthy pull never waits for that.
 	runPulls, runPullsSilent atomic.Int64
+	// claimsHandedOff counts the claims that took their record from a handoff, for the tests.
+	claimsHandedOff atomic.Int64
 }
 
 // New returns a coordinator using nc. Nothing happens until Run. A nil nc, a nil Option or an

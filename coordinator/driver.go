@@ -104,7 +104,10 @@ func (d *driver) run(ctx context.Context, runID string) error {
 	d.event(ctx, protocol.Event{Type: protocol.EventRunStarted}, fmt.Sprintf("started/%d", d.epoch))
 
 	status, failure := protocol.StatusFailed, ""
-	if d.pb, err = playbooks.Parse([]byte(d.rec.Document), d.c.opts.parse...); err != nil {
+	if d.pb == nil {
+		d.pb, err = playbooks.Parse([]byte(d.rec.Document), d.c.opts.parse...)
+	}
+	if err != nil {
 		failure = "stored playbook no longer parses: " + err.Error()
 	} else if status, failure, err = d.walk(ctx); err != nil {
 		return err
@@ -118,12 +121,23 @@ func (d *driver) run(ctx context.Context, runID string) error {
 	return d.finish(ctx)
 }
 
+// record is the run's record and revision for its claim: what the run's submit handed over, when
+// it was submitted here (with its parsed playbook, kept in d.pb), or else as read.
+func (d *driver) record(ctx context.Context, runID string) (*protocol.RunRecord, uint64, error) {
+	if h, ok := d.c.handoffs.take(runID, time.Now()); ok {
+		d.pb = h.pb
+		d.c.claimsHandedOff.Add(1)
+		return h.rec, h.rev, nil
+	}
+	return d.c.runs.Get(ctx, runID)
+}
+
 // claim makes this coordinator the run's owner. It returns false, having disposed of the
 // message, when there is nothing to drive. The claim is staged, not written: the run's first
 // write stores it (see record.go), and a coordinator that claimed the run in between makes that
 // write fail.
 func (d *driver) claim(ctx context.Context, runID string, seq uint64, sent time.Time) (bool, error) {
-	rec, rev, err := d.c.runs.Get(ctx, runID)
+	rec, rev, err := d.record(ctx, runID)
 	switch {
 	case errors.Is(err, kvstore.ErrNotFound) && time.Since(sent) < recordVisibleWithin:
 		// Submit stores the record before it publishes the message, so a young message whose

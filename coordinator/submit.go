@@ -137,6 +137,9 @@ func (c *Coordinator) submitFrom(ctx context.Context, req protocol.SubmitRequest
 	// attempt died in between): publish it again. A copy that arrives twice is dropped by
 	// the driver, which only follows the message recorded in the run.
 	if rec.Status == protocol.StatusPending && rec.RunMessage == 0 {
+		if created {
+			c.handOff(rec, rev, pb)
+		}
 		if err := c.publishRun(ctx, rec.ID); err != nil {
 			if kvstore.IsQueueFull(err) {
 				return nil, c.refuseFull(ctx, rec, rev, err)
@@ -149,6 +152,17 @@ func (c *Coordinator) submitFrom(ctx context.Context, req protocol.SubmitRequest
 	}
 	c.opts.log.Info("run accepted", "run_id", rec.ID, "playbook", rec.Playbook.Name, "duplicate", !claimed)
 	return &protocol.SubmitResponse{Version: protocol.SubmitVersion, RunID: rec.ID, Duplicate: !claimed}, nil
+}
+
+// handOff keeps a copy of the record just created at rev, with its parsed playbook, for this
+// coordinator's claim of the run (see handoffs). Without a copy the claim reads the record.
+func (c *Coordinator) handOff(rec *protocol.RunRecord, rev uint64, pb *playbooks.Playbook) {
+	cp, err := kvstore.StoredCopy(rec)
+	if err != nil {
+		c.opts.log.Warn("no handoff to the run's claim", "run_id", rec.ID, "error", err)
+		return
+	}
+	c.handoffs.put(cp, rev, pb, time.Now())
 }
 
 func (c *Coordinator) publishRun(ctx context.Context, runID string) error {

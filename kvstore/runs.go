@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"time"
 
@@ -47,6 +48,34 @@ func (r *Runs) Create(ctx context.Context, rec *protocol.RunRecord) (uint64, err
 		return 0, fmt.Errorf("create run %s: %w", rec.ID, ErrExists)
 	}
 	return rev, err
+}
+
+// ErrNotFresh is StoredCopy's refusal of a record that has more parts than its document.
+var ErrNotFresh = errors.New("record has parts besides its document")
+
+// StoredCopy returns what Get returns of rec once rec is stored: its stored form decoded again
+// (so values have the types a reader sees, numbers float64), with the document filled in from rec
+// when it is kept in a part. It shares nothing that either side may change with rec. Only a
+// record as submitted qualifies (no node set or step pages yet): ErrNotFresh otherwise.
+func StoredCopy(rec *protocol.RunRecord) (*protocol.RunRecord, error) {
+	if len(rec.NodeParts) > 0 || rec.SealedSteps > 0 || len(rec.StepPages) > 0 {
+		return nil, fmt.Errorf("copy run %s: %w", rec.ID, ErrNotFresh)
+	}
+	b, err := rec.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("copy run %s: %w", rec.ID, err)
+	}
+	var cp protocol.RunRecord
+	if err := json.Unmarshal(b, &cp); err != nil {
+		return nil, fmt.Errorf("copy run %s: %w", rec.ID, err)
+	}
+	if cp.DocumentPart != "" {
+		cp.Document, cp.Files = rec.Document, maps.Clone(rec.Files)
+	}
+	if err := cp.ResolveJobTargets(); err != nil {
+		return nil, fmt.Errorf("copy run %s: %w", rec.ID, err)
+	}
+	return &cp, nil
 }
 
 // deletedAt returns the revision of key's delete or purge marker, if its last revision is one.
