@@ -40,6 +40,10 @@ type driver struct {
 	// dispatched holds the jobs this driver published itself; any other attempt in flight was
 	// left by an earlier owner and is looked up in the streams before anything is published.
 	dispatched map[protocol.JobID]bool
+	// unanswered holds the jobs this driver published and has not applied a result of: while
+	// any is left, or the run had an owner before this driver, finish removes the run's jobs
+	// from the queue (see finish).
+	unanswered map[protocol.JobID]bool
 	// halt stops the run's steps (see watchHalt); nil outside the walk.
 	halt context.CancelCauseFunc
 	// leases are the playbook's locks, held while the run is driven.
@@ -68,7 +72,7 @@ const (
 // drive runs one run message to its end, or until the run is lost or ctx is cancelled.
 func (c *Coordinator) drive(ctx context.Context, msg jetstream.Msg) {
 	runID := runIDOf(msg.Subject())
-	d := &driver{c: c, msg: msg, log: c.opts.log.With("run_id", runID), dispatched: map[protocol.JobID]bool{}}
+	d := &driver{c: c, msg: msg, log: c.opts.log.With("run_id", runID), dispatched: map[protocol.JobID]bool{}, unanswered: map[protocol.JobID]bool{}}
 	err := d.run(ctx, runID)
 	switch {
 	case err == nil:
@@ -181,12 +185,12 @@ func (d *driver) claim(ctx context.Context, runID string, seq uint64, sent time.
 // finishTimeout bounds the clean-up of a finished run when the coordinator is stopping.
 const finishTimeout = 5 * time.Second
 
-// finish announces the end of a run, drops its jobs and attempt records, and releases its run
-// message. Its results stay: they are the step's per-node outcomes (runs.nodes), pruned with the
-// run's record (kvstore.Retention). The final status is stored already, so a coordinator that is
-// stopping finishes this too (a few writes) rather than leave a finished run for the next
-// coordinator to drive again: a one-shot `run --embedded` stops its coordinator as soon as it
-// sees the run end.
+// finish announces the end of a run, removes its unanswered jobs from the queue, and releases
+// its run message. Its results and attempt records stay: the results are the steps' per-node
+// outcomes (runs.nodes), and both are pruned with the run's record (kvstore.Retention). The final
+// status is stored already, so a coordinator that is stopping finishes this too (a few writes)
+// rather than leave a finished run for the next coordinator to drive again: a one-shot
+// `run --embedded` stops its coordinator as soon as it sees the run end.
 func (d *driver) finish(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
@@ -194,15 +198,11 @@ func (d *driver) finish(ctx context.Context) error {
 		Type: protocol.EventRunFinished, Status: d.rec.Status, Msg: d.rec.Error,
 		Duration: d.rec.EndedAt.Sub(d.rec.StartedAt),
 	}, "finished")
-	// Every job of the run is answered, but a job whose acknowledgement was lost is still in the
-	// queue and would come back to a worker that, once the run's attempt records are gone, could
-	// no longer tell it was done: the jobs go first.
-	err := d.c.jobs.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(protocol.JobsRunWildcardPattern, d.rec.ID)))
-	if err != nil {
-		d.log.Warn("removing the answered jobs of finished run", "error", err)
-	}
-	if err := d.c.attempts.DropRun(ctx, d.rec.ID); err != nil {
-		d.log.Warn("dropping the attempt records of finished run", "error", err)
+	if d.mayLeaveJobs() {
+		err := d.c.jobs.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(protocol.JobsRunWildcardPattern, d.rec.ID)))
+		if err != nil {
+			d.log.Warn("removing the jobs of finished run", "error", err)
+		}
 	}
 	// Only what the run can have used is cleaned up: each clean-up is a write to the server.
 	if d.hasSecrets() {
@@ -217,6 +217,18 @@ func (d *driver) finish(ctx context.Context) error {
 	}
 	d.log.Info("run finished", "status", d.rec.Status)
 	return d.msg.DoubleAck(ctx)
+}
+
+// mayLeaveJobs reports whether jobs of the run may still wait in the queue, unstarted, to run
+// after its end: a job this driver published and whose result it did not apply (the run was
+// cancelled or failed with batches queued, or a step timed out), or any job of an earlier owner.
+// A purge of the queue is a server request that costs about what a no-op step costs, so a run
+// whose every job was answered to the driver that published it, from its first claim on, does
+// without. A job of such a run can be in the queue only as a copy whose acknowledgement was
+// lost after its result was stored; it comes back after AckWait to a worker that finds the result
+// (kept as long as the run) and acknowledges it without running it.
+func (d *driver) mayLeaveJobs() bool {
+	return d.epoch != 1 || len(d.unanswered) > 0
 }
 
 // hasSecrets reports whether the run has sensitive values stored apart (see protocol.SecretRef).

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
 	"github.com/fleetbook/fleetbook/kvstore"
@@ -63,16 +62,8 @@ func TestStoppedAsRunEndsFinishesIt(t *testing.T) {
 	if info.NumPending != 0 || info.NumAckPending != 0 {
 		t.Errorf("run message left behind: %d pending, %d delivered and not acknowledged", info.NumPending, info.NumAckPending)
 	}
-	results, err := e.js.Stream(t.Context(), protocol.ResultsStreamName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sinfo, err := results.Info(t.Context(), jetstream.WithSubjectFilter(fmt.Sprintf(protocol.ResultsRunWildcardPattern, id)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The run's one result stays: it is the step's outcome runs.nodes pages, pruned with the run.
-	if n := len(sinfo.State.Subjects); n != 1 {
+	if n := natstest.Messages(t, e.js, protocol.ResultsStreamName, fmt.Sprintf(protocol.ResultsRunWildcardPattern, id)); n != 1 {
 		t.Errorf("%d result subjects of the finished run, want its one job's", n)
 	}
 }

@@ -171,6 +171,8 @@ func (d *driver) neverRan(id protocol.JobID, msg string) *protocol.Result {
 // publishJob publishes job, signed when the coordinator has a signer (see signed), retrying
 // until it is stored or ctx ends.
 func (d *driver) publishJob(ctx context.Context, job *protocol.Job) error {
+	// Before the first try: a try that fails may have been stored all the same.
+	d.unanswered[job.ID] = true
 	for {
 		err := d.publishSigned(ctx, job)
 		if err == nil {
@@ -223,6 +225,7 @@ func (d *driver) collect(ctx context.Context, jobs []*protocol.Job, got func(*pr
 	tick := time.NewTicker(d.c.opts.reconcile)
 	defer tick.Stop()
 	deliver := func(subject string, res *protocol.Result) (bool, error) {
+		delete(d.unanswered, pending[subject].ID)
 		delete(pending, subject)
 		stop, err := got(res)
 		return stop || len(pending) == 0, err

@@ -15,8 +15,7 @@ import (
 // created with KV Create before the job's effect and changed only by compare-and-set on its
 // revision, so of two workers handed one job only one can hold it.
 type Attempts struct {
-	kv     jetstream.KeyValue
-	stream jetstream.Stream
+	kv jetstream.KeyValue
 }
 
 // AttemptRecord is an attempt record as read: the attempt, its revision, and when the server
@@ -33,11 +32,7 @@ func OpenAttempts(ctx context.Context, js jetstream.JetStream) (*Attempts, error
 	if err != nil {
 		return nil, err
 	}
-	stream, err := js.Stream(ctx, protocol.BucketStreamName(protocol.AttemptsBucket))
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", protocol.AttemptsBucket, err)
-	}
-	return &Attempts{kv: kv, stream: stream}, nil
+	return &Attempts{kv: kv}, nil
 }
 
 // Start creates job id's record and returns its revision; ErrExists when the job was started
@@ -51,7 +46,7 @@ func (a *Attempts) Start(ctx context.Context, id protocol.JobID, att protocol.At
 	return rev, translate("start job", id.String(), err)
 }
 
-// Get reads job id's record; ErrNotFound when the job was never started (or its run ended).
+// Get reads job id's record; ErrNotFound when the job was never started (or its run was pruned).
 func (a *Attempts) Get(ctx context.Context, id protocol.JobID) (*AttemptRecord, error) {
 	e, err := a.kv.Get(ctx, protocol.AttemptKey(id))
 	if err != nil {
@@ -74,15 +69,6 @@ func (a *Attempts) Update(ctx context.Context, id protocol.JobID, att protocol.A
 	}
 	rev, err = a.kv.Update(ctx, protocol.AttemptKey(id), b, rev)
 	return rev, translate("update attempt of job", id.String(), err)
-}
-
-// DropRun deletes every record of run runID in one purge, leaving no delete markers behind.
-func (a *Attempts) DropRun(ctx context.Context, runID string) error {
-	err := a.stream.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf(protocol.AttemptsRunWildcardPattern, runID)))
-	if err != nil {
-		return fmt.Errorf("drop attempts of run %s: %w", runID, err)
-	}
-	return nil
 }
 
 func encodeAttempt(id protocol.JobID, att protocol.Attempt) ([]byte, error) {

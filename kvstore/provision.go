@@ -210,7 +210,7 @@ func (c Config) Buckets() []jetstream.KeyValueConfig {
 		},
 		{
 			Bucket:      protocol.AttemptsBucket,
-			Description: "fleetbook records of started jobs: which worker runs each, purged when its run ends",
+			Description: "fleetbook records of started jobs: which worker runs each, kept as long as its run",
 			History:     1,
 			Storage:     c.storage(),
 			Replicas:    c.replicas(),

@@ -92,7 +92,7 @@ func (r *Retention) Prune(ctx context.Context, cutoff time.Time) (PruneResult, e
 	return res, nil
 }
 
-// prune deletes one ended run: its events, its results, its idempotency key (if it had one), then
+// prune deletes one ended run: its events, its results, its attempt records, its idempotency key (if it had one), then
 // its record.
 // A stream purge of a key leaves no delete marker behind, unlike a KV purge.
 func (r *Retention) prune(ctx context.Context, rec *protocol.RunRecord) error {
@@ -108,7 +108,8 @@ func (r *Retention) prune(ctx context.Context, rec *protocol.RunRecord) error {
 	if err := purge(r.results, fmt.Sprintf(protocol.ResultsRunWildcardPattern, rec.ID)); err != nil {
 		return err
 	}
-	// Normally gone when the run ended; left behind only by a coordinator that died right then.
+	// Kept as long as the run: a job whose acknowledgement was lost finds its record beside its
+	// result, whenever it comes back.
 	if err := purge(r.attempts, fmt.Sprintf(protocol.AttemptsRunWildcardPattern, rec.ID)); err != nil {
 		return err
 	}

@@ -15,10 +15,11 @@ import (
 
 // retentionFixture is a provisioned server with helpers to make runs of a given age.
 type retentionFixture struct {
-	t    *testing.T
-	js   jetstream.JetStream
-	runs *Runs
-	subs *Submissions
+	t        *testing.T
+	js       jetstream.JetStream
+	runs     *Runs
+	subs     *Submissions
+	attempts *Attempts
 }
 
 func newRetentionFixture(t *testing.T) *retentionFixture {
@@ -35,11 +36,15 @@ func newRetentionFixture(t *testing.T) *retentionFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &retentionFixture{t: t, js: js, runs: runs, subs: subs}
+	attempts, err := OpenAttempts(t.Context(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &retentionFixture{t: t, js: js, runs: runs, subs: subs, attempts: attempts}
 }
 
 // run stores a run created at created with status, ended at ended (zero: not ended), with its
-// idempotency key, one event and one job result, and returns its id.
+// idempotency key, one event, one job result and its attempt record, and returns its id.
 func (f *retentionFixture) run(created time.Time, status protocol.RunStatus, ended time.Time) string {
 	f.t.Helper()
 	u := uuidV7At(created)
@@ -58,6 +63,9 @@ func (f *retentionFixture) run(created time.Time, status protocol.RunStatus, end
 	if _, err := f.js.Publish(ctx, protocol.ResultSubject(resultOf(id)), []byte(`{}`)); err != nil {
 		f.t.Fatal(err)
 	}
+	if _, err := f.attempts.Start(ctx, resultOf(id), protocol.Attempt{Worker: "w", Token: "t", Starts: 1}); err != nil {
+		f.t.Fatal(err)
+	}
 	return id
 }
 
@@ -66,7 +74,7 @@ func resultOf(id string) protocol.JobID {
 	return protocol.JobID{RunID: id, Step: 1, Attempt: 1, Batch: 3}
 }
 
-// kept reports whether the run's record, idempotency key, events and results are all still
+// kept reports whether the run's record, idempotency key, events, results and attempt records are all still
 // there, or all gone; anything in between fails the test.
 func (f *retentionFixture) kept(id string) bool {
 	f.t.Helper()
@@ -90,8 +98,10 @@ func (f *retentionFixture) kept(id string) bool {
 	}
 	_, err = results.GetLastMsgForSubject(ctx, protocol.ResultSubject(resultOf(id)))
 	result := err == nil
-	if record != key || record != event || record != result {
-		f.t.Fatalf("run %s half pruned: record %v, idempotency key %v, events %v, results %v", id, record, key, event, result)
+	_, err = f.attempts.Get(ctx, resultOf(id))
+	attempt := err == nil
+	if record != key || record != event || record != result || record != attempt {
+		f.t.Fatalf("run %s half pruned: record %v, idempotency key %v, events %v, results %v, attempt records %v", id, record, key, event, result, attempt)
 	}
 	return record
 }

@@ -5,7 +5,7 @@ import "fmt"
 // AttemptsBucket holds one record per job that a worker started, keyed by AttemptKey: the job is
 // run only by the worker holding that record (created with KV Create before the job's effect,
 // renewed by the holder's heartbeats, taken over only by compare-and-set), so a redelivered job
-// never runs beside a live copy of itself. Records are purged when their run ends.
+// never runs beside a live copy of itself. Records are kept as long as their run and pruned with it.
 const AttemptsBucket = "fleetbook_attempts"
 
 // AttemptVersion is the version of Attempt records.

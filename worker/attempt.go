@@ -91,7 +91,7 @@ func (s *session) claim(ctx context.Context, log *slog.Logger, id protocol.JobID
 
 	rec, err := s.attempts.Get(cctx, id)
 	if err != nil {
-		// Not found: the record went in between (its run ended); the next look decides.
+		// Not found: the record went in between (its run was pruned); the next look decides.
 		log.Warn("reading the job's attempt record failed, retrying later", "error", err)
 		return claimRetry, nil
 	}

@@ -3,6 +3,7 @@
 package natstest
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -75,4 +76,22 @@ func Eventually(t testing.TB, d time.Duration, f func() error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("condition not met within %s: %v", d, err)
+}
+
+// Messages is how many messages stream holds on the subjects matching filter.
+func Messages(t testing.TB, js jetstream.JetStream, stream, filter string) int {
+	t.Helper()
+	s, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range info.State.Subjects {
+		n += int(c)
+	}
+	return n
 }
