@@ -21,8 +21,10 @@ import (
 // very document the record holds, with the same options, and is used by one driver only: the
 // submit drops it once handed over.
 const (
-	// maxHandoffs bounds the entries: beyond it the oldest go (their claims read the record).
-	maxHandoffs = 1024
+	// maxHandoffs and maxHandoffBytes (the playbooks and files they hold) bound the entries:
+	// beyond either the oldest go (their claims read the record).
+	maxHandoffs     = 1024
+	maxHandoffBytes = 16 << 20
 	// handoffTTL is how long an entry waits for its claim: a run message that another
 	// coordinator claimed leaves its entry here until then.
 	handoffTTL = 30 * time.Second
@@ -34,6 +36,8 @@ type handoff struct {
 	rev uint64
 	pb  *playbooks.Playbook
 	at  time.Time
+	// size is what the entry holds of the run's documents, for maxHandoffBytes.
+	size int
 }
 
 // handoffs holds the handoffs of runs submitted here and not yet claimed. The zero value is
@@ -41,6 +45,8 @@ type handoff struct {
 type handoffs struct {
 	mu      sync.Mutex
 	entries map[string]handoff
+	// bytes is the sum of the entries' sizes.
+	bytes int
 	// order is the run ids in the order they were put, for evicting the oldest first; ids
 	// already taken are skipped when they come up.
 	order []string
@@ -54,11 +60,20 @@ func (h *handoffs) put(rec *protocol.RunRecord, rev uint64, pb *playbooks.Playbo
 	if h.entries == nil {
 		h.entries = map[string]handoff{}
 	}
-	for len(h.order) > 0 && (len(h.entries) >= maxHandoffs || h.expired(h.order[0], now)) {
-		delete(h.entries, h.order[0])
+	size := len(rec.Document)
+	for _, f := range rec.Files {
+		size += len(f)
+	}
+	if size > maxHandoffBytes {
+		return
+	}
+	h.drop(rec.ID)
+	for len(h.order) > 0 && (len(h.entries) >= maxHandoffs || h.bytes+size > maxHandoffBytes || h.expired(h.order[0], now)) {
+		h.drop(h.order[0])
 		h.order = h.order[1:]
 	}
-	h.entries[rec.ID] = handoff{rec: rec, rev: rev, pb: pb, at: now}
+	h.entries[rec.ID] = handoff{rec: rec, rev: rev, pb: pb, at: now, size: size}
+	h.bytes += size
 	h.order = append(h.order, rec.ID)
 	if len(h.order) > 2*maxHandoffs {
 		// Taken ids pile up in order when claims keep pace: keep only the waiting ones.
@@ -69,6 +84,14 @@ func (h *handoffs) put(rec *protocol.RunRecord, rev uint64, pb *playbooks.Playbo
 			}
 		}
 		h.order = kept
+	}
+}
+
+// drop removes id's entry, if there is one; h.mu is held.
+func (h *handoffs) drop(id string) {
+	if e, ok := h.entries[id]; ok {
+		h.bytes -= e.size
+		delete(h.entries, id)
 	}
 }
 
@@ -86,7 +109,7 @@ func (h *handoffs) take(id string, now time.Time) (handoff, bool) {
 	if !ok {
 		return handoff{}, false
 	}
-	delete(h.entries, id)
+	h.drop(id)
 	if now.Sub(e.at) > handoffTTL {
 		return handoff{}, false
 	}

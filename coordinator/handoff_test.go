@@ -40,6 +40,25 @@ func TestHandoffsTakeOnceAndForget(t *testing.T) {
 	if e, ok := h.take(fmt.Sprint(maxHandoffs+9), now); !ok || e.rev != maxHandoffs+10 {
 		t.Fatal("the newest handoff is gone")
 	}
+	// The documents they hold are bounded too.
+	var b handoffs
+	big := string(make([]byte, maxHandoffBytes/3))
+	for i := range 4 {
+		b.put(&protocol.RunRecord{ID: fmt.Sprint(i), Document: big}, 1, nil, now)
+	}
+	if b.len() != 3 || b.bytes != 3*len(big) {
+		t.Fatalf("%d handoffs of %d bytes wait, want 3 of %d", b.len(), b.bytes, 3*len(big))
+	}
+	if _, ok := b.take("0", now); ok {
+		t.Fatal("the oldest handoff was kept past maxHandoffBytes")
+	}
+	if _, ok := b.take("3", now); !ok || b.bytes != 2*len(big) {
+		t.Fatalf("take left %d bytes counted, want %d", b.bytes, 2*len(big))
+	}
+	b.put(&protocol.RunRecord{ID: "huge", Document: string(make([]byte, maxHandoffBytes+1))}, 1, nil, now)
+	if _, ok := b.take("huge", now); ok {
+		t.Fatal("a handoff larger than maxHandoffBytes was kept")
+	}
 	// Expired ones go when new ones come, without waiting for the bound.
 	var g handoffs
 	g.put(&protocol.RunRecord{ID: "x"}, 1, nil, now)
