@@ -64,8 +64,11 @@ func (x *RunIndex) Start(ctx context.Context) error {
 		return fmt.Errorf("run index: %w", err)
 	}
 	cons, err := x.js.OrderedConsumer(ctx, protocol.BucketStreamName(protocol.RunsBucket), jetstream.OrderedConsumerConfig{
-		// Records only: a record's parts carry no summary.
-		FilterSubjects: []string{protocol.BucketSubject(protocol.RunsBucket, protocol.RunRecordKeys)},
+		// Every key, the records' parts too, though only records carry a summary: Sync then
+		// knows the view is current once it has applied the stream's newest message, which the
+		// server tells in constant time. (Asked for the newest record instead, a wildcard
+		// last-by-subject, the server searched every key: 3.5 ms a listing at 100,000 runs.)
+		FilterSubjects: []string{protocol.BucketSubject(protocol.RunsBucket, ">")},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 		HeadersOnly:    true,
 	})
@@ -94,8 +97,10 @@ func (x *RunIndex) Stop() {
 }
 
 // Sync waits until the view holds every record write stored before it was called, or ctx ends.
-// It asks the server for the bucket's newest message and waits until the view has applied it:
-// every write acknowledged before Sync is at or below it in the stream.
+// Every write acknowledged before Sync is at or below the stream's last sequence, which Sync asks
+// for; the view is current once it has applied every message up to it that still exists (a
+// message removed since, a pruned run's part or an expired purge marker, never comes), so
+// while it has not, Sync asks for the next message after the last one applied.
 func (x *RunIndex) Sync(ctx context.Context) error {
 	x.mu.RLock()
 	stream := x.stream
@@ -103,22 +108,26 @@ func (x *RunIndex) Sync(ctx context.Context) error {
 	if stream == nil {
 		return errors.New("run index: not started")
 	}
-	var target uint64
-	last, err := stream.GetLastMsgForSubject(ctx, protocol.BucketSubject(protocol.RunsBucket, protocol.RunRecordKeys))
-	switch {
-	case errors.Is(err, jetstream.ErrMsgNotFound):
-		// An empty bucket: nothing to wait for.
-	case err != nil:
+	info, err := stream.Info(ctx)
+	if err != nil {
 		return fmt.Errorf("run index: %w", err)
-	default:
-		target = last.Sequence
 	}
+	target := info.State.LastSeq
 	for {
 		x.mu.RLock()
 		applied, changed := x.applied, x.changed
 		x.mu.RUnlock()
 		if applied >= target {
 			return nil
+		}
+		next, err := stream.GetMsg(ctx, applied+1, jetstream.WithGetMsgSubject(protocol.BucketSubject(protocol.RunsBucket, ">")))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			return nil // nothing left after the last applied
+		case err != nil:
+			return fmt.Errorf("run index: %w", err)
+		case next.Sequence > target:
+			return nil // the rest came after Sync was called
 		}
 		// Every applied message closes changed: no need to look again before one.
 		select {
@@ -155,6 +164,10 @@ func (x *RunIndex) apply(m jetstream.Msg) {
 		return
 	}
 	key := strings.TrimPrefix(m.Subject(), protocol.BucketSubject(protocol.RunsBucket, ""))
+	if protocol.IsRunPartKey(key) {
+		x.advance(meta.Sequence.Stream) // a record's part: nothing of the view
+		return
+	}
 	h := m.Headers()
 	raw := h.Get(protocol.RunSummaryHeader)
 	var sum *protocol.RunSummary

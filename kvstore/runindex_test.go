@@ -1,6 +1,7 @@
 package kvstore
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -9,6 +10,23 @@ import (
 
 	"github.com/fleetbook/fleetbook/protocol"
 )
+
+// startedIndex is a run index of f's bucket, started and synced (within 30 s), stopped when the
+// test ends.
+func startedIndex(t *testing.T, f *retentionFixture) *RunIndex {
+	t.Helper()
+	x := NewRunIndex(f.js, f.runs)
+	if err := x.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(x.Stop)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := x.Sync(ctx); err != nil {
+		t.Fatalf("Sync of a view just started: %v", err)
+	}
+	return x
+}
 
 // newestIDs is the view's run ids, newest first, and their statuses.
 func newestIDs(x *RunIndex) ([]string, map[string]protocol.RunStatus) {
@@ -39,14 +57,7 @@ func TestRunIndexFollowsTheRunsBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	x := NewRunIndex(f.js, f.runs)
-	if err := x.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(x.Stop)
-	if err := x.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	x := startedIndex(t, f)
 	ids, status := newestIDs(x)
 	if want := []string{legacyID, running, pruned}; !slices.Equal(ids, want) {
 		t.Fatalf("index holds %v, want newest first %v", ids, want)
@@ -142,5 +153,49 @@ func TestRunWritesCarryTheirSummary(t *testing.T) {
 	}
 	if _, err := f.runs.Update(ctx, &protocol.RunRecord{ID: id}, m.Sequence+100); !errors.Is(err, ErrConflict) {
 		t.Errorf("stale update: %v, want ErrConflict", err)
+	}
+}
+
+// Sync returns once the view holds every message up to the stream's last sequence that still
+// exists: when the newest messages were removed (here a run's parts, as a prune drops them), it
+// does not wait for them, and the parts it did see are not runs.
+func TestRunIndexSyncPastRemovedMessages(t *testing.T) {
+	f := newRetentionFixture(t)
+	ctx := t.Context()
+	id := f.run(time.Now().Add(-time.Minute), protocol.StatusRunning, time.Time{})
+	x := startedIndex(t, f)
+	// Parts written after the record, then dropped: the stream's last sequence names a message
+	// that is gone.
+	for i := range 3 {
+		if err := f.runs.putPart(ctx, protocol.DocumentPartKey(id, "p"+string(rune('a'+i))), protocol.DocumentPart{Document: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := x.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := newestIDs(x); !slices.Equal(ids, []string{id}) {
+		t.Fatalf("index holds %v after parts were written, want only the run %s", ids, id)
+	}
+	if err := f.runs.dropParts(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := x.Sync(sctx); err != nil {
+		t.Fatalf("Sync after the newest messages were removed: %v", err)
+	}
+	// A view started now never sees the removed parts, the stream's newest sequence among them.
+	fresh := startedIndex(t, f) // its Sync would wait for ever without the look for a next message
+	if ids, _ := newestIDs(fresh); !slices.Equal(ids, []string{id}) {
+		t.Fatalf("fresh index holds %v, want %v", ids, []string{id})
+	}
+	// And a write after that is seen by the next Sync.
+	later := f.run(time.Now(), protocol.StatusPending, time.Time{})
+	if err := x.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := newestIDs(x); !slices.Equal(ids, []string{later, id}) {
+		t.Fatalf("index holds %v, want %v", ids, []string{later, id})
 	}
 }
