@@ -221,7 +221,8 @@ func (d *driver) finish(ctx context.Context) error {
 
 // mayLeaveJobs reports whether jobs of the run may still wait in the queue, unstarted, to run
 // after its end: a job this driver published and whose result it did not apply (the run was
-// cancelled or failed with batches queued, or a step timed out), or any job of an earlier owner.
+// halted, by a cancellation or its deadline, while the job waited or ran), or any job of an
+// earlier owner.
 // A purge of the queue is a server request that costs about what a no-op step costs, so a run
 // whose every job was answered to the driver that published it, from its first claim on, does
 // without. A job of such a run can be in the queue only as a copy whose acknowledgement was
