@@ -12,6 +12,19 @@ import (
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
+// createdLongRun is a fixture and a longRun of a playbook of doc bytes, created now and stored,
+// with its revision.
+func createdLongRun(t *testing.T, doc int) (*retentionFixture, *protocol.RunRecord, uint64) {
+	t.Helper()
+	f := newRetentionFixture(t)
+	rec := longRun(time.Now(), doc)
+	rev, err := f.runs.Create(t.Context(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, rec, rev
+}
+
 // longRun is a run record with a playbook of doc bytes, created at created.
 func longRun(created time.Time, doc int) *protocol.RunRecord {
 	return &protocol.RunRecord{ID: uuidV7At(created).String(), Status: protocol.StatusRunning, CreatedAt: created,
@@ -50,13 +63,9 @@ func storedSize(t *testing.T, f *retentionFixture, id string) (int, int) {
 // whose size does not grow with the run: its finished steps and its large playbook are in parts.
 // Read back, it has every step and its playbook, as written.
 func TestRunRecordSizeFlatInRunLength(t *testing.T) {
-	f := newRetentionFixture(t)
+	f, rec, rev := createdLongRun(t, 40<<10)
 	ctx := t.Context()
-	rec := longRun(time.Now(), 40<<10)
-	rev, err := f.runs.Create(ctx, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var err error
 	var sizeAt40, largest int
 	for range 300 {
 		addStep(rec, 200)
@@ -109,13 +118,9 @@ func TestRunRecordSizeFlatInRunLength(t *testing.T) {
 // soon as the record passes sealRecordBytes, so the record stays storable, and a page stays
 // well under the server's message size.
 func TestLargeStepsSealedEarly(t *testing.T) {
-	f := newRetentionFixture(t)
+	f, rec, rev := createdLongRun(t, 10)
 	ctx := t.Context()
-	rec := longRun(time.Now(), 10)
-	rev, err := f.runs.Create(ctx, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var err error
 	for range 12 {
 		addStep(rec, 100<<10)
 		if rev, err = f.runs.Update(ctx, rec, rev); err != nil {
@@ -214,13 +219,9 @@ func TestRunPartsAreNotRuns(t *testing.T) {
 // A record whose page is missing is not given back short of steps, and a record decoded
 // without its parts is refused rather than stored short.
 func TestRunPartsMissingOrNotRead(t *testing.T) {
-	f := newRetentionFixture(t)
+	f, rec, rev := createdLongRun(t, 10)
 	ctx := t.Context()
-	rec := longRun(time.Now(), 10)
-	rev, err := f.runs.Create(ctx, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var err error
 	for range 3 * pageSteps {
 		addStep(rec, 10)
 	}
