@@ -36,6 +36,9 @@ type RunIndex struct {
 	// replaced after every message, for Sync's waiters.
 	applied uint64
 	changed chan struct{}
+	// current is a stream sequence up to which nothing is left to apply: messages above applied
+	// and at or below it were removed before the view saw them (see Sync).
+	current uint64
 
 	cons jetstream.ConsumeContext
 	// stream is the runs bucket's stream, whose newest message Sync asks for.
@@ -96,11 +99,16 @@ func (x *RunIndex) Stop() {
 	}
 }
 
+// syncIdle is how long Sync waits for the view to move before it asks whether the messages it
+// waits for still exist: while they arrive, it asks nothing.
+const syncIdle = 20 * time.Millisecond
+
 // Sync waits until the view holds every record write stored before it was called, or ctx ends.
 // Every write acknowledged before Sync is at or below the stream's last sequence, which Sync asks
-// for; the view is current once it has applied every message up to it that still exists (a
-// message removed since, a pruned run's part or an expired purge marker, never comes), so
-// while it has not, Sync asks for the next message after the last one applied.
+// for; the view is current once it has applied every message up to it that still exists. A
+// message removed since (a pruned run's part, an expired purge marker) never comes, so when the
+// view stops moving short of the last sequence, Sync asks for the next message after the last
+// one applied, and remembers the answer for the Syncs after it.
 func (x *RunIndex) Sync(ctx context.Context) error {
 	x.mu.RLock()
 	stream := x.stream
@@ -113,27 +121,33 @@ func (x *RunIndex) Sync(ctx context.Context) error {
 		return fmt.Errorf("run index: %w", err)
 	}
 	target := info.State.LastSeq
+	idle := time.NewTimer(syncIdle)
+	defer idle.Stop()
 	for {
 		x.mu.RLock()
-		applied, changed := x.applied, x.changed
+		applied, current, changed := x.applied, x.current, x.changed
 		x.mu.RUnlock()
-		if applied >= target {
+		if applied >= target || current >= target {
 			return nil
 		}
-		next, err := stream.GetMsg(ctx, applied+1, jetstream.WithGetMsgSubject(protocol.BucketSubject(protocol.RunsBucket, ">")))
-		switch {
-		case errors.Is(err, jetstream.ErrMsgNotFound):
-			return nil // nothing left after the last applied
-		case err != nil:
-			return fmt.Errorf("run index: %w", err)
-		case next.Sequence > target:
-			return nil // the rest came after Sync was called
-		}
-		// Every applied message closes changed: no need to look again before one.
+		idle.Reset(syncIdle)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-changed:
+		case <-changed: // every applied message closes it
+			continue
+		case <-idle.C:
+		}
+		next, err := stream.GetMsg(ctx, applied+1, jetstream.WithGetMsgSubject(protocol.BucketSubject(protocol.RunsBucket, ">")))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound), err == nil && next.Sequence > target:
+			// Nothing between the last applied and target is left to come.
+			x.mu.Lock()
+			x.current = max(x.current, target)
+			x.mu.Unlock()
+			return nil
+		case err != nil:
+			return fmt.Errorf("run index: %w", err)
 		}
 	}
 }
