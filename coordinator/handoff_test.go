@@ -111,11 +111,7 @@ func TestStaleHandoffReadsTheRecordAgain(t *testing.T) {
 	}
 	rec := &protocol.RunRecord{Version: protocol.RunVersion, ID: newRunID(), Playbook: protocol.PlaybookRef{Name: pb.Name, Version: pb.Version},
 		Document: doc, Inputs: map[string]any{}, IdempotencyKey: t.Name(), Status: protocol.StatusPending, CreatedAt: time.Now().UTC()}
-	rev, err := c.runs.Create(ctx, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := kvstore.StoredCopy(rec)
+	rev, cp, err := c.runs.CreateCopy(ctx, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,9 +135,9 @@ func TestStaleHandoffReadsTheRecordAgain(t *testing.T) {
 	}
 }
 
-// TestStoredCopyIsWhatGetReads checks that StoredCopy gives what Get reads of a just-created
+// TestCreateCopyIsWhatGetReads checks that CreateCopy gives what Get reads of a just-created
 // record, for a playbook kept inline and one kept in a part, and that it shares no map with rec.
-func TestStoredCopyIsWhatGetReads(t *testing.T) {
+func TestCreateCopyIsWhatGetReads(t *testing.T) {
 	e := newEnv(t, kvstore.Config{})
 	ctx := context.Background()
 	runs, err := kvstore.OpenRuns(ctx, e.js)
@@ -152,11 +148,7 @@ func TestStoredCopyIsWhatGetReads(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rec := &protocol.RunRecord{Version: protocol.RunVersion, ID: newRunID(), Document: doc, Status: protocol.StatusPending,
 				Inputs: map[string]any{"n": 3, "s": "x"}, Files: map[string]string{"a.yaml": "b"}, CreatedAt: time.Now().UTC()}
-			rev, err := runs.Create(ctx, rec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cp, err := kvstore.StoredCopy(rec)
+			rev, cp, err := runs.CreateCopy(ctx, rec)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -123,7 +123,7 @@ func (c *Coordinator) submitFrom(ctx context.Context, req protocol.SubmitRequest
 	if req.Timeout > 0 {
 		rec.Deadline = rec.CreatedAt.Add(req.Timeout)
 	}
-	rev, err := c.runs.Create(ctx, rec)
+	rev, stored, err := c.runs.CreateCopy(ctx, rec)
 	created := err == nil
 	if err != nil {
 		if !errors.Is(err, kvstore.ErrExists) {
@@ -137,8 +137,8 @@ func (c *Coordinator) submitFrom(ctx context.Context, req protocol.SubmitRequest
 	// attempt died in between): publish it again. A copy that arrives twice is dropped by
 	// the driver, which only follows the message recorded in the run.
 	if rec.Status == protocol.StatusPending && rec.RunMessage == 0 {
-		if created {
-			c.handOff(rec, rev, pb)
+		if created && stored != nil {
+			c.handoffs.put(stored, rev, pb, time.Now())
 		}
 		if err := c.publishRun(ctx, rec.ID); err != nil {
 			if kvstore.IsQueueFull(err) {
@@ -152,17 +152,6 @@ func (c *Coordinator) submitFrom(ctx context.Context, req protocol.SubmitRequest
 	}
 	c.opts.log.Info("run accepted", "run_id", rec.ID, "playbook", rec.Playbook.Name, "duplicate", !claimed)
 	return &protocol.SubmitResponse{Version: protocol.SubmitVersion, RunID: rec.ID, Duplicate: !claimed}, nil
-}
-
-// handOff keeps a copy of the record just created at rev, with its parsed playbook, for this
-// coordinator's claim of the run (see handoffs). Without a copy the claim reads the record.
-func (c *Coordinator) handOff(rec *protocol.RunRecord, rev uint64, pb *playbooks.Playbook) {
-	cp, err := kvstore.StoredCopy(rec)
-	if err != nil {
-		c.opts.log.Warn("no handoff to the run's claim", "run_id", rec.ID, "error", err)
-		return
-	}
-	c.handoffs.put(cp, rev, pb, time.Now())
 }
 
 func (c *Coordinator) publishRun(ctx context.Context, runID string) error {

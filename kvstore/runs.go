@@ -37,45 +37,44 @@ func OpenRuns(ctx context.Context, js jetstream.JetStream) (*Runs, error) {
 
 // Create stores a new record; ErrExists if the run id is taken.
 func (r *Runs) Create(ctx context.Context, rec *protocol.RunRecord) (uint64, error) {
-	rev, err := r.write(ctx, rec, 0)
-	if errors.Is(err, errWrongRevision) {
-		// As the KV API's Create: a key whose last revision deleted it may be created again.
-		if marker, ok := r.deletedAt(ctx, rec.ID); ok {
-			rev, err = r.write(ctx, rec, marker)
-		}
-	}
-	if errors.Is(err, errWrongRevision) {
-		return 0, fmt.Errorf("create run %s: %w", rec.ID, ErrExists)
-	}
+	rev, _, err := r.create(ctx, rec)
 	return rev, err
 }
 
-// ErrNotFresh is StoredCopy's refusal of a record that has more parts than its document.
-var ErrNotFresh = errors.New("record has parts besides its document")
-
-// StoredCopy returns what Get returns of rec once rec is stored: its stored form decoded again
-// (so values have the types a reader sees, numbers float64), with the document filled in from rec
-// when it is kept in a part. It shares nothing that either side may change with rec. Only a
-// record as submitted qualifies (no node set or step pages yet): ErrNotFresh otherwise.
-func StoredCopy(rec *protocol.RunRecord) (*protocol.RunRecord, error) {
-	if len(rec.NodeParts) > 0 || rec.SealedSteps > 0 || len(rec.StepPages) > 0 {
-		return nil, fmt.Errorf("copy run %s: %w", rec.ID, ErrNotFresh)
-	}
-	b, err := rec.MarshalJSON()
+// CreateCopy stores a new record as Create does, and returns with its revision what Get returns
+// of it from then on: its stored form decoded again (values of the types a reader sees, numbers
+// float64), with the playbook filled in from rec when it is kept in a part. The copy shares
+// nothing that either side may change with rec. Once rec is stored the error is nil: the copy
+// is nil if it cannot be made as Get would (a record with node sets or step pages in parts, which
+// no record has as submitted).
+func (r *Runs) CreateCopy(ctx context.Context, rec *protocol.RunRecord) (uint64, *protocol.RunRecord, error) {
+	rev, stored, err := r.create(ctx, rec)
 	if err != nil {
-		return nil, fmt.Errorf("copy run %s: %w", rec.ID, err)
+		return 0, nil, err
 	}
 	var cp protocol.RunRecord
-	if err := json.Unmarshal(b, &cp); err != nil {
-		return nil, fmt.Errorf("copy run %s: %w", rec.ID, err)
+	if json.Unmarshal(stored, &cp) != nil || len(cp.NodeParts) > 0 || cp.SealedSteps > 0 || cp.ResolveJobTargets() != nil {
+		return rev, nil, nil
 	}
 	if cp.DocumentPart != "" {
 		cp.Document, cp.Files = rec.Document, maps.Clone(rec.Files)
 	}
-	if err := cp.ResolveJobTargets(); err != nil {
-		return nil, fmt.Errorf("copy run %s: %w", rec.ID, err)
+	return rev, &cp, nil
+}
+
+// create is Create, with the record's stored form.
+func (r *Runs) create(ctx context.Context, rec *protocol.RunRecord) (uint64, []byte, error) {
+	rev, stored, err := r.write(ctx, rec, 0)
+	if errors.Is(err, errWrongRevision) {
+		// As the KV API's Create: a key whose last revision deleted it may be created again.
+		if marker, ok := r.deletedAt(ctx, rec.ID); ok {
+			rev, stored, err = r.write(ctx, rec, marker)
+		}
 	}
-	return &cp, nil
+	if errors.Is(err, errWrongRevision) {
+		return 0, nil, fmt.Errorf("create run %s: %w", rec.ID, ErrExists)
+	}
+	return rev, stored, err
 }
 
 // deletedAt returns the revision of key's delete or purge marker, if its last revision is one.
@@ -98,16 +97,16 @@ const kvOperationHeader = "KV-Operation"
 var errWrongRevision = errors.New("wrong revision")
 
 // write stores rec if its key is at revision rev (0: the key does not exist) and returns the new
-// revision; errWrongRevision if it is not. It publishes to the key's subject itself, as the KV
+// revision and what it stored; errWrongRevision if it is not. It publishes to the key's subject itself, as the KV
 // API does, to add the summary header the KV API cannot.
-func (r *Runs) write(ctx context.Context, rec *protocol.RunRecord, rev uint64) (uint64, error) {
+func (r *Runs) write(ctx context.Context, rec *protocol.RunRecord, rev uint64) (uint64, []byte, error) {
 	b, err := r.encode(ctx, rec)
 	if err != nil {
-		return 0, fmt.Errorf("encode run %s: %w", rec.ID, err)
+		return 0, nil, fmt.Errorf("encode run %s: %w", rec.ID, err)
 	}
 	sum, err := json.Marshal(rec.Summary())
 	if err != nil {
-		return 0, fmt.Errorf("encode run %s: %w", rec.ID, err)
+		return 0, nil, fmt.Errorf("encode run %s: %w", rec.ID, err)
 	}
 	m := &nats.Msg{Subject: protocol.BucketSubject(protocol.RunsBucket, rec.ID), Data: b,
 		Header: nats.Header{protocol.RunSummaryHeader: []string{string(sum)}}}
@@ -116,11 +115,11 @@ func (r *Runs) write(ctx context.Context, rec *protocol.RunRecord, rev uint64) (
 	switch {
 	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
-		return 0, errWrongRevision
+		return 0, nil, errWrongRevision
 	case err != nil:
-		return 0, fmt.Errorf("write run %s: %w", rec.ID, err)
+		return 0, nil, fmt.Errorf("write run %s: %w", rec.ID, err)
 	}
-	return ack.Sequence, nil
+	return ack.Sequence, b, nil
 }
 
 // Get loads a record, whole, and its revision; ErrNotFound if there is none.
@@ -155,7 +154,7 @@ func (r *Runs) Update(ctx context.Context, rec *protocol.RunRecord, rev uint64) 
 	if rev == 0 {
 		return 0, fmt.Errorf("update run %s: revision 0 (Create makes records)", rec.ID)
 	}
-	nrev, err := r.write(ctx, rec, rev)
+	nrev, _, err := r.write(ctx, rec, rev)
 	if errors.Is(err, errWrongRevision) {
 		return 0, fmt.Errorf("update run %s: %w", rec.ID, ErrConflict)
 	}
