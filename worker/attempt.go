@@ -29,6 +29,11 @@ import (
 //     once.
 //   - Every takeover counts a start; a job started maxDeliveries times is answered "abandoned"
 //     instead of being started again, so a job that kills its workers cannot go round forever.
+//   - A job's result is stored only by the worker holding its record (or, for a job no worker
+//     can decode, by the worker refusing it, which never runs it), and the record is kept as long
+//     as the result: both are pruned with the run, the results first (kvstore.Retention). So a
+//     job whose record a delivery creates has no result yet, and runs without looking for one;
+//     a delivery that finds the record looks for the result before anything else.
 //
 // Nothing here depends on how quickly a holder answers: a holder that is slow, paused or cut off
 // keeps its job until it has been silent for staleAfter, and then loses it by a compare-and-set
@@ -72,23 +77,41 @@ func (h *hold) setRevision(rev uint64) { h.mu.Lock(); h.rev = rev; h.mu.Unlock()
 // claim decides whether this delivery may run job id: it creates the job's attempt record, or
 // takes a stale or released one over.
 func (s *session) claim(ctx context.Context, log *slog.Logger, id protocol.JobID) (claimOutcome, *hold) {
+	outcome, h, existed := s.start(ctx, log, id)
+	if !existed {
+		return outcome, h
+	}
+	return s.takeOver(ctx, log, id)
+}
+
+// start creates job id's attempt record. It says claimRun with this worker's hold when the record
+// is new, so the job was never started and has no result (see "One holder per job" above), and
+// existed when the job was started before; claimRetry when the server did not answer.
+func (s *session) start(ctx context.Context, log *slog.Logger, id protocol.JobID) (outcome claimOutcome, h *hold, existed bool) {
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	mine := protocol.Attempt{Worker: s.w.opts.name, Token: uuid.NewString(), Starts: 1}
 	rev, err := s.attempts.Start(cctx, id, mine)
 	switch {
 	case err == nil:
-		return claimRun, &hold{id: id, att: mine, rev: rev}
-	case !errors.Is(err, kvstore.ErrExists):
-		// The create may have landed without the reply reaching us: the record then bears our
-		// token. Otherwise this delivery learns nothing and looks again.
-		if rec, gerr := s.attempts.Get(cctx, id); gerr == nil && rec.Token == mine.Token {
-			return claimRun, &hold{id: id, att: mine, rev: rec.Revision}
-		}
-		log.Warn("recording the job's start failed, retrying later", "error", err)
-		return claimRetry, nil
+		return claimRun, &hold{id: id, att: mine, rev: rev}, false
+	case errors.Is(err, kvstore.ErrExists):
+		return 0, nil, true
 	}
+	// The create may have landed without the reply reaching us: the record then bears our
+	// token. Otherwise this delivery learns nothing and looks again.
+	if rec, gerr := s.attempts.Get(cctx, id); gerr == nil && rec.Token == mine.Token {
+		return claimRun, &hold{id: id, att: mine, rev: rec.Revision}, false
+	}
+	log.Warn("recording the job's start failed, retrying later", "error", err)
+	return claimRetry, nil, false
+}
 
+// takeOver decides a job whose attempt record exists: it waits while the holder lives, and takes
+// a stale or released record over.
+func (s *session) takeOver(ctx context.Context, log *slog.Logger, id protocol.JobID) (claimOutcome, *hold) {
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	rec, err := s.attempts.Get(cctx, id)
 	if err != nil {
 		// Not found: the record went in between (its run was pruned); the next look decides.
@@ -100,12 +123,12 @@ func (s *session) claim(ctx context.Context, log *slog.Logger, id protocol.JobID
 		log.Info("job delivered again but held by another worker; leaving it to it", "holder", rec.Worker, "starts", rec.Starts)
 		return claimWait, nil
 	}
-	next := protocol.Attempt{Worker: s.w.opts.name, Token: mine.Token, Starts: rec.Starts + 1}
+	next := protocol.Attempt{Worker: s.w.opts.name, Token: uuid.NewString(), Starts: rec.Starts + 1}
 	outcome := claimRun
 	if rec.Starts >= s.w.opts.maxDeliveries {
 		next.Starts, outcome = rec.Starts, claimAbandon
 	}
-	rev, err = s.attempts.Update(cctx, id, next, rec.Revision)
+	rev, err := s.attempts.Update(cctx, id, next, rec.Revision)
 	switch {
 	case errors.Is(err, kvstore.ErrConflict):
 		// The holder renewed it, or another worker took it over first.

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
@@ -195,5 +198,62 @@ func TestStaleSeen(t *testing.T) {
 		if got := s.stale("k", tc.rev, after, t0.Add(tc.at)); got != tc.want {
 			t.Errorf("rev %d at %s: stale %v, want %v", tc.rev, tc.at, got, tc.want)
 		}
+	}
+}
+
+// resultLookups counts the requests for a job's stored result (direct gets on the results
+// stream) that the connection from makes from now on, as seen on the server of nc.
+func resultLookups(t *testing.T, nc, from *nats.Conn) *atomic.Int64 {
+	t.Helper()
+	// Requests are answered on the requester's own inbox prefix.
+	inbox := from.NewRespInbox()
+	prefix := inbox[:strings.LastIndex(inbox, ".")+1]
+	var n atomic.Int64
+	sub, err := nc.Subscribe("$JS.API.DIRECT.GET."+protocol.ResultsStreamName+".>", func(m *nats.Msg) {
+		if strings.HasPrefix(m.Reply, prefix) {
+			n.Add(1)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return &n
+}
+
+// A job delivered for the first time, whose attempt record the worker creates, runs without
+// looking for an earlier result (nobody held it, so nobody stored one); a job started before
+// is looked up first, and one that has its result does not run.
+func TestOnlyStartedJobsAreLookedUp(t *testing.T) {
+	nc, js := setup(t)
+	wnc, _ := natstest.Connect(t, nc.ConnectedUrl())
+	lookups := resultLookups(t, nc, wnc)
+	start(t, newWorker(t, wnc))
+
+	fresh, effects := countingJob(t)
+	publishJob(t, js, fresh)
+	waitResult(t, js, fresh.ID)
+	waitJobsEmpty(t, js)
+	if n := lines(t, effects); n != 1 {
+		t.Fatalf("the fresh job ran %d times, want 1", n)
+	}
+	if n := lookups.Load(); n != 0 {
+		t.Errorf("a fresh job made %d result lookups, want 0", n)
+	}
+
+	started, effects := countingJob(t)
+	started.ID.Step = 2
+	recordStart(t, js, started.ID, protocol.Attempt{Worker: "dead-worker", Token: "dead", Starts: 1})
+	publishResult(t, js, protocol.Result{Version: protocol.JobVersion, ID: started.ID, Worker: "dead-worker", Success: true})
+	publishJob(t, js, started)
+	waitJobsEmpty(t, js)
+	if n := lines(t, effects); n != 0 {
+		t.Errorf("a job with its result ran %d times, want 0", n)
+	}
+	if n := lookups.Load(); n == 0 {
+		t.Error("a job started before ran without looking up its result")
 	}
 }

@@ -115,13 +115,16 @@ func (s *session) process(hard, jctx context.Context, log *slog.Logger, msg jets
 	jctx, done := s.cancels.track(jctx, job.ID.RunID)
 	defer done()
 
-	// The previous holder may have published the result and died before acknowledging: running
-	// the job again would repeat its effects.
-	if how, found := s.answered(hard, log, job); found {
-		return how, ""
+	// A job whose attempt record this delivery creates was never started, so it has no result
+	// and runs at once (see attempt.go). A job started before may have its result stored by a
+	// holder that died before acknowledging: running it again would repeat its effects.
+	outcome, h, existed := s.start(hard, log, job.ID)
+	if existed {
+		if how, found := s.answered(hard, log, job); found {
+			return how, ""
+		}
+		outcome, h = s.takeOver(hard, log, job.ID)
 	}
-
-	outcome, h := s.claim(hard, log, job.ID)
 	switch outcome {
 	case claimWait:
 		return nakHeld, ""

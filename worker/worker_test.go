@@ -192,10 +192,14 @@ func TestHostileEnvironmentValuesAreInert(t *testing.T) {
 	}
 }
 
+// A holder that stored its result and died before acknowledging: the job comes back, and is
+// acknowledged without running. (A result is only ever stored by the holder of the job's attempt
+// record, so the record is there too.)
 func TestJobWithResultIsNotRunAgain(t *testing.T) {
 	nc, js := setup(t)
 
 	job, effects := countingJob(t)
+	recordStart(t, js, job.ID, protocol.Attempt{Worker: "dead-worker", Token: "dead", Starts: 1})
 	earlier := protocol.Result{Version: protocol.JobVersion, ID: job.ID, Worker: "dead-worker", Success: true, Msg: "Command completed successfully"}
 	data, _ := json.Marshal(earlier)
 	publishRaw(t, js, protocol.ResultSubject(job.ID), data)

@@ -10,11 +10,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/internal/natstest"
+	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
-// W8: every acknowledgement of a run's jobs is lost. A stand-in worker stores each job's result
-// (without running the step) and never acknowledges, as when the server restarts at that moment.
+// W8: every acknowledgement of a run's jobs is lost. A stand-in worker holds each job (creates
+// its attempt record, as every worker does first), stores its result (without running the step)
+// and never acknowledges, as when the server restarts at that moment.
 // The run succeeds, and a run whose every job was answered ends without purging the queue, so its
 // jobs come back after AckWait, to a real worker process: it must find each result (kept as long
 // as the run) and acknowledge the job without running it. 0 effects; the queue drains.
@@ -35,6 +37,10 @@ func TestW8LostAcksOfAFinishedRun(t *testing.T) {
 		})
 		return err
 	})
+	attempts, err := kvstore.OpenAttempts(t.Context(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
 	lossy, stopLossy := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
@@ -47,6 +53,10 @@ func TestW8LostAcksOfAFinishedRun(t *testing.T) {
 			var job protocol.Job
 			if err := json.Unmarshal(m.Data(), &job); err != nil {
 				t.Errorf("bad job: %v", err)
+				return
+			}
+			if _, err := attempts.Start(lossy, job.ID, protocol.Attempt{Worker: "lossy", Token: "lossy", Starts: 1}); err != nil && lossy.Err() == nil {
+				t.Errorf("hold job %s: %v", job.ID, err)
 				return
 			}
 			res := protocol.Result{Version: protocol.JobVersion, ID: job.ID, Worker: "lossy", Token: job.ResultToken,
@@ -83,6 +93,14 @@ func TestW8LostAcksOfAFinishedRun(t *testing.T) {
 		if n := count(es, "start", id, s); n != 0 {
 			ran += n
 			t.Errorf("step %d of the finished run ran %d times when its job came back", s, n)
+		}
+	}
+	// Acknowledged on sight of their results, not after waiting out the stand-in's hold and
+	// taking the jobs over: nobody touched the records since.
+	for s := 1; s <= steps; s++ {
+		jid := protocol.JobID{RunID: id, Step: s, Attempt: 1}
+		if rec, err := attempts.Get(t.Context(), jid); err != nil || rec.Worker != "lossy" || rec.Starts != 1 {
+			t.Errorf("attempt record of %s after the drain: %+v, %v; want the stand-in's, started once", jid, rec, err)
 		}
 	}
 	t.Logf("ROW W8: %d jobs of a finished run came back and were acknowledged %s after a worker started; steps run again: %d", steps, drained, ran)
