@@ -281,6 +281,45 @@ func BenchmarkStepCost(b *testing.B) {
 			return rawStepsPerSecond(context.Background(), e, 4, 1000, limit{n: b.N})
 		})
 	})
+	// The runs' messages alone (protocol.go): what the protocol costs without fleetbook's
+	// code, with the same slots and runs in flight.
+	replay := func(steps int) func(*testing.B) {
+		return func(b *testing.B) {
+			e := benchEnv(b, false)
+			b.ResetTimer()
+			stepCost(b, e, func() (rate, error) {
+				return protocolStepsPerSecond(context.Background(), e, protocolShape{steps: steps}, 4, 64, limit{n: b.N})
+			})
+		}
+	}
+	b.Run("one-step-protocol-replay", replay(1))
+	b.Run("10-step-protocol-replay", replay(MultiStepSteps))
+}
+
+// BenchmarkProtocolShapes replays one-step runs (protocol.go) with fleetbook's protocol and with
+// variants that leave promises out: what each stored message of a run costs on this machine,
+// with none of fleetbook's code, as the same slots and runs in flight as BenchmarkStepCost.
+func BenchmarkProtocolShapes(b *testing.B) {
+	for _, v := range []struct {
+		name  string
+		shape protocolShape
+	}{
+		{"fleetbook", protocolShape{}},
+		{"no-idempotency-key", protocolShape{noKey: true}},
+		{"no-audit-record", protocolShape{noAudit: true}},
+		{"claim-in-create", protocolShape{claimInCreate: true}},
+		{"no-attempt-record", protocolShape{noAttempt: true}},
+		{"none-of-these", protocolShape{noKey: true, noAudit: true, claimInCreate: true, noAttempt: true}},
+	} {
+		v.shape.steps = 1
+		b.Run(v.name, func(b *testing.B) {
+			e := benchEnv(b, false)
+			b.ResetTimer()
+			stepCost(b, e, func() (rate, error) {
+				return protocolStepsPerSecond(context.Background(), e, v.shape, 4, 64, limit{n: b.N})
+			})
+		})
+	}
 }
 
 // stepCost runs measure and reports its rate and what each of its b.N steps cost.

@@ -302,12 +302,25 @@ func throughputGroup(ctx context.Context, env *Env, stack *Stack, p plan, concur
 		return err
 	}
 	c3 := env.Counters()
+	progress("the protocol of one-step and %d-step runs replayed with raw JetStream calls (%d in flight, %d worker slots)", MultiStepSteps, p.inflight, concurrency)
+	floorRate, err := protocolStepsPerSecond(ctx, env, protocolShape{steps: 1}, concurrency, p.inflight, p.steps)
+	if err != nil {
+		return err
+	}
+	multiFloorRate, err := protocolStepsPerSecond(ctx, env, protocolShape{steps: MultiStepSteps}, concurrency, p.inflight, p.steps)
+	if err != nil {
+		return err
+	}
 	rep.Benchmarks = append(rep.Benchmarks,
 		newResult("steps_per_second", "steps/s", prodRate.perSecond(), rawRate.perSecond()),
-		newResult("steps_per_second_10_step_runs", "steps/s", multiRate.perSecond(), rawRate.perSecond()))
+		newResult("steps_per_second_10_step_runs", "steps/s", multiRate.perSecond(), rawRate.perSecond()),
+		newResult("steps_per_second_vs_protocol", "steps/s", prodRate.perSecond(), floorRate.perSecond()),
+		newResult("steps_per_second_10_step_runs_vs_protocol", "steps/s", multiRate.perSecond(), multiFloorRate.perSecond()))
 	rep.Notes = append(rep.Notes, fmt.Sprintf("steps per second: %d fleetbook one-step runs in %s; %d steps of %d-step runs in %s; %d raw steps in %s",
 		prodRate.ops, prodRate.elapsed.Round(time.Millisecond), multiRate.ops, MultiStepSteps, multiRate.elapsed.Round(time.Millisecond),
 		rawRate.ops, rawRate.elapsed.Round(time.Millisecond)))
+	rep.Notes = append(rep.Notes, fmt.Sprintf("protocol replay (the runs' messages alone, with none of fleetbook's code): %d one-step runs in %s; %d steps of %d-step runs in %s",
+		floorRate.ops, floorRate.elapsed.Round(time.Millisecond), multiFloorRate.ops, MultiStepSteps, multiFloorRate.elapsed.Round(time.Millisecond)))
 	rep.Notes = append(rep.Notes, "cost per step (CPU of this whole process, messages sent to the server, messages stored): "+
 		stepCostNote(c0, c1, rawRate.ops, "raw")+"; "+stepCostNote(c1, c2, prodRate.ops, "one-step runs")+"; "+
 		stepCostNote(c2, c3, multiRate.ops, fmt.Sprintf("%d-step runs", MultiStepSteps)))

@@ -54,6 +54,7 @@ func TestRunMeasuresEveryBenchmark(t *testing.T) {
 		}
 	}
 	want := []string{"step_latency_p50", "step_latency_p99", "steps_per_second", "steps_per_second_10_step_runs",
+		"steps_per_second_vs_protocol", "steps_per_second_10_step_runs_vs_protocol",
 		"step_latency_p50_100_in_flight", "step_latency_p99_100_in_flight", "run_record_kv_ops_per_second", "kv_store_ops_per_second",
 		"fanout_10k_seconds", "steps_per_second_1000_step_runs", "per_step_growth_1000_vs_100", "fanout_100k_seconds"}
 	if !slices.Equal(names, want) {
@@ -171,7 +172,8 @@ func TestOnlyMeasuresTheGroupsNamed(t *testing.T) {
 	for _, b := range rep.Benchmarks {
 		names = append(names, b.Name)
 	}
-	if want := []string{"steps_per_second", "steps_per_second_10_step_runs"}; !slices.Equal(names, want) {
+	if want := []string{"steps_per_second", "steps_per_second_10_step_runs", "steps_per_second_vs_protocol",
+		"steps_per_second_10_step_runs_vs_protocol"}; !slices.Equal(names, want) {
 		t.Errorf("benchmarks %v, want %v", names, want)
 	}
 	if notes := strings.Join(rep.Notes, "\n"); !strings.Contains(notes, "steps_per_second_1000_step_runs, per_step_growth_1000_vs_100: not measured") {

@@ -36,6 +36,17 @@ func stepsPerSecond(ctx context.Context, s *Stack, inflight int, lim limit) (rat
 // started while fewer than lim.n steps were started, and the rate counts the steps of the runs
 // that completed.
 func stepsPerSecondOf(ctx context.Context, s *Stack, doc string, steps, inflight int, lim limit) (rate, error) {
+	return sustain(steps, inflight, lim, func() error {
+		rctx, cancel := context.WithTimeout(ctx, runTimeout)
+		defer cancel()
+		return s.Run(rctx, doc)
+	})
+}
+
+// sustain keeps inflight calls of run going at once, each caller calling again as soon as its
+// last call returned, while fewer than lim.n steps were started (a call is steps steps); the
+// rate counts the steps of the calls that succeeded. The first error stops every caller.
+func sustain(steps, inflight int, lim limit, run func() error) (rate, error) {
 	var started, completed atomic.Int64
 	var mu sync.Mutex
 	var firstErr error
@@ -47,10 +58,7 @@ func stepsPerSecondOf(ctx context.Context, s *Stack, doc string, steps, inflight
 				if lim.over((int(started.Add(1))-1)*steps, start) {
 					return
 				}
-				rctx, cancel := context.WithTimeout(ctx, runTimeout)
-				err := s.Run(rctx, doc)
-				cancel()
-				if err != nil {
+				if err := run(); err != nil {
 					mu.Lock()
 					firstErr = cmpErr(firstErr, err)
 					mu.Unlock()
