@@ -38,6 +38,8 @@ type Coordinator struct {
 	batchCounts batchCounts
 	// handoffs carry the runs submitted here to their claims here.
 	handoffs handoffs
+	// parsed are the playbooks parsed here, by document.
+	parsed parseCache
 	// scheduleEvaluations counts the evaluations of every schedule (runSchedules' rounds), for
 	// the tests that check what a round costs.
 	scheduleEvaluations atomic.Int64

@@ -109,7 +109,7 @@ func (d *driver) run(ctx context.Context, runID string) error {
 
 	status, failure := protocol.StatusFailed, ""
 	if d.pb == nil {
-		d.pb, err = playbooks.Parse([]byte(d.rec.Document), d.c.opts.parse...)
+		d.pb, err = d.c.parsedOrParse(d.rec.Document)
 	}
 	if err != nil {
 		failure = "stored playbook no longer parses: " + err.Error()

@@ -18,8 +18,8 @@ import (
 // as before. A record changed between submit and claim (a cancellation) is caught by the claim's
 // first write, a compare-and-set on the revision handed over: it fails, the record is read
 // again, and the run goes on from what is stored (driver.update). The playbook is parsed from the
-// very document the record holds, with the same options, and is used by one driver only: the
-// submit drops it once handed over.
+// very document the record holds, with the same options, and is never changed (see
+// parsecache.go).
 const (
 	// maxHandoffs and maxHandoffBytes (the playbooks and files they hold) bound the entries:
 	// beyond either the oldest go (their claims read the record).

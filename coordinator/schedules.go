@@ -118,7 +118,7 @@ func checkAhead(spec protocol.ScheduleSpec, now time.Time) *protocol.ErrorRespon
 // that could never run is refused when it is stored, not at its first slot. It returns the
 // playbook and the inputs to store: as given, with the sensitive ones sealed.
 func (c *Coordinator) checkPlaybook(doc string, given map[string]any, files map[string]string) (*playbooks.Playbook, map[string]any, *protocol.ErrorResponse) {
-	pb, _, err := Validate([]byte(doc), given, c.opts.parse...)
+	pb, _, err := c.validate(doc, given)
 	if err != nil {
 		return nil, nil, asAPIError(err)
 	}

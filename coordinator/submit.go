@@ -67,7 +67,7 @@ func (c *Coordinator) submitFrom(ctx context.Context, req protocol.SubmitRequest
 		// Not "no deadline": a caller asking for a negative one made a mistake.
 		return nil, apiError(protocol.CodeBadRequest, "timeout must not be negative, got %s", req.Timeout)
 	}
-	pb, inputs, err := Validate([]byte(req.Playbook), req.Inputs, c.opts.parse...)
+	pb, inputs, err := c.validate(req.Playbook, req.Inputs)
 	if err != nil {
 		return nil, asAPIError(err)
 	}
@@ -186,6 +186,11 @@ func Validate(doc []byte, given map[string]any, opts ...playbooks.ParseOption) (
 	if err != nil {
 		return nil, nil, err
 	}
+	return resolveInputs(pb, given)
+}
+
+// resolveInputs resolves the inputs given for a playbook as a submission does.
+func resolveInputs(pb *playbooks.Playbook, given map[string]any) (*playbooks.Playbook, map[string]any, error) {
 	inputs, err := pb.ResolveInputs(given)
 	if err != nil {
 		return nil, nil, problemsError(protocol.CodeInvalidInput, "invalid inputs", err)
