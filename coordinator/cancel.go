@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetbook/fleetbook/kvstore"
@@ -42,12 +41,7 @@ func (d *driver) watchHalt(ctx context.Context) (sctx context.Context, halt cont
 	if d.rec.CancelRequested {
 		halt(&halted{reason: "cancelled: " + d.rec.CancelReason})
 	}
-	sub, err := d.c.nc.Subscribe(protocol.CancelSubject(d.rec.ID), func(m *nats.Msg) {
-		halt(&halted{reason: "cancelled: " + string(m.Data)})
-	})
-	if err != nil {
-		d.log.Warn("subscribing to the run's cancellation; it is still seen at the next write", "error", err)
-	}
+	unroute := d.c.cancels.add(d.rec.ID, func(reason string) { halt(&halted{reason: "cancelled: " + reason}) })
 	var timer *time.Timer
 	if dl := d.rec.Deadline; !dl.IsZero() {
 		timer = time.AfterFunc(time.Until(dl), func() {
@@ -55,9 +49,7 @@ func (d *driver) watchHalt(ctx context.Context) (sctx context.Context, halt cont
 		})
 	}
 	return sctx, halt, func() {
-		if sub != nil {
-			_ = sub.Unsubscribe()
-		}
+		unroute()
 		if timer != nil {
 			timer.Stop()
 		}

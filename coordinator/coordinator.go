@@ -30,8 +30,9 @@ type Coordinator struct {
 	attempts    *kvstore.Attempts
 	retention   *kvstore.Retention
 	schedules   *kvstore.Schedules
-	// router hands results to the drivers of their runs.
-	router *resultRouter
+	// router hands results to the drivers of their runs, and cancels their cancellations.
+	router  *resultRouter
+	cancels cancelRouter
 	// list is the run index listings are served from.
 	list listIndex
 	// batchCounts are the counts of the batch results runs.nodes read.
@@ -98,6 +99,11 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		return fmt.Errorf("subscribe to results: %w", err)
 	}
 	defer func() { _ = rsub.Unsubscribe() }()
+	csub, err := c.cancels.subscribe(c.nc)
+	if err != nil {
+		return fmt.Errorf("subscribe to cancellations: %w", err)
+	}
+	defer func() { _ = csub.Unsubscribe() }()
 	svc, err := c.serve()
 	if err != nil {
 		return err

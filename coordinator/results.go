@@ -9,32 +9,25 @@ import (
 	"github.com/fleetbook/fleetbook/protocol"
 )
 
-// resultRouter hands the results workers publish to the drivers of their runs. One wildcard
-// subscription per coordinator replaces a subscription and an unsubscription per run.
-type resultRouter struct {
+// A coordinator listens for what concerns the runs it drives (their jobs' results, their
+// cancellations) on one wildcard subscription each, and hands every message to the driver of its
+// run: a subscription and an unsubscription per run would cost the client and the server a
+// protocol exchange each, and the server an update of its subscription index.
+
+// routes maps the runs driven here to what their drivers are handed. The zero value is ready to
+// use.
+type routes[T any] struct {
 	mu   sync.Mutex
-	runs map[string]chan *nats.Msg
+	runs map[string]T
 }
 
-func newResultRouter() *resultRouter {
-	return &resultRouter{runs: map[string]chan *nats.Msg{}}
-}
-
-// subscribe starts routing on nc; the subscription is known to the server when it returns.
-func (r *resultRouter) subscribe(nc *nats.Conn) (*nats.Subscription, error) {
-	sub, err := nc.Subscribe(protocol.ResultsSubjectWildcard, r.route)
-	if err != nil {
-		return nil, err
-	}
-	// Results are never dropped here; a full driver channel drops them in route.
-	_ = sub.SetPendingLimits(-1, -1)
-	return sub, nc.Flush()
-}
-
-// add routes the results of runID to ch until the returned function is called.
-func (r *resultRouter) add(runID string, ch chan *nats.Msg) (remove func()) {
+// add routes runID to to until the returned function is called.
+func (r *routes[T]) add(runID string, to T) (remove func()) {
 	r.mu.Lock()
-	r.runs[runID] = ch
+	if r.runs == nil {
+		r.runs = map[string]T{}
+	}
+	r.runs[runID] = to
 	r.mu.Unlock()
 	return func() {
 		r.mu.Lock()
@@ -43,25 +36,74 @@ func (r *resultRouter) add(runID string, ch chan *nats.Msg) (remove func()) {
 	}
 }
 
+// get is where runID is routed to, if it is driven here.
+func (r *routes[T]) get(runID string) (T, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	to, ok := r.runs[runID]
+	return to, ok
+}
+
+// of is where the run a subject names is routed to: the subject is prefix, the run id, and
+// possibly more tokens.
+func (r *routes[T]) of(subject, prefix string) (T, bool) {
+	rest, ok := strings.CutPrefix(subject, prefix)
+	if !ok {
+		var none T
+		return none, false
+	}
+	runID, _, _ := strings.Cut(rest, ".")
+	return r.get(runID)
+}
+
+// subscribeAll subscribes handle to subject on nc, with no pending limit (nothing is dropped
+// here); the subscription is known to the server when it returns.
+func subscribeAll(nc *nats.Conn, subject string, handle nats.MsgHandler) (*nats.Subscription, error) {
+	sub, err := nc.Subscribe(subject, handle)
+	if err != nil {
+		return nil, err
+	}
+	_ = sub.SetPendingLimits(-1, -1)
+	return sub, nc.Flush()
+}
+
+// resultRouter hands the results workers publish to the drivers of their runs.
+type resultRouter struct{ routes[chan *nats.Msg] }
+
+func newResultRouter() *resultRouter { return &resultRouter{} }
+
+// subscribe starts routing on nc; the subscription is known to the server when it returns.
+func (r *resultRouter) subscribe(nc *nats.Conn) (*nats.Subscription, error) {
+	return subscribeAll(nc, protocol.ResultsSubjectWildcard, r.route)
+}
+
 var resultsPrefix = strings.TrimSuffix(protocol.ResultsSubjectWildcard, ">")
 
 // route delivers one result to its run's driver. A result for a run not driven here belongs to
 // another coordinator. A result that finds the driver's channel full is dropped, as a channel
 // subscription would drop it: reconciliation finds it again in the stream.
 func (r *resultRouter) route(m *nats.Msg) {
-	rest, ok := strings.CutPrefix(m.Subject, resultsPrefix)
-	if !ok {
-		return
+	if ch, ok := r.of(m.Subject, resultsPrefix); ok {
+		select {
+		case ch <- m:
+		default:
+		}
 	}
-	runID, _, _ := strings.Cut(rest, ".")
-	r.mu.Lock()
-	ch := r.runs[runID]
-	r.mu.Unlock()
-	if ch == nil {
-		return
-	}
-	select {
-	case ch <- m:
-	default:
+}
+
+// cancelRouter hands the cancellations announced on the runs' cancel subjects to the drivers of
+// those runs (see watchHalt): each is called with the reason announced.
+type cancelRouter struct{ routes[func(reason string)] }
+
+// subscribe starts routing on nc; the subscription is known to the server when it returns.
+func (r *cancelRouter) subscribe(nc *nats.Conn) (*nats.Subscription, error) {
+	return subscribeAll(nc, protocol.CancelSubjectWildcard, r.route)
+}
+
+var cancelPrefix = strings.TrimSuffix(protocol.CancelSubjectWildcard, "*")
+
+func (r *cancelRouter) route(m *nats.Msg) {
+	if cancel, ok := r.of(m.Subject, cancelPrefix); ok {
+		cancel(string(m.Data))
 	}
 }
