@@ -129,7 +129,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 
 	// Run messages still buffered when Run returns go back to the stream at once, for another
 	// coordinator, rather than after the lease.
-	defer pull.close()
+	defer pull.Close()
 	slots := make(chan struct{}, c.opts.maxRuns)
 	for {
 		select {
@@ -137,7 +137,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
-		msg, err := pull.next(ctx)
+		msg, err := pull.Next(ctx)
 		if err != nil {
 			<-slots
 			if ctx.Err() != nil {

@@ -2,24 +2,27 @@
 // their results to the RESULTS stream. Workers scale horizontally: every worker of a pool binds to
 // the pool's one durable consumer, and the server hands each job to one of them.
 //
-// This package is the job loop: pulling (worker.go), the lease and its heartbeat (heartbeat.go),
+// This package is the job loop: pulling (worker.go, with jspull), the lease and its heartbeat (heartbeat.go),
 // settling a job and publishing its result (job.go), holding a job through its attempt record
 // (attempt.go), run cancellation (cancel.go), and secret reveal and scrubbing (secrets.go). The executors of the
 // task types are in worker/task, the node sources in worker/discover, process-group execution in
 // worker/process and the node agent in worker/agent.
 //
-// Each of a worker's slots pulls one job at a time (no client-side prefetch), so a job waiting in
-// the stream is always available to an idle worker, and a worker never holds a job it is not
-// running. While a job runs its slot sends InProgress every third of AckWait.
+// Each of a worker's slots runs one job at a time, and asks for its next one as soon as it takes
+// one (worker.go, pullJobs): a job pulled ahead of its slot waits for it at most 20 ms and then
+// goes back to the pool, so a job waiting in the stream is available to an idle worker but for
+// those milliseconds, and a slot running long jobs holds none. While a job runs its slot sends
+// InProgress every third of AckWait.
 //
 // Invariants:
 //
 //   - Delivery is at least once. A job is acknowledged only after its Result is stored (published
 //     with the job id as Nats-Msg-Id, then acknowledged); anything else leaves it to come back.
 //     A lost acknowledgement only brings back a job whose result exists (see the next point).
-//   - A job whose Result exists is never run again. Before running a job the worker looks its
-//     result up by subject; if the previous holder stored it and died before acknowledging, the
-//     job is acknowledged without running.
+//   - A job whose Result exists is never run again. Only the holder of a job's attempt record
+//     stores its result, so a delivery that creates the record runs the job at once; one that
+//     finds the record looks the result up by subject first, and if the previous holder stored it
+//     and died before acknowledging, the job is acknowledged without running.
 //   - A job runs on one worker at a time: the one holding its attempt record, created with KV
 //     Create before anything of the job runs and renewed by every heartbeat. A job delivered
 //     again while its holder lives waits for the holder's result, however slow the holder or the

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fleetbook/fleetbook/jspull"
 	"github.com/fleetbook/fleetbook/kvstore"
 	"github.com/fleetbook/fleetbook/protocol"
 	"github.com/fleetbook/fleetbook/worker/task"
@@ -57,7 +57,6 @@ func (w *Worker) Name() string { return w.opts.name }
 type session struct {
 	w       *Worker
 	js      jetstream.JetStream
-	cons    jetstream.Consumer
 	results jetstream.Stream
 	// env is what the executors get of this worker.
 	env task.Env
@@ -93,8 +92,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			return fmt.Errorf("%w: %w", ErrStartup, err)
 		}
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, protocol.JobsStreamName, w.consumerConfig())
-	if err != nil {
+	if _, err := js.CreateOrUpdateConsumer(ctx, protocol.JobsStreamName, w.consumerConfig()); err != nil {
 		return fmt.Errorf("%w: consumer %s on stream %s: %w", ErrStartup, protocol.JobsConsumer(w.opts.pool), protocol.JobsStreamName, err)
 	}
 	results, err := js.Stream(ctx, protocol.ResultsStreamName)
@@ -110,7 +108,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	// cancelled when the grace is over, and every job's context derives from it.
 	hard, kill := context.WithCancel(context.WithoutCancel(ctx))
 	defer kill()
-	s := &session{w: w, js: js, cons: cons, results: results, env: w.taskEnv(js), cancels: newCancels(),
+	pullers := make([]*jspull.Puller, w.opts.concurrency)
+	for i := range pullers {
+		if pullers[i], err = w.pullJobs(ctx, js); err != nil {
+			for _, p := range pullers[:i] {
+				p.Close()
+			}
+			return fmt.Errorf("%w: %w", ErrStartup, err)
+		}
+	}
+	s := &session{w: w, js: js, results: results, env: w.taskEnv(js), cancels: newCancels(),
 		attempts: attempts, seen: newStaleSeen()}
 	csub, err := s.subscribeCancels()
 	if err != nil {
@@ -124,8 +131,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.serving.Store(false)
 
 	var wg sync.WaitGroup
-	for i := range w.opts.concurrency {
-		wg.Go(func() { s.slot(ctx, hard, i) })
+	for i, jobs := range pullers {
+		wg.Go(func() { s.slot(ctx, hard, i, jobs) })
 	}
 	w.log.Info("worker started", "concurrency", w.opts.concurrency, "ack_wait", w.opts.ackWait)
 
@@ -187,58 +194,67 @@ func (w *Worker) consumerConfig() jetstream.ConsumerConfig {
 	}
 }
 
-// slot runs jobs one at a time until ctx is cancelled; the jobs it runs are killed when hard is.
-// It pulls a single message per request so that nothing waits in a client-side buffer while this
-// slot is busy: a job not yet pulled stays available to every idle worker of the pool.
-func (s *session) slot(ctx, hard context.Context, id int) {
+// slot runs jobs one at a time, pulled by jobs, until ctx is cancelled; the jobs it runs are
+// killed when hard is.
+func (s *session) slot(ctx, hard context.Context, id int, jobs *jspull.Puller) {
+	defer jobs.Close()
 	log := s.w.log.With("slot", id)
 	for ctx.Err() == nil {
-		msg, err := s.next(ctx)
+		msg, err := jobs.Next(ctx)
 		if err != nil {
-			s.fetchFailed(ctx, log, err)
-			continue
-		}
-		if ctx.Err() != nil {
-			// Pulled during shutdown: hand it straight back instead of letting it wait for AckWait.
-			_ = msg.Nak()
+			// Only ctx ends Next: the pulling deals with the server's failures itself.
 			return
 		}
 		s.handle(hard, log, msg)
 	}
 }
 
-// next pulls one job, waiting at most the fetch wait for one. The pull ends at once when ctx
-// does, so a shutdown does not sit out the pull's expiry (it made every one-shot `run
-// --embedded` about 2 s long). Nothing is lost by ending it: the server hands a waiting pull a
-// job only while its reply inbox still has a subscriber, and a job that was already on its way
-// when the inbox went stays unacknowledged, so it is redelivered after AckWait as after a crash.
-func (s *session) next(ctx context.Context) (jetstream.Msg, error) {
-	pctx, cancel := context.WithTimeout(ctx, s.w.opts.fetchWait)
-	defer cancel()
-	return s.cons.Next(jetstream.FetchContext(pctx))
-}
+// jobHold bounds how long a job pulled ahead of its slot waits for it: one not taken by then
+// (the job the slot runs is a long one) goes back to the pool, for whichever slot or worker is
+// free. It is short next to any AckWait (at least 100 ms) and to what a human would notice.
+const jobHold = 20 * time.Millisecond
 
-// fetchFailed deals with a failed pull: an empty queue is normal, and so is a pull ended by its
-// own deadline or by shutdown; anything else (a reconnect, a deleted consumer) is logged and
-// retried after a pause so a broken server is not hammered.
-func (s *session) fetchFailed(ctx context.Context, log *slog.Logger, err error) {
-	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) ||
-		errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-		return
-	}
-	log.Warn("fetching a job failed", "error", err)
-	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		// The Consumer handle pulls by name, so recreating the durable is enough.
-		if _, err := s.js.CreateOrUpdateConsumer(cctx, protocol.JobsStreamName, s.w.consumerConfig()); err != nil {
-			log.Warn("recreating the consumer failed", "error", err)
-		}
-		cancel()
-	}
-	pause := time.NewTimer(time.Second)
-	defer pause.Stop()
-	select {
-	case <-ctx.Done():
-	case <-pause.C:
-	}
+// pullJobs starts pulling the pool's jobs for one slot, on a subscription kept for the worker's
+// life (jspull): a Fetch per job subscribed to an inbox of its own and unsubscribed again.
+//
+// A slot asks for its next job as soon as it takes one, so that a run of short jobs (a noop, a
+// quick data write, an rpc batch answered in milliseconds) does not wait a pull round trip
+// between two: the next one is there when the slot is free. That job is the only one the slot
+// holds, and only for jobHold: not taken by then, it is handed back (Nak) and the slot asks
+// again only once it is free, until it has taken a job it waited for. So a slot running long
+// jobs holds none, and a job never waits behind another while a slot elsewhere is free; each
+// long job costs one job handed back at most. A job pulled ahead is an ordinary delivery:
+// nothing of it runs before its slot claims its attempt record, and one lost with its worker
+// (kill -9) is redelivered after AckWait as a job delivered and never started is. (One request
+// for every waiting slot was tried: it made the slots wait on each other's round trips.)
+//
+// The pulling ends at once when the worker stops (it made every one-shot `run --embedded` about
+// 2 s long when it waited for a pull's expiry). Nothing is lost by ending it: the server hands a
+// waiting pull a job only while its reply inbox still has a subscriber, what it sent before the
+// inbox went is handed back, and a job that was on its way in that instant stays
+// unacknowledged, so it is redelivered after AckWait as after a crash.
+func (w *Worker) pullJobs(ctx context.Context, js jetstream.JetStream) (*jspull.Puller, error) {
+	return jspull.Start(ctx, w.nc, jspull.Config{
+		Stream: protocol.JobsStreamName, Consumer: protocol.JobsConsumer(w.opts.pool),
+		Batch: func(waiting int, handedBack bool) int {
+			if handedBack {
+				return min(waiting, 1)
+			}
+			return 1
+		},
+		Hold:   jobHold,
+		Expiry: w.opts.fetchWait, Heartbeat: min(w.opts.fetchWait/2, time.Second),
+		// A broken server is not hammered.
+		Retry:     time.Second,
+		DrainWait: 5 * time.Second,
+		// Held too long, or pulled during shutdown: straight back to the pool.
+		HandBack: func(m jetstream.Msg) { _ = m.Nak() },
+		Ensure: func(ctx context.Context) error {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			_, err := js.CreateOrUpdateConsumer(cctx, protocol.JobsStreamName, w.consumerConfig())
+			return err
+		},
+		Log: w.log,
+	})
 }

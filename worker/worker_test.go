@@ -448,3 +448,61 @@ func TestStopEndsWaitingPulls(t *testing.T) {
 		t.Errorf("result: %+v", res)
 	}
 }
+
+// A slot asks for its next job as soon as it takes one, but a job pulled ahead of a slot busy
+// with a long job is handed back at once, to a worker that is free: it never waits behind the
+// long job.
+func TestJobPulledAheadOfABusySlotGoesToAFreeWorker(t *testing.T) {
+	nc, js := setup(t)
+	long := shellJob(1, "sleep 60")
+	publishJob(t, js, long)
+	// An AckWait longer than the test: the short job can only leave a busy slot's hands by being
+	// handed back.
+	start(t, newWorker(t, nc, WithName("busy"), WithConcurrency(1), WithAckWait(time.Hour)))
+	attempts, err := kvstore.OpenAttempts(t.Context(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The long job runs (its worker made the pool's consumer first).
+	natstest.Eventually(t, wait, func() error {
+		_, err := attempts.Get(t.Context(), long.ID)
+		return err
+	})
+	cons, err := js.Consumer(t.Context(), protocol.JobsStreamName, protocol.JobsConsumer(protocol.DefaultPool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := func(n int) func() error {
+		return func() error {
+			info, err := cons.Info(t.Context())
+			if err != nil {
+				return err
+			}
+			if info.NumWaiting < n {
+				return fmt.Errorf("%d pulls waiting, want %d", info.NumWaiting, n)
+			}
+			return nil
+		}
+	}
+	// Its slot's pull for the next job waits; then a free worker's.
+	natstest.Eventually(t, wait, waiting(1))
+	start(t, newWorker(t, nc, WithName("free"), WithConcurrency(1), WithAckWait(time.Hour)))
+	natstest.Eventually(t, wait, waiting(2))
+
+	short := shellJob(2, "true")
+	publishJob(t, js, short)
+	if res := waitResult(t, js, short.ID); res.Worker != "free" {
+		t.Errorf("the short job ran on %q, want the free worker", res.Worker)
+	}
+	if _, _, err := lastResult(t.Context(), js, long.ID); err == nil {
+		t.Fatal("the long job ended: the test proves nothing")
+	}
+	info, err := cons.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The long job, the short one to the busy worker's pull, and again to the free worker.
+	if info.Delivered.Consumer != 3 {
+		t.Errorf("%d deliveries, want 3: the short job did not go to the busy slot first", info.Delivered.Consumer)
+	}
+}

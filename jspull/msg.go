@@ -1,4 +1,4 @@
-package coordinator
+package jspull
 
 import (
 	"context"
@@ -17,19 +17,18 @@ const (
 	termBody       = "+TERM"
 )
 
-// runMsg is a run message received by the coordinator's own pull requests (runPuller), as the
-// jetstream.Msg the drivers use. Its acknowledgements are published on the coordinator's
-// connection: they must work after the pull's subscription has been drained, when a stopping
-// coordinator hands back what it received.
-type runMsg struct {
+// msg is a message received by a Puller's own pull requests, as a jetstream.Msg. Its
+// acknowledgements are published on the Puller's connection: they must work after the pull's
+// subscription has been drained, when a stopping Puller hands back what it received.
+type msg struct {
 	nc *nats.Conn
 	m  *nats.Msg
 }
 
-var _ jetstream.Msg = runMsg{}
+var _ jetstream.Msg = msg{}
 
 // Metadata is what the message's ack subject says of it (sequences, deliveries, stream, consumer).
-func (r runMsg) Metadata() (*jetstream.MsgMetadata, error) {
+func (r msg) Metadata() (*jetstream.MsgMetadata, error) {
 	md, err := r.m.Metadata()
 	if err != nil {
 		return nil, err
@@ -46,22 +45,22 @@ func (r runMsg) Metadata() (*jetstream.MsgMetadata, error) {
 }
 
 // Data is the message's payload.
-func (r runMsg) Data() []byte { return r.m.Data }
+func (r msg) Data() []byte { return r.m.Data }
 
 // Headers are the message's headers.
-func (r runMsg) Headers() nats.Header { return r.m.Header }
+func (r msg) Headers() nats.Header { return r.m.Header }
 
 // Subject is the subject the message was published on.
-func (r runMsg) Subject() string { return r.m.Subject }
+func (r msg) Subject() string { return r.m.Subject }
 
 // Reply is the message's ack subject.
-func (r runMsg) Reply() string { return r.m.Reply }
+func (r msg) Reply() string { return r.m.Reply }
 
 // Ack acknowledges the message without waiting for the server.
-func (r runMsg) Ack() error { return r.send(ackBody) }
+func (r msg) Ack() error { return r.send(ackBody) }
 
 // DoubleAck acknowledges the message and waits for the server to confirm it.
-func (r runMsg) DoubleAck(ctx context.Context) error {
+func (r msg) DoubleAck(ctx context.Context) error {
 	if r.m.Reply == "" {
 		return nats.ErrMsgNoReply
 	}
@@ -70,23 +69,23 @@ func (r runMsg) DoubleAck(ctx context.Context) error {
 }
 
 // Nak asks for the message to be delivered again at once.
-func (r runMsg) Nak() error { return r.send(nakBody) }
+func (r msg) Nak() error { return r.send(nakBody) }
 
 // NakWithDelay asks for the message to be delivered again after delay.
-func (r runMsg) NakWithDelay(delay time.Duration) error {
+func (r msg) NakWithDelay(delay time.Duration) error {
 	return r.send(nakBody + ` {"delay": ` + strconv.FormatInt(delay.Nanoseconds(), 10) + `}`)
 }
 
 // InProgress restarts the message's ack wait.
-func (r runMsg) InProgress() error { return r.send(inProgressBody) }
+func (r msg) InProgress() error { return r.send(inProgressBody) }
 
 // Term tells the server never to deliver the message again.
-func (r runMsg) Term() error { return r.send(termBody) }
+func (r msg) Term() error { return r.send(termBody) }
 
 // TermWithReason is Term, with the reason the server reports in its advisory.
-func (r runMsg) TermWithReason(reason string) error { return r.send(termBody + " " + reason) }
+func (r msg) TermWithReason(reason string) error { return r.send(termBody + " " + reason) }
 
-func (r runMsg) send(body string) error {
+func (r msg) send(body string) error {
 	if r.m.Reply == "" {
 		return nats.ErrMsgNoReply
 	}
