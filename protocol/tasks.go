@@ -47,7 +47,8 @@ type DataOp struct {
 type DiscoverSpec struct {
 	// Name is the node set's name in the playbook.
 	Name string `json:"name"`
-	// Type is yaml, shell, terraform, pql or fleet (alias mcollective).
+	// Type is the node set's type: fleet (alias mcollective), yaml, shell, terraform, pql, or
+	// one of the sources of truth consul, etcd, data and http (playbooks.Nodes*).
 	Type string `json:"type"`
 	// Properties are the type's own keys (source, group, script, query, identities, facts, ...).
 	Properties map[string]any `json:"properties,omitempty"`
