@@ -31,7 +31,7 @@ type Coordinator struct {
 	retention   *kvstore.Retention
 	schedules   *kvstore.Schedules
 	// router hands results to the drivers of their runs, and cancels their cancellations.
-	router  *resultRouter
+	router  resultRouter
 	cancels cancelRouter
 	// list is the run index listings are served from.
 	list listIndex
@@ -80,8 +80,7 @@ func New(nc *nats.Conn, opts ...Option) (*Coordinator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Coordinator{nc: nc, js: js, opts: o,
-		router: newResultRouter()}, nil
+	return &Coordinator{nc: nc, js: js, opts: o}, nil
 }
 
 // Name is the coordinator's identity.

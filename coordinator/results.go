@@ -70,8 +70,6 @@ func subscribeAll(nc *nats.Conn, subject string, handle nats.MsgHandler) (*nats.
 // resultRouter hands the results workers publish to the drivers of their runs.
 type resultRouter struct{ routes[chan *nats.Msg] }
 
-func newResultRouter() *resultRouter { return &resultRouter{} }
-
 // subscribe starts routing on nc; the subscription is known to the server when it returns.
 func (r *resultRouter) subscribe(nc *nats.Conn) (*nats.Subscription, error) {
 	return subscribeAll(nc, protocol.ResultsSubjectWildcard, r.route)

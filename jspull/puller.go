@@ -49,7 +49,8 @@ type Config struct {
 	// DrainWait bounds how long a closing Puller waits for the messages the server sent before
 	// it stopped delivering: normally one round trip.
 	DrainWait time.Duration
-	// HandBack gives back a message that was received and never handed over (at shutdown).
+	// HandBack gives back a message that was received and never handed over: not taken within
+	// Hold, or still held at shutdown.
 	HandBack func(jetstream.Msg)
 	// Ensure creates the consumer again if it is gone; pull requests name it, so that is all a
 	// lost consumer needs.
@@ -74,8 +75,10 @@ type Puller struct {
 	wake chan struct{}
 	// waiting counts the callers in Next not handed a message yet.
 	waiting atomic.Int64
-	// handedBack says the last message was handed back for want of a caller (loop only).
+	// handedBack says the last message was handed back for want of a caller; holdTimer times
+	// Hold. The loop alone uses both.
 	handedBack bool
+	holdTimer  *time.Timer
 
 	mu sync.Mutex
 	// queue holds the messages received and not yet handed over.
@@ -267,9 +270,14 @@ func (p *Puller) loop(ctx context.Context) {
 func (p *Puller) handOver(ctx context.Context, m jetstream.Msg) bool {
 	var hold <-chan time.Time
 	if p.cfg.Hold > 0 {
-		t := time.NewTimer(p.cfg.Hold)
-		defer t.Stop()
-		hold = t.C
+		// One timer for the Puller's life (the loop alone uses it): this is once per message.
+		if p.holdTimer == nil {
+			p.holdTimer = time.NewTimer(p.cfg.Hold)
+		} else {
+			p.holdTimer.Reset(p.cfg.Hold)
+		}
+		defer p.holdTimer.Stop()
+		hold = p.holdTimer.C
 	}
 	select {
 	case p.msgs <- m:

@@ -74,15 +74,8 @@ func (h *hold) revision() uint64 { h.mu.Lock(); defer h.mu.Unlock(); return h.re
 
 func (h *hold) setRevision(rev uint64) { h.mu.Lock(); h.rev = rev; h.mu.Unlock() }
 
-// claim decides whether this delivery may run job id: it creates the job's attempt record, or
-// takes a stale or released one over.
-func (s *session) claim(ctx context.Context, log *slog.Logger, id protocol.JobID) (claimOutcome, *hold) {
-	outcome, h, existed := s.start(ctx, log, id)
-	if !existed {
-		return outcome, h
-	}
-	return s.takeOver(ctx, log, id)
-}
+// Whether a delivery may run job id (process): start creates the job's attempt record, and when
+// it exists already, takeOver takes a stale or released one over.
 
 // start creates job id's attempt record. It says claimRun with this worker's hold when the record
 // is new, so the job was never started and has no result (see "One holder per job" above), and

@@ -170,7 +170,10 @@ func TestTwoWorkersOneStart(t *testing.T) {
 	for _, name := range []string{"a", "b"} {
 		w := newWorker(t, nc, WithName(name))
 		s := &session{w: w, attempts: attempts, seen: newStaleSeen()}
-		how, _ := s.claim(t.Context(), w.log, id)
+		how, _, existed := s.start(t.Context(), w.log, id)
+		if existed {
+			how, _ = s.takeOver(t.Context(), w.log, id)
+		}
 		outcomes = append(outcomes, how)
 	}
 	if outcomes[0] != claimRun || outcomes[1] != claimWait {

@@ -99,7 +99,7 @@ func (s *session) handle(hard context.Context, log *slog.Logger, msg jetstream.M
 	}
 }
 
-// process decides a delivered job: it runs it if this worker may (see claim) and publishes its
+// process decides a delivered job: it runs it if this worker may (see start and takeOver) and publishes its
 // result, and says how the message is to be settled (with the Term reason, for termJob). The job
 // runs under jctx, its own context; the round trips around it derive from hard, the session's
 // context that ends with the shutdown grace, without its cancellation. held receives this

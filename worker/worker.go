@@ -108,15 +108,6 @@ func (w *Worker) Run(ctx context.Context) error {
 	// cancelled when the grace is over, and every job's context derives from it.
 	hard, kill := context.WithCancel(context.WithoutCancel(ctx))
 	defer kill()
-	pullers := make([]*jspull.Puller, w.opts.concurrency)
-	for i := range pullers {
-		if pullers[i], err = w.pullJobs(ctx, js); err != nil {
-			for _, p := range pullers[:i] {
-				p.Close()
-			}
-			return fmt.Errorf("%w: %w", ErrStartup, err)
-		}
-	}
 	s := &session{w: w, js: js, results: results, env: w.taskEnv(js), cancels: newCancels(),
 		attempts: attempts, seen: newStaleSeen()}
 	csub, err := s.subscribeCancels()
@@ -126,6 +117,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer func() { _ = csub.Unsubscribe() }()
 	if ping := w.announce(); ping != nil {
 		defer func() { _ = ping.Unsubscribe() }()
+	}
+	// Last before the slots: a puller asks for a job at once.
+	pullers := make([]*jspull.Puller, w.opts.concurrency)
+	for i := range pullers {
+		if pullers[i], err = w.pullJobs(ctx, js); err != nil {
+			for _, p := range pullers[:i] {
+				p.Close()
+			}
+			return fmt.Errorf("%w: %w", ErrStartup, err)
+		}
 	}
 	w.serving.Store(true)
 	defer w.serving.Store(false)

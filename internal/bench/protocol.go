@@ -30,7 +30,8 @@ import (
 // ack. It is the protocol at its best: the drivers write on a connection of their own, apart
 // from the submits (a server reads each connection on one goroutine), and run messages are
 // pulled ahead (Consume) rather than a batch at a time, which left the replay waiting with a
-// core idle at about 4,000 runs/s whatever it stored.
+// core idle at about 4,000 runs/s whatever it stored. Its worker slots pull one job a Fetch when
+// free, as the product's did before they pulled a job ahead (jspull).
 const (
 	replaySubmissions = "BENCH_REPLAY_SUBMISSIONS"
 	replayRuns        = "BENCH_REPLAY_RUNS"
@@ -89,8 +90,8 @@ type replay struct {
 }
 
 // protocolStepsPerSecond keeps inflight replayed runs of shape going, each client starting a new
-// run as soon as its last one ended, until lim (in steps); the worker pulls with slots slots, as
-// the product's does.
+// run as soon as its last one ended, until lim (in steps); the worker has slots slots, as the
+// product's.
 func protocolStepsPerSecond(ctx context.Context, e *Env, shape protocolShape, slots, inflight int, lim limit) (_ rate, err error) {
 	_, cjs, err := e.Connect("bench replay coordinator")
 	if err != nil {
@@ -119,8 +120,8 @@ func protocolStepsPerSecond(ctx context.Context, e *Env, shape protocolShape, sl
 		return rate{}, err
 	}
 	rctx, stop := context.WithCancel(ctx)
-	defer stop()
 	var wg sync.WaitGroup
+	// Stopped first, then waited for.
 	defer wg.Wait()
 	defer stop()
 	if err := r.serve(rctx, &wg, slots); err != nil {
